@@ -1,0 +1,31 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import type { TestProject } from "vitest/node";
+import { startEmbeddedPostgres } from "../local/postgres-server";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    /** Superuser URL of the PostgreSQL server the node tests run against. */
+    postgresUrl: string;
+  }
+}
+
+/**
+ * One real PostgreSQL for the node test project: `TEST_DATABASE_URL` when given, otherwise an
+ * embedded server in a temporary folder that is removed afterwards.
+ */
+export default async function setup(project: TestProject) {
+  const external = process.env.TEST_DATABASE_URL;
+  if (external) {
+    project.provide("postgresUrl", external);
+    return;
+  }
+  const dir = mkdtempSync(path.join(tmpdir(), "wp-test-pg-"));
+  const server = await startEmbeddedPostgres({ dataDir: path.join(dir, "data"), ephemeral: true });
+  project.provide("postgresUrl", server.url);
+  return async () => {
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+}

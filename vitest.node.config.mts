@@ -1,0 +1,13 @@
+import { defineProject } from "vitest/config";
+
+export default defineProject({
+  test: {
+    name: "node",
+    environment: "node",
+    include: ["components/**/*.test.ts", "stacks/**/*.test.ts", "local/**/*.test.ts", "test/**/*.test.ts"],
+    globalSetup: ["./test/postgres-global-setup.ts"],
+    setupFiles: ["./test/node-setup.ts"],
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+  },
+});
