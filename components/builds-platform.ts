@@ -1,0 +1,145 @@
+import path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import type { DurableObjectMigration } from "./durable-objects";
+import { Hyperdrive, type HyperdriveCaching } from "./hyperdrive";
+import type { LiveStateSource } from "./live-state";
+import type { SslMode } from "./migration-providers";
+import { stackName } from "./naming";
+import { PACKAGE } from "./options";
+import { Postgres } from "./postgres";
+import { R2Bucket } from "./r2";
+import { Worker, type WorkerObservability } from "./worker";
+
+const SRC = path.join(__dirname, "..", "workers-src", "builds");
+
+/** The Build Management Worker's Durable Object history; append only. */
+export const MANAGEMENT_MIGRATIONS: DurableObjectMigration[] = [
+  { tag: "v1", newClasses: ["BuildScheduler", "BuildBuddy"] },
+];
+
+export interface BuildsPlatformArgs {
+  accountId: pulumi.Input<string>;
+  compatibilityDate: string;
+  postgres: {
+    host: pulumi.Input<string>;
+    port: number;
+    adminUser: pulumi.Input<string>;
+    adminPassword: pulumi.Input<string>;
+    adminDatabase: string;
+    sslMode: SslMode;
+    database: string;
+    schema: string;
+    appRole: string;
+    extensions: string[];
+    allowDataLoss: string[];
+  };
+  hyperdrive: { caching: HyperdriveCaching; originConnectionLimit?: number };
+  placement: { client: "smart" | "off"; management: "smart" | "off" };
+  observability: WorkerObservability;
+  builds: { timeoutMinutes: number; maxConcurrentPerAccount: number; cacheExpiryDays: number };
+  /** Secret that signs the REST API's bearer tokens. */
+  apiJwtSecret: pulumi.Input<string>;
+  /** Custom domain of the REST API. */
+  clientDomain?: { hostname: string; zoneId: string };
+  /** @default true */
+  workersDev?: boolean;
+  /** Protect the database, schema and build cache. @default false */
+  protect?: boolean;
+  liveState?: LiveStateSource;
+}
+
+/**
+ * The builds platform: PostgreSQL schema and migrations, Hyperdrive in front of it, the R2 build cache,
+ * the Build Management Worker (Scheduler and per-build BuildBuddy Durable Objects, a sweep cron) and the
+ * Client Worker (REST API, Smart Placement) that reaches it over an RPC service binding.
+ */
+export class BuildsPlatform extends pulumi.ComponentResource {
+  static readonly TYPE = `${PACKAGE}:builds:BuildsPlatform`;
+  readonly postgres: Postgres;
+  readonly hyperdrive: Hyperdrive;
+  readonly buildCache: R2Bucket;
+  readonly management: Worker;
+  readonly client: Worker;
+  /** Analytics Engine dataset that receives build metrics. */
+  readonly metricsDataset: string;
+
+  constructor(name: string, args: BuildsPlatformArgs, opts?: pulumi.ComponentResourceOptions) {
+    super(BuildsPlatform.TYPE, name, {}, opts);
+    const child = { parent: this };
+    this.postgres = new Postgres(
+      `${name}-postgres`,
+      { ...args.postgres, migrationsDir: path.join(SRC, "db", "migrations"), protect: args.protect },
+      child,
+    );
+    this.hyperdrive = new Hyperdrive(
+      `${name}-hyperdrive`,
+      {
+        accountId: args.accountId,
+        origin: this.postgres.appConnection,
+        caching: args.hyperdrive.caching,
+        originConnectionLimit: args.hyperdrive.originConnectionLimit,
+      },
+      { parent: this, dependsOn: this.postgres.migrations ? [this.postgres.migrations] : [] },
+    );
+    this.buildCache = new R2Bucket(
+      `${name}-build-cache`,
+      {
+        accountId: args.accountId,
+        expiryRules: [{ id: "build-cache-expiry", expireAfterDays: args.builds.cacheExpiryDays }],
+        protect: args.protect,
+      },
+      child,
+    );
+    this.metricsDataset = stackName(`${name}-build-metrics`).replace(/-/g, "_");
+    const common = {
+      accountId: args.accountId,
+      compatibilityDate: args.compatibilityDate,
+      nodejsCompat: true,
+      observability: args.observability,
+      workersDev: args.workersDev,
+      liveState: args.liveState,
+    };
+    this.management = new Worker(
+      `${name}-management`,
+      {
+        ...common,
+        entry: path.join(SRC, "management", "index.ts"),
+        placement: args.placement.management,
+        durableObjects: {
+          BUILD_SCHEDULER: { className: "BuildScheduler" },
+          BUILD_BUDDY: { className: "BuildBuddy" },
+        },
+        durableObjectMigrations: MANAGEMENT_MIGRATIONS,
+        hyperdrives: { HYPERDRIVE: this.hyperdrive },
+        r2Buckets: { BUILD_CACHE: this.buildCache },
+        analyticsEngineDatasets: { BUILD_METRICS: this.metricsDataset },
+        vars: {
+          BUILD_TIMEOUT_MINUTES: String(args.builds.timeoutMinutes),
+          MAX_CONCURRENT_BUILDS: String(args.builds.maxConcurrentPerAccount),
+        },
+        // Finds builds whose runner stopped reporting, so none stays "running" forever.
+        crons: ["*/5 * * * *"],
+      },
+      child,
+    );
+    this.client = new Worker(
+      `${name}-client`,
+      {
+        ...common,
+        entry: path.join(SRC, "client", "index.ts"),
+        placement: args.placement.client,
+        hyperdrives: { HYPERDRIVE: this.hyperdrive },
+        services: { MANAGEMENT: { service: this.management, entrypoint: "BuildManagement" } },
+        analyticsEngineDatasets: { BUILD_METRICS: this.metricsDataset },
+        secrets: { API_JWT_SECRET: args.apiJwtSecret },
+        customDomains: args.clientDomain ? [args.clientDomain] : [],
+      },
+      child,
+    );
+    this.registerOutputs({
+      clientScript: this.client.scriptName,
+      managementScript: this.management.scriptName,
+      buildCacheBucket: this.buildCache.bucketName,
+    });
+  }
+}

@@ -1,0 +1,91 @@
+import { createHash } from "node:crypto";
+import { builtinModules } from "node:module";
+import path from "node:path";
+import * as esbuild from "esbuild";
+
+/** A Worker's entry bundled into one ES module. */
+export interface WorkerBundle {
+  /** The module's source. */
+  content: string;
+  /** Hex SHA-256 of `content`. */
+  sha256: string;
+  /** Size of `content` in bytes. */
+  bytes: number;
+  /** Names the module exports (`default` included when present). */
+  exports: string[];
+}
+
+export interface BundleOptions {
+  /** Resolve Node.js built-ins to workerd's `node:` modules (needs the `nodejs_compat` flag). */
+  nodejsCompat: boolean;
+  /** Compile-time constants, as esbuild's `define`. */
+  define?: Record<string, string>;
+}
+
+const NODE_BUILTIN = new RegExp(`^(node:)?(${builtinModules.map((m) => m.replace("/", "\\/")).join("|")})$`);
+
+/**
+ * Node built-ins stay external as `node:*` imports. A CommonJS `require()` of one (as in `pg`) cannot be
+ * an external require in an ES module, so it goes through a tiny wrapper whose import esbuild hoists.
+ */
+const nodeBuiltins: esbuild.Plugin = {
+  name: "node-builtins",
+  setup(build) {
+    build.onResolve({ filter: NODE_BUILTIN }, (args) => {
+      const id = args.path.startsWith("node:") ? args.path : `node:${args.path}`;
+      if (args.kind === "require-call") return { path: id, namespace: "node-require" };
+      return { path: id, external: true };
+    });
+    build.onLoad({ filter: /.*/, namespace: "node-require" }, (args) => ({
+      contents: `import * as mod from ${JSON.stringify(args.path)};\nmodule.exports = mod.default ?? mod;\n`,
+      loader: "js",
+    }));
+  },
+};
+
+const cache = new Map<string, Promise<WorkerBundle>>();
+
+/**
+ * Bundles a Worker entry at program time with workerd's resolution conditions. Results are cached per
+ * process by entry and options, so evaluating several stacks bundles each entry once. A build error
+ * rejects with esbuild's messages (file, line, text).
+ */
+export function bundleWorker(entry: string, options: BundleOptions): Promise<WorkerBundle> {
+  const absolute = path.resolve(entry);
+  const key = JSON.stringify([absolute, options]);
+  let bundle = cache.get(key);
+  if (!bundle) {
+    bundle = build(absolute, options);
+    cache.set(key, bundle);
+  }
+  return bundle;
+}
+
+async function build(absolute: string, options: BundleOptions): Promise<WorkerBundle> {
+  const result = await esbuild.build({
+    entryPoints: [absolute],
+    bundle: true,
+    write: false,
+    metafile: true,
+    format: "esm",
+    platform: "neutral",
+    target: "es2022",
+    conditions: ["workerd", "worker", "browser"],
+    mainFields: ["workerd", "worker", "browser", "module", "main"],
+    external: ["cloudflare:*"],
+    plugins: options.nodejsCompat ? [nodeBuiltins] : [],
+    define: options.define,
+    logLevel: "silent",
+    legalComments: "none",
+  });
+  const output = result.outputFiles[0];
+  if (!output) throw new Error(`bundling ${absolute} produced no output`);
+  const meta = Object.values(result.metafile.outputs)[0];
+  const content = output.text;
+  return {
+    content,
+    sha256: createHash("sha256").update(content).digest("hex"),
+    bytes: Buffer.byteLength(content),
+    exports: [...(meta?.exports ?? [])].sort(),
+  };
+}

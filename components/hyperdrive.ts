@@ -1,0 +1,75 @@
+import * as cloudflare from "@pulumi/cloudflare";
+import * as pulumi from "@pulumi/pulumi";
+import { stackName } from "./naming";
+import { PACKAGE, type Transform, transformed } from "./options";
+
+/** A PostgreSQL login Hyperdrive connects with; `Postgres.appConnection` has this shape. */
+export interface PostgresOrigin {
+  host: pulumi.Input<string>;
+  port: pulumi.Input<number>;
+  database: pulumi.Input<string>;
+  user: pulumi.Input<string>;
+  /** Always handled as a secret. */
+  password: pulumi.Input<string>;
+}
+
+export interface HyperdriveCaching {
+  /** @default true */
+  enabled?: boolean;
+  /** Seconds a cached read stays fresh. @default 60 */
+  maxAgeSeconds?: number;
+  /** Seconds a stale read may be served while it is refreshed. @default 15 */
+  staleWhileRevalidateSeconds?: number;
+}
+
+export interface HyperdriveArgs {
+  accountId: pulumi.Input<string>;
+  /** Config name. @default `<project>-<stack>-<name>` */
+  configName?: string;
+  origin: pulumi.Input<PostgresOrigin>;
+  caching?: HyperdriveCaching;
+  /** Most connections Hyperdrive opens to the origin. */
+  originConnectionLimit?: number;
+  transform?: { config?: Transform<cloudflare.HyperdriveConfigArgs> };
+}
+
+/** A Hyperdrive config in front of a PostgreSQL database. */
+export class Hyperdrive extends pulumi.ComponentResource {
+  static readonly TYPE = `${PACKAGE}:cloudflare:Hyperdrive`;
+  readonly config: cloudflare.HyperdriveConfig;
+  /** Config id, as a `hyperdrive` binding takes it. */
+  readonly id: pulumi.Output<string>;
+
+  constructor(name: string, args: HyperdriveArgs, opts?: pulumi.ComponentResourceOptions) {
+    super(Hyperdrive.TYPE, name, {}, opts);
+    const caching = args.caching ?? {};
+    const origin = pulumi.output(args.origin).apply((o) => ({
+      scheme: "postgres",
+      host: o.host,
+      port: o.port,
+      database: o.database,
+      user: o.user,
+      password: o.password,
+    }));
+    this.config = new cloudflare.HyperdriveConfig(
+      name,
+      ...transformed(
+        args.transform?.config,
+        {
+          accountId: args.accountId,
+          name: args.configName ?? stackName(name),
+          origin: pulumi.secret(origin),
+          caching: {
+            disabled: caching.enabled === false,
+            maxAge: caching.maxAgeSeconds ?? 60,
+            staleWhileRevalidate: caching.staleWhileRevalidateSeconds ?? 15,
+          },
+          originConnectionLimit: args.originConnectionLimit,
+        },
+        { parent: this },
+      ),
+    );
+    this.id = this.config.id;
+    this.registerOutputs({ id: this.id });
+  }
+}

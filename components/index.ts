@@ -1,0 +1,38 @@
+/**
+ * Public API: components another Pulumi program can import to declare Workers platforms.
+ */
+export { bundleWorker, type BundleOptions, type WorkerBundle } from "./bundle";
+export { BuildsPlatform, type BuildsPlatformArgs, MANAGEMENT_MIGRATIONS } from "./builds-platform";
+export { CloudflareApi, CloudflareApiError, type CloudflareApiOptions } from "./cloudflare-api";
+export { D1Database, type D1DatabaseArgs } from "./d1";
+export {
+  type DurableObjectMigration,
+  type MigrationPlan,
+  MigrationPlanError,
+  planDurableObjectMigrations,
+} from "./durable-objects";
+export { DEMO_MIGRATIONS, FrameworkDemo, type FrameworkDemoArgs } from "./framework-demo";
+export { Hyperdrive, type HyperdriveArgs, type HyperdriveCaching, type PostgresOrigin } from "./hyperdrive";
+export { KvNamespace, type KvNamespaceArgs } from "./kv";
+export {
+  defaultLiveState,
+  LIVE_TAGS_ENV,
+  type LiveStateSource,
+  liveStateFromCloudflare,
+  liveStateFromFile,
+  noLiveState,
+} from "./live-state";
+export { D1Migrations, SqlMigrations } from "./migration-providers";
+export { physicalName, stackName } from "./naming";
+export type { Transform } from "./options";
+export { Postgres, type PostgresArgs } from "./postgres";
+export { Queue, type QueueArgs } from "./queue";
+export { type R2BucketArgs, type R2ExpiryRule, R2Bucket } from "./r2";
+export {
+  type DurableObjectBinding,
+  type QueueConsumer,
+  type ServiceBinding,
+  Worker,
+  type WorkerArgs,
+  type WorkerObservability,
+} from "./worker";

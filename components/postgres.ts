@@ -1,0 +1,171 @@
+import * as postgresql from "@pulumi/postgresql";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import type { PostgresOrigin } from "./hyperdrive";
+import { type SslMode, SqlMigrations } from "./migration-providers";
+import { PACKAGE, statefulOptions } from "./options";
+import { readSqlMigrations } from "./sql-migrations";
+
+export interface PostgresArgs {
+  /** Server the admin connects to. */
+  host: pulumi.Input<string>;
+  /** @default 5432 */
+  port?: number;
+  adminUser: pulumi.Input<string>;
+  /** Always handled as a secret. */
+  adminPassword: pulumi.Input<string>;
+  /** Database the admin connects to before the application's database exists. @default "postgres" */
+  adminDatabase?: string;
+  /** @default "require" */
+  sslMode?: SslMode;
+  /** The application's database, created here. */
+  database: string;
+  /** Schema that holds the application's tables. */
+  schema: string;
+  /** Login role the application connects as; its password is generated and kept secret. */
+  appRole: string;
+  /** Extensions created in the database. @default [] */
+  extensions?: string[];
+  /** Folder of numbered `.sql` migrations, applied by the project's migration core at deploy. */
+  migrationsDir?: string;
+  /** Migration files allowed to destroy data (DROP TABLE, TRUNCATE, ...). @default [] */
+  allowDataLoss?: string[];
+  /** Protect the database and schema, and keep them when removed from the program. @default false */
+  protect?: boolean;
+}
+
+const TABLE_PRIVILEGES = ["SELECT", "INSERT", "UPDATE", "DELETE"];
+const SEQUENCE_PRIVILEGES = ["USAGE", "SELECT", "UPDATE"];
+
+/**
+ * An application's PostgreSQL footprint on an existing server: database, schema, a login role with a
+ * generated password and least privileges (DML on the schema's tables, no DDL), extensions, and the SQL
+ * migrations, which run as the admin so that the tables' owner is not the role the Workers use.
+ */
+export class Postgres extends pulumi.ComponentResource {
+  static readonly TYPE = `${PACKAGE}:postgres:Postgres`;
+  readonly provider: postgresql.Provider;
+  readonly database: postgresql.Database;
+  readonly schema: postgresql.Schema;
+  readonly appRole: postgresql.Role;
+  readonly migrations?: SqlMigrations;
+  /** Generated password of the application role (secret). */
+  readonly appPassword: pulumi.Output<string>;
+  /** How the application (e.g. Hyperdrive) connects: as the application role, to the database. */
+  readonly appConnection: pulumi.Output<PostgresOrigin>;
+
+  constructor(name: string, args: PostgresArgs, opts?: pulumi.ComponentResourceOptions) {
+    super(Postgres.TYPE, name, {}, opts);
+    for (const [key, value] of Object.entries({ database: args.database, schema: args.schema, appRole: args.appRole })) {
+      if (!/^[a-z_][a-z0-9_]{0,62}$/.test(value)) {
+        throw new Error(`Postgres ${name}: ${key} "${value}" must be a lowercase SQL identifier`);
+      }
+    }
+    const port = args.port ?? 5432;
+    const sslMode = args.sslMode ?? "require";
+    const adminPassword = pulumi.secret(args.adminPassword);
+    this.provider = new postgresql.Provider(
+      `${name}-provider`,
+      {
+        host: args.host,
+        port,
+        username: args.adminUser,
+        password: adminPassword,
+        database: args.adminDatabase ?? "postgres",
+        sslmode: sslMode,
+        superuser: false,
+      },
+      { parent: this },
+    );
+    const inDb = { parent: this, provider: this.provider };
+    const password = new random.RandomPassword(`${name}-app-password`, { length: 40, special: false }, { parent: this });
+    this.appPassword = password.result;
+    this.appRole = new postgresql.Role(
+      `${name}-app-role`,
+      { name: args.appRole, login: true, password: password.result },
+      inDb,
+    );
+    this.database = new postgresql.Database(
+      `${name}-database`,
+      { name: args.database, owner: args.adminUser },
+      statefulOptions(this, args.protect, { provider: this.provider }),
+    );
+    const onDatabase = { ...inDb, dependsOn: [this.database, this.appRole] };
+    this.schema = new postgresql.Schema(
+      `${name}-schema`,
+      { name: args.schema, database: this.database.name, owner: args.adminUser },
+      statefulOptions(this, args.protect, { provider: this.provider, dependsOn: [this.database] }),
+    );
+    const grants: pulumi.Resource[] = [
+      new postgresql.Grant(
+        `${name}-grant-connect`,
+        { database: this.database.name, role: this.appRole.name, objectType: "database", privileges: ["CONNECT"] },
+        onDatabase,
+      ),
+      new postgresql.Grant(
+        `${name}-grant-usage`,
+        {
+          database: this.database.name,
+          schema: this.schema.name,
+          role: this.appRole.name,
+          objectType: "schema",
+          privileges: ["USAGE"],
+        },
+        { ...onDatabase, dependsOn: [this.schema, this.appRole] },
+      ),
+      ...(
+        [
+          ["tables", "table", TABLE_PRIVILEGES],
+          ["sequences", "sequence", SEQUENCE_PRIVILEGES],
+        ] as const
+      ).map(
+        ([suffix, objectType, privileges]) =>
+          new postgresql.DefaultPrivileges(
+            `${name}-default-${suffix}`,
+            {
+              database: this.database.name,
+              schema: this.schema.name,
+              owner: args.adminUser,
+              role: this.appRole.name,
+              objectType,
+              privileges: [...privileges],
+            },
+            { ...onDatabase, dependsOn: [this.schema, this.appRole] },
+          ),
+      ),
+    ];
+    const extensions = (args.extensions ?? []).map(
+      (ext) =>
+        new postgresql.Extension(`${name}-ext-${ext}`, { name: ext, database: this.database.name }, onDatabase),
+    );
+    if (args.migrationsDir) {
+      this.migrations = new SqlMigrations(
+        `${name}-migrations`,
+        {
+          connection: pulumi.all([args.host, args.adminUser, adminPassword]).apply(([host, user, pw]) => ({
+            host,
+            port,
+            user,
+            password: pw,
+            database: args.database,
+            sslMode,
+          })),
+          schema: args.schema,
+          migrations: readSqlMigrations(args.migrationsDir),
+          allowDataLoss: args.allowDataLoss ?? [],
+        },
+        { parent: this, dependsOn: [this.schema, ...grants, ...extensions] },
+      );
+    }
+    this.appConnection = pulumi.secret(
+      pulumi.all([args.host, this.appRole.name, password.result]).apply(([host, user, pw]) => ({
+        host,
+        port,
+        database: args.database,
+        user,
+        password: pw,
+      })),
+    );
+    this.registerOutputs({ appConnection: this.appConnection });
+  }
+}

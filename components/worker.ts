@@ -1,0 +1,294 @@
+import * as cloudflare from "@pulumi/cloudflare";
+import * as pulumi from "@pulumi/pulumi";
+import { bundleWorker, type WorkerBundle } from "./bundle";
+import { type DurableObjectMigration, planDurableObjectMigrations } from "./durable-objects";
+import { defaultLiveState, type LiveStateSource } from "./live-state";
+import { stackName } from "./naming";
+import { PACKAGE, type Transform, transformed } from "./options";
+
+/** Something with an id output (a `KvNamespace`, `D1Database`, `Hyperdrive`) or the id itself. */
+export type IdRef = { id: pulumi.Input<string> } | pulumi.Input<string>;
+/** An `R2Bucket` or a bucket name. */
+export type BucketRef = { bucketName: pulumi.Input<string> } | pulumi.Input<string>;
+/** A `Queue` or a queue name. */
+export type QueueRef = { queueName: pulumi.Input<string>; id: pulumi.Input<string> } | pulumi.Input<string>;
+/** A `Worker` or a script name. */
+export type ScriptRef = Worker | pulumi.Input<string>;
+
+export interface DurableObjectBinding {
+  className: string;
+  /** The script that implements the class; omitted for the Worker's own classes. */
+  script?: ScriptRef;
+}
+
+export interface ServiceBinding {
+  service: ScriptRef;
+  /** Named `WorkerEntrypoint` export to call over RPC; the default export when omitted. */
+  entrypoint?: string;
+}
+
+export interface QueueConsumer {
+  queue: { id: pulumi.Input<string> };
+  /** @default 10 */
+  batchSize?: number;
+  /** @default 3 */
+  maxRetries?: number;
+  /** @default 5000 */
+  maxWaitTimeMs?: number;
+  /** Queue name that receives messages that ran out of retries. */
+  deadLetterQueue?: pulumi.Input<string>;
+}
+
+export interface WorkerObservability {
+  enabled: boolean;
+  /** @default 1 */
+  headSamplingRate?: number;
+  /** @default true */
+  invocationLogs?: boolean;
+}
+
+export interface WorkerArgs {
+  accountId: pulumi.Input<string>;
+  /** Script name. @default `<project>-<stack>-<name>` */
+  scriptName?: string;
+  /** TypeScript or JavaScript entry module, bundled with esbuild at program time. */
+  entry: string;
+  compatibilityDate: string;
+  /** @default [] */
+  compatibilityFlags?: string[];
+  /** Adds the `nodejs_compat` flag and resolves Node built-ins to workerd's `node:` modules. @default false */
+  nodejsCompat?: boolean;
+  /** Compile-time constants for the bundle (esbuild `define`). */
+  define?: Record<string, string>;
+  kvNamespaces?: Record<string, IdRef>;
+  d1Databases?: Record<string, IdRef>;
+  r2Buckets?: Record<string, BucketRef>;
+  hyperdrives?: Record<string, IdRef>;
+  durableObjects?: Record<string, DurableObjectBinding>;
+  services?: Record<string, ServiceBinding>;
+  /** Queue producer bindings. */
+  queues?: Record<string, QueueRef>;
+  /** Analytics Engine bindings: binding name → dataset (datasets are created on first write). */
+  analyticsEngineDatasets?: Record<string, string>;
+  vars?: Record<string, pulumi.Input<string>>;
+  /** Secret bindings; their values are always handled as Pulumi secrets. */
+  secrets?: Record<string, pulumi.Input<string>>;
+  /** Append-only, tagged history of the Worker's Durable Object migrations. @default [] */
+  durableObjectMigrations?: DurableObjectMigration[];
+  /** @default "off" */
+  placement?: "smart" | "off";
+  observability?: WorkerObservability;
+  /** Cron schedules. @default [] */
+  crons?: string[];
+  customDomains?: { hostname: pulumi.Input<string>; zoneId: pulumi.Input<string> }[];
+  routes?: { pattern: pulumi.Input<string>; zoneId: pulumi.Input<string> }[];
+  /** Serve on `<script>.<subdomain>.workers.dev`. @default true */
+  workersDev?: boolean;
+  queueConsumers?: QueueConsumer[];
+  /** Where the live migration tag is read. @default chosen by `WORKERS_PLATFORM_LIVE_TAGS` (see live-state.ts) */
+  liveState?: LiveStateSource;
+  transform?: { script?: Transform<cloudflare.WorkersScriptArgs> };
+}
+
+const BINDING_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const CRON = /^(\S+\s+){4}\S+$/;
+
+function idOf(ref: IdRef): pulumi.Input<string> {
+  return typeof ref === "object" && ref !== null && "id" in ref ? ref.id : (ref as pulumi.Input<string>);
+}
+
+function bucketOf(ref: BucketRef): pulumi.Input<string> {
+  return typeof ref === "object" && ref !== null && "bucketName" in ref
+    ? ref.bucketName
+    : (ref as pulumi.Input<string>);
+}
+
+function queueNameOf(ref: QueueRef): pulumi.Input<string> {
+  return typeof ref === "object" && ref !== null && "queueName" in ref
+    ? ref.queueName
+    : (ref as pulumi.Input<string>);
+}
+
+function scriptOf(ref: ScriptRef): pulumi.Input<string> {
+  return ref instanceof Worker ? ref.scriptName : ref;
+}
+
+/**
+ * A Cloudflare Worker: its entry bundled at program time and uploaded as one `WorkersScript`, with
+ * bindings, Durable Object migrations planned against the live tag, placement, observability, crons,
+ * domains, routes, the workers.dev switch and queue consumers.
+ */
+export class Worker extends pulumi.ComponentResource {
+  static readonly TYPE = `${PACKAGE}:cloudflare:Worker`;
+  readonly script: cloudflare.WorkersScript;
+  readonly scriptName: pulumi.Output<string>;
+  /** SHA-256 of the uploaded bundle. */
+  readonly bundleSha256: pulumi.Output<string>;
+  /** The migration this upload carries, if any (as sent to Cloudflare). */
+  readonly migrations: pulumi.Output<cloudflare.types.input.WorkersScriptMigrations | undefined>;
+
+  constructor(name: string, args: WorkerArgs, opts?: pulumi.ComponentResourceOptions) {
+    super(Worker.TYPE, name, {}, opts);
+    const scriptName = args.scriptName ?? stackName(name);
+    if (!/^[a-z0-9][a-z0-9_-]{0,62}$/.test(scriptName)) {
+      throw new Error(`Worker ${name}: script name "${scriptName}" must be 1-63 of a-z, 0-9, '-' and '_'`);
+    }
+    const { bindings, dependsOn } = collectBindings(name, args);
+    for (const cron of args.crons ?? []) {
+      if (!CRON.test(cron.trim())) throw new Error(`Worker ${name}: cron "${cron}" must have 5 fields`);
+    }
+
+    const flags = [...new Set([...(args.compatibilityFlags ?? []), ...(args.nodejsCompat ? ["nodejs_compat"] : [])])];
+    const bundle: pulumi.Output<WorkerBundle> = pulumi.output(
+      bundleWorker(args.entry, { nodejsCompat: args.nodejsCompat ?? false, define: args.define }),
+    );
+    const history = args.durableObjectMigrations ?? [];
+    const ownClasses = Object.values(args.durableObjects ?? {})
+      .filter((b) => b.script === undefined)
+      .map((b) => b.className);
+    const liveState = args.liveState ?? defaultLiveState();
+    const plan = pulumi.all([args.accountId, bundle]).apply(async ([accountId, b]) => {
+      // A Worker without Durable Objects has nothing to plan, and need not ask Cloudflare anything.
+      if (history.length === 0 && ownClasses.length === 0) return undefined;
+      const liveTag = await liveState.migrationTag(accountId, scriptName);
+      return planDurableObjectMigrations({
+        scriptName,
+        history,
+        liveTag,
+        boundClasses: ownClasses,
+        exportedClasses: b.exports,
+      });
+    });
+    this.migrations = plan.apply((p) => p?.upload);
+
+    const observability = args.observability;
+    this.script = new cloudflare.WorkersScript(
+      name,
+      ...transformed(
+        args.transform?.script,
+        {
+          accountId: args.accountId,
+          scriptName,
+          mainModule: "index.js",
+          content: bundle.content,
+          compatibilityDate: args.compatibilityDate,
+          compatibilityFlags: flags,
+          bindings,
+          migrations: this.migrations,
+          placement: args.placement === "smart" ? { mode: "smart" } : undefined,
+          observability: observability && {
+            enabled: observability.enabled,
+            headSamplingRate: observability.headSamplingRate ?? 1,
+            logs: {
+              enabled: observability.enabled,
+              invocationLogs: observability.invocationLogs ?? true,
+              headSamplingRate: observability.headSamplingRate ?? 1,
+            },
+          },
+        },
+        { parent: this, dependsOn },
+      ),
+    );
+    this.scriptName = this.script.scriptName;
+    this.bundleSha256 = bundle.sha256;
+
+    const after = { parent: this, dependsOn: [this.script] };
+    new cloudflare.WorkersScriptSubdomain(
+      `${name}-subdomain`,
+      { accountId: args.accountId, scriptName: this.scriptName, enabled: args.workersDev ?? true, previewsEnabled: false },
+      after,
+    );
+    if (args.crons && args.crons.length > 0) {
+      new cloudflare.WorkersCronTrigger(
+        `${name}-crons`,
+        { accountId: args.accountId, scriptName: this.scriptName, schedules: args.crons.map((cron) => ({ cron })) },
+        after,
+      );
+    }
+    (args.customDomains ?? []).forEach((domain, i) => {
+      new cloudflare.WorkersCustomDomain(
+        `${name}-domain-${i}`,
+        { accountId: args.accountId, hostname: domain.hostname, service: this.scriptName, zoneId: domain.zoneId },
+        after,
+      );
+    });
+    (args.routes ?? []).forEach((route, i) => {
+      new cloudflare.WorkersRoute(
+        `${name}-route-${i}`,
+        { zoneId: route.zoneId, pattern: route.pattern, script: this.scriptName },
+        after,
+      );
+    });
+    (args.queueConsumers ?? []).forEach((consumer, i) => {
+      new cloudflare.QueueConsumer(
+        `${name}-consumer-${i}`,
+        {
+          accountId: args.accountId,
+          queueId: consumer.queue.id,
+          scriptName: this.scriptName,
+          type: "worker",
+          deadLetterQueue: consumer.deadLetterQueue,
+          settings: {
+            batchSize: consumer.batchSize ?? 10,
+            maxRetries: consumer.maxRetries ?? 3,
+            maxWaitTimeMs: consumer.maxWaitTimeMs ?? 5000,
+          },
+        },
+        after,
+      );
+    });
+    this.registerOutputs({ scriptName: this.scriptName, bundleSha256: this.bundleSha256 });
+  }
+}
+
+type Binding = pulumi.Input<cloudflare.types.input.WorkersScriptBinding>;
+
+function collectBindings(name: string, args: WorkerArgs): { bindings: Binding[]; dependsOn: pulumi.Resource[] } {
+  const bindings: Binding[] = [];
+  const dependsOn: pulumi.Resource[] = [];
+  const seen = new Set<string>();
+  const add = (binding: string, value: Binding) => {
+    if (!BINDING_NAME.test(binding)) {
+      throw new Error(`Worker ${name}: binding name "${binding}" must be a JavaScript identifier`);
+    }
+    if (seen.has(binding)) throw new Error(`Worker ${name}: binding name "${binding}" is used twice`);
+    seen.add(binding);
+    bindings.push(value);
+  };
+  const dependOn = (ref: ScriptRef) => {
+    if (ref instanceof Worker) dependsOn.push(ref.script);
+  };
+  for (const [n, ref] of Object.entries(args.kvNamespaces ?? {}))
+    add(n, { type: "kv_namespace", name: n, namespaceId: idOf(ref) });
+  for (const [n, ref] of Object.entries(args.d1Databases ?? {})) add(n, { type: "d1", name: n, id: idOf(ref) });
+  for (const [n, ref] of Object.entries(args.r2Buckets ?? {}))
+    add(n, { type: "r2_bucket", name: n, bucketName: bucketOf(ref) });
+  for (const [n, ref] of Object.entries(args.hyperdrives ?? {}))
+    add(n, { type: "hyperdrive", name: n, id: idOf(ref) });
+  for (const [n, b] of Object.entries(args.durableObjects ?? {})) {
+    if (b.script !== undefined) dependOn(b.script);
+    add(n, {
+      type: "durable_object_namespace",
+      name: n,
+      className: b.className,
+      ...(b.script !== undefined ? { scriptName: scriptOf(b.script) } : {}),
+    });
+  }
+  for (const [n, b] of Object.entries(args.services ?? {})) {
+    dependOn(b.service);
+    add(n, {
+      type: "service",
+      name: n,
+      service: scriptOf(b.service),
+      ...(b.entrypoint ? { entrypoint: b.entrypoint } : {}),
+    });
+  }
+  for (const [n, ref] of Object.entries(args.queues ?? {}))
+    add(n, { type: "queue", name: n, queueName: queueNameOf(ref) });
+  for (const [n, dataset] of Object.entries(args.analyticsEngineDatasets ?? {}))
+    add(n, { type: "analytics_engine", name: n, dataset });
+  for (const [n, text] of Object.entries(args.vars ?? {})) add(n, { type: "plain_text", name: n, text });
+  for (const [n, text] of Object.entries(args.secrets ?? {}))
+    add(n, { type: "secret_text", name: n, text: pulumi.secret(text) });
+  return { bindings, dependsOn };
+}

@@ -1,0 +1,137 @@
+import { createHash } from "node:crypto";
+import * as pulumi from "@pulumi/pulumi";
+import { deserializeProperties } from "@pulumi/pulumi/runtime/rpc";
+import * as settings from "@pulumi/pulumi/runtime/settings";
+
+// Exported by the SDK at run time but missing from its typings: resolves once every RPC has settled.
+const waitForRPCs = (settings as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs;
+
+/** One resource as the program registered it. `inputs` keep Pulumi's secret wrappers. */
+export interface CapturedResource {
+  urn: string;
+  type: string;
+  name: string;
+  parent: string | null;
+  custom: boolean;
+  inputs: Record<string, unknown>;
+  protect: boolean;
+  retainOnDelete: boolean;
+  dependsOn: string[];
+  /** Provider reference (`<urn>::<id>`) of a resource that names one explicitly. */
+  provider: string | null;
+}
+
+export interface CaptureOptions {
+  project: string;
+  stack: string;
+  /** Config as Pulumi hands it to programs: `project:key` → string (objects JSON-encoded). */
+  config: Record<string, string>;
+  secretKeys: string[];
+  /** Evaluate as a preview rather than an update. @default false */
+  preview?: boolean;
+}
+
+/** Pulumi's marker of a secret value inside deserialized inputs. */
+export const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+export const SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270";
+
+export function isSecretWrapper(value: unknown): value is { value: unknown } {
+  return typeof value === "object" && value !== null && (value as Record<string, unknown>)[SECRET_SIG] === SECRET_VALUE;
+}
+
+function stableId(urn: string, length = 32): string {
+  return createHash("sha256").update(urn).digest("hex").slice(0, length);
+}
+
+function uuidOf(urn: string): string {
+  const h = stableId(urn);
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+/**
+ * Outputs that a provider computes and the program reads back. Stable values derived from the URN, so
+ * the same program always yields the same graph.
+ */
+function computedState(type: string, urn: string): Record<string, unknown> {
+  switch (type) {
+    case "cloudflare:index/d1Database:D1Database":
+      return { uuid: uuidOf(urn) };
+    case "cloudflare:index/queue:Queue":
+      return { queueId: stableId(urn) };
+    case "random:index/randomPassword:RandomPassword":
+      return { result: `dev-${stableId(urn, 24)}` };
+    default:
+      return {};
+  }
+}
+
+type RegisterRequest = {
+  getType(): string;
+  getName(): string;
+  getParent(): string;
+  getCustom(): boolean;
+  getObject(): unknown;
+  getProtect(): boolean | undefined;
+  getRetainondelete(): boolean | undefined;
+  getDependenciesList(): string[];
+  getProvider(): string;
+};
+type MonitorLike = {
+  registerResource(req: RegisterRequest, cb: unknown): unknown;
+  newUrn(parent: string, type: string, name: string): string;
+};
+
+/**
+ * Runs a Pulumi program under Pulumi's mock runtime and returns every resource it registers, in
+ * registration order, with parent, protect, retainOnDelete and dependsOn as the engine would see them.
+ * An error raised while the program or its outputs resolve (a refused migration, a failed bundle)
+ * rejects the capture with that error.
+ */
+export async function captureProgram<T>(options: CaptureOptions, program: () => T): Promise<{ resources: CapturedResource[]; result: T }> {
+  pulumi.runtime.setAllConfig(options.config, options.secretKeys);
+  const resources: CapturedResource[] = [];
+  const failures: unknown[] = [];
+  await pulumi.runtime.setMocks(
+    {
+      newResource: (args) => {
+        const urn = `urn:pulumi:${options.stack}::${options.project}::${args.type}::${args.name}`;
+        return { id: args.custom ? stableId(urn) : undefined, state: { ...args.inputs, ...computedState(args.type, urn) } };
+      },
+      call: (args) => args.inputs,
+    },
+    options.project,
+    options.stack,
+    options.preview ?? false,
+  );
+  const monitor = pulumi.runtime.getMonitor() as unknown as MonitorLike;
+  const register = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (req, cb) => {
+    const parent = req.getParent() || null;
+    resources.push({
+      urn: monitor.newUrn(req.getParent(), req.getType(), req.getName()),
+      type: req.getType(),
+      name: req.getName(),
+      parent,
+      custom: req.getCustom(),
+      inputs: deserializeProperties(req.getObject() as Parameters<typeof deserializeProperties>[0]),
+      protect: req.getProtect() ?? false,
+      retainOnDelete: req.getRetainondelete() ?? false,
+      dependsOn: [...req.getDependenciesList()].sort(),
+      provider: req.getProvider() || null,
+    });
+    return register(req, cb);
+  };
+  const onRejection = (reason: unknown) => failures.push(reason);
+  process.on("unhandledRejection", onRejection);
+  try {
+    const result = program();
+    await waitForRPCs();
+    // Outputs that settle after the last registration (component outputs) get one more turn.
+    await new Promise((resolve) => setImmediate(resolve));
+    await waitForRPCs();
+    if (failures.length > 0) throw failures[0];
+    return { resources, result };
+  } finally {
+    process.off("unhandledRejection", onRejection);
+  }
+}

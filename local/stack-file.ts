@@ -1,0 +1,70 @@
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import yaml from "js-yaml";
+import { ENCRYPTED_SECRET } from "../stacks/config";
+
+/** Root of this repository (where Pulumi.yaml is). */
+export const REPO_ROOT = path.resolve(__dirname, "..");
+
+/** A stack's config as Pulumi hands it to a program: `project:key` → string, plus the secret keys. */
+export interface StackFileConfig {
+  config: Record<string, string>;
+  secretKeys: string[];
+}
+
+export function projectName(root: string = REPO_ROOT): string {
+  const doc = yaml.load(readFileSync(path.join(root, "Pulumi.yaml"), "utf8")) as { name?: unknown };
+  if (typeof doc?.name !== "string") throw new Error(`${root}/Pulumi.yaml has no project name`);
+  return doc.name;
+}
+
+export function stackFilePath(stack: string, root: string = REPO_ROOT): string {
+  return path.join(root, "stacks", `Pulumi.${stack}.yaml`);
+}
+
+function isSecure(value: unknown): value is { secure: string } {
+  return typeof value === "object" && value !== null && !Array.isArray(value) && "secure" in value;
+}
+
+/** Replaces `secure:` ciphertext (nested or not) by a placeholder; reports whether any was found. */
+function unsecure(value: unknown): { value: unknown; secret: boolean } {
+  if (isSecure(value)) return { value: ENCRYPTED_SECRET, secret: true };
+  if (Array.isArray(value)) {
+    const items = value.map(unsecure);
+    return { value: items.map((i) => i.value), secret: items.some((i) => i.secret) };
+  }
+  if (typeof value === "object" && value !== null) {
+    let secret = false;
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) {
+      const r = unsecure(v);
+      out[k] = r.value;
+      secret ||= r.secret;
+    }
+    return { value: out, secret };
+  }
+  return { value, secret: false };
+}
+
+/**
+ * Reads `Pulumi.<stack>.yaml` the way the Pulumi CLI hands it to a program. Encrypted values cannot be
+ * decrypted without the stack's secrets provider, so they become a masked placeholder, still secret.
+ */
+export function readStackFile(file: string, project: string): StackFileConfig {
+  let doc: unknown;
+  try {
+    doc = yaml.load(readFileSync(file, "utf8"));
+  } catch (err) {
+    throw new Error(`${file}: ${(err as Error).message}`);
+  }
+  const root = (doc ?? {}) as { config?: Record<string, unknown>; secrets?: unknown };
+  const config: Record<string, string> = {};
+  const secretKeys: string[] = [];
+  for (const [rawKey, rawValue] of Object.entries(root.config ?? {})) {
+    const key = rawKey.includes(":") ? rawKey : `${project}:${rawKey}`;
+    const { value, secret } = unsecure(rawValue);
+    config[key] = typeof value === "string" ? value : JSON.stringify(value);
+    if (secret) secretKeys.push(key);
+  }
+  return { config, secretKeys };
+}

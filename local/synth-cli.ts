@@ -1,0 +1,42 @@
+import { existsSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { StackConfigError } from "../stacks/config";
+import { synth } from "./synth";
+import { stackFilePath } from "./stack-file";
+
+const USAGE = "usage: npm run synth -- --stack <name> [--config-file <path>] [--live-tags <path>]";
+
+async function main(): Promise<number> {
+  let values: { stack?: string; "config-file"?: string; "live-tags"?: string };
+  try {
+    ({ values } = parseArgs({
+      options: { stack: { type: "string" }, "config-file": { type: "string" }, "live-tags": { type: "string" } },
+    }));
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  if (!values.stack) {
+    process.stderr.write(`--stack is required\n${USAGE}\n`);
+    return 2;
+  }
+  const file = values["config-file"] ?? stackFilePath(values.stack);
+  if (!existsSync(file)) {
+    process.stderr.write(`no config for stack "${values.stack}": ${file} does not exist\n`);
+    return 2;
+  }
+  try {
+    const graph = await synth({ stack: values.stack, configFile: file, liveTagsFile: values["live-tags"] });
+    process.stdout.write(`${JSON.stringify(graph, null, 2)}\n`);
+    return 0;
+  } catch (err) {
+    if (err instanceof StackConfigError) {
+      process.stderr.write(`${file}: ${err.message}\n`);
+      return 1;
+    }
+    process.stderr.write(`synth failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
+}
+
+main().then((code) => process.exit(code));

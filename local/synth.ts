@@ -1,0 +1,106 @@
+import { createHash } from "node:crypto";
+import { type StackConfig, loadStackConfig } from "../stacks/config";
+import { definePlatform } from "../stacks/program";
+import { type CapturedResource, captureProgram, isSecretWrapper } from "./capture";
+import { LIVE_TAGS_ENV } from "../components/live-state";
+import { projectName, readStackFile, REPO_ROOT, stackFilePath } from "./stack-file";
+
+export interface SynthResource {
+  urn: string;
+  type: string;
+  name: string;
+  parent: string | null;
+  inputs: Record<string, unknown>;
+  protect: boolean;
+  retainOnDelete: boolean;
+  dependsOn: string[];
+}
+
+export interface SynthGraph {
+  stack: string;
+  resources: SynthResource[];
+}
+
+export interface SynthOptions {
+  stack: string;
+  /** Config file instead of `stacks/Pulumi.<stack>.yaml`. */
+  configFile?: string;
+  /** JSON file of live Durable Object migration tags by script name; none are assumed without it. */
+  liveTagsFile?: string;
+  /** The program to evaluate. @default this repository's platform */
+  program?: (config: StackConfig) => unknown;
+}
+
+export const MASK = "[secret]";
+
+/** Fields that carry a secret's value inside an input Pulumi marked secret; the rest is structure. */
+const SENSITIVE = new Set(["text", "password", "accessClientSecret", "apiToken", "secret", "json", "keyJwk"]);
+/** Large payloads shown as their digest and size. */
+const DIGESTED = new Set(["content", "__provider", "sql"]);
+
+function digest(value: string): { sha256: string; bytes: number } {
+  return { sha256: createHash("sha256").update(value).digest("hex"), bytes: Buffer.byteLength(value) };
+}
+
+function render(value: unknown, insideSecret: boolean, key?: string): unknown {
+  if (isSecretWrapper(value)) {
+    const inner = value.value;
+    return typeof inner === "object" && inner !== null ? render(inner, true) : MASK;
+  }
+  if (insideSecret && key !== undefined && SENSITIVE.has(key)) return MASK;
+  if (typeof value === "string" && key !== undefined && DIGESTED.has(key)) return digest(value);
+  if (Array.isArray(value)) return value.map((v) => render(v, insideSecret));
+  if (typeof value === "object" && value !== null) {
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(value).sort()) {
+      if (k.startsWith("__") && k !== "__provider") continue;
+      out[k] = render((value as Record<string, unknown>)[k], insideSecret, k);
+    }
+    return out;
+  }
+  return value;
+}
+
+/** The resource graph as the synth contract prints it: secrets masked, payloads digested, stable order. */
+export function renderGraph(stack: string, resources: CapturedResource[]): SynthGraph {
+  return {
+    stack,
+    resources: [...resources]
+      .sort((a, b) => (a.urn < b.urn ? -1 : a.urn > b.urn ? 1 : 0))
+      .map((r) => ({
+        urn: r.urn,
+        type: r.type,
+        name: r.name,
+        parent: r.parent,
+        inputs: render(r.inputs, false) as Record<string, unknown>,
+        protect: r.protect,
+        retainOnDelete: r.retainOnDelete,
+        dependsOn: r.dependsOn,
+      })),
+  };
+}
+
+/**
+ * Evaluates the program for a stack under Pulumi's mock runtime and returns its captured resources.
+ * Shared by synth and the local target, so both see exactly what `pulumi up` would register.
+ */
+export async function captureStack(options: SynthOptions): Promise<CapturedResource[]> {
+  const project = projectName(REPO_ROOT);
+  const { config, secretKeys } = readStackFile(options.configFile ?? stackFilePath(options.stack), project);
+  const previous = process.env[LIVE_TAGS_ENV];
+  process.env[LIVE_TAGS_ENV] = options.liveTagsFile ?? "none";
+  try {
+    const program = options.program ?? definePlatform;
+    const { resources } = await captureProgram({ project, stack: options.stack, config, secretKeys }, () =>
+      program(loadStackConfig()),
+    );
+    return resources;
+  } finally {
+    if (previous === undefined) delete process.env[LIVE_TAGS_ENV];
+    else process.env[LIVE_TAGS_ENV] = previous;
+  }
+}
+
+export async function synth(options: SynthOptions): Promise<SynthGraph> {
+  return renderGraph(options.stack, await captureStack(options));
+}

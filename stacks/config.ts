@@ -1,0 +1,270 @@
+import * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+
+/**
+ * Secret config keys. They are read only through `requireSecret`, must be stored as secrets in the stack
+ * file, and their values never appear in an error message.
+ */
+export const SECRET_KEYS = ["postgresAdminPassword", "apiJwtSecret"] as const;
+type SecretKey = (typeof SECRET_KEYS)[number];
+
+/**
+ * Stands in for a secret whose ciphertext cannot be decrypted here (synth reads `secure:` values of
+ * dev/staging/prod without the stack's secrets provider). Content rules are not applied to it.
+ */
+export const ENCRYPTED_SECRET = "[secret]";
+
+const hex32 = z.string().regex(/^[0-9a-f]{32}$/, "must be 32 lowercase hex characters");
+const hostname = z
+  .string()
+  .regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/, {
+    message: "must be a lowercase host name",
+  });
+const int = (min: number, max: number) =>
+  z
+    .number()
+    .int()
+    .min(min, `must be between ${min} and ${max}`)
+    .max(max, `must be between ${min} and ${max}`);
+const placementMode = z.enum(["smart", "off"]);
+const secretValue = (rule?: (value: string) => string | undefined) =>
+  z.string().superRefine((value, ctx) => {
+    if (value === ENCRYPTED_SECRET) return;
+    if (value.length === 0) ctx.addIssue({ code: "custom", message: "must not be empty" });
+    const problem = rule?.(value);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  });
+
+/** The whole config of one stack, as it sits in `stacks/Pulumi.<stack>.yaml`, with its defaults. */
+export const stackConfigSchema = z.strictObject({
+  /** Cloudflare account that owns every resource of the stack. */
+  accountId: hex32,
+  /** Environment name, used in physical names. */
+  environment: z.string().regex(/^[a-z][a-z0-9-]{0,15}$/, "must be 1-16 of a-z, 0-9 and '-', starting with a letter"),
+  /** Protect stateful resources (database, buckets, namespaces) from deletion. @default false */
+  protect: z.boolean().default(false),
+  /** Serve Workers on their workers.dev subdomain. @default true */
+  workersDev: z.boolean().default(true),
+  /** Workers compatibility date. @default "2026-10-01" */
+  compatibilityDate: z
+    .string()
+    .regex(/^\d{4}-\d{2}-\d{2}$/, "must be a date like 2026-10-01")
+    .default("2026-10-01"),
+  postgres: z.strictObject({
+    host: z.union([hostname, z.ipv4(), z.ipv6()], { error: "must be a host name or an IP address" }),
+    /** @default 5432 */
+    port: int(1, 65535).default(5432),
+    adminUser: z.string().min(1, "must not be empty"),
+    /** Database the admin connects to before the platform's database exists. @default "postgres" */
+    adminDatabase: z.string().min(1, "must not be empty").default("postgres"),
+    /** The platform's database, created by the stack. */
+    database: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, "must be a lowercase SQL identifier"),
+    /** @default "require" */
+    sslMode: z.enum(["disable", "require", "verify-ca", "verify-full"]).default("require"),
+    /** @default "builds" */
+    schema: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_]{0,62}$/, "must be a lowercase SQL identifier")
+      .default("builds"),
+    /** Login role the Workers use through Hyperdrive. @default "builds_app" */
+    appRole: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_]{0,62}$/, "must be a lowercase SQL identifier")
+      .default("builds_app"),
+    /** @default [] */
+    extensions: z.array(z.string().regex(/^[a-z0-9_-]+$/, "must be an extension name")).default([]),
+    /** SQL migration files allowed to destroy data (DROP TABLE, TRUNCATE, ...). @default [] */
+    allowDataLoss: z.array(z.string().regex(/^\d+_[a-z0-9_]+\.sql$/, "must be a migration file name")).default([]),
+  }),
+  postgresAdminPassword: secretValue(),
+  /** HS256 secret of the REST API's bearer tokens. */
+  apiJwtSecret: secretValue((v) => (v.length < 32 ? "must be at least 32 characters" : undefined)),
+  hyperdrive: z
+    .strictObject({
+      caching: z
+        .strictObject({
+          /** @default true */
+          enabled: z.boolean().default(true),
+          /** @default 60 */
+          maxAgeSeconds: int(0, 3600).default(60),
+          /** @default 15 */
+          staleWhileRevalidateSeconds: int(0, 3600).default(15),
+        })
+        .prefault({}),
+      originConnectionLimit: int(5, 100).optional(),
+    })
+    .prefault({}),
+  /** Smart Placement per Worker. */
+  placement: z
+    .strictObject({
+      /** @default "smart" */
+      client: placementMode.default("smart"),
+      /** @default "off" */
+      management: placementMode.default("off"),
+      /** @default "off" */
+      demo: placementMode.default("off"),
+    })
+    .prefault({}),
+  observability: z
+    .strictObject({
+      /** @default true */
+      enabled: z.boolean().default(true),
+      /** @default 1 */
+      headSamplingRate: z.number().min(0, "must be between 0 and 1").max(1, "must be between 0 and 1").default(1),
+      /** @default true */
+      invocationLogs: z.boolean().default(true),
+    })
+    .prefault({}),
+  builds: z
+    .strictObject({
+      /** @default 20 */
+      timeoutMinutes: int(1, 120).default(20),
+      /** @default 6 */
+      maxConcurrentPerAccount: int(1, 100).default(6),
+      /** Days a build-cache entry lives after its last read. @default 7 */
+      cacheExpiryDays: int(1, 90).default(7),
+    })
+    .prefault({}),
+  /** Custom domains; without them the Workers are reached on workers.dev. */
+  domains: z
+    .strictObject({
+      zoneId: hex32,
+      client: hostname.optional(),
+      demo: hostname.optional(),
+    })
+    .optional(),
+});
+
+export type StackSettings = Omit<z.output<typeof stackConfigSchema>, SecretKey>;
+
+/** The typed config the program passes down; secrets only as Pulumi secret outputs. */
+export interface StackConfig extends StackSettings {
+  secrets: { postgresAdminPassword: pulumi.Output<string>; apiJwtSecret: pulumi.Output<string> };
+}
+
+/** Thrown before any resource is registered; its message lists every invalid key. */
+export class StackConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid stack config:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "StackConfigError";
+  }
+}
+
+const STRING_KEYS = new Set<string>(["accountId", "environment", "compatibilityDate", ...SECRET_KEYS]);
+
+/**
+ * Turns the project's raw config map (top-level scalars are strings, structured values JSON) into the
+ * object the schema checks. Keys of other namespaces (`cloudflare:apiToken`, ...) are not ours.
+ */
+export function rawStackConfig(all: Record<string, string>, project: string): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [fullKey, value] of Object.entries(all)) {
+    const colon = fullKey.indexOf(":");
+    if (fullKey.slice(0, colon) !== project) continue;
+    const key = fullKey.slice(colon + 1);
+    out[key] = STRING_KEYS.has(key) ? value : parseScalar(value);
+  }
+  return out;
+}
+
+function parseScalar(value: string): unknown {
+  try {
+    return JSON.parse(value);
+  } catch {
+    return value;
+  }
+}
+
+function kindOf(value: unknown): string {
+  if (value === undefined) return "missing";
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "array";
+  return typeof value;
+}
+
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let cur = root;
+  for (const key of path) {
+    if (cur === null || typeof cur !== "object") return undefined;
+    cur = (cur as Record<PropertyKey, unknown>)[key];
+  }
+  return cur;
+}
+
+function describeIssue(issue: z.core.$ZodIssue, value: unknown): string {
+  switch (issue.code) {
+    case "invalid_type":
+      if (value === undefined) return "is required";
+      // zod reports a fractional number against `.int()` as a type mismatch with "int" expected.
+      if (issue.expected === "int" && typeof value === "number") return "must be a whole number";
+      return `must be ${article(issue.expected)}`;
+    case "invalid_value":
+      return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
+    case "too_small":
+      if (issue.origin === "array") return `must have at least ${issue.minimum} entries`;
+      if (issue.origin === "string") return `must be at least ${issue.minimum} characters`;
+      return issue.message;
+    default:
+      return issue.message;
+  }
+}
+
+function article(type: string): string {
+  return /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`;
+}
+
+/**
+ * Validates a stack's raw config. `secretKeys` are the keys stored as secrets; a secret key given in plain
+ * text is an error, except in the `local` environment, whose development values never leave this machine
+ * (they are still read through `requireSecret` and masked everywhere). Returns the settings with defaults
+ * applied and the secrets' raw values separately.
+ */
+export function parseStackConfig(
+  raw: Record<string, unknown>,
+  secretKeys: ReadonlySet<string>,
+): { settings: StackSettings; secretValues: Record<SecretKey, string> } {
+  const problems: string[] = [];
+  for (const key of SECRET_KEYS) {
+    if (raw[key] !== undefined && !secretKeys.has(key) && raw.environment !== "local") {
+      problems.push(`${key}: must be stored as a secret: pulumi config set --secret ${key} <value> (got plain text)`);
+    }
+  }
+  const result = stackConfigSchema.safeParse(raw);
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      if (issue.code === "unrecognized_keys") {
+        for (const key of issue.keys) {
+          const path = [...issue.path, key].join(".");
+          problems.push(`${path}: is not a known key (got ${kindOf(valueAt(raw, [...issue.path, key]))})`);
+        }
+        continue;
+      }
+      const path = issue.path.join(".") || "(root)";
+      const value = valueAt(raw, issue.path);
+      problems.push(`${path}: ${describeIssue(issue, value)} (got ${kindOf(value)})`);
+    }
+  }
+  if (problems.length > 0 || !result.success) throw new StackConfigError(problems);
+  const { postgresAdminPassword, apiJwtSecret, ...settings } = result.data;
+  return { settings, secretValues: { postgresAdminPassword, apiJwtSecret } };
+}
+
+/**
+ * Reads and validates the current stack's config. Called once at the program's entry, before any resource
+ * is registered, so a bad config registers nothing.
+ */
+export function loadStackConfig(): StackConfig {
+  const project = pulumi.getProject();
+  const raw = rawStackConfig(pulumi.runtime.allConfig(), project);
+  const isSecret = (pulumi.runtime as unknown as { isConfigSecret?: (k: string) => boolean }).isConfigSecret;
+  const secretKeys = new Set(SECRET_KEYS.filter((k) => isSecret?.(`${project}:${k}`) ?? true));
+  const { settings } = parseStackConfig(raw, secretKeys);
+  const config = new pulumi.Config();
+  return {
+    ...settings,
+    secrets: {
+      postgresAdminPassword: config.requireSecret("postgresAdminPassword"),
+      apiJwtSecret: config.requireSecret("apiJwtSecret"),
+    },
+  };
+}
