@@ -30,7 +30,11 @@ export class FrameworkDemo extends pulumi.ComponentResource {
 
   constructor(name: string, args: FrameworkDemoArgs, opts?: pulumi.ComponentResourceOptions) {
     super(FrameworkDemo.TYPE, name, {}, opts);
-    this.kv = new KvNamespace(`${name}-kv`, { accountId: args.accountId, protect: args.protect }, { parent: this });
+    this.kv = new KvNamespace(
+      `${name}-kv`,
+      { accountId: args.accountId, protect: args.protect },
+      { parent: this },
+    );
     this.worker = new Worker(
       `${name}-worker`,
       {

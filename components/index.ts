@@ -1,8 +1,9 @@
 /**
  * Public API: components another Pulumi program can import to declare Workers platforms.
  */
-export { bundleWorker, type BundleOptions, type WorkerBundle } from "./bundle";
+
 export { BuildsPlatform, type BuildsPlatformArgs, MANAGEMENT_MIGRATIONS } from "./builds-platform";
+export { type BundleOptions, bundleWorker, type WorkerBundle } from "./bundle";
 export { CloudflareApi, CloudflareApiError, type CloudflareApiOptions } from "./cloudflare-api";
 export { D1Database, type D1DatabaseArgs } from "./d1";
 export {
@@ -27,7 +28,7 @@ export { physicalName, stackName } from "./naming";
 export type { Transform } from "./options";
 export { Postgres, type PostgresArgs } from "./postgres";
 export { Queue, type QueueArgs } from "./queue";
-export { type R2BucketArgs, type R2ExpiryRule, R2Bucket } from "./r2";
+export { R2Bucket, type R2BucketArgs, type R2ExpiryRule } from "./r2";
 export {
   type DurableObjectBinding,
   type QueueConsumer,

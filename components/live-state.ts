@@ -32,7 +32,8 @@ export function liveStateFromFile(file: string): LiveStateSource {
     migrationTag: async (_accountId, scriptName) => {
       const tag = tags[scriptName];
       if (tag === undefined || tag === null) return undefined;
-      if (typeof tag !== "string") throw new Error(`live tags file ${file}: tag of "${scriptName}" must be a string`);
+      if (typeof tag !== "string")
+        throw new Error(`live tags file ${file}: tag of "${scriptName}" must be a string`);
       return tag;
     },
   };
@@ -47,7 +48,8 @@ export function liveStateFromCloudflare(apiToken?: string): LiveStateSource {
   return {
     migrationTag: async (accountId, scriptName) => {
       if (!api) {
-        const token = apiToken ?? process.env.CLOUDFLARE_API_TOKEN ?? pulumi.runtime.getConfig("cloudflare:apiToken");
+        const token =
+          apiToken ?? process.env.CLOUDFLARE_API_TOKEN ?? pulumi.runtime.getConfig("cloudflare:apiToken");
         if (!token) {
           throw new Error(
             `reading the live migration tag of Worker "${scriptName}" needs a Cloudflare API token: set CLOUDFLARE_API_TOKEN or the cloudflare:apiToken config secret`,

@@ -1,7 +1,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import { CloudflareApi, d1HttpExecutor } from "./cloudflare-api";
 import { applyD1Migrations, type D1Migration } from "./d1-migrations";
-import { applySqlMigrations, planSqlMigrations, type SqlMigration, SqlMigrationError } from "./sql-migrations";
+import {
+  applySqlMigrations,
+  planSqlMigrations,
+  type SqlMigration,
+  SqlMigrationError,
+} from "./sql-migrations";
 
 /**
  * Dynamic providers that apply the project's migration cores at `pulumi up`. Pulumi serializes these
@@ -83,7 +88,8 @@ export const sqlMigrationsProvider: pulumi.dynamic.ResourceProvider = {
   },
   async diff(_id: string, olds: SqlMigrationsOutputs, news: SqlMigrationsInputs) {
     const connectionChanged = JSON.stringify(olds.connection) !== JSON.stringify(news.connection);
-    const changes = connectionChanged || olds.schema !== news.schema || !sameMigrations(olds.applied, news.migrations);
+    const changes =
+      connectionChanged || olds.schema !== news.schema || !sameMigrations(olds.applied, news.migrations);
     return { changes, replaces: [], deleteBeforeReplace: false };
   },
   async create(inputs: SqlMigrationsInputs) {
@@ -145,7 +151,14 @@ type InputsOf<T> = { [K in keyof T]: pulumi.Input<T[K]> };
 /** SQL migrations applied to a PostgreSQL database by the project's migration core. */
 export class SqlMigrations extends pulumi.dynamic.Resource {
   constructor(name: string, inputs: InputsOf<SqlMigrationsInputs>, opts?: pulumi.CustomResourceOptions) {
-    super(sqlMigrationsProvider, name, { ...inputs, connection: pulumi.secret(inputs.connection) }, opts, MODULE, "SqlMigrations");
+    super(
+      sqlMigrationsProvider,
+      name,
+      { ...inputs, connection: pulumi.secret(inputs.connection) },
+      opts,
+      MODULE,
+      "SqlMigrations",
+    );
   }
 }
 

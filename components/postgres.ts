@@ -2,7 +2,7 @@ import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import type { PostgresOrigin } from "./hyperdrive";
-import { type SslMode, SqlMigrations } from "./migration-providers";
+import { SqlMigrations, type SslMode } from "./migration-providers";
 import { PACKAGE, statefulOptions } from "./options";
 import { readSqlMigrations } from "./sql-migrations";
 
@@ -56,7 +56,11 @@ export class Postgres extends pulumi.ComponentResource {
 
   constructor(name: string, args: PostgresArgs, opts?: pulumi.ComponentResourceOptions) {
     super(Postgres.TYPE, name, {}, opts);
-    for (const [key, value] of Object.entries({ database: args.database, schema: args.schema, appRole: args.appRole })) {
+    for (const [key, value] of Object.entries({
+      database: args.database,
+      schema: args.schema,
+      appRole: args.appRole,
+    })) {
       if (!/^[a-z_][a-z0-9_]{0,62}$/.test(value)) {
         throw new Error(`Postgres ${name}: ${key} "${value}" must be a lowercase SQL identifier`);
       }
@@ -78,7 +82,11 @@ export class Postgres extends pulumi.ComponentResource {
       { parent: this },
     );
     const inDb = { parent: this, provider: this.provider };
-    const password = new random.RandomPassword(`${name}-app-password`, { length: 40, special: false }, { parent: this });
+    const password = new random.RandomPassword(
+      `${name}-app-password`,
+      { length: 40, special: false },
+      { parent: this },
+    );
     this.appPassword = password.result;
     this.appRole = new postgresql.Role(
       `${name}-app-role`,
@@ -99,7 +107,12 @@ export class Postgres extends pulumi.ComponentResource {
     const grants: pulumi.Resource[] = [
       new postgresql.Grant(
         `${name}-grant-connect`,
-        { database: this.database.name, role: this.appRole.name, objectType: "database", privileges: ["CONNECT"] },
+        {
+          database: this.database.name,
+          role: this.appRole.name,
+          objectType: "database",
+          privileges: ["CONNECT"],
+        },
         onDatabase,
       ),
       new postgresql.Grant(
@@ -136,7 +149,11 @@ export class Postgres extends pulumi.ComponentResource {
     ];
     const extensions = (args.extensions ?? []).map(
       (ext) =>
-        new postgresql.Extension(`${name}-ext-${ext}`, { name: ext, database: this.database.name }, onDatabase),
+        new postgresql.Extension(
+          `${name}-ext-${ext}`,
+          { name: ext, database: this.database.name },
+          onDatabase,
+        ),
     );
     if (args.migrationsDir) {
       this.migrations = new SqlMigrations(

@@ -138,7 +138,9 @@ export class Worker extends pulumi.ComponentResource {
       if (!CRON.test(cron.trim())) throw new Error(`Worker ${name}: cron "${cron}" must have 5 fields`);
     }
 
-    const flags = [...new Set([...(args.compatibilityFlags ?? []), ...(args.nodejsCompat ? ["nodejs_compat"] : [])])];
+    const flags = [
+      ...new Set([...(args.compatibilityFlags ?? []), ...(args.nodejsCompat ? ["nodejs_compat"] : [])]),
+    ];
     const bundle: pulumi.Output<WorkerBundle> = pulumi.output(
       bundleWorker(args.entry, { nodejsCompat: args.nodejsCompat ?? false, define: args.define }),
     );
@@ -195,20 +197,34 @@ export class Worker extends pulumi.ComponentResource {
     const after = { parent: this, dependsOn: [this.script] };
     new cloudflare.WorkersScriptSubdomain(
       `${name}-subdomain`,
-      { accountId: args.accountId, scriptName: this.scriptName, enabled: args.workersDev ?? true, previewsEnabled: false },
+      {
+        accountId: args.accountId,
+        scriptName: this.scriptName,
+        enabled: args.workersDev ?? true,
+        previewsEnabled: false,
+      },
       after,
     );
     if (args.crons && args.crons.length > 0) {
       new cloudflare.WorkersCronTrigger(
         `${name}-crons`,
-        { accountId: args.accountId, scriptName: this.scriptName, schedules: args.crons.map((cron) => ({ cron })) },
+        {
+          accountId: args.accountId,
+          scriptName: this.scriptName,
+          schedules: args.crons.map((cron) => ({ cron })),
+        },
         after,
       );
     }
     (args.customDomains ?? []).forEach((domain, i) => {
       new cloudflare.WorkersCustomDomain(
         `${name}-domain-${i}`,
-        { accountId: args.accountId, hostname: domain.hostname, service: this.scriptName, zoneId: domain.zoneId },
+        {
+          accountId: args.accountId,
+          hostname: domain.hostname,
+          service: this.scriptName,
+          zoneId: domain.zoneId,
+        },
         after,
       );
     });
@@ -243,7 +259,10 @@ export class Worker extends pulumi.ComponentResource {
 
 type Binding = pulumi.Input<cloudflare.types.input.WorkersScriptBinding>;
 
-function collectBindings(name: string, args: WorkerArgs): { bindings: Binding[]; dependsOn: pulumi.Resource[] } {
+function collectBindings(
+  name: string,
+  args: WorkerArgs,
+): { bindings: Binding[]; dependsOn: pulumi.Resource[] } {
   const bindings: Binding[] = [];
   const dependsOn: pulumi.Resource[] = [];
   const seen = new Set<string>();
@@ -260,7 +279,8 @@ function collectBindings(name: string, args: WorkerArgs): { bindings: Binding[];
   };
   for (const [n, ref] of Object.entries(args.kvNamespaces ?? {}))
     add(n, { type: "kv_namespace", name: n, namespaceId: idOf(ref) });
-  for (const [n, ref] of Object.entries(args.d1Databases ?? {})) add(n, { type: "d1", name: n, id: idOf(ref) });
+  for (const [n, ref] of Object.entries(args.d1Databases ?? {}))
+    add(n, { type: "d1", name: n, id: idOf(ref) });
   for (const [n, ref] of Object.entries(args.r2Buckets ?? {}))
     add(n, { type: "r2_bucket", name: n, bucketName: bucketOf(ref) });
   for (const [n, ref] of Object.entries(args.hyperdrives ?? {}))

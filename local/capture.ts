@@ -36,7 +36,11 @@ export const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 export const SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270";
 
 export function isSecretWrapper(value: unknown): value is { value: unknown } {
-  return typeof value === "object" && value !== null && (value as Record<string, unknown>)[SECRET_SIG] === SECRET_VALUE;
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    (value as Record<string, unknown>)[SECRET_SIG] === SECRET_VALUE
+  );
 }
 
 function stableId(urn: string, length = 32): string {
@@ -87,15 +91,20 @@ type MonitorLike = {
  * An error raised while the program or its outputs resolve (a refused migration, a failed bundle)
  * rejects the capture with that error.
  */
-export async function captureProgram<T>(options: CaptureOptions, program: () => T): Promise<{ resources: CapturedResource[]; result: T }> {
+export async function captureProgram<T>(
+  options: CaptureOptions,
+  program: () => T,
+): Promise<{ resources: CapturedResource[]; result: T }> {
   pulumi.runtime.setAllConfig(options.config, options.secretKeys);
   const resources: CapturedResource[] = [];
-  const failures: unknown[] = [];
   await pulumi.runtime.setMocks(
     {
       newResource: (args) => {
         const urn = `urn:pulumi:${options.stack}::${options.project}::${args.type}::${args.name}`;
-        return { id: args.custom ? stableId(urn) : undefined, state: { ...args.inputs, ...computedState(args.type, urn) } };
+        return {
+          id: args.custom ? stableId(urn) : undefined,
+          state: { ...args.inputs, ...computedState(args.type, urn) },
+        };
       },
       call: (args) => args.inputs,
     },
@@ -121,15 +130,24 @@ export async function captureProgram<T>(options: CaptureOptions, program: () => 
     });
     return register(req, cb);
   };
-  const onRejection = (reason: unknown) => failures.push(reason);
+  // A failed registration (a refused migration, a bundle that does not build) leaves the outputs that
+  // depend on it unresolved forever, so the program never settles: the first failure ends the capture,
+  // as it ends a `pulumi up`.
+  let fail: (reason: unknown) => void = () => {};
+  const failed = new Promise<never>((_, reject) => {
+    fail = reject;
+  });
+  const onRejection = (reason: unknown) => fail(reason);
   process.on("unhandledRejection", onRejection);
   try {
     const result = program();
-    await waitForRPCs();
-    // Outputs that settle after the last registration (component outputs) get one more turn.
-    await new Promise((resolve) => setImmediate(resolve));
-    await waitForRPCs();
-    if (failures.length > 0) throw failures[0];
+    const settled = async () => {
+      await waitForRPCs();
+      // Outputs that settle after the last registration (component outputs) get one more turn.
+      await new Promise((resolve) => setImmediate(resolve));
+      await waitForRPCs();
+    };
+    await Promise.race([settled(), failed]);
     return { resources, result };
   } finally {
     process.off("unhandledRejection", onRejection);

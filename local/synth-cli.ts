@@ -1,8 +1,8 @@
 import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { StackConfigError } from "../stacks/config";
-import { synth } from "./synth";
 import { stackFilePath } from "./stack-file";
+import { synth } from "./synth";
 
 const USAGE = "usage: npm run synth -- --stack <name> [--config-file <path>] [--live-tags <path>]";
 
@@ -10,7 +10,11 @@ async function main(): Promise<number> {
   let values: { stack?: string; "config-file"?: string; "live-tags"?: string };
   try {
     ({ values } = parseArgs({
-      options: { stack: { type: "string" }, "config-file": { type: "string" }, "live-tags": { type: "string" } },
+      options: {
+        stack: { type: "string" },
+        "config-file": { type: "string" },
+        "live-tags": { type: "string" },
+      },
     }));
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n${USAGE}\n`);

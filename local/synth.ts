@@ -1,9 +1,9 @@
 import { createHash } from "node:crypto";
-import { type StackConfig, loadStackConfig } from "../stacks/config";
+import { LIVE_TAGS_ENV } from "../components/live-state";
+import { loadStackConfig, type StackConfig } from "../stacks/config";
 import { definePlatform } from "../stacks/program";
 import { type CapturedResource, captureProgram, isSecretWrapper } from "./capture";
-import { LIVE_TAGS_ENV } from "../components/live-state";
-import { projectName, readStackFile, REPO_ROOT, stackFilePath } from "./stack-file";
+import { projectName, REPO_ROOT, readStackFile, stackFilePath } from "./stack-file";
 
 export interface SynthResource {
   urn: string;

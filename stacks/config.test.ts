@@ -122,7 +122,11 @@ const invalid: [string, (c: Record<string, unknown>) => void, string][] = [
     "compatibilityDate: must be a date like 2026-10-01 (got string)",
   ],
   ["postgres missing", (c) => delete c.postgres, "postgres: is required (got missing)"],
-  ["postgres host missing", (c) => delete pg(c).host, "postgres.host: must be a host name or an IP address (got missing)"],
+  [
+    "postgres host missing",
+    (c) => delete pg(c).host,
+    "postgres.host: must be a host name or an IP address (got missing)",
+  ],
   [
     "postgres host with a scheme",
     (c) => {
@@ -179,7 +183,11 @@ const invalid: [string, (c: Record<string, unknown>) => void, string][] = [
     },
     "postgres.pasword: is not a known key (got string)",
   ],
-  ["admin password missing", (c) => delete c.postgresAdminPassword, "postgresAdminPassword: is required (got missing)"],
+  [
+    "admin password missing",
+    (c) => delete c.postgresAdminPassword,
+    "postgresAdminPassword: is required (got missing)",
+  ],
   [
     "admin password empty",
     (c) => {
@@ -302,7 +310,11 @@ describe("rawStackConfig", () => {
     ["parses structured values", { "p:postgres": '{"port":5432}' }, { postgres: { port: 5432 } }],
     ["parses scalars of non-string keys", { "p:protect": "true" }, { protect: true }],
     ["leaves unparseable text for the schema to reject", { "p:protect": "yes" }, { protect: "yes" }],
-    ["ignores other namespaces", { "cloudflare:apiToken": "t", "p:environment": "dev" }, { environment: "dev" }],
+    [
+      "ignores other namespaces",
+      { "cloudflare:apiToken": "t", "p:environment": "dev" },
+      { environment: "dev" },
+    ],
   ])("%s", (_case, all, expected) => {
     expect(rawStackConfig(all, "p")).toEqual(expected);
   });

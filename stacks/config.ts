@@ -40,7 +40,9 @@ export const stackConfigSchema = z.strictObject({
   /** Cloudflare account that owns every resource of the stack. */
   accountId: hex32,
   /** Environment name, used in physical names. */
-  environment: z.string().regex(/^[a-z][a-z0-9-]{0,15}$/, "must be 1-16 of a-z, 0-9 and '-', starting with a letter"),
+  environment: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]{0,15}$/, "must be 1-16 of a-z, 0-9 and '-', starting with a letter"),
   /** Protect stateful resources (database, buckets, namespaces) from deletion. @default false */
   protect: z.boolean().default(false),
   /** Serve Workers on their workers.dev subdomain. @default true */
@@ -74,7 +76,9 @@ export const stackConfigSchema = z.strictObject({
     /** @default [] */
     extensions: z.array(z.string().regex(/^[a-z0-9_-]+$/, "must be an extension name")).default([]),
     /** SQL migration files allowed to destroy data (DROP TABLE, TRUNCATE, ...). @default [] */
-    allowDataLoss: z.array(z.string().regex(/^\d+_[a-z0-9_]+\.sql$/, "must be a migration file name")).default([]),
+    allowDataLoss: z
+      .array(z.string().regex(/^\d+_[a-z0-9_]+\.sql$/, "must be a migration file name"))
+      .default([]),
   }),
   postgresAdminPassword: secretValue(),
   /** HS256 secret of the REST API's bearer tokens. */
@@ -110,7 +114,11 @@ export const stackConfigSchema = z.strictObject({
       /** @default true */
       enabled: z.boolean().default(true),
       /** @default 1 */
-      headSamplingRate: z.number().min(0, "must be between 0 and 1").max(1, "must be between 0 and 1").default(1),
+      headSamplingRate: z
+        .number()
+        .min(0, "must be between 0 and 1")
+        .max(1, "must be between 0 and 1")
+        .default(1),
       /** @default true */
       invocationLogs: z.boolean().default(true),
     })
@@ -226,7 +234,9 @@ export function parseStackConfig(
   const problems: string[] = [];
   for (const key of SECRET_KEYS) {
     if (raw[key] !== undefined && !secretKeys.has(key) && raw.environment !== "local") {
-      problems.push(`${key}: must be stored as a secret: pulumi config set --secret ${key} <value> (got plain text)`);
+      problems.push(
+        `${key}: must be stored as a secret: pulumi config set --secret ${key} <value> (got plain text)`,
+      );
     }
   }
   const result = stackConfigSchema.safeParse(raw);

@@ -15,7 +15,15 @@ app.get("/api/health", async (c) => {
 });
 
 app.notFound((c) =>
-  c.json({ success: false, errors: [{ code: 404, message: `no route for ${c.req.method} ${c.req.path}` }], messages: [], result: null }, 404),
+  c.json(
+    {
+      success: false,
+      errors: [{ code: 404, message: `no route for ${c.req.method} ${c.req.path}` }],
+      messages: [],
+      result: null,
+    },
+    404,
+  ),
 );
 
 export default app;

@@ -1,0 +1,452 @@
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import pg from "pg";
+import { afterAll, describe, expect, inject, it } from "vitest";
+import {
+  type AppliedMigration,
+  applySqlMigrations,
+  findDataLossStatements,
+  planSqlMigrations,
+  readSqlMigrations,
+  type SqlMigration,
+  SqlMigrationError,
+  splitSqlStatements,
+} from "./sql-migrations";
+
+const superuserUrl = inject("postgresUrl");
+const databases: string[] = [];
+const folders: string[] = [];
+
+/** A new, empty database on the test server, so that tests never see each other's tables. */
+async function freshDatabase(): Promise<string> {
+  const name = `mig_${process.pid}_${databases.length}_${Date.now()}`;
+  await withClient(superuserUrl, (c) => c.query(`CREATE DATABASE ${name}`));
+  databases.push(name);
+  const url = new URL(superuserUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+const rows = (url: string, sql: string) => withClient(url, async (c) => (await c.query(sql)).rows);
+const tableExists = async (url: string, name: string) =>
+  (await rows(url, `SELECT to_regclass('${name}') AS t`))[0]?.t !== null;
+
+/** Writes a migrations folder; a `null` content deletes the file. */
+function folder(
+  files: Record<string, string | null>,
+  dir = mkdtempSync(path.join(tmpdir(), "sql-mig-")),
+): string {
+  if (!folders.includes(dir)) folders.push(dir);
+  for (const [name, sql] of Object.entries(files)) {
+    if (sql === null) rmSync(path.join(dir, name));
+    else writeFileSync(path.join(dir, name), sql);
+  }
+  return dir;
+}
+
+const apply = (url: string, dir: string, extra: { allowDataLoss?: string[]; schema?: string } = {}) =>
+  applySqlMigrations({ connectionString: url, schema: "app", migrations: readSqlMigrations(dir), ...extra });
+
+const history = (url: string, schema = "app") =>
+  rows(
+    url,
+    `SELECT version, name, checksum, duration_ms FROM "${schema}".schema_migrations ORDER BY version`,
+  );
+
+afterAll(async () => {
+  for (const dir of folders) rmSync(dir, { recursive: true, force: true });
+  await withClient(superuserUrl, async (c) => {
+    for (const name of databases) await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  });
+});
+
+const BASE = {
+  "0001_builds.sql": "CREATE TABLE builds (id serial PRIMARY KEY, status text NOT NULL);",
+  "0002_seed.sql": "INSERT INTO builds (status) VALUES ('queued');",
+  "0003_branch.sql": "ALTER TABLE builds ADD COLUMN branch text;",
+};
+
+describe("applySqlMigrations against PostgreSQL", () => {
+  it("applies every file in order into the schema and records each in the history table", async () => {
+    const url = await freshDatabase();
+    const dir = folder(BASE);
+    const result = await apply(url, dir);
+    expect(result.alreadyApplied).toBe(0);
+    expect(result.applied.map((m) => m.name)).toEqual(Object.keys(BASE));
+    expect(await rows(url, "SELECT status, branch FROM app.builds")).toEqual([
+      { status: "queued", branch: null },
+    ]);
+    const recorded = await history(url);
+    expect(recorded.map((r) => [r.version, r.name, r.checksum])).toEqual(
+      readSqlMigrations(dir).map((m) => [m.version, m.name, m.checksum]),
+    );
+    expect(recorded.every((r) => Number.isInteger(r.duration_ms) && r.duration_ms >= 0)).toBe(true);
+    expect(await tableExists(url, "public.builds")).toBe(false);
+  });
+
+  it("applies nothing when run again", async () => {
+    const url = await freshDatabase();
+    const dir = folder(BASE);
+    await apply(url, dir);
+    const again = await apply(url, dir);
+    expect(again).toEqual({ applied: [], alreadyApplied: 3 });
+    expect(await rows(url, "SELECT count(*)::int AS n FROM app.builds")).toEqual([{ n: 1 }]);
+    expect(await history(url)).toHaveLength(3);
+  });
+
+  it("refuses a file edited after it was applied, and runs nothing else", async () => {
+    const url = await freshDatabase();
+    const dir = folder({
+      "0001_builds.sql": BASE["0001_builds.sql"],
+      "0002_seed.sql": BASE["0002_seed.sql"],
+    });
+    await apply(url, dir);
+    folder(
+      {
+        "0002_seed.sql": "INSERT INTO builds (status) VALUES ('running');",
+        "0003_logs.sql": "CREATE TABLE logs (id int);",
+      },
+      dir,
+    );
+    await expect(apply(url, dir)).rejects.toThrow(
+      /0002_seed\.sql was edited after it was applied \(checksum [0-9a-f]{8}… ≠ [0-9a-f]{8}…\): add a new migration instead/,
+    );
+    expect(await tableExists(url, "app.logs")).toBe(false);
+    expect(await history(url)).toHaveLength(2);
+  });
+
+  it("serialises concurrent runs: each file is applied exactly once", async () => {
+    const url = await freshDatabase();
+    const dir = folder({
+      ...BASE,
+      "0004_slow.sql": "SELECT pg_sleep(0.3); INSERT INTO builds (status) VALUES ('slow');",
+    });
+    const results = await Promise.all([1, 2, 3, 4].map(() => apply(url, dir)));
+    expect(results.flatMap((r) => r.applied.map((m) => m.name)).sort()).toEqual([
+      ...Object.keys(BASE),
+      "0004_slow.sql",
+    ]);
+    expect(await rows(url, "SELECT status FROM app.builds ORDER BY id")).toEqual([
+      { status: "queued" },
+      { status: "slow" },
+    ]);
+    expect(await history(url)).toHaveLength(4);
+  });
+
+  it("rolls back a failing file, keeps the earlier ones, and names the file and line", async () => {
+    const url = await freshDatabase();
+    const dir = folder({
+      "0001_builds.sql": BASE["0001_builds.sql"],
+      "0002_seed.sql": BASE["0002_seed.sql"],
+      "0003_broken.sql":
+        "CREATE TABLE partial (id int);\nINSERT INTO builds (status) VALUES ('half');\nSELEC 1;",
+      "0004_never.sql": "CREATE TABLE never (id int);",
+    });
+    const error = await apply(url, dir).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SqlMigrationError);
+    expect((error as Error).message).toMatch(
+      /^0003_broken\.sql failed at line 3: syntax error at or near "SELEC"/,
+    );
+    expect(await tableExists(url, "app.partial")).toBe(false);
+    expect(await tableExists(url, "app.never")).toBe(false);
+    expect(await rows(url, "SELECT status FROM app.builds")).toEqual([{ status: "queued" }]);
+    expect((await history(url)).map((r) => r.name)).toEqual(["0001_builds.sql", "0002_seed.sql"]);
+  });
+
+  it("refuses a data-loss file without opt-in and applies it with one", async () => {
+    const url = await freshDatabase();
+    const dir = folder({ "0001_builds.sql": BASE["0001_builds.sql"], "0002_drop.sql": "DROP TABLE builds;" });
+    await expect(apply(url, dir)).rejects.toThrow(
+      'SQL migrations refused: 0002_drop.sql destroys data (DROP TABLE builds): list "0002_drop.sql" in allowDataLoss to apply it',
+    );
+    expect(await history(url)).toEqual([]);
+    const result = await apply(url, dir, { allowDataLoss: ["0002_drop.sql"] });
+    expect(result.applied.map((m) => m.name)).toEqual(["0001_builds.sql", "0002_drop.sql"]);
+    expect(await tableExists(url, "app.builds")).toBe(false);
+  });
+
+  it("refuses a new file numbered before the newest applied one", async () => {
+    const url = await freshDatabase();
+    const dir = folder({
+      "0001_builds.sql": BASE["0001_builds.sql"],
+      "0003_branch.sql": BASE["0003_branch.sql"],
+    });
+    await apply(url, dir);
+    folder({ "0002_seed.sql": BASE["0002_seed.sql"] }, dir);
+    await expect(apply(url, dir)).rejects.toThrow(
+      "0002_seed.sql is older than 0003_branch.sql, which is already applied: renumber it after 3",
+    );
+    expect(await rows(url, "SELECT count(*)::int AS n FROM app.builds")).toEqual([{ n: 0 }]);
+  });
+
+  it("refuses when an applied file is missing from the folder", async () => {
+    const url = await freshDatabase();
+    const dir = folder({
+      "0001_builds.sql": BASE["0001_builds.sql"],
+      "0002_seed.sql": BASE["0002_seed.sql"],
+    });
+    await apply(url, dir);
+    folder({ "0001_builds.sql": null, "0003_branch.sql": BASE["0003_branch.sql"] }, dir);
+    await expect(apply(url, dir)).rejects.toThrow(
+      "0001_builds.sql was applied but is missing from the migrations folder",
+    );
+    expect(
+      await rows(url, "SELECT column_name FROM information_schema.columns WHERE column_name = 'branch'"),
+    ).toEqual([]);
+  });
+
+  it("quotes the schema and history table names", async () => {
+    const url = await freshDatabase();
+    const schema = 'Tenant "A"; drop';
+    const result = await applySqlMigrations({
+      connectionString: url,
+      schema,
+      table: "Migrations",
+      migrations: readSqlMigrations(folder(BASE)),
+    });
+    expect(result.applied).toHaveLength(3);
+    expect(await rows(url, `SELECT count(*)::int AS n FROM "Tenant ""A""; drop"."Migrations"`)).toEqual([
+      { n: 3 },
+    ]);
+    expect(await rows(url, `SELECT status FROM "Tenant ""A""; drop".builds`)).toEqual([{ status: "queued" }]);
+  });
+});
+
+describe("readSqlMigrations", () => {
+  it("reads numbered .sql files in number order, ignores other files, and normalises CRLF in the checksum", () => {
+    const dir = folder({
+      "0010_later.sql": "SELECT 10;\r\n",
+      "0002_first.sql": "SELECT 2;\n",
+      "README.md": "not a migration",
+      "0003_notes.txt": "ignored",
+    });
+    symlinkSync(path.join(dir, "0002_first.sql"), path.join(dir, "0011_linked.sql"));
+    const migrations = readSqlMigrations(dir);
+    expect(migrations.map((m) => [m.version, m.name])).toEqual([
+      [2, "0002_first.sql"],
+      [10, "0010_later.sql"],
+      [11, "0011_linked.sql"],
+    ]);
+    expect(migrations[1]?.sql).toBe("SELECT 10;\n");
+    const lf = readSqlMigrations(folder({ "0010_later.sql": "SELECT 10;\n" }))[0];
+    expect(migrations[1]?.checksum).toBe(lf?.checksum);
+    expect(migrations[1]?.checksum).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it("returns nothing for an empty folder", () => {
+    expect(readSqlMigrations(folder({}))).toEqual([]);
+  });
+
+  it.each([
+    ["001_short.sql", /001_short\.sql is not named NNNN_some_name\.sql/],
+    ["0001_CamelCase.sql", /0001_CamelCase\.sql is not named/],
+    ["0001-dash.sql", /0001-dash\.sql is not named/],
+    ["init.sql", /init\.sql is not named/],
+    ["99999999999_big.sql", /99999999999_big\.sql: version 99999999999 is above the maximum/],
+  ])("refuses the file name %s", (name, message) => {
+    const dir = folder({ "0001_ok.sql": "SELECT 1;", [name]: "SELECT 1;" });
+    expect(() => readSqlMigrations(dir)).toThrow(message);
+  });
+
+  it("refuses two files with one number, naming both", () => {
+    const dir = folder({ "0001_a.sql": "SELECT 1;", "00001_b.sql": "SELECT 1;" });
+    expect(() => readSqlMigrations(dir)).toThrow(
+      "0001_a.sql and 00001_b.sql share version 1: renumber one of them",
+    );
+  });
+
+  it("refuses a folder that does not exist", () => {
+    expect(() => readSqlMigrations("/nonexistent/migrations")).toThrow(
+      "migrations folder /nonexistent/migrations does not exist",
+    );
+  });
+});
+
+describe("findDataLossStatements", () => {
+  it.each<[string, string, string[]]>([
+    ["DROP TABLE", "DROP TABLE builds;", ["DROP TABLE builds"]],
+    [
+      "DROP TABLE IF EXISTS, several, qualified",
+      'drop table if exists app.a, "B" cascade',
+      ["DROP TABLE app.a", 'DROP TABLE "B"'],
+    ],
+    ["DROP SCHEMA", "DROP SCHEMA app CASCADE;", ["DROP SCHEMA app"]],
+    ["DROP DATABASE", "DROP DATABASE platform;", ["DROP DATABASE platform"]],
+    ["TRUNCATE", "TRUNCATE builds, logs RESTART IDENTITY;", ["TRUNCATE builds", "TRUNCATE logs"]],
+    ["TRUNCATE TABLE ONLY", "TRUNCATE TABLE ONLY builds;", ["TRUNCATE builds"]],
+    ["DROP COLUMN", "ALTER TABLE builds DROP COLUMN status;", ["ALTER TABLE builds DROP COLUMN status"]],
+    [
+      "DROP without COLUMN",
+      "ALTER TABLE IF EXISTS ONLY b DROP x, DROP COLUMN IF EXISTS y",
+      ["ALTER TABLE b DROP COLUMN x", "ALTER TABLE b DROP COLUMN y"],
+    ],
+    ["DELETE without WHERE", "DELETE FROM builds;", ["DELETE FROM builds without WHERE"]],
+    [
+      "DELETE in a CTE",
+      "WITH gone AS (DELETE FROM logs RETURNING *) SELECT count(*) FROM gone",
+      ["DELETE FROM logs without WHERE"],
+    ],
+    [
+      "DELETE with WHERE only in a subquery",
+      "DELETE FROM a USING (SELECT id FROM b WHERE x) s",
+      ["DELETE FROM a without WHERE"],
+    ],
+    [
+      "DO block",
+      "DO $$ BEGIN DROP TABLE old; DELETE FROM t; END $$;",
+      ["DROP TABLE old", "DELETE FROM t without WHERE"],
+    ],
+    [
+      "several statements",
+      "CREATE TABLE a (id int);\nDROP TABLE b;\nTRUNCATE c;",
+      ["DROP TABLE b", "TRUNCATE c"],
+    ],
+    ["DELETE with WHERE", "DELETE FROM builds WHERE status = 'stopped';", []],
+    ["DELETE with WHERE in a CTE", "WITH g AS (DELETE FROM t WHERE id > 3 RETURNING id) SELECT * FROM g", []],
+    ["ALTER COLUMN TYPE", "ALTER TABLE builds ALTER COLUMN status TYPE varchar(20);", []],
+    [
+      "DROP DEFAULT, NOT NULL, CONSTRAINT",
+      "ALTER TABLE b ALTER COLUMN s DROP DEFAULT, ALTER s DROP NOT NULL, DROP CONSTRAINT c;",
+      [],
+    ],
+    ["DROP INDEX and VIEW", "DROP INDEX builds_status; DROP VIEW v;", []],
+    ["line comment", "-- DROP TABLE builds;\nSELECT 1;", []],
+    ["block comment, nested", "/* outer /* DROP TABLE a; */ TRUNCATE b; */ SELECT 1", []],
+    ["string literal", "INSERT INTO notes VALUES ('DROP TABLE builds; DELETE FROM x');", []],
+    ["escaped quotes", "INSERT INTO n VALUES ('it''s; DROP TABLE a'), (E'\\'; TRUNCATE b')", []],
+    ["quoted identifier", 'CREATE TABLE "drop table x" (id int);', []],
+    [
+      "function body runs later",
+      "CREATE FUNCTION f() RETURNS void AS $fn$ DELETE FROM t $fn$ LANGUAGE sql;",
+      [],
+    ],
+    ["SQLite trigger body runs later", "CREATE TRIGGER tr AFTER INSERT ON a BEGIN DELETE FROM b; END;", []],
+  ])("%s", (_label, sql, expected) => {
+    expect(findDataLossStatements(sql)).toEqual(expected);
+  });
+});
+
+describe("splitSqlStatements", () => {
+  it.each<[string, string, string[]]>([
+    [
+      "plain",
+      "CREATE TABLE a (x);\nINSERT INTO a VALUES (1);",
+      ["CREATE TABLE a (x)", "INSERT INTO a VALUES (1)"],
+    ],
+    ["no trailing semicolon, empty statements", ";;SELECT 1;;SELECT 2", ["SELECT 1", "SELECT 2"]],
+    [
+      "semicolons in strings and comments",
+      "SELECT ';' -- ;\n; /* ; */ SELECT \"a;b\"",
+      ["SELECT ';'", 'SELECT "a;b"'],
+    ],
+    ["only comments", "-- nothing\n/* here */", []],
+    [
+      "SQLite trigger with CASE",
+      "CREATE TEMP TRIGGER t AFTER INSERT ON a BEGIN UPDATE a SET x = CASE WHEN 1 THEN 2 END; DELETE FROM b; END; SELECT 1",
+      [
+        "CREATE TEMP TRIGGER t AFTER INSERT ON a BEGIN UPDATE a SET x = CASE WHEN 1 THEN 2 END; DELETE FROM b; END",
+        "SELECT 1",
+      ],
+    ],
+    [
+      "a column named begin",
+      "CREATE TABLE a (begin int); SELECT 1",
+      ["CREATE TABLE a (begin int)", "SELECT 1"],
+    ],
+    [
+      "dollar quotes",
+      "CREATE FUNCTION f() RETURNS int AS $$ SELECT 1; $$ LANGUAGE sql; SELECT $1",
+      ["CREATE FUNCTION f() RETURNS int AS $$ SELECT 1; $$ LANGUAGE sql", "SELECT $1"],
+    ],
+  ])("%s", (_label, sql, expected) => {
+    expect(splitSqlStatements(sql)).toEqual(expected);
+  });
+});
+
+const file = (version: number, name: string, sql = "SELECT 1;", checksum = `sum-${name}`): SqlMigration => ({
+  version,
+  name,
+  sql,
+  checksum,
+});
+const row = (m: SqlMigration, checksum = m.checksum): AppliedMigration => ({
+  version: m.version,
+  name: m.name,
+  checksum,
+});
+const a = file(1, "0001_a.sql");
+const b = file(2, "0002_b.sql");
+const c = file(3, "0003_c.sql");
+const drop = file(4, "0004_drop.sql", "DROP TABLE builds;");
+
+describe("planSqlMigrations", () => {
+  it.each<[string, SqlMigration[], AppliedMigration[], string[], string[]]>([
+    ["nothing applied yet", [a, b], [], [], ["0001_a.sql", "0002_b.sql"]],
+    ["some applied", [a, b, c], [row(a)], [], ["0002_b.sql", "0003_c.sql"]],
+    ["all applied", [a, b], [row(a), row(b)], [], []],
+    ["unsorted input", [c, a, b], [row(a)], [], ["0002_b.sql", "0003_c.sql"]],
+    ["data loss allowed", [a, drop], [row(a)], ["0004_drop.sql"], ["0004_drop.sql"]],
+    ["data loss in an applied file is not re-checked", [a, drop], [row(a), row(drop)], [], []],
+  ])("%s", (_label, files, applied, allowDataLoss, pending) => {
+    expect(planSqlMigrations(files, applied, { allowDataLoss }).pending.map((m) => m.name)).toEqual(pending);
+  });
+
+  it.each<[string, SqlMigration[], AppliedMigration[], RegExp]>([
+    [
+      "edited",
+      [a, b],
+      [row(a, "aaaaaaaaaaaa")],
+      /0001_a\.sql was edited after it was applied \(checksum aaaaaaaa… ≠ sum-0001…\)/,
+    ],
+    [
+      "missing",
+      [b],
+      [row(a)],
+      /0001_a\.sql was applied but is missing from the migrations folder: restore it/,
+    ],
+    [
+      "out of order",
+      [a, b, c],
+      [row(a), row(c)],
+      /0002_b\.sql is older than 0003_c\.sql, which is already applied/,
+    ],
+    [
+      "data loss",
+      [a, drop],
+      [],
+      /0004_drop\.sql destroys data \(DROP TABLE builds\): list "0004_drop\.sql" in allowDataLoss/,
+    ],
+    ["duplicate versions", [a, file(1, "0001_again.sql")], [], /two migration files share a version number/],
+  ])("refuses: %s", (_label, files, applied, message) => {
+    expect(() => planSqlMigrations(files, applied, {})).toThrow(message);
+  });
+
+  it("lists every problem at once", () => {
+    const error = (() => {
+      try {
+        planSqlMigrations([b, c, drop], [row(a), row(c, "changed")], {});
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(error).toBeInstanceOf(SqlMigrationError);
+    const { problems, message } = error as SqlMigrationError;
+    expect(problems).toHaveLength(4);
+    expect(problems.join("\n")).toMatch(/0001_a\.sql was applied but is missing/);
+    expect(problems.join("\n")).toMatch(/0003_c\.sql was edited/);
+    expect(problems.join("\n")).toMatch(/0002_b\.sql is older than 0003_c\.sql/);
+    expect(problems.join("\n")).toMatch(/0004_drop\.sql destroys data/);
+    expect(message.split("\n  - ")).toHaveLength(5);
+  });
+});

@@ -1,0 +1,46 @@
+import { type CapturedResource, captureProgram, isSecretWrapper } from "../local/capture";
+
+export type { CapturedResource };
+
+/** Runs `program` under Pulumi's mock runtime as project "proj", stack "test"; returns what it registered. */
+export async function capture(
+  program: () => unknown,
+  config: Record<string, string> = {},
+): Promise<CapturedResource[]> {
+  const { resources } = await captureProgram(
+    { project: "proj", stack: "test", config, secretKeys: [] },
+    program,
+  );
+  return resources;
+}
+
+/** The one resource with this type and logical name; fails the test when absent. */
+export function find(resources: CapturedResource[], type: string, name: string): CapturedResource {
+  const hit = resources.find((r) => r.type === type && r.name === name);
+  if (!hit) {
+    throw new Error(
+      `no ${type} named ${name}; registered: ${resources.map((r) => `${r.type}::${r.name}`).join(", ")}`,
+    );
+  }
+  return hit;
+}
+
+/** `[type, name]` of every resource, in a stable order, for exact graph assertions. */
+export function shape(resources: CapturedResource[]): string[] {
+  return resources.map((r) => `${r.type}::${r.name}`).sort();
+}
+
+/** Inputs with Pulumi's secret wrappers replaced by `{ secret: value }`, so tests can see what is secret. */
+export function revealSecrets(value: unknown): unknown {
+  if (isSecretWrapper(value)) return { secret: revealSecrets(value.value) };
+  if (Array.isArray(value)) return value.map(revealSecrets);
+  if (typeof value === "object" && value !== null) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, revealSecrets(v)]));
+  }
+  return value;
+}
+
+/** The URN of a resource's parent chain member by type and name, for parent/dependsOn assertions. */
+export function urnOf(resources: CapturedResource[], type: string, name: string): string {
+  return find(resources, type, name).urn;
+}
