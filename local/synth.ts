@@ -36,7 +36,12 @@ export const MASK = "[secret]";
 /** Fields that carry a secret's value inside an input Pulumi marked secret; the rest is structure. */
 const SENSITIVE = new Set(["text", "password", "accessClientSecret", "apiToken", "secret", "json", "keyJwk"]);
 /** Large payloads shown as their digest and size. */
-const DIGESTED = new Set(["content", "__provider", "sql"]);
+const DIGESTED = new Set(["content", "sql"]);
+/**
+ * A dynamic resource's provider is its serialized code, whose text depends on the TypeScript compiler
+ * that loaded the program; its digest would change with the toolchain, not with the graph.
+ */
+const DYNAMIC_PROVIDER = "[dynamic provider]";
 
 function digest(value: string): { sha256: string; bytes: number } {
   return { sha256: createHash("sha256").update(value).digest("hex"), bytes: Buffer.byteLength(value) };
@@ -48,6 +53,7 @@ function render(value: unknown, insideSecret: boolean, key?: string): unknown {
     return typeof inner === "object" && inner !== null ? render(inner, true) : MASK;
   }
   if (insideSecret && key !== undefined && SENSITIVE.has(key)) return MASK;
+  if (key === "__provider") return DYNAMIC_PROVIDER;
   if (typeof value === "string" && key !== undefined && DIGESTED.has(key)) return digest(value);
   if (Array.isArray(value)) return value.map((v) => render(v, insideSecret));
   if (typeof value === "object" && value !== null) {
