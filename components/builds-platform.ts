@@ -50,7 +50,7 @@ export interface BuildsPlatformArgs {
 
 /**
  * The builds platform: PostgreSQL schema and migrations, Hyperdrive in front of it, the R2 build cache,
- * the Build Management Worker (Scheduler and per-build BuildBuddy Durable Objects, a sweep cron) and the
+ * the Build Management Worker (Scheduler and per-build BuildBuddy Durable Objects) and the
  * Client Worker (REST API, Smart Placement) that reaches it over an RPC service binding.
  */
 export class BuildsPlatform extends pulumi.ComponentResource {
@@ -117,8 +117,6 @@ export class BuildsPlatform extends pulumi.ComponentResource {
           BUILD_TIMEOUT_MINUTES: String(args.builds.timeoutMinutes),
           MAX_CONCURRENT_BUILDS: String(args.builds.maxConcurrentPerAccount),
         },
-        // Finds builds whose runner stopped reporting, so none stays "running" forever.
-        crons: ["*/5 * * * *"],
       },
       child,
     );

@@ -66,7 +66,9 @@ export class Hyperdrive extends pulumi.ComponentResource {
           },
           originConnectionLimit: args.originConnectionLimit,
         },
-        { parent: this },
+        // The config connects to the origin as soon as it exists: whatever the component waits for (the
+        // schema's migrations, the role) must come first for the config itself too.
+        { parent: this, dependsOn: opts?.dependsOn },
       ),
     );
     this.id = this.config.id;

@@ -29,6 +29,7 @@ export type { Transform } from "./options";
 export { Postgres, type PostgresArgs } from "./postgres";
 export { Queue, type QueueArgs } from "./queue";
 export { R2Bucket, type R2BucketArgs, type R2ExpiryRule } from "./r2";
+export { SqlMigrationError } from "./sql-migrations";
 export {
   type DurableObjectBinding,
   type QueueConsumer,

@@ -65,6 +65,10 @@ export class Postgres extends pulumi.ComponentResource {
         throw new Error(`Postgres ${name}: ${key} "${value}" must be a lowercase SQL identifier`);
       }
     }
+    for (const ext of args.extensions ?? []) {
+      if (!/^[a-z0-9_-]+$/.test(ext))
+        throw new Error(`Postgres ${name}: extension "${ext}" must be an extension name`);
+    }
     const port = args.port ?? 5432;
     const sslMode = args.sslMode ?? "require";
     const adminPassword = pulumi.secret(args.adminPassword);

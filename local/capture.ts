@@ -147,7 +147,14 @@ export async function captureProgram<T>(
       await new Promise((resolve) => setImmediate(resolve));
       await waitForRPCs();
     };
-    await Promise.race([settled(), failed]);
+    try {
+      await Promise.race([settled(), failed]);
+    } catch (err) {
+      // Let work the runtime already queued (a component's registerOutputs, sibling registrations) drain,
+      // so it does not land in the next capture's runtime; what waits on the failure never settles.
+      await Promise.race([settled(), new Promise((resolve) => setTimeout(resolve, 250))]);
+      throw err;
+    }
     return { resources, result };
   } finally {
     process.off("unhandledRejection", onRejection);

