@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import yaml from "js-yaml";
 import { ENCRYPTED_SECRET } from "../stacks/config";
@@ -18,8 +18,19 @@ export function projectName(root: string = REPO_ROOT): string {
   return doc.name;
 }
 
+/** The folder of the nearest `Pulumi.yaml` at or above `dir`. */
+export function projectRoot(dir: string): string {
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    if (existsSync(path.join(d, "Pulumi.yaml"))) return d;
+    if (d === path.dirname(d)) throw new Error(`no Pulumi.yaml at or above ${dir}`);
+  }
+}
+
+/** `Pulumi.<stack>.yaml` in the project's `stackConfigDir` (or beside `Pulumi.yaml`). */
 export function stackFilePath(stack: string, root: string = REPO_ROOT): string {
-  return path.join(root, "stacks", `Pulumi.${stack}.yaml`);
+  const doc = yaml.load(readFileSync(path.join(root, "Pulumi.yaml"), "utf8")) as { stackConfigDir?: unknown };
+  const dir = typeof doc?.stackConfigDir === "string" ? doc.stackConfigDir : ".";
+  return path.join(root, dir, `Pulumi.${stack}.yaml`);
 }
 
 function isSecure(value: unknown): value is { secure: string } {

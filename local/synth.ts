@@ -1,9 +1,10 @@
 import { createHash } from "node:crypto";
+import path from "node:path";
 import { LIVE_TAGS_ENV } from "../components/live-state";
 import { loadStackConfig, type StackConfig } from "../stacks/config";
 import { definePlatform } from "../stacks/program";
 import { type CapturedResource, captureProgram, isSecretWrapper } from "./capture";
-import { projectName, REPO_ROOT, readStackFile, stackFilePath } from "./stack-file";
+import { projectName, projectRoot, REPO_ROOT, readStackFile, stackFilePath } from "./stack-file";
 
 export interface SynthResource {
   urn: string;
@@ -23,12 +24,17 @@ export interface SynthGraph {
 
 export interface SynthOptions {
   stack: string;
-  /** Config file instead of `stacks/Pulumi.<stack>.yaml`. */
+  /** Config file instead of `<stack config dir>/Pulumi.<stack>.yaml`. */
   configFile?: string;
   /** JSON file of live Durable Object migration tags by script name; none are assumed without it. */
   liveTagsFile?: string;
-  /** The program to evaluate. @default this repository's platform */
+  /** The program to evaluate, as a function of the validated config. @default this repository's platform */
   program?: (config: StackConfig) => unknown;
+  /**
+   * Entry module of another Pulumi program built from these components (or plain `@pulumi/cloudflare`
+   * resources). Its project is the `Pulumi.yaml` found beside or above it.
+   */
+  entry?: string;
 }
 
 export const MASK = "[secret]";
@@ -90,15 +96,33 @@ export function renderGraph(stack: string, resources: CapturedResource[]): Synth
  * Evaluates the program for a stack under Pulumi's mock runtime and returns its captured resources.
  * Shared by synth and the local target, so both see exactly what `pulumi up` would register.
  */
+/**
+ * Evaluates a Pulumi program's entry module afresh (a module runs its top level once per load, and a
+ * program registers its resources there), compiling TypeScript with the project's loader when no other
+ * loader handles `.ts` in this process.
+ */
+function requireProgram(entry: string): unknown {
+  if (!require.extensions[".ts"]) require("./register.cjs");
+  delete require.cache[require.resolve(entry)];
+  return require(entry);
+}
+
 export async function captureStack(options: SynthOptions): Promise<CapturedResource[]> {
-  const project = projectName(REPO_ROOT);
-  const { config, secretKeys } = readStackFile(options.configFile ?? stackFilePath(options.stack), project);
+  const root = options.entry ? projectRoot(path.dirname(path.resolve(options.entry))) : REPO_ROOT;
+  const project = projectName(root);
+  const { config, secretKeys } = readStackFile(
+    options.configFile ?? stackFilePath(options.stack, root),
+    project,
+  );
   const previous = process.env[LIVE_TAGS_ENV];
   process.env[LIVE_TAGS_ENV] = options.liveTagsFile ?? "none";
   try {
-    const program = options.program ?? definePlatform;
-    const { resources } = await captureProgram({ project, stack: options.stack, config, secretKeys }, () =>
-      program(loadStackConfig()),
+    const program = options.entry
+      ? () => requireProgram(path.resolve(options.entry as string))
+      : () => (options.program ?? definePlatform)(loadStackConfig());
+    const { resources } = await captureProgram(
+      { project, stack: options.stack, config, secretKeys },
+      program,
     );
     return resources;
   } finally {
