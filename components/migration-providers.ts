@@ -56,6 +56,7 @@ export const sqlMigrationsProvider: pulumi.dynamic.ResourceProvider = {
 
 /** Applies D1 migrations through Cloudflare's D1 query API, recorded in wrangler's `d1_migrations` table. */
 export const d1MigrationsProvider: pulumi.dynamic.ResourceProvider = {
+  check: async (olds, news) => loadRuntime(RUNTIME_SOURCE).checkD1(olds, news),
   diff: async (_id, olds, news) => loadRuntime(RUNTIME_SOURCE).diffD1(olds, news),
   create: async (inputs) => {
     const outs = await loadRuntime(RUNTIME_SOURCE).applyD1(inputs);
@@ -67,17 +68,32 @@ export const d1MigrationsProvider: pulumi.dynamic.ResourceProvider = {
 
 type InputsOf<T> = { [K in keyof T]: pulumi.Input<T[K]> };
 
+function withSecretOutputs(
+  opts: pulumi.CustomResourceOptions | undefined,
+  keys: string[],
+): pulumi.CustomResourceOptions {
+  return { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), ...keys] };
+}
+
 /** SQL migrations applied to a PostgreSQL database by the project's migration core. */
 export class SqlMigrations extends pulumi.dynamic.Resource {
   constructor(name: string, inputs: InputsOf<SqlMigrationsInputs>, opts?: pulumi.CustomResourceOptions) {
     const props = { ...inputs, connection: pulumi.secret(inputs.connection) };
-    super(sqlMigrationsProvider, name, props, opts, MODULE, "SqlMigrations");
+    // The outputs repeat the inputs, password included: keep them secret in state and in diffs.
+    super(
+      sqlMigrationsProvider,
+      name,
+      props,
+      withSecretOutputs(opts, ["connection"]),
+      MODULE,
+      "SqlMigrations",
+    );
   }
 }
 
 /** D1 migrations applied through the D1 query API. */
 export class D1Migrations extends pulumi.dynamic.Resource {
   constructor(name: string, inputs: InputsOf<D1MigrationsInputs>, opts?: pulumi.CustomResourceOptions) {
-    super(d1MigrationsProvider, name, inputs, opts, MODULE, "D1Migrations");
+    super(d1MigrationsProvider, name, inputs, withSecretOutputs(opts, ["apiToken"]), MODULE, "D1Migrations");
   }
 }

@@ -2,6 +2,7 @@ import { CloudflareApi, d1HttpExecutor } from "./cloudflare-api";
 import { applyD1Migrations, type D1Migration } from "./d1-migrations";
 import {
   applySqlMigrations,
+  dataLossProblem,
   planSqlMigrations,
   type SqlMigration,
   SqlMigrationError,
@@ -48,7 +49,8 @@ export type D1MigrationsOutputs = D1MigrationsInputs & { applied: string[] };
 /** `pg` client settings for a connection: URL plus the TLS behaviour its SSL mode asks for. */
 export function pgClientSettings(c: PostgresConnection): { connectionString: string; ssl: false | object } {
   const auth = `${encodeURIComponent(c.user)}:${encodeURIComponent(c.password)}`;
-  const connectionString = `postgres://${auth}@${c.host}:${c.port}/${encodeURIComponent(c.database)}`;
+  const host = c.host.includes(":") ? `[${c.host}]` : c.host;
+  const connectionString = `postgres://${auth}@${host}:${c.port}/${encodeURIComponent(c.database)}`;
   const ssl =
     c.sslMode === "disable"
       ? false
@@ -60,10 +62,17 @@ export function pgClientSettings(c: PostgresConnection): { connectionString: str
   return { connectionString, ssl };
 }
 
-/** Refusals at preview: an edited, out-of-order or unapproved data-loss file, against the last `up`. */
+/**
+ * Refusals at preview: an edited, out-of-order or unapproved data-loss file, against the last `up`. The
+ * engine hands `check` the old inputs, not the old outputs: the migrations of the last successful update
+ * are exactly what it applied.
+ */
 export function checkSql(olds: Partial<SqlMigrationsOutputs>, news: SqlMigrationsInputs) {
+  const applied =
+    olds.applied ??
+    (olds.migrations ?? []).map(({ version, name, checksum }) => ({ version, name, checksum }));
   try {
-    planSqlMigrations(news.migrations, olds.applied ?? [], { allowDataLoss: news.allowDataLoss });
+    planSqlMigrations(news.migrations, applied, { allowDataLoss: news.allowDataLoss });
     return { inputs: news };
   } catch (err: unknown) {
     if (!(err instanceof SqlMigrationError)) throw err;
@@ -96,6 +105,18 @@ export async function applySql(inputs: SqlMigrationsInputs): Promise<SqlMigratio
   });
   const applied = inputs.migrations.map(({ version, name, checksum }) => ({ version, name, checksum }));
   return { ...inputs, applied };
+}
+
+/** Refuses at preview a new D1 migration that destroys data without being listed in `allowDataLoss`. */
+export function checkD1(olds: Partial<D1MigrationsInputs>, news: D1MigrationsInputs) {
+  const applied = new Set((olds.migrations ?? []).map((m) => m.name));
+  const problems = news.migrations
+    .filter((m) => !applied.has(m.name))
+    .map((m) => dataLossProblem(m.name, m.sql, news.allowDataLoss))
+    .filter((p): p is string => p !== undefined);
+  return problems.length === 0
+    ? { inputs: news }
+    : { inputs: news, failures: problems.map((reason) => ({ property: "migrations", reason })) };
 }
 
 export function diffD1(olds: D1MigrationsOutputs, news: D1MigrationsInputs) {
