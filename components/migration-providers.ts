@@ -21,8 +21,8 @@ export {
  */
 
 const MODULE = "workers-platform";
-export const SQL_MIGRATIONS_TYPE = `pulumi-nodejs:dynamic/${MODULE}:SqlMigrations`;
-export const D1_MIGRATIONS_TYPE = `pulumi-nodejs:dynamic/${MODULE}:D1Migrations`;
+
+export { D1_MIGRATIONS_TYPE, SQL_MIGRATIONS_TYPE } from "./migration-types";
 
 const RUNTIME_SOURCE = esbuild.buildSync({
   entryPoints: [path.join(__dirname, "migration-runtime.ts")],

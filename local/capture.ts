@@ -1,25 +1,20 @@
-import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { deserializeProperties } from "@pulumi/pulumi/runtime/rpc";
 import * as settings from "@pulumi/pulumi/runtime/settings";
+import { type CapturedResource, stableId, uuidOfFlatUrn } from "./graph";
+
+export {
+  type CapturedResource,
+  isSecretWrapper,
+  mockD1Uuid,
+  mockIdOf,
+  SECRET_SIG,
+  SECRET_VALUE,
+  stableId,
+} from "./graph";
 
 // Exported by the SDK at run time but missing from its typings: resolves once every RPC has settled.
 const waitForRPCs = (settings as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs;
-
-/** One resource as the program registered it. `inputs` keep Pulumi's secret wrappers. */
-export interface CapturedResource {
-  urn: string;
-  type: string;
-  name: string;
-  parent: string | null;
-  custom: boolean;
-  inputs: Record<string, unknown>;
-  protect: boolean;
-  retainOnDelete: boolean;
-  dependsOn: string[];
-  /** Provider reference (`<urn>::<id>`) of a resource that names one explicitly. */
-  provider: string | null;
-}
 
 export interface CaptureOptions {
   project: string;
@@ -31,27 +26,6 @@ export interface CaptureOptions {
   preview?: boolean;
 }
 
-/** Pulumi's marker of a secret value inside deserialized inputs. */
-export const SECRET_SIG = "4dabf18193072939515e22adb298388d";
-export const SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270";
-
-export function isSecretWrapper(value: unknown): value is { value: unknown } {
-  return (
-    typeof value === "object" &&
-    value !== null &&
-    (value as Record<string, unknown>)[SECRET_SIG] === SECRET_VALUE
-  );
-}
-
-function stableId(urn: string, length = 32): string {
-  return createHash("sha256").update(urn).digest("hex").slice(0, length);
-}
-
-function uuidOf(urn: string): string {
-  const h = stableId(urn);
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
-}
-
 /**
  * Outputs that a provider computes and the program reads back. Stable values derived from the URN, so
  * the same program always yields the same graph.
@@ -59,7 +33,7 @@ function uuidOf(urn: string): string {
 function computedState(type: string, urn: string): Record<string, unknown> {
   switch (type) {
     case "cloudflare:index/d1Database:D1Database":
-      return { uuid: uuidOf(urn) };
+      return { uuid: uuidOfFlatUrn(urn) };
     case "cloudflare:index/queue:Queue":
       return { queueId: stableId(urn) };
     case "random:index/randomPassword:RandomPassword":

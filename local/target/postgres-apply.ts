@@ -1,8 +1,8 @@
 import { createHash, createHmac, pbkdf2Sync } from "node:crypto";
 import pg from "pg";
-import { SQL_MIGRATIONS_TYPE } from "../../components/migration-providers";
+import { SQL_MIGRATIONS_TYPE } from "../../components/migration-types";
 import { applySqlMigrations, type SqlMigration } from "../../components/sql-migrations";
-import { type CapturedResource, isSecretWrapper } from "../capture";
+import { type CapturedResource, isSecretWrapper } from "../graph";
 
 /**
  * Applies the PostgreSQL part of a captured resource graph (roles, databases, extensions, schemas,

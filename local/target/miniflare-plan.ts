@@ -1,0 +1,344 @@
+import { D1_MIGRATIONS_TYPE, SQL_MIGRATIONS_TYPE } from "../../components/migration-types";
+import { type CapturedResource, isSecretWrapper, mockD1Uuid, mockIdOf } from "../graph";
+
+/**
+ * Turns the captured resource graph of a stack into what the local target starts: one Miniflare Worker
+ * per `WorkersScript` with its bindings, plus what the runner does around workerd (D1 migrations,
+ * Hyperdrive origins, crons, host routing, queue consumers). Pure: no I/O, no Miniflare instance.
+ */
+
+export interface LocalWorker {
+  /** Script name. */
+  name: string;
+  modules: [{ type: "ESModule"; path: "index.js"; contents: string }];
+  compatibilityDate: string;
+  compatibilityFlags: string[];
+  /** `plain_text` and `secret_text` bindings, secrets revealed. */
+  bindings: Record<string, string>;
+  kvNamespaces: Record<string, string>;
+  d1Databases: Record<string, string>;
+  r2Buckets: Record<string, string>;
+  /** Binding → Hyperdrive config id; the runner replaces it with a local URL. */
+  hyperdrives: Record<string, string>;
+  durableObjects: Record<string, { className: string; scriptName?: string; useSQLite: boolean }>;
+  serviceBindings: Record<string, { name: string; entrypoint?: string }>;
+  queueProducers: Record<string, { queueName: string }>;
+  analyticsEngineDatasets: Record<string, { dataset: string }>;
+}
+
+export interface LocalPlan {
+  /** One entry per WorkersScript, in Miniflare's v4 worker-options shape (`convertV4MiniflareOptions`). */
+  workers: LocalWorker[];
+  /** Kinds of resource (or script setting) with no local meaning, once each, naming the resources. */
+  notEmulated: { type: string; name: string; reason: string }[];
+  crons: { scriptName: string; cron: string }[];
+  /** Host names routed to a script (custom domains, route patterns' hosts). */
+  hosts: { host: string; scriptName: string }[];
+  d1: { databaseId: string; migrations: { name: string; sql: string; checksum: string }[] }[];
+  hyperdrives: {
+    id: string;
+    origin: { host: string; port: number; database: string; user: string; password: string };
+  }[];
+  queueConsumers: {
+    queueName: string;
+    scriptName: string;
+    maxBatchSize?: number;
+    maxRetries?: number;
+    maxBatchTimeout?: number;
+    deadLetterQueue?: string;
+  }[];
+}
+
+export class LocalPlanError extends Error {
+  override name = "LocalPlanError";
+}
+
+const CF = "cloudflare:index/";
+export const TYPES = {
+  script: `${CF}workersScript:WorkersScript`,
+  d1: `${CF}d1Database:D1Database`,
+  d1Migrations: D1_MIGRATIONS_TYPE,
+  kv: `${CF}workersKvNamespace:WorkersKvNamespace`,
+  r2: `${CF}r2Bucket:R2Bucket`,
+  r2Lifecycle: `${CF}r2BucketLifecycle:R2BucketLifecycle`,
+  hyperdrive: `${CF}hyperdriveConfig:HyperdriveConfig`,
+  queue: `${CF}queue:Queue`,
+  queueConsumer: `${CF}queueConsumer:QueueConsumer`,
+  cron: `${CF}workersCronTrigger:WorkersCronTrigger`,
+  customDomain: `${CF}workersCustomDomain:WorkersCustomDomain`,
+  route: `${CF}workersRoute:WorkersRoute`,
+  subdomain: `${CF}workersScriptSubdomain:WorkersScriptSubdomain`,
+} as const;
+/** Script settings reported in `notEmulated` under these pseudo-types. */
+export const PLACEMENT = `${TYPES.script}.placement`;
+export const OBSERVABILITY = `${TYPES.script}.observability`;
+
+const REASONS: Record<string, string> = {
+  [TYPES.subdomain]: "no workers.dev locally: each Worker is served on its own 127.0.0.1 port",
+  [TYPES.customDomain]: "served by Host header on the local entry port instead of DNS and a certificate",
+  [TYPES.route]: "served by Host header on the local entry port (host part only; paths are not matched)",
+  [TYPES.r2Lifecycle]: "the local R2 store does not expire or transition objects",
+  [TYPES.cron]: "workerd has no scheduler: the local runner fires the scheduled handler on each schedule",
+  [PLACEMENT]: "Smart Placement has no meaning on one machine",
+  [OBSERVABILITY]: "Workers Observability is Cloudflare's dashboard; locally logs go to the console",
+};
+
+type Rec = Record<string, unknown>;
+const isRec = (v: unknown): v is Rec => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** The value with every Pulumi secret wrapper replaced by what it wraps. */
+export function reveal(value: unknown): unknown {
+  if (isSecretWrapper(value)) return reveal(value.value);
+  if (Array.isArray(value)) return value.map(reveal);
+  if (isRec(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, reveal(v)]));
+  return value;
+}
+
+function str(o: Rec, key: string, where: string): string {
+  const v = o[key];
+  if (typeof v !== "string" || v === "") throw new LocalPlanError(`${where}: "${key}" must be a string`);
+  return v;
+}
+const optStr = (o: Rec, key: string): string | undefined => (typeof o[key] === "string" ? o[key] : undefined);
+const optNum = (o: Rec, key: string): number | undefined => (typeof o[key] === "number" ? o[key] : undefined);
+const strs = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x) => typeof x === "string") : []);
+const recs = (v: unknown): Rec[] => (Array.isArray(v) ? v.filter(isRec) : []);
+
+/** Durable Object class → SQLite-backed, from one upload's migrations (top level, then each step). */
+function classStorage(migrations: unknown): Map<string, boolean> {
+  const storage = new Map<string, boolean>();
+  if (!isRec(migrations)) return storage;
+  for (const step of [migrations, ...recs(migrations.steps)]) {
+    for (const c of strs(step.newSqliteClasses)) storage.set(c, true);
+    for (const c of strs(step.newClasses)) storage.set(c, false);
+    for (const move of [...recs(step.renamedClasses), ...recs(step.transferredClasses)]) {
+      const [from, to] = [optStr(move, "from"), optStr(move, "to")];
+      if (from && to && storage.has(from)) storage.set(to, storage.get(from) ?? true);
+    }
+  }
+  return storage;
+}
+
+function skipped(r: CapturedResource): boolean {
+  return (
+    !r.custom ||
+    r.type.startsWith("pulumi:providers:") ||
+    r.type.startsWith("postgresql:") ||
+    r.type.startsWith("random:") ||
+    r.type === SQL_MIGRATIONS_TYPE
+  );
+}
+
+const KNOWN = new Set<string>(Object.values(TYPES));
+
+/** The local plan of a captured resource graph; throws `LocalPlanError` on what it cannot map. */
+export function planLocal(resources: CapturedResource[]): LocalPlan {
+  const graph = resources
+    .filter((r) => !skipped(r))
+    .map((r) => {
+      if (!KNOWN.has(r.type)) {
+        throw new LocalPlanError(
+          `the local target does not know resource type ${r.type} (resource ${r.name})`,
+        );
+      }
+      return { r, inputs: reveal(r.inputs) as Rec };
+    });
+  const ofType = (type: string) => graph.filter((g) => g.r.type === type);
+  const where = (r: CapturedResource) => `${r.type.split(":").pop()} ${r.name}`;
+
+  const notEmulated = new Map<string, string[]>();
+  const report = (type: string, name: string) =>
+    notEmulated.set(type, [...(notEmulated.get(type) ?? []), name]);
+
+  // Scripts first: every other resource refers to them by script name.
+  const scripts = new Map<string, { r: CapturedResource; inputs: Rec; storage: Map<string, boolean> }>();
+  for (const { r, inputs } of ofType(TYPES.script)) {
+    const name = str(inputs, "scriptName", where(r));
+    if (scripts.has(name)) throw new LocalPlanError(`two WorkersScripts are named ${name}`);
+    scripts.set(name, { r, inputs, storage: classStorage(inputs.migrations) });
+  }
+  const script = (name: string | undefined, context: string): string => {
+    if (!name || !scripts.has(name)) {
+      throw new LocalPlanError(
+        `${context} refers to Worker ${name ?? "(none)"}, which the program does not declare`,
+      );
+    }
+    return name;
+  };
+
+  const hyperdrives: LocalPlan["hyperdrives"] = ofType(TYPES.hyperdrive).map(({ r, inputs }) => {
+    const origin = isRec(inputs.origin) ? inputs.origin : {};
+    const at = `${where(r)} origin`;
+    return {
+      id: mockIdOf(r),
+      origin: {
+        host: str(origin, "host", at),
+        port: optNum(origin, "port") ?? 5432,
+        database: str(origin, "database", at),
+        user: str(origin, "user", at),
+        password: optStr(origin, "password") ?? "",
+      },
+    };
+  });
+  const hyperdriveIds = new Set(hyperdrives.map((h) => h.id));
+
+  const workers = [...scripts].map(([name, { r, inputs }]): LocalWorker => {
+    const content = inputs.content;
+    if (typeof content !== "string") throw new LocalPlanError(`Worker ${name}: no "content" module to run`);
+    const worker: LocalWorker = {
+      name,
+      modules: [{ type: "ESModule", path: "index.js", contents: content }],
+      compatibilityDate: str(inputs, "compatibilityDate", `Worker ${name}`),
+      compatibilityFlags: strs(inputs.compatibilityFlags),
+      bindings: {},
+      kvNamespaces: {},
+      d1Databases: {},
+      r2Buckets: {},
+      hyperdrives: {},
+      durableObjects: {},
+      serviceBindings: {},
+      queueProducers: {},
+      analyticsEngineDatasets: {},
+    };
+    for (const b of recs(inputs.bindings)) {
+      const binding = str(b, "name", `Worker ${name} binding`);
+      const at = `Worker ${name} binding ${binding}`;
+      const type = optStr(b, "type");
+      switch (type) {
+        case "plain_text":
+        case "secret_text":
+          worker.bindings[binding] = typeof b.text === "string" ? b.text : "";
+          break;
+        case "kv_namespace":
+          worker.kvNamespaces[binding] = str(b, "namespaceId", at);
+          break;
+        case "d1":
+          worker.d1Databases[binding] = str(b, "id", at);
+          break;
+        case "r2_bucket":
+          worker.r2Buckets[binding] = str(b, "bucketName", at);
+          break;
+        case "hyperdrive": {
+          const id = str(b, "id", at);
+          if (!hyperdriveIds.has(id)) {
+            throw new LocalPlanError(`${at}: Hyperdrive config ${id} is not declared by the program`);
+          }
+          worker.hyperdrives[binding] = id;
+          break;
+        }
+        case "durable_object_namespace": {
+          const className = str(b, "className", at);
+          const other = optStr(b, "scriptName");
+          const owner = other && other !== name ? script(other, at) : name;
+          const useSQLite = scripts.get(owner)?.storage.get(className) ?? true;
+          worker.durableObjects[binding] =
+            owner === name ? { className, useSQLite } : { className, scriptName: owner, useSQLite };
+          break;
+        }
+        case "service": {
+          const service = script(optStr(b, "service"), at);
+          const entrypoint = optStr(b, "entrypoint");
+          worker.serviceBindings[binding] = entrypoint ? { name: service, entrypoint } : { name: service };
+          break;
+        }
+        case "queue":
+          worker.queueProducers[binding] = { queueName: str(b, "queueName", at) };
+          break;
+        case "analytics_engine":
+          worker.analyticsEngineDatasets[binding] = { dataset: str(b, "dataset", at) };
+          break;
+        default:
+          throw new LocalPlanError(
+            `Worker ${name}: binding ${binding} has type "${String(type)}", which the local target does not know`,
+          );
+      }
+    }
+    if (isRec(inputs.placement) && inputs.placement.mode === "smart") report(PLACEMENT, r.name);
+    if (isRec(inputs.observability) && inputs.observability.enabled === true) report(OBSERVABILITY, r.name);
+    return worker;
+  });
+
+  const d1: LocalPlan["d1"] = ofType(TYPES.d1).map(({ r }) => ({
+    databaseId: mockD1Uuid(r),
+    migrations: [],
+  }));
+  for (const { r, inputs } of ofType(TYPES.d1Migrations)) {
+    const databaseId = str(inputs, "databaseId", where(r));
+    let entry = d1.find((d) => d.databaseId === databaseId);
+    if (!entry) {
+      entry = { databaseId, migrations: [] };
+      d1.push(entry);
+    }
+    for (const m of recs(inputs.migrations)) {
+      const at = `${where(r)} migration`;
+      const sql = typeof m.sql === "string" ? m.sql : str(m, "sql", at);
+      entry.migrations.push({ name: str(m, "name", at), sql, checksum: str(m, "checksum", at) });
+    }
+  }
+
+  const queues = new Map(
+    ofType(TYPES.queue).map(({ r, inputs }) => [mockIdOf(r), str(inputs, "queueName", where(r))]),
+  );
+  const queueConsumers: LocalPlan["queueConsumers"] = [];
+  for (const { r, inputs } of ofType(TYPES.queueConsumer)) {
+    const queueId = str(inputs, "queueId", where(r));
+    const queueName = queues.get(queueId);
+    if (!queueName) throw new LocalPlanError(`${where(r)}: queue ${queueId} is not declared by the program`);
+    const settings = isRec(inputs.settings) ? inputs.settings : {};
+    const waitMs = optNum(settings, "maxWaitTimeMs");
+    const optional = {
+      maxBatchSize: optNum(settings, "batchSize"),
+      maxRetries: optNum(settings, "maxRetries"),
+      maxBatchTimeout: waitMs === undefined ? undefined : waitMs / 1000, // Miniflare takes seconds
+      deadLetterQueue: optStr(inputs, "deadLetterQueue") || undefined,
+    };
+    queueConsumers.push({
+      queueName,
+      scriptName: script(optStr(inputs, "scriptName"), where(r)),
+      ...Object.fromEntries(Object.entries(optional).filter(([, v]) => v !== undefined)),
+    });
+  }
+
+  const crons: LocalPlan["crons"] = [];
+  for (const { r, inputs } of ofType(TYPES.cron)) {
+    const scriptName = script(optStr(inputs, "scriptName"), where(r));
+    for (const s of recs(inputs.schedules)) crons.push({ scriptName, cron: str(s, "cron", where(r)) });
+    report(r.type, r.name);
+  }
+
+  const hosts: LocalPlan["hosts"] = [];
+  const addHost = (host: string, scriptName: string) => {
+    if (!hosts.some((h) => h.host === host && h.scriptName === scriptName)) hosts.push({ host, scriptName });
+  };
+  for (const { r, inputs } of ofType(TYPES.customDomain)) {
+    addHost(str(inputs, "hostname", where(r)), script(optStr(inputs, "service"), where(r)));
+    report(r.type, r.name);
+  }
+  for (const { r, inputs } of ofType(TYPES.route)) {
+    report(r.type, r.name);
+    const target = optStr(inputs, "script");
+    if (!target) continue; // a route without a script turns Workers off for its pattern
+    const host = str(inputs, "pattern", where(r))
+      .replace(/^https?:\/\//, "")
+      .split("/")[0];
+    if (host) addHost(host, script(target, where(r)));
+  }
+
+  for (const type of [TYPES.subdomain, TYPES.r2Lifecycle]) {
+    for (const { r } of ofType(type)) report(type, r.name);
+  }
+
+  return {
+    workers,
+    notEmulated: [...notEmulated].map(([type, names]) => ({
+      type,
+      name: names.join(", "),
+      reason: REASONS[type] ?? "not emulated locally",
+    })),
+    crons,
+    hosts,
+    d1,
+    hyperdrives,
+    queueConsumers,
+  };
+}

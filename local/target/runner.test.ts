@@ -1,0 +1,263 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import http from "node:http";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { REPO_ROOT } from "../stack-file";
+import { type LocalTarget, startLocalTarget } from "./runner";
+
+const FIXTURE = path.join(REPO_ROOT, "test", "fixtures", "local-program");
+const ENTRY = path.join(FIXTURE, "index.ts");
+const MAIN = "local-fixture-local-main";
+
+function stateDir(): string {
+  const dir = mkdtempSync(path.join(tmpdir(), "wp-target-"));
+  chmodSync(dir, 0o755); // as root, PostgreSQL runs as its own user and must reach its data folder
+  return dir;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** PID of the PostgreSQL server that owns a data folder, from its postmaster.pid. */
+function postgresPid(dir: string): number {
+  return Number(readFileSync(path.join(dir, "postgres", "postmaster.pid"), "utf8").split("\n")[0]);
+}
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, ms = 10_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const quiet = () => {};
+
+describe("local target on a program that uses every binding kind", () => {
+  const dir = stateDir();
+  let target: LocalTarget;
+  const get = async (pathname: string, init?: RequestInit) => {
+    const res = await fetch(`${target.workers[MAIN]}${pathname}`, init);
+    expect(res.status, pathname).toBe(200);
+    return res.json();
+  };
+
+  beforeAll(async () => {
+    target = await startLocalTarget({ entry: ENTRY, stateDir: dir, log: quiet });
+  }, 120_000);
+  afterAll(async () => {
+    await target?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("serves each Worker on a port of its own and writes endpoints.json", () => {
+    expect(Object.keys(target.workers).sort()).toEqual([
+      "local-fixture-local-main",
+      "local-fixture-local-other",
+    ]);
+    const endpoints = JSON.parse(readFileSync(path.join(dir, "endpoints.json"), "utf8"));
+    expect(endpoints).toEqual({ workers: target.workers, postgres: target.postgres });
+  });
+
+  it.each([
+    ["KV round trip", "/kv", { kv: "from kv" }],
+    ["R2 put and get", "/r2", { r2: "from r2" }],
+    ["a service-binding RPC call to a named entrypoint", "/service", { service: "pong to main" }],
+    [
+      "Hyperdrive reaching the migrated PostgreSQL schema as the app role",
+      "/hyperdrive",
+      { hyperdrive: ["seeded"] },
+    ],
+    [
+      "plain vars, secrets and an Analytics Engine write",
+      "/vars",
+      { greeting: "hello", token: "fixture-token-value".length },
+    ],
+  ])("%s", async (_case, pathname, expected) => {
+    expect(await get(pathname)).toEqual(expected);
+  });
+
+  it("D1 query after its migration", async () => {
+    const { d1 } = (await get("/d1")) as { d1: number };
+    expect(d1).toBeGreaterThanOrEqual(1);
+  });
+
+  it("a Durable Object RPC call across scripts keeps its count", async () => {
+    const first = ((await get("/do")) as { do: number }).do;
+    expect(((await get("/do")) as { do: number }).do).toBe(first + 1);
+  });
+
+  it("a queue message is consumed by the consumer Worker", async () => {
+    expect(await get("/queue?id=m1", { method: "POST" })).toEqual({ queued: "m1" });
+    const consumed = await waitFor("the queue consumer", async () => {
+      const { consumed } = (await get("/queue?id=m1")) as { consumed: string | null };
+      return consumed ?? undefined;
+    });
+    expect(consumed).toBe("yes");
+  });
+
+  it("fires a cron trigger's scheduled handler when its schedule matches", async () => {
+    expect(await target.fireCrons(new Date())).toEqual([`${MAIN} * * * * *`]);
+    expect(await get("/cron")).toEqual({ cron: "* * * * *" });
+  });
+
+  it("routes a custom domain by host name on the entry port", async () => {
+    // fetch() does not let a caller set Host, so this goes through node:http.
+    const entry = new URL(target.entryUrl);
+    const body = await new Promise<string>((resolve, reject) => {
+      http
+        .get(
+          { host: entry.hostname, port: entry.port, path: "/", headers: { host: "fixture.example.net" } },
+          (res) => {
+            let text = "";
+            res.on("data", (d) => {
+              text += d;
+            });
+            res.on("end", () => resolve(text));
+          },
+        )
+        .on("error", reject);
+    });
+    expect(JSON.parse(body)).toEqual({ host: "fixture.example.net" });
+  });
+
+  it("lists what it does not emulate", () => {
+    expect(target.plan.notEmulated.map((n) => n.type)).toContain(
+      "cloudflare:index/workersScriptSubdomain:WorkersScriptSubdomain",
+    );
+  });
+
+  it("refuses a second start on the same state while one runs", async () => {
+    await expect(startLocalTarget({ entry: ENTRY, stateDir: dir, log: quiet })).rejects.toThrow(
+      /already running \(pid \d+/,
+    );
+  });
+});
+
+describe("local target data and lifecycle", () => {
+  const dir = stateDir();
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const counter = async (t: LocalTarget) =>
+    ((await (await fetch(`${t.workers[MAIN]}/do`)).json()) as { do: number }).do;
+  const kvValue = async (t: LocalTarget) =>
+    ((await (await fetch(`${t.workers[MAIN]}/cron`)).json()) as { cron: string | null }).cron;
+
+  it("keeps data across a restart, clears it with reset, and leaves no process behind", async () => {
+    const first = await startLocalTarget({ entry: ENTRY, stateDir: dir, log: quiet });
+    expect(await counter(first)).toBe(1);
+    await first.fireCrons(new Date());
+    const pgPid = postgresPid(dir);
+    const url = first.workers[MAIN]!;
+    await first.stop();
+    expect(alive(pgPid)).toBe(false);
+    await expect(fetch(url)).rejects.toThrow();
+    expect(existsSync(path.join(dir, "target.lock"))).toBe(false);
+
+    const second = await startLocalTarget({ entry: ENTRY, stateDir: dir, log: quiet });
+    expect(await counter(second)).toBe(2); // Durable Object storage kept
+    expect(await kvValue(second)).toBe("* * * * *"); // KV kept
+    await second.stop();
+
+    const lines: string[] = [];
+    const reset = await startLocalTarget({
+      entry: ENTRY,
+      stateDir: dir,
+      reset: true,
+      log: (l) => lines.push(l),
+    });
+    expect(lines).toContain("reset: local data removed");
+    expect(await counter(reset)).toBe(1);
+    expect(await kvValue(reset)).toBeNull();
+    await reset.stop();
+  }, 180_000);
+
+  it("fails on a bad config before anything starts", async () => {
+    const bad = path.join(dir, "Pulumi.bad.yaml");
+    writeFileSync(
+      bad,
+      readFileSync(path.join(REPO_ROOT, "stacks", "Pulumi.local.yaml"), "utf8").replace(
+        /timeoutMinutes: \d+/,
+        "timeoutMinutes: 0",
+      ),
+    );
+    const empty = stateDir();
+    await expect(startLocalTarget({ configFile: bad, stateDir: empty, log: quiet })).rejects.toThrow(
+      /invalid stack config:\n {2}- builds\.timeoutMinutes: must be between 1 and 120 \(got number\)/,
+    );
+    expect(existsSync(path.join(empty, "postgres"))).toBe(false);
+    expect(existsSync(path.join(empty, "target.lock"))).toBe(false);
+    rmSync(empty, { recursive: true, force: true });
+  });
+
+  it("names a resource type it does not know and starts nothing", async () => {
+    const program = path.join(REPO_ROOT, "test", "fixtures", "unknown-program", "index.ts");
+    const empty = stateDir();
+    await expect(startLocalTarget({ entry: program, stateDir: empty, log: quiet })).rejects.toThrow(
+      /WorkersForPlatformsDispatchNamespace.*tenants/,
+    );
+    expect(existsSync(path.join(empty, "postgres"))).toBe(false);
+    rmSync(empty, { recursive: true, force: true });
+  });
+});
+
+describe("npm start on the repository's local stack", () => {
+  const dir = stateDir();
+  let child: ChildProcess | undefined;
+  afterAll(() => {
+    if (child?.exitCode === null) child.kill("SIGKILL");
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("comes up, every Worker answers, and SIGINT stops workerd and PostgreSQL", async () => {
+    let output = "";
+    child = spawn(
+      process.execPath,
+      ["-r", "./local/register.cjs", "local/start-cli.ts", "--state-dir", dir],
+      {
+        cwd: REPO_ROOT,
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    child.stdout?.on("data", (d) => {
+      output += d;
+    });
+    child.stderr?.on("data", (d) => {
+      output += d;
+    });
+    await waitFor("npm start to be ready", async () => (/ready in/.test(output) ? true : undefined), 90_000);
+    const { workers } = JSON.parse(readFileSync(path.join(dir, "endpoints.json"), "utf8")) as {
+      workers: Record<string, string>;
+    };
+    expect(Object.keys(workers).sort()).toEqual([
+      "workers-platform-local-builds-client",
+      "workers-platform-local-builds-management",
+      "workers-platform-local-demo-worker",
+    ]);
+    for (const [name, url] of Object.entries(workers))
+      expect(output).toMatch(new RegExp(`${name}\\s+${url}`));
+    const health = await fetch(`${workers["workers-platform-local-builds-client"]}/api/health`);
+    expect(await health.json()).toMatchObject({ success: true, result: { management: { ok: true } } });
+    expect((await fetch(workers["workers-platform-local-builds-management"]!)).status).toBe(200);
+    expect((await fetch(workers["workers-platform-local-demo-worker"]!)).status).toBe(200);
+    expect(output).toMatch(/not emulated locally: .*WorkersScriptSubdomain/);
+
+    const pgPid = postgresPid(dir);
+    const exited = new Promise<number | null>((resolve) => child?.once("exit", (code) => resolve(code)));
+    child.kill("SIGINT");
+    await exited;
+    await waitFor("PostgreSQL to stop", async () => (alive(pgPid) ? undefined : true));
+    expect(existsSync(path.join(dir, "target.lock"))).toBe(false);
+    await expect(fetch(workers["workers-platform-local-builds-client"]!)).rejects.toThrow();
+  }, 120_000);
+});

@@ -1,0 +1,307 @@
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { convertV4MiniflareOptions, Miniflare } from "miniflare";
+import { applyD1Migrations, d1BindingExecutor } from "../../components/d1-migrations";
+import type { StackConfig } from "../../stacks/config";
+import type { CapturedResource } from "../graph";
+import { freePort, type PostgresServer, startEmbeddedPostgres } from "../postgres-server";
+import type * as Synth from "../synth";
+import { type CronSchedule, cronMatches, parseCron } from "./cron";
+import { type LocalPlan, planLocal } from "./miniflare-plan";
+import { applyPostgresGraph, hyperdriveOriginUrl } from "./postgres-apply";
+
+export interface LocalTargetOptions {
+  /** @default "local" */
+  stack?: string;
+  configFile?: string;
+  /** Entry module of another Pulumi program (see `captureStack`). */
+  entry?: string;
+  /** The program as a function of the validated config (tests use fixture programs). */
+  program?: (config: StackConfig) => unknown;
+  /** Where data, the lock and endpoints.json live. @default `<repo>/.local` */
+  stateDir?: string;
+  /** Start from empty data. @default false */
+  reset?: boolean;
+  /** Superuser URL of an external PostgreSQL instead of the embedded one. */
+  databaseUrl?: string;
+  log?: (line: string) => void;
+}
+
+export interface LocalTarget {
+  /** Script name → URL of the Worker's own port. */
+  workers: Record<string, string>;
+  /** Superuser URL of the PostgreSQL the target uses. */
+  postgres: string;
+  /** Where requests for custom domains and routes go, by `Host`. */
+  entryUrl: string;
+  plan: LocalPlan;
+  mf: Miniflare;
+  /** Fires the scheduled handlers whose crons match `date` (the target does this every minute). */
+  fireCrons(date: Date): Promise<string[]>;
+  stop(): Promise<void>;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+const REPO_ROOT = path.resolve(__dirname, "..", "..");
+const SKIP_DIRS = new Set(["node_modules", ".git", ".local", ".build", "coverage", "__snapshots__", "bench"]);
+const INPUT_FILE = /\.(ts|mts|cts|js|mjs|cjs|json|ya?ml|sql)$/;
+
+function hashTree(hash: ReturnType<typeof createHash>, dir: string): void {
+  for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) {
+      if (!SKIP_DIRS.has(entry.name)) hashTree(hash, full);
+    } else if (INPUT_FILE.test(entry.name) && !entry.name.endsWith(".test.ts")) {
+      hash.update(`${full}\0`).update(readFileSync(full)).update("\0");
+    }
+  }
+}
+
+/**
+ * Everything the captured graph depends on: the program's and this package's sources (components,
+ * Worker entries, SQL), the stack file, and the lockfile. An unchanged key means an unchanged graph.
+ */
+function graphKey(options: LocalTargetOptions, stack: string): string {
+  const hash = createHash("sha256").update(
+    JSON.stringify([stack, options.entry ?? null, options.configFile ?? null]),
+  );
+  hashTree(hash, REPO_ROOT);
+  if (options.entry) hashTree(hash, path.dirname(path.resolve(options.entry)));
+  if (options.configFile) hash.update(readFileSync(options.configFile));
+  return hash.digest("hex");
+}
+
+/**
+ * The program's resource graph, evaluated with the same capture synth uses. Evaluating loads the Pulumi
+ * SDK and bundles every Worker, which is most of a start; when no input changed since the last start,
+ * the graph saved then is the same graph, so it is reused.
+ */
+async function programGraph(
+  options: LocalTargetOptions,
+  stack: string,
+  stateDir: string,
+  log: (line: string) => void,
+): Promise<CapturedResource[]> {
+  const cacheable = options.program === undefined;
+  const file = path.join(stateDir, "graph.json");
+  const key = cacheable ? graphKey(options, stack) : "";
+  if (cacheable && existsSync(file)) {
+    const cached = JSON.parse(readFileSync(file, "utf8")) as { key: string; resources: CapturedResource[] };
+    if (cached.key === key) {
+      log("program unchanged since the last start: reusing its resource graph");
+      return cached.resources;
+    }
+  }
+  log(`evaluating the program for stack "${stack}" and bundling its Workers`);
+  const { captureStack } = loadSynth();
+  const resources = await captureStack({
+    stack,
+    configFile: options.configFile,
+    entry: options.entry,
+    program: options.program,
+  });
+  // The graph holds the local stack's development secrets: readable by this user only.
+  if (cacheable) writeFileSync(file, JSON.stringify({ key, resources }), { mode: 0o600 });
+  return resources;
+}
+
+/** Loaded only when the graph must be evaluated: it brings in the Pulumi SDK, the slowest part of a start. */
+function loadSynth(): typeof Synth {
+  if (!require.extensions[".ts"]) require("../register.cjs");
+  return require("../synth");
+}
+
+/** State folders this process runs a target on (its own pid in a lock file says nothing). */
+const held = new Set<string>();
+
+/** One target per state folder: a second start while one runs says so instead of fighting over ports and data. */
+function takeLock(stateDir: string): () => void {
+  const file = path.join(stateDir, "target.lock");
+  const pid = existsSync(file) ? Number(readFileSync(file, "utf8").trim()) : Number.NaN;
+  const otherProcess = Number.isInteger(pid) && pid !== process.pid && processAlive(pid);
+  if (held.has(stateDir) || otherProcess) {
+    const owner = otherProcess ? pid : process.pid;
+    throw new Error(
+      `the local target is already running (pid ${owner}, state in ${stateDir}); stop it first`,
+    );
+  }
+  writeFileSync(file, `${process.pid}\n`);
+  held.add(stateDir);
+  return () => {
+    if (held.delete(stateDir)) rmSync(file, { force: true });
+  };
+}
+
+/**
+ * Brings the program's resource graph up on this machine: PostgreSQL (embedded or external) with the
+ * graph's roles, database, schema, grants and SQL migrations; every Worker on workerd through Miniflare
+ * with its bindings, D1 migrations applied, Hyperdrive pointed at the local PostgreSQL; crons fired on
+ * their schedules. Nothing starts when the graph has a resource type the target does not know.
+ */
+export async function startLocalTarget(options: LocalTargetOptions = {}): Promise<LocalTarget> {
+  const log = options.log ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const stateDir = path.resolve(options.stateDir ?? path.join(REPO_ROOT, ".local"));
+  mkdirSync(stateDir, { recursive: true });
+  const releaseLock = takeLock(stateDir);
+  let server: PostgresServer | undefined;
+  // Miniflare's own signal hook may end the process before an asynchronous stop runs: whatever happens,
+  // PostgreSQL is told to shut down (it finishes on its own) and the lock is released at exit.
+  const onExit = () => {
+    server?.signalStop();
+    releaseLock();
+  };
+  process.once("exit", onExit);
+  const cleanups: (() => Promise<void> | void)[] = [
+    () => {
+      process.off("exit", onExit);
+      releaseLock();
+    },
+  ];
+  const stop = async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup();
+    cleanups.length = 0;
+  };
+  // Whatever fails first, a server still starting is waited for, so that stop() can stop it too.
+  let postgresReady: Promise<string> = Promise.resolve("");
+  try {
+    const started = Date.now();
+    if (options.reset) {
+      for (const item of ["postgres", "miniflare", "graph.json"]) {
+        rmSync(path.join(stateDir, item), { recursive: true, force: true });
+      }
+      log("reset: local data removed");
+    }
+    const stack = options.stack ?? "local";
+    const resources = await programGraph(options, stack, stateDir, log);
+    const plan = planLocal(resources);
+
+    // PostgreSQL and workerd start side by side: the Workers only need the server's port to be known.
+    let local: { host: string; port: number };
+    if (options.databaseUrl) {
+      const url = new URL(options.databaseUrl);
+      local = { host: url.hostname, port: Number(url.port || 5432) };
+      postgresReady = Promise.resolve(options.databaseUrl);
+      log("using external PostgreSQL");
+    } else {
+      local = { host: "127.0.0.1", port: await freePort() };
+      log("starting PostgreSQL (embedded)");
+      postgresReady = startEmbeddedPostgres({
+        dataDir: path.join(stateDir, "postgres"),
+        port: local.port,
+      }).then((pg) => {
+        server = pg;
+        cleanups.push(() => pg.stop());
+        return pg.url;
+      });
+    }
+    const hyperdriveUrls = new Map(plan.hyperdrives.map((h) => [h.id, hyperdriveOriginUrl(h.origin, local)]));
+    log(`starting workerd with ${plan.workers.length} Worker(s)`);
+    const mf = new Miniflare(
+      convertV4MiniflareOptions({
+        host: "127.0.0.1",
+        port: 0,
+        resourcePersistencePath: path.join(stateDir, "miniflare"),
+        workers: plan.workers.map((w) => ({
+          ...w,
+          hyperdrives: Object.fromEntries(
+            Object.entries(w.hyperdrives).map(([binding, id]) => [binding, hyperdriveUrls.get(id) ?? id]),
+          ),
+          queueConsumers: Object.fromEntries(
+            plan.queueConsumers
+              .filter((c) => c.scriptName === w.name)
+              .map(({ queueName, scriptName: _s, ...settings }) => [queueName, settings]),
+          ),
+          routes: plan.hosts.filter((h) => h.scriptName === w.name).map((h) => `${h.host}/*`),
+          unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
+        })),
+      }),
+    );
+    cleanups.push(() => mf.dispose());
+    // The graph's PostgreSQL resources are applied as soon as the server is up, while workerd still starts.
+    const postgresApplied = postgresReady.then(async (url) => {
+      log("applying PostgreSQL roles, database, schema, grants and SQL migrations");
+      const applied = await applyPostgresGraph(resources, { adminUrl: url, log });
+      for (const m of applied.migrated) {
+        const what = m.applied.length === 0 ? "up to date" : `applied ${m.applied.join(", ")}`;
+        log(`  ${m.database}.${m.schema}: ${what}`);
+      }
+      return url;
+    });
+    const [adminUrl, entry] = await Promise.all([postgresApplied, mf.ready]);
+    const entryUrl = entry.toString();
+
+    for (const d1 of plan.d1) {
+      const owner = plan.workers.find((w) => Object.values(w.d1Databases).includes(d1.databaseId));
+      const binding = owner && Object.entries(owner.d1Databases).find(([, id]) => id === d1.databaseId)?.[0];
+      if (!owner || !binding) {
+        log(`  D1 database ${d1.databaseId} is bound by no Worker: its migrations wait until one binds it`);
+        continue;
+      }
+      const db = await mf.getD1Database(binding, owner.name);
+      const result = await applyD1Migrations(d1BindingExecutor(db), d1.migrations);
+      log(
+        `  D1 ${binding} (${owner.name}): ${result.applied.length === 0 ? "up to date" : `applied ${result.applied.join(", ")}`}`,
+      );
+    }
+
+    const schedules: { scriptName: string; schedule: CronSchedule }[] = plan.crons.map((c) => ({
+      scriptName: c.scriptName,
+      schedule: parseCron(c.cron),
+    }));
+    const fireCrons = async (date: Date) => {
+      const fired: string[] = [];
+      for (const { scriptName, schedule } of schedules) {
+        if (!cronMatches(schedule, date)) continue;
+        const worker = await mf.getWorker(scriptName);
+        await worker.scheduled({ cron: schedule.expression, scheduledTime: date });
+        fired.push(`${scriptName} ${schedule.expression}`);
+      }
+      return fired;
+    };
+    if (schedules.length > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      const tick = () => {
+        const now = new Date();
+        fireCrons(now).then(
+          (fired) => {
+            for (const f of fired) log(`cron fired: ${f}`);
+          },
+          (err) => log(`cron failed: ${(err as Error).message}`),
+        );
+        timer = setTimeout(tick, 60_000 - (Date.now() % 60_000));
+      };
+      timer = setTimeout(tick, 60_000 - (Date.now() % 60_000));
+      cleanups.push(() => clearTimeout(timer));
+    }
+
+    const workers: Record<string, string> = {};
+    for (const w of plan.workers)
+      workers[w.name] = (await mf.unsafeGetDirectURL(w.name)).toString().replace(/\/$/, "");
+    const postgresUrl = adminUrl;
+    writeFileSync(
+      path.join(stateDir, "endpoints.json"),
+      `${JSON.stringify({ workers, postgres: postgresUrl }, null, 2)}\n`,
+    );
+
+    const kinds = new Map<string, string>();
+    for (const n of plan.notEmulated) kinds.set(n.type, n.reason);
+    for (const [type, reason] of kinds) log(`not emulated locally: ${type} (${reason})`);
+    log(`ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    for (const [name, url] of Object.entries(workers)) log(`  ${name.padEnd(40)} ${url}`);
+    for (const h of plan.hosts) log(`  ${h.host.padEnd(40)} ${entryUrl} (Host: ${h.host}) → ${h.scriptName}`);
+    return { workers, postgres: postgresUrl, entryUrl, plan, mf, fireCrons, stop };
+  } catch (err) {
+    await postgresReady.catch(() => undefined);
+    await stop();
+    throw err;
+  }
+}
