@@ -3,7 +3,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import http from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { REPO_ROOT } from "../stack-file";
 import { type LocalTarget, startLocalTarget } from "./runner";
 
@@ -211,6 +211,27 @@ describe("local target data and lifecycle", () => {
   });
 });
 
+describe("local target with an external PostgreSQL", () => {
+  it("applies the graph to the server given by URL and starts no server of its own", async () => {
+    const dir = stateDir();
+    const target = await startLocalTarget({
+      entry: ENTRY,
+      stateDir: dir,
+      databaseUrl: inject("postgresUrl"),
+      log: quiet,
+    });
+    try {
+      expect(target.postgres).toBe(inject("postgresUrl"));
+      expect(existsSync(path.join(dir, "postgres"))).toBe(false);
+      const res = await fetch(`${target.workers[MAIN]}/hyperdrive`);
+      expect(await res.json()).toEqual({ hyperdrive: ["seeded"] });
+    } finally {
+      await target.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
+
 describe("npm start on the repository's local stack", () => {
   const dir = stateDir();
   let child: ChildProcess | undefined;
@@ -219,45 +240,53 @@ describe("npm start on the repository's local stack", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("comes up, every Worker answers, and SIGINT stops workerd and PostgreSQL", async () => {
-    let output = "";
-    child = spawn(
-      process.execPath,
-      ["-r", "./local/register.cjs", "local/start-cli.ts", "--state-dir", dir],
-      {
-        cwd: REPO_ROOT,
-        stdio: ["ignore", "pipe", "pipe"],
-      },
-    );
-    child.stdout?.on("data", (d) => {
-      output += d;
-    });
-    child.stderr?.on("data", (d) => {
-      output += d;
-    });
-    await waitFor("npm start to be ready", async () => (/ready in/.test(output) ? true : undefined), 90_000);
-    const { workers } = JSON.parse(readFileSync(path.join(dir, "endpoints.json"), "utf8")) as {
-      workers: Record<string, string>;
-    };
-    expect(Object.keys(workers).sort()).toEqual([
-      "workers-platform-local-builds-client",
-      "workers-platform-local-builds-management",
-      "workers-platform-local-demo-worker",
-    ]);
-    for (const [name, url] of Object.entries(workers))
-      expect(output).toMatch(new RegExp(`${name}\\s+${url}`));
-    const health = await fetch(`${workers["workers-platform-local-builds-client"]}/api/health`);
-    expect(await health.json()).toMatchObject({ success: true, result: { management: { ok: true } } });
-    expect((await fetch(workers["workers-platform-local-builds-management"]!)).status).toBe(200);
-    expect((await fetch(workers["workers-platform-local-demo-worker"]!)).status).toBe(200);
-    expect(output).toMatch(/not emulated locally: .*WorkersScriptSubdomain/);
+  it.each(["SIGINT", "SIGTERM"] as const)(
+    "comes up, every Worker answers, and %s stops workerd and PostgreSQL",
+    async (signal) => {
+      let output = "";
+      child = spawn(
+        process.execPath,
+        ["-r", "./local/register.cjs", "local/start-cli.ts", "--state-dir", dir],
+        {
+          cwd: REPO_ROOT,
+          stdio: ["ignore", "pipe", "pipe"],
+        },
+      );
+      child.stdout?.on("data", (d) => {
+        output += d;
+      });
+      child.stderr?.on("data", (d) => {
+        output += d;
+      });
+      await waitFor(
+        "npm start to be ready",
+        async () => (/ready in/.test(output) ? true : undefined),
+        90_000,
+      );
+      const { workers } = JSON.parse(readFileSync(path.join(dir, "endpoints.json"), "utf8")) as {
+        workers: Record<string, string>;
+      };
+      expect(Object.keys(workers).sort()).toEqual([
+        "workers-platform-local-builds-client",
+        "workers-platform-local-builds-management",
+        "workers-platform-local-demo-worker",
+      ]);
+      for (const [name, url] of Object.entries(workers))
+        expect(output).toMatch(new RegExp(`${name}\\s+${url}`));
+      const health = await fetch(`${workers["workers-platform-local-builds-client"]}/api/health`);
+      expect(await health.json()).toMatchObject({ success: true, result: { management: { ok: true } } });
+      expect((await fetch(workers["workers-platform-local-builds-management"]!)).status).toBe(200);
+      expect((await fetch(workers["workers-platform-local-demo-worker"]!)).status).toBe(200);
+      expect(output).toMatch(/not emulated locally: .*WorkersScriptSubdomain/);
 
-    const pgPid = postgresPid(dir);
-    const exited = new Promise<number | null>((resolve) => child?.once("exit", (code) => resolve(code)));
-    child.kill("SIGINT");
-    await exited;
-    await waitFor("PostgreSQL to stop", async () => (alive(pgPid) ? undefined : true));
-    expect(existsSync(path.join(dir, "target.lock"))).toBe(false);
-    await expect(fetch(workers["workers-platform-local-builds-client"]!)).rejects.toThrow();
-  }, 120_000);
+      const pgPid = postgresPid(dir);
+      const exited = new Promise<number | null>((resolve) => child?.once("exit", (code) => resolve(code)));
+      child.kill(signal);
+      await exited;
+      await waitFor("PostgreSQL to stop", async () => (alive(pgPid) ? undefined : true));
+      expect(existsSync(path.join(dir, "target.lock"))).toBe(false);
+      await expect(fetch(workers["workers-platform-local-builds-client"]!)).rejects.toThrow();
+    },
+    120_000,
+  );
 });
