@@ -59,3 +59,13 @@ export function mockIdOf(resource: Pick<CapturedResource, "urn" | "type" | "name
 export function mockD1Uuid(resource: Pick<CapturedResource, "urn" | "type" | "name">): string {
   return uuidOfFlatUrn(flatUrnOf(resource));
 }
+
+/** The value with every Pulumi secret wrapper replaced by what it wraps, at any depth. */
+export function reveal(value: unknown): unknown {
+  if (isSecretWrapper(value)) return reveal(value.value);
+  if (Array.isArray(value)) return value.map(reveal);
+  if (typeof value === "object" && value !== null) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, reveal(v)]));
+  }
+  return value;
+}

@@ -1,5 +1,5 @@
 import { D1_MIGRATIONS_TYPE, SQL_MIGRATIONS_TYPE } from "../../components/migration-types";
-import { type CapturedResource, isSecretWrapper, mockD1Uuid, mockIdOf } from "../graph";
+import { type CapturedResource, mockD1Uuid, mockIdOf, reveal } from "../graph";
 
 /**
  * Turns the captured resource graph of a stack into what the local target starts: one Miniflare Worker
@@ -85,14 +85,6 @@ const REASONS: Record<string, string> = {
 
 type Rec = Record<string, unknown>;
 const isRec = (v: unknown): v is Rec => typeof v === "object" && v !== null && !Array.isArray(v);
-
-/** The value with every Pulumi secret wrapper replaced by what it wraps. */
-export function reveal(value: unknown): unknown {
-  if (isSecretWrapper(value)) return reveal(value.value);
-  if (Array.isArray(value)) return value.map(reveal);
-  if (isRec(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, reveal(v)]));
-  return value;
-}
 
 function str(o: Rec, key: string, where: string): string {
   const v = o[key];
