@@ -1,10 +1,9 @@
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { type CapturedResource, capture, find, revealSecrets, shape } from "../test/mock-program";
+import { capture, find, liveTag, revealSecrets, shape } from "../test/mock-program";
 import { BuildsPlatform, type BuildsPlatformArgs, MANAGEMENT_MIGRATIONS } from "./builds-platform";
 import { bundleWorker } from "./bundle";
 import { uploadTag } from "./durable-objects";
-import type { LiveStateSource } from "./live-state";
 import { SQL_MIGRATIONS_TYPE } from "./migration-providers";
 import { readSqlMigrations } from "./sql-migrations";
 
@@ -16,18 +15,6 @@ const HYPERDRIVE_CONFIG = "cloudflare:index/hyperdriveConfig:HyperdriveConfig";
 const CUSTOM_DOMAIN = "cloudflare:index/workersCustomDomain:WorkersCustomDomain";
 const SRC = path.join(__dirname, "..", "workers-src", "builds");
 const METRICS = "proj_test_builds_build_metrics";
-
-/** A live-state source that answers one tag and records what it was asked. */
-function liveTag(tag: string | undefined): LiveStateSource & { asked: string[] } {
-  const asked: string[] = [];
-  return {
-    asked,
-    migrationTag: async (accountId, scriptName) => {
-      asked.push(`${accountId}/${scriptName}`);
-      return tag;
-    },
-  };
-}
 
 /** Args as stacks/program.ts builds them from a validated stack config (the schema's defaults). */
 const args = (extra: Partial<BuildsPlatformArgs> = {}): BuildsPlatformArgs => ({
@@ -72,8 +59,6 @@ async function capturePlatform(a: BuildsPlatformArgs) {
   return { resources, ...seen };
 }
 
-const names = (rs: CapturedResource[]) => rs.map((r) => `${r.type}::${r.name}`).sort();
-
 describe("BuildsPlatform", () => {
   it("registers Postgres, Hyperdrive, the build cache and the management and client Workers, and nothing else", async () => {
     const { resources } = await capturePlatform(args());
@@ -103,7 +88,7 @@ describe("BuildsPlatform", () => {
       "workers-platform:postgres:Postgres::builds-postgres",
     ]);
     const platform = find(resources, BuildsPlatform.TYPE, "builds").urn;
-    expect(names(resources.filter((r) => r.parent === platform))).toEqual([
+    expect(shape(resources.filter((r) => r.parent === platform))).toEqual([
       "workers-platform:cloudflare:Hyperdrive::builds-hyperdrive",
       "workers-platform:cloudflare:R2Bucket::builds-build-cache",
       "workers-platform:cloudflare:Worker::builds-client",
@@ -229,8 +214,8 @@ describe("BuildsPlatform", () => {
     [false, []],
   ])("with protect: %s protects and retains exactly %j", async (protect, expected) => {
     const { resources } = await capturePlatform(args({ protect }));
-    expect(names(resources.filter((r) => r.protect))).toEqual(expected);
-    expect(names(resources.filter((r) => r.retainOnDelete))).toEqual(expected);
+    expect(shape(resources.filter((r) => r.protect))).toEqual(expected);
+    expect(shape(resources.filter((r) => r.retainOnDelete))).toEqual(expected);
   });
 
   it("makes the Hyperdrive config itself depend on the SQL migrations, so nothing connects before them", async () => {
@@ -270,7 +255,7 @@ describe("BuildsPlatform", () => {
     const withDomain = await capturePlatform(
       args({ clientDomain: { hostname: "api.builds.example.net", zoneId: ZONE } }),
     );
-    expect(names(withDomain.resources.filter((r) => r.type === CUSTOM_DOMAIN))).toEqual([
+    expect(shape(withDomain.resources.filter((r) => r.type === CUSTOM_DOMAIN))).toEqual([
       `${CUSTOM_DOMAIN}::builds-client-domain-0`,
     ]);
     expect(find(withDomain.resources, CUSTOM_DOMAIN, "builds-client-domain-0").inputs).toEqual({

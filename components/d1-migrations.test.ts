@@ -1,8 +1,6 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { removeTempFolders, tempFolders } from "../test/files";
 import {
   applyD1Migrations,
   type D1Executor,
@@ -25,7 +23,7 @@ const DATABASES = [
   "params",
 ];
 let mf: Miniflare;
-const folders: string[] = [];
+const folder = tempFolders("d1-mig-");
 
 beforeAll(async () => {
   mf = new Miniflare(
@@ -40,18 +38,11 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await mf?.dispose();
-  for (const dir of folders) rmSync(dir, { recursive: true, force: true });
+  removeTempFolders();
 });
 
 async function database(name: string): Promise<D1Executor> {
   return d1BindingExecutor(await mf.getD1Database(name.toUpperCase()));
-}
-
-function folder(files: Record<string, string>): string {
-  const dir = mkdtempSync(path.join(tmpdir(), "d1-mig-"));
-  folders.push(dir);
-  for (const [name, sql] of Object.entries(files)) writeFileSync(path.join(dir, name), sql);
-  return dir;
 }
 
 const migrations = (files: Record<string, string>) => readD1Migrations(folder(files));

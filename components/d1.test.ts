@@ -1,10 +1,9 @@
 import { createHash } from "node:crypto";
-import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { symlinkSync } from "node:fs";
 import path from "node:path";
-import * as settings from "@pulumi/pulumi/runtime/settings";
 import { afterAll, describe, expect, it } from "vitest";
-import { type CapturedResource, capture, find, revealSecrets, shape } from "../test/mock-program";
+import { removeTempFolders, tempFolders } from "../test/files";
+import { capture, captureError, find, revealSecrets, shape } from "../test/mock-program";
 import { D1Database } from "./d1";
 import { D1_MIGRATIONS_TYPE } from "./migration-providers";
 
@@ -12,38 +11,10 @@ const ACCOUNT = "0123456789abcdef0123456789abcdef";
 const DATABASE = "cloudflare:index/d1Database:D1Database";
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-a[0-9a-f]{3}-[0-9a-f]{12}$/;
 
-// Exported by the SDK at run time but missing from its typings (as in local/capture.ts).
-const waitForRPCs = (settings as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs;
-
-/**
- * The error a refused program rejects `capture` with. A program that throws in a constructor leaves the
- * component's registration RPCs in flight, and `capture` does not wait for them: drained here, so that
- * they cannot reach the next test's mock monitor as "unknown resource".
- */
-async function refusal(program: () => unknown): Promise<Error> {
-  try {
-    await capture(program);
-  } catch (err) {
-    await waitForRPCs();
-    return err as Error;
-  }
-  throw new Error("capture resolved, but the program should have been refused");
-}
-
-const folders: string[] = [];
-afterAll(() => {
-  for (const dir of folders) rmSync(dir, { recursive: true, force: true });
-});
-
-function folder(files: Record<string, string>): string {
-  const dir = mkdtempSync(path.join(tmpdir(), "d1-component-"));
-  folders.push(dir);
-  for (const [name, sql] of Object.entries(files)) writeFileSync(path.join(dir, name), sql);
-  return dir;
-}
+const folder = tempFolders("d1-component-");
+afterAll(removeTempFolders);
 
 const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
-const names = (rs: CapturedResource[]) => rs.map((r) => `${r.type}::${r.name}`).sort();
 
 describe("D1Database", () => {
   it("registers one database named <project>-<stack>-<name>, replication off, unprotected, and no migrations without a folder", async () => {
@@ -59,7 +30,7 @@ describe("D1Database", () => {
       readReplication: { mode: "disabled" },
     });
     expect(db.parent).toBe(find(resources, D1Database.TYPE, "db").urn);
-    expect(names(resources.filter((r) => r.protect || r.retainOnDelete))).toEqual([]);
+    expect(shape(resources.filter((r) => r.protect || r.retainOnDelete))).toEqual([]);
   });
 
   it.each([
@@ -146,8 +117,8 @@ describe("D1Database", () => {
     const resources = await capture(
       () => new D1Database("db", { accountId: ACCOUNT, migrationsDir: dir, protect: true }),
     );
-    expect(names(resources.filter((r) => r.protect))).toEqual([`${DATABASE}::db`]);
-    expect(names(resources.filter((r) => r.retainOnDelete))).toEqual([`${DATABASE}::db`]);
+    expect(shape(resources.filter((r) => r.protect))).toEqual([`${DATABASE}::db`]);
+    expect(shape(resources.filter((r) => r.retainOnDelete))).toEqual([`${DATABASE}::db`]);
   });
 
   it("lets a transform adjust the database's args", async () => {
@@ -163,14 +134,16 @@ describe("D1Database", () => {
 
   it("refuses a migrations folder that does not exist, naming it", async () => {
     const missing = path.join(folder({}), "no-such-folder");
-    const err = await refusal(() => new D1Database("db", { accountId: ACCOUNT, migrationsDir: missing }));
+    const err = await captureError(
+      () => new D1Database("db", { accountId: ACCOUNT, migrationsDir: missing }),
+    );
     expect(err.message).toBe(`migrations folder ${missing} does not exist`);
   });
 
   it("refuses a folder whose .sql file cannot be read (a dangling link), naming the file", async () => {
     const dir = folder({ "0001_init.sql": "CREATE TABLE a (id INTEGER);\n" });
     symlinkSync(path.join(dir, "nowhere"), path.join(dir, "0002_gone.sql"));
-    const err = await refusal(() => new D1Database("db", { accountId: ACCOUNT, migrationsDir: dir }));
+    const err = await captureError(() => new D1Database("db", { accountId: ACCOUNT, migrationsDir: dir }));
     expect(err.message).toContain(path.join(dir, "0002_gone.sql"));
   });
 });

@@ -1,10 +1,9 @@
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { type CapturedResource, capture, find, shape } from "../test/mock-program";
+import { capture, find, liveTag, shape } from "../test/mock-program";
 import { bundleWorker } from "./bundle";
 import { uploadTag } from "./durable-objects";
 import { DEMO_MIGRATIONS, FrameworkDemo, type FrameworkDemoArgs } from "./framework-demo";
-import type { LiveStateSource } from "./live-state";
 
 const ACCOUNT = "0123456789abcdef0123456789abcdef";
 const ZONE = "fedcba9876543210fedcba9876543210";
@@ -12,18 +11,6 @@ const ENTRY = path.join(__dirname, "..", "workers-src", "demo", "index.ts");
 const SCRIPT = "cloudflare:index/workersScript:WorkersScript";
 const NAMESPACE = "cloudflare:index/workersKvNamespace:WorkersKvNamespace";
 const CUSTOM_DOMAIN = "cloudflare:index/workersCustomDomain:WorkersCustomDomain";
-
-/** A live-state source that answers one tag and records what it was asked. */
-function liveTag(tag: string | undefined): LiveStateSource & { asked: string[] } {
-  const asked: string[] = [];
-  return {
-    asked,
-    migrationTag: async (accountId, scriptName) => {
-      asked.push(`${accountId}/${scriptName}`);
-      return tag;
-    },
-  };
-}
 
 /** Args as stacks/program.ts builds them from a validated stack config (the schema's defaults). */
 const args = (extra: Partial<FrameworkDemoArgs> = {}): FrameworkDemoArgs => ({
@@ -49,8 +36,6 @@ async function captureDemo(a: FrameworkDemoArgs) {
   return { resources, kvId };
 }
 
-const names = (rs: CapturedResource[]) => rs.map((r) => `${r.type}::${r.name}`).sort();
-
 describe("FrameworkDemo", () => {
   it("registers a KV namespace and one Worker under the component, and nothing else", async () => {
     const { resources } = await captureDemo(args());
@@ -63,7 +48,7 @@ describe("FrameworkDemo", () => {
       "workers-platform:framework:FrameworkDemo::demo",
     ]);
     const demo = find(resources, FrameworkDemo.TYPE, "demo").urn;
-    expect(names(resources.filter((r) => r.parent === demo))).toEqual([
+    expect(shape(resources.filter((r) => r.parent === demo))).toEqual([
       "workers-platform:cloudflare:KvNamespace::demo-kv",
       "workers-platform:cloudflare:Worker::demo-worker",
     ]);
@@ -121,13 +106,13 @@ describe("FrameworkDemo", () => {
     [undefined, []],
   ])("with protect: %s protects and retains exactly %j", async (protect, expected) => {
     const { resources } = await captureDemo(args({ protect }));
-    expect(names(resources.filter((r) => r.protect))).toEqual(expected);
-    expect(names(resources.filter((r) => r.retainOnDelete))).toEqual(expected);
+    expect(shape(resources.filter((r) => r.protect))).toEqual(expected);
+    expect(shape(resources.filter((r) => r.retainOnDelete))).toEqual(expected);
   });
 
   it("adds a custom domain only when one is given", async () => {
     const withDomain = await captureDemo(args({ domain: { hostname: "demo.example.net", zoneId: ZONE } }));
-    expect(names(withDomain.resources.filter((r) => r.type === CUSTOM_DOMAIN))).toEqual([
+    expect(shape(withDomain.resources.filter((r) => r.type === CUSTOM_DOMAIN))).toEqual([
       `${CUSTOM_DOMAIN}::demo-worker-domain-0`,
     ]);
     expect(find(withDomain.resources, CUSTOM_DOMAIN, "demo-worker-domain-0").inputs).toEqual({

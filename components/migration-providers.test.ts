@@ -1,12 +1,18 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import pg from "pg";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it, vi } from "vitest";
+import { removeTempFolders, tempFolders } from "../test/files";
+import {
+  dropCreated,
+  dropLater,
+  freshDatabase as freshDatabaseOn,
+  rows,
+  tableExists,
+  withClient,
+} from "../test/postgres";
 import { readD1Migrations } from "./d1-migrations";
 import {
   type D1MigrationsInputs,
@@ -20,42 +26,14 @@ import {
 import { readSqlMigrations } from "./sql-migrations";
 
 const superuserUrl = inject("postgresUrl");
-const databases: string[] = [];
-const roles: string[] = [];
-const folders: string[] = [];
-
-async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
 
 /** A new, empty database on the test server, so that tests never see each other's tables. */
-async function freshDatabase(): Promise<string> {
-  const name = `prov_${process.pid}_${databases.length}_${Date.now()}`;
-  await withClient(superuserUrl, (c) => c.query(`CREATE DATABASE ${name}`));
-  databases.push(name);
-  const url = new URL(superuserUrl);
-  url.pathname = `/${name}`;
-  return url.toString();
-}
-
-const rows = (url: string, sql: string) => withClient(url, async (c) => (await c.query(sql)).rows);
-const tableExists = async (url: string, name: string) =>
-  (await rows(url, `SELECT to_regclass('${name}') AS t`))[0]?.t !== null;
+const freshDatabase = () => freshDatabaseOn(superuserUrl, "prov");
 const history = async (url: string) =>
   (await rows(url, "SELECT name FROM app.schema_migrations ORDER BY version")).map((r) => r.name);
 
 /** Writes a migrations folder (adding to `dir` when given). */
-function folder(files: Record<string, string>, dir = mkdtempSync(path.join(tmpdir(), "prov-mig-"))): string {
-  if (!folders.includes(dir)) folders.push(dir);
-  for (const [name, sql] of Object.entries(files)) writeFileSync(path.join(dir, name), sql);
-  return dir;
-}
+const folder = tempFolders("prov-mig-");
 
 /** The provider's connection object for a database URL, as the Postgres component builds it. */
 function connectionOf(url: string): PostgresConnection {
@@ -80,13 +58,8 @@ function sqlInputs(url: string, dir: string, extra: Partial<SqlMigrationsInputs>
   };
 }
 
-afterAll(async () => {
-  for (const dir of folders) rmSync(dir, { recursive: true, force: true });
-  await withClient(superuserUrl, async (c) => {
-    for (const name of databases) await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    for (const role of roles) await c.query(`DROP ROLE IF EXISTS ${pg.escapeIdentifier(role)}`);
-  });
-});
+afterAll(removeTempFolders);
+afterAll(() => dropCreated(superuserUrl));
 
 const BASE = {
   "0001_builds.sql": "CREATE TABLE builds (id serial PRIMARY KEY, status text NOT NULL);",
@@ -242,7 +215,7 @@ describe("sqlMigrationsProvider create, update and delete against PostgreSQL", (
     const url = await freshDatabase();
     const user = `mig user@${process.pid}:${Date.now()}/x`;
     const password = "p@ss:w/rd#?%&= ü";
-    roles.push(user);
+    dropLater({ roles: [user] });
     await withClient(superuserUrl, async (c) => {
       await c.query(`CREATE ROLE ${pg.escapeIdentifier(user)} LOGIN PASSWORD ${pg.escapeLiteral(password)}`);
       await c.query(`GRANT CREATE ON DATABASE ${connectionOf(url).database} TO ${pg.escapeIdentifier(user)}`);

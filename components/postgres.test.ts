@@ -1,10 +1,7 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import * as settings from "@pulumi/pulumi/runtime/settings";
 import { afterAll, describe, expect, it } from "vitest";
-import { type CapturedResource, capture, find, revealSecrets, shape } from "../test/mock-program";
+import { removeTempFolders, tempFolders } from "../test/files";
+import { capture, captureError, find, revealSecrets, shape } from "../test/mock-program";
 import type { PostgresOrigin } from "./hyperdrive";
 import { SQL_MIGRATIONS_TYPE } from "./migration-providers";
 import { Postgres, type PostgresArgs } from "./postgres";
@@ -19,35 +16,8 @@ const GRANT = "postgresql:index/grant:Grant";
 const DEFAULT_PRIVILEGES = "postgresql:index/defaultPrivileges:DefaultPrivileges";
 const EXTENSION = "postgresql:index/extension:Extension";
 
-// Exported by the SDK at run time but missing from its typings (as in local/capture.ts).
-const waitForRPCs = (settings as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs;
-
-/**
- * The error a refused program rejects `capture` with. A program that throws in a constructor leaves the
- * component's registration RPCs in flight, and `capture` does not wait for them: drained here, so that
- * they cannot reach the next test's mock monitor as "unknown resource".
- */
-async function refusal(program: () => unknown): Promise<Error> {
-  try {
-    await capture(program);
-  } catch (err) {
-    await waitForRPCs();
-    return err as Error;
-  }
-  throw new Error("capture resolved, but the program should have been refused");
-}
-
-const folders: string[] = [];
-afterAll(() => {
-  for (const dir of folders) rmSync(dir, { recursive: true, force: true });
-});
-
-function folder(files: Record<string, string>): string {
-  const dir = mkdtempSync(path.join(tmpdir(), "pg-component-"));
-  folders.push(dir);
-  for (const [name, sql] of Object.entries(files)) writeFileSync(path.join(dir, name), sql);
-  return dir;
-}
+const folder = tempFolders("pg-component-");
+afterAll(removeTempFolders);
 
 const MIGRATIONS = {
   "0001_init.sql": "CREATE TABLE jobs (id bigserial PRIMARY KEY);\n",
@@ -63,8 +33,6 @@ const base = (extra: Partial<PostgresArgs> = {}): PostgresArgs => ({
   appRole: "builds_app",
   ...extra,
 });
-
-const names = (rs: CapturedResource[]) => rs.map((r) => `${r.type}::${r.name}`).sort();
 
 /** Captures one Postgres component and the values of its outputs. */
 async function capturePostgres(args: PostgresArgs) {
@@ -168,7 +136,7 @@ describe("Postgres", () => {
     );
     const provider = find(resources, PROVIDER, "db-provider").urn;
     const viaProvider = resources.filter((r) => r.provider !== null);
-    expect(names(viaProvider)).toEqual([
+    expect(shape(viaProvider)).toEqual([
       `${DATABASE}::db-database`,
       `${DEFAULT_PRIVILEGES}::db-default-sequences`,
       `${DEFAULT_PRIVILEGES}::db-default-tables`,
@@ -256,8 +224,8 @@ describe("Postgres", () => {
     const { resources } = await capturePostgres(
       base({ protect, extensions: ["pgcrypto"], migrationsDir: folder(MIGRATIONS) }),
     );
-    expect(names(resources.filter((r) => r.protect))).toEqual(expected);
-    expect(names(resources.filter((r) => r.retainOnDelete))).toEqual(expected);
+    expect(shape(resources.filter((r) => r.protect))).toEqual(expected);
+    expect(shape(resources.filter((r) => r.retainOnDelete))).toEqual(expected);
   });
 
   it("runs the folder's migrations as the admin over a secret connection, after the schema, grants and extensions", async () => {
@@ -335,14 +303,14 @@ describe("Postgres", () => {
   ])(
     "refuses a %s that is not a lowercase SQL identifier (%j), naming the key",
     async (_key, extra, message) => {
-      const err = await refusal(() => new Postgres("db", base(extra)));
+      const err = await captureError(() => new Postgres("db", base(extra)));
       expect(err.message).toBe(message);
     },
   );
 
   it("refuses a migrations folder with a misnamed file, naming the file", async () => {
     const dir = folder({ ...MIGRATIONS, "init.sql": "SELECT 1;\n" });
-    const err = await refusal(() => new Postgres("db", base({ migrationsDir: dir })));
+    const err = await captureError(() => new Postgres("db", base({ migrationsDir: dir })));
     expect(err.message).toContain("init.sql is not named NNNN_some_name.sql");
   });
 });

@@ -1,8 +1,8 @@
-import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { symlinkSync } from "node:fs";
 import path from "node:path";
-import pg from "pg";
 import { afterAll, describe, expect, inject, it } from "vitest";
+import { removeTempFolders, tempFolders } from "../test/files";
+import { dropCreated, freshDatabase as freshDatabaseOn, rows, tableExists } from "../test/postgres";
 import {
   type AppliedMigration,
   applySqlMigrations,
@@ -15,45 +15,10 @@ import {
 } from "./sql-migrations";
 
 const superuserUrl = inject("postgresUrl");
-const databases: string[] = [];
-const folders: string[] = [];
-
 /** A new, empty database on the test server, so that tests never see each other's tables. */
-async function freshDatabase(): Promise<string> {
-  const name = `mig_${process.pid}_${databases.length}_${Date.now()}`;
-  await withClient(superuserUrl, (c) => c.query(`CREATE DATABASE ${name}`));
-  databases.push(name);
-  const url = new URL(superuserUrl);
-  url.pathname = `/${name}`;
-  return url.toString();
-}
-
-async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
-
-const rows = (url: string, sql: string) => withClient(url, async (c) => (await c.query(sql)).rows);
-const tableExists = async (url: string, name: string) =>
-  (await rows(url, `SELECT to_regclass('${name}') AS t`))[0]?.t !== null;
-
+const freshDatabase = () => freshDatabaseOn(superuserUrl, "mig");
 /** Writes a migrations folder; a `null` content deletes the file. */
-function folder(
-  files: Record<string, string | null>,
-  dir = mkdtempSync(path.join(tmpdir(), "sql-mig-")),
-): string {
-  if (!folders.includes(dir)) folders.push(dir);
-  for (const [name, sql] of Object.entries(files)) {
-    if (sql === null) rmSync(path.join(dir, name));
-    else writeFileSync(path.join(dir, name), sql);
-  }
-  return dir;
-}
+const folder = tempFolders("sql-mig-");
 
 const apply = (url: string, dir: string, extra: { allowDataLoss?: string[]; schema?: string } = {}) =>
   applySqlMigrations({ connectionString: url, schema: "app", migrations: readSqlMigrations(dir), ...extra });
@@ -64,12 +29,8 @@ const history = (url: string, schema = "app") =>
     `SELECT version, name, checksum, duration_ms FROM "${schema}".schema_migrations ORDER BY version`,
   );
 
-afterAll(async () => {
-  for (const dir of folders) rmSync(dir, { recursive: true, force: true });
-  await withClient(superuserUrl, async (c) => {
-    for (const name of databases) await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-  });
-});
+afterAll(removeTempFolders);
+afterAll(() => dropCreated(superuserUrl));
 
 const BASE = {
   "0001_builds.sql": "CREATE TABLE builds (id serial PRIMARY KEY, status text NOT NULL);",

@@ -1,10 +1,9 @@
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { capture, find, revealSecrets, shape } from "../test/mock-program";
+import { capture, find, liveTag, revealSecrets, shape } from "../test/mock-program";
 import { bundleWorker } from "./bundle";
 import { uploadTag } from "./durable-objects";
 import { KvNamespace } from "./kv";
-import type { LiveStateSource } from "./live-state";
 import { Queue } from "./queue";
 import { R2Bucket } from "./r2";
 import { Worker, type WorkerArgs } from "./worker";
@@ -19,18 +18,6 @@ const base = (extra: Partial<WorkerArgs> = {}): WorkerArgs => ({
   compatibilityDate: "2026-10-01",
   ...extra,
 });
-
-/** A live-state source that answers one tag and records what it was asked. */
-function liveTag(tag: string | undefined): LiveStateSource & { asked: string[] } {
-  const asked: string[] = [];
-  return {
-    asked,
-    migrationTag: async (accountId, scriptName) => {
-      asked.push(`${accountId}/${scriptName}`);
-      return tag;
-    },
-  };
-}
 
 describe("Worker", () => {
   it("uploads the bundled entry as one WorkersScript with a workers.dev subdomain", async () => {

@@ -113,19 +113,21 @@ export async function captureProgram<T>(
   });
   const onRejection = (reason: unknown) => fail(reason);
   process.on("unhandledRejection", onRejection);
+  const settled = async () => {
+    await waitForRPCs();
+    // Outputs that settle after the last registration (component outputs) get one more turn.
+    await new Promise((resolve) => setImmediate(resolve));
+    await waitForRPCs();
+  };
   try {
-    const result = program();
-    const settled = async () => {
-      await waitForRPCs();
-      // Outputs that settle after the last registration (component outputs) get one more turn.
-      await new Promise((resolve) => setImmediate(resolve));
-      await waitForRPCs();
-    };
+    let result: T;
     try {
+      result = program();
       await Promise.race([settled(), failed]);
     } catch (err) {
-      // Let work the runtime already queued (a component's registerOutputs, sibling registrations) drain,
-      // so it does not land in the next capture's runtime; what waits on the failure never settles.
+      // Whether the program threw in a constructor or a registration failed later, let the work the
+      // runtime already queued (a component's registerOutputs, sibling registrations) drain, so it does
+      // not land in the next capture's runtime; what waits on the failure never settles, hence the bound.
       await Promise.race([settled(), new Promise((resolve) => setTimeout(resolve, 250))]);
       throw err;
     }

@@ -1,3 +1,4 @@
+import type { LiveStateSource } from "../components/live-state";
 import { type CapturedResource, captureProgram, isSecretWrapper } from "../local/capture";
 
 export type { CapturedResource };
@@ -12,6 +13,16 @@ export async function capture(
     program,
   );
   return resources;
+}
+
+/** The error a refused program rejects `capture` with; fails the test when the capture succeeds. */
+export async function captureError(program: () => unknown): Promise<Error> {
+  try {
+    await capture(program);
+  } catch (err) {
+    return err as Error;
+  }
+  throw new Error("capture resolved, but the program should have been refused");
 }
 
 /** The one resource with this type and logical name; fails the test when absent. */
@@ -43,4 +54,16 @@ export function revealSecrets(value: unknown): unknown {
 /** The URN of a resource's parent chain member by type and name, for parent/dependsOn assertions. */
 export function urnOf(resources: CapturedResource[], type: string, name: string): string {
   return find(resources, type, name).urn;
+}
+
+/** A live-state source that answers one tag and records what it was asked. */
+export function liveTag(tag: string | undefined): LiveStateSource & { asked: string[] } {
+  const asked: string[] = [];
+  return {
+    asked,
+    migrationTag: async (accountId, scriptName) => {
+      asked.push(`${accountId}/${scriptName}`);
+      return tag;
+    },
+  };
 }

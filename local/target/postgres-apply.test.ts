@@ -1,5 +1,5 @@
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { dropCreated, dropLater, rows, withClient } from "../../test/postgres";
 import { type CapturedResource, isSecretWrapper, SECRET_SIG, SECRET_VALUE } from "../capture";
 import { captureStack } from "../synth";
 import { applyPostgresGraph, hyperdriveOriginUrl, quoteIdent, quoteLiteral } from "./postgres-apply";
@@ -9,32 +9,12 @@ const ROLE = "postgresql:index/role:Role";
 const DATABASE = "postgresql:index/database:Database";
 
 let localGraph: CapturedResource[];
-const databases: string[] = [];
-const roles: string[] = [];
 
 beforeAll(async () => {
   localGraph = await captureStack({ stack: "local" });
 }, 120_000);
 
-afterAll(async () => {
-  await withClient(adminUrl, async (c) => {
-    for (const db of databases) await c.query(`DROP DATABASE IF EXISTS ${quoteIdent(db)} WITH (FORCE)`);
-    for (const role of roles) await c.query(`DROP ROLE IF EXISTS ${quoteIdent(role)}`);
-  });
-});
-
-async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
-
-const query = (url: string, sql: string, params: unknown[] = []) =>
-  withClient(url, async (c) => (await c.query(sql, params)).rows);
+afterAll(() => dropCreated(adminUrl));
 
 function urlAs(database: string, user?: { name: string; password: string }): string {
   const url = new URL(adminUrl);
@@ -56,8 +36,7 @@ function renamed(graph: CapturedResource[], tag: string, opts: { ownerIsAdmin?: 
   const admin = decodeURIComponent(new URL(adminUrl).username);
   const owner = opts.ownerIsAdmin ? admin : `Owner ${tag}`;
   const names = { database: `wp db ${tag}`, app: `App "${tag}"`, owner };
-  databases.push(names.database);
-  roles.push(names.app, ...(opts.ownerIsAdmin ? [] : [owner]));
+  dropLater({ databases: [names.database], roles: [names.app, ...(opts.ownerIsAdmin ? [] : [owner])] });
   const map = (value: unknown, key?: string): unknown => {
     if (isSecretWrapper(value)) return { ...value, value: map(value.value, key) };
     if (Array.isArray(value)) return value.map((v) => map(v));
@@ -112,20 +91,20 @@ describe("applyPostgresGraph with the local stack's graph", () => {
 
     const db = urlAs(names.database);
     expect(
-      await query(db, "SELECT rolcanlogin FROM pg_roles WHERE rolname = ANY($1) ORDER BY rolname", [
+      await rows(db, "SELECT rolcanlogin FROM pg_roles WHERE rolname = ANY($1) ORDER BY rolname", [
         [names.app, names.owner],
       ]),
     ).toEqual([{ rolcanlogin: true }, { rolcanlogin: false }]);
     expect(
-      await query(db, "SELECT pg_get_userbyid(nspowner) AS o FROM pg_namespace WHERE nspname = 'builds'"),
+      await rows(db, "SELECT pg_get_userbyid(nspowner) AS o FROM pg_namespace WHERE nspname = 'builds'"),
     ).toEqual([{ o: names.owner }]);
     expect(
-      await query(
+      await rows(
         db,
         "SELECT tableowner FROM pg_tables WHERE schemaname = 'builds' AND tablename = 'accounts'",
       ),
     ).toEqual([{ tableowner: names.owner }]);
-    expect(await query(db, "SELECT name FROM builds.schema_migrations ORDER BY version")).toEqual(
+    expect(await rows(db, "SELECT name FROM builds.schema_migrations ORDER BY version")).toEqual(
       migrationFiles.map((name) => ({ name })),
     );
 
@@ -143,7 +122,7 @@ describe("applyPostgresGraph with the local stack's graph", () => {
     const { resources, names } = renamed(localGraph, `b${process.pid}`);
     await applyPostgresGraph(resources, { adminUrl });
     const state = () =>
-      query(
+      rows(
         adminUrl,
         "SELECT (SELECT oid FROM pg_database WHERE datname = $1) AS db, (SELECT rolpassword FROM pg_authid WHERE rolname = $2) AS pw",
         [names.database, names.app],
@@ -167,10 +146,10 @@ describe("applyPostgresGraph with the local stack's graph", () => {
     expect(result.changes).toEqual([`altered role ${names.app} (new password)`]);
     expect(lines.join("\n")).not.toContain(next);
     const login = (pw: string) =>
-      errorCode(query(urlAs(names.database, { name: names.app, password: pw }), "SELECT 1"));
+      errorCode(rows(urlAs(names.database, { name: names.app, password: pw }), "SELECT 1"));
     await expect(login(next)).resolves.toBe("none");
     await expect(login(password)).resolves.toBe("28P01");
-    const tables = await query(
+    const tables = await rows(
       urlAs(names.database),
       "SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = 'builds'",
     );
@@ -189,10 +168,10 @@ describe("applyPostgresGraph with the local stack's graph", () => {
     await expect(applyPostgresGraph([...resources, publication], { adminUrl })).rejects.toThrow(
       /postgresql:index\/publication:Publication \("pub"\)/,
     );
-    expect(await query(adminUrl, "SELECT 1 FROM pg_database WHERE datname = $1", [names.database])).toEqual(
+    expect(await rows(adminUrl, "SELECT 1 FROM pg_database WHERE datname = $1", [names.database])).toEqual(
       [],
     );
-    expect(await query(adminUrl, "SELECT 1 FROM pg_roles WHERE rolname = $1", [names.app])).toEqual([]);
+    expect(await rows(adminUrl, "SELECT 1 FROM pg_roles WHERE rolname = $1", [names.app])).toEqual([]);
   });
 
   it("refuses to alter the server's admin user through a Role", async () => {
