@@ -1,21 +1,51 @@
+import { execFileSync } from "node:child_process";
+import path from "node:path";
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineProject } from "vitest/config";
 
-// Worker code runs in workerd. The bindings mirror what the BuildsPlatform composition declares for the
-// Build Management Worker; the local target (issue 3) will derive them from the program instead.
+interface PlannedWorker {
+  name: string;
+  compatibilityDate: string;
+  compatibilityFlags: string[];
+  bindings: Record<string, string>;
+  durableObjects: Record<string, { className: string; scriptName?: string; useSQLite: boolean }>;
+}
+
+// Worker code runs in workerd with the bindings the program declares for it: the Build Management
+// Worker's Durable Objects, vars, compatibility date and flags come from the local target's plan of the
+// `local` stack (computed in a plain Node process, where the program evaluates as under `pulumi up`).
+// Bindings to what lives outside one Worker (Hyperdrive, R2, Analytics Engine) are exercised end to end
+// by the local target's tests.
+function plannedWorker(suffix: string): PlannedWorker {
+  const root = path.resolve(__dirname, "..");
+  const out = execFileSync(
+    process.execPath,
+    ["-r", "./local/register.cjs", "local/plan-cli.ts", "--stack", "local"],
+    {
+      cwd: root,
+      encoding: "utf8",
+    },
+  );
+  const worker = (JSON.parse(out) as { workers: PlannedWorker[] }).workers.find((w) =>
+    w.name.endsWith(suffix),
+  );
+  if (!worker) throw new Error(`the local stack has no Worker named *${suffix}`);
+  return worker;
+}
+
 export default defineProject({
   plugins: [
-    cloudflareTest({
-      main: "./builds/management/index.ts",
-      miniflare: {
-        compatibilityDate: "2026-10-01",
-        compatibilityFlags: ["nodejs_compat"],
-        durableObjects: {
-          BUILD_SCHEDULER: { className: "BuildScheduler", useSQLite: true },
-          BUILD_BUDDY: { className: "BuildBuddy", useSQLite: true },
+    cloudflareTest(() => {
+      const management = plannedWorker("-builds-management");
+      return {
+        main: "./builds/management/index.ts",
+        miniflare: {
+          compatibilityDate: management.compatibilityDate,
+          compatibilityFlags: management.compatibilityFlags,
+          durableObjects: management.durableObjects,
+          bindings: management.bindings,
         },
-        bindings: { BUILD_TIMEOUT_MINUTES: "20", MAX_CONCURRENT_BUILDS: "6" },
-      },
+      };
     }),
   ],
   test: {

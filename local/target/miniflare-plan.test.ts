@@ -429,6 +429,7 @@ describe("planLocal on captured programs", () => {
       entrypoint: "BuildManagement",
     });
     expect(client.bindings.API_JWT_SECRET).toEqual(expect.any(String));
+    expect(client.secretBindings).toEqual(["API_JWT_SECRET"]);
     expect(client.bindings.API_JWT_SECRET).not.toBe("[secret]");
     const dos = [...Object.values(management.durableObjects), ...Object.values(demo.durableObjects)];
     expect(dos.length).toBeGreaterThanOrEqual(3);

@@ -15,6 +15,8 @@ export interface LocalWorker {
   compatibilityFlags: string[];
   /** `plain_text` and `secret_text` bindings, secrets revealed. */
   bindings: Record<string, string>;
+  /** Which of `bindings` are secrets (for whoever prints the plan; Miniflare does not take this field). */
+  secretBindings: string[];
   kvNamespaces: Record<string, string>;
   d1Databases: Record<string, string>;
   r2Buckets: Record<string, string>;
@@ -183,6 +185,7 @@ export function planLocal(resources: CapturedResource[]): LocalPlan {
       compatibilityDate: str(inputs, "compatibilityDate", `Worker ${name}`),
       compatibilityFlags: strs(inputs.compatibilityFlags),
       bindings: {},
+      secretBindings: [],
       kvNamespaces: {},
       d1Databases: {},
       r2Buckets: {},
@@ -200,6 +203,7 @@ export function planLocal(resources: CapturedResource[]): LocalPlan {
         case "plain_text":
         case "secret_text":
           worker.bindings[binding] = typeof b.text === "string" ? b.text : "";
+          if (type === "secret_text") worker.secretBindings.push(binding);
           break;
         case "kv_namespace":
           worker.kvNamespaces[binding] = str(b, "namespaceId", at);

@@ -211,7 +211,7 @@ export async function startLocalTarget(options: LocalTargetOptions = {}): Promis
         host: "127.0.0.1",
         port: 0,
         resourcePersistencePath: path.join(stateDir, "miniflare"),
-        workers: plan.workers.map((w) => ({
+        workers: plan.workers.map(({ secretBindings: _secretBindings, ...w }) => ({
           ...w,
           hyperdrives: Object.fromEntries(
             Object.entries(w.hyperdrives).map(([binding, id]) => [binding, hyperdriveUrls.get(id) ?? id]),

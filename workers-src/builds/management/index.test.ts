@@ -3,9 +3,10 @@ import { describe, expect, it } from "vitest";
 import { BuildBuddy, BuildScheduler } from "./index";
 
 describe("Build Management Worker", () => {
-  it("scheduler reports the limits from its Worker's vars", async () => {
+  it("scheduler reports the limits from its Worker's vars, as the local stack sets them", async () => {
     const stub = env.BUILD_SCHEDULER.get(env.BUILD_SCHEDULER.idFromName("limits-test"));
-    expect(await stub.limits()).toEqual({ maxConcurrentBuilds: 6, timeoutMinutes: 20 });
+    // stacks/Pulumi.local.yaml: builds.maxConcurrentPerAccount 2, builds.timeoutMinutes 20.
+    expect(await stub.limits()).toEqual({ maxConcurrentBuilds: 2, timeoutMinutes: 20 });
   });
 
   it("a build's status defaults to queued and is read from storage", async () => {

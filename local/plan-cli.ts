@@ -1,0 +1,50 @@
+import { createHash } from "node:crypto";
+import { parseArgs } from "node:util";
+import { captureStack } from "./synth";
+import { planLocal } from "./target/miniflare-plan";
+
+/**
+ * Prints what the local target would run for a stack (Workers with their Miniflare options, crons, hosts,
+ * D1 databases, queue consumers, what is not emulated) as JSON, secrets masked and module sources as
+ * digests. The workerd test project derives its bindings from it.
+ */
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      stack: { type: "string", default: "local" },
+      "config-file": { type: "string" },
+      program: { type: "string" },
+    },
+  });
+  const plan = planLocal(
+    await captureStack({
+      stack: values.stack as string,
+      configFile: values["config-file"],
+      entry: values.program,
+    }),
+  );
+  const masked = {
+    ...plan,
+    workers: plan.workers.map((w) => ({
+      ...w,
+      modules: w.modules.map((m) => ({
+        ...m,
+        contents: createHash("sha256").update(m.contents).digest("hex"),
+      })),
+      bindings: Object.fromEntries(
+        Object.keys(w.bindings).map((k) => [k, w.secretBindings.includes(k) ? "[secret]" : w.bindings[k]]),
+      ),
+    })),
+    hyperdrives: plan.hyperdrives.map((h) => ({ ...h, origin: { ...h.origin, password: "[secret]" } })),
+  };
+  process.stdout.write(`${JSON.stringify(masked, null, 2)}\n`);
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    process.stderr.write(`plan failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  },
+);
