@@ -4,7 +4,13 @@ export default defineProject({
   test: {
     name: "node",
     environment: "node",
-    include: ["components/**/*.test.ts", "stacks/**/*.test.ts", "local/**/*.test.ts", "test/**/*.test.ts"],
+    include: [
+      "components/**/*.test.ts",
+      "stacks/**/*.test.ts",
+      "local/**/*.test.ts",
+      "test/**/*.test.ts",
+      "workers-src/builds/runner/**/*.test.ts",
+    ],
     globalSetup: ["./test/postgres-global-setup.ts"],
     setupFiles: ["./test/node-setup.ts"],
     testTimeout: 30_000,

@@ -17,6 +17,17 @@ export const MANAGEMENT_MIGRATIONS: DurableObjectMigration[] = [
   { tag: "v1", newClasses: ["BuildScheduler", "BuildBuddy"] },
 ];
 
+export interface BuildLimits {
+  timeoutMinutes: number;
+  maxConcurrentPerAccount: number;
+  maxConcurrentGlobal: number;
+  startTimeoutSeconds: number;
+  cacheExpiryDays: number;
+  scheduler: { wakeOnQueue: boolean; pollIntervalSeconds: number };
+  /** `runnerUrl: "local"`: the local target starts a runner and wires it in. */
+  compute: { backend: "http"; runnerUrl: string; callbackUrl?: string };
+}
+
 export interface BuildsPlatformArgs {
   accountId: pulumi.Input<string>;
   compatibilityDate: string;
@@ -36,9 +47,17 @@ export interface BuildsPlatformArgs {
   hyperdrive: { caching: HyperdriveCaching; originConnectionLimit?: number };
   placement: { client: "smart" | "off"; management: "smart" | "off" };
   observability: WorkerObservability;
-  builds: { timeoutMinutes: number; maxConcurrentPerAccount: number; cacheExpiryDays: number };
+  builds: BuildLimits;
   /** Secret that signs the REST API's bearer tokens. */
   apiJwtSecret: pulumi.Input<string>;
+  /** Base64 AES-256 key that seals build secrets and webhook secrets at rest. */
+  buildVariablesKey: pulumi.Input<string>;
+  /** Presented by the Build Management Worker to the build runner. */
+  runnerToken: pulumi.Input<string>;
+  /** Release tag on every log line. */
+  release: string;
+  /** Let triggers name `file://` repositories (the local stack only). @default false */
+  allowFileRepos?: boolean;
   /** Custom domain of the REST API. */
   clientDomain?: { hostname: string; zoneId: string };
   /** @default true */
@@ -91,6 +110,8 @@ export class BuildsPlatform extends pulumi.ComponentResource {
       child,
     );
     this.metricsDataset = stackName(`${name}-build-metrics`).replace(/-/g, "_");
+    const builds = args.builds;
+    const shared = { RELEASE: args.release, ALLOW_FILE_REPOS: args.allowFileRepos ? "true" : "false" };
     const common = {
       accountId: args.accountId,
       compatibilityDate: args.compatibilityDate,
@@ -114,9 +135,18 @@ export class BuildsPlatform extends pulumi.ComponentResource {
         r2Buckets: { BUILD_CACHE: this.buildCache },
         analyticsEngineDatasets: { BUILD_METRICS: this.metricsDataset },
         vars: {
-          BUILD_TIMEOUT_MINUTES: String(args.builds.timeoutMinutes),
-          MAX_CONCURRENT_BUILDS: String(args.builds.maxConcurrentPerAccount),
+          BUILD_TIMEOUT_MINUTES: String(builds.timeoutMinutes),
+          BUILD_START_TIMEOUT_SECONDS: String(builds.startTimeoutSeconds),
+          MAX_CONCURRENT_BUILDS: String(builds.maxConcurrentPerAccount),
+          MAX_CONCURRENT_BUILDS_GLOBAL: String(builds.maxConcurrentGlobal),
+          SCHEDULER_WAKE: builds.scheduler.wakeOnQueue ? "on" : "off",
+          SCHEDULER_POLL_SECONDS: String(builds.scheduler.pollIntervalSeconds),
+          COMPUTE_BACKEND: builds.compute.backend,
+          RUNNER_URL: builds.compute.runnerUrl,
+          ...(builds.compute.callbackUrl ? { CALLBACK_URL: builds.compute.callbackUrl } : {}),
+          ...shared,
         },
+        secrets: { RUNNER_TOKEN: args.runnerToken, BUILD_VARIABLES_KEY: args.buildVariablesKey },
       },
       child,
     );
@@ -129,7 +159,8 @@ export class BuildsPlatform extends pulumi.ComponentResource {
         hyperdrives: { HYPERDRIVE: this.hyperdrive },
         services: { MANAGEMENT: { service: this.management, entrypoint: "BuildManagement" } },
         analyticsEngineDatasets: { BUILD_METRICS: this.metricsDataset },
-        secrets: { API_JWT_SECRET: args.apiJwtSecret },
+        vars: shared,
+        secrets: { API_JWT_SECRET: args.apiJwtSecret, BUILD_VARIABLES_KEY: args.buildVariablesKey },
         customDomains: args.clientDomain ? [args.clientDomain] : [],
       },
       child,

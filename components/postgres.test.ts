@@ -150,7 +150,7 @@ describe("Postgres", () => {
     for (const r of viaProvider) expect(r.provider?.startsWith(`${provider}::`), r.name).toBe(true);
   });
 
-  it("creates a login role whose password is the generated random result, kept secret", async () => {
+  it("creates a login role whose password is the generated random result, kept secret, searching its schema", async () => {
     const { resources, appPassword } = await capturePostgres(base());
     expect(find(resources, PASSWORD, "db-app-password").inputs).toEqual({ length: 40, special: false });
     expect(appPassword).toMatch(/^dev-[0-9a-f]{24}$/);
@@ -158,6 +158,7 @@ describe("Postgres", () => {
       name: "builds_app",
       login: true,
       password: { secret: appPassword },
+      searchPaths: ["builds"],
     });
   });
 

@@ -94,7 +94,8 @@ export class Postgres extends pulumi.ComponentResource {
     this.appPassword = password.result;
     this.appRole = new postgresql.Role(
       `${name}-app-role`,
-      { name: args.appRole, login: true, password: password.result },
+      // The application's queries name tables without a schema.
+      { name: args.appRole, login: true, password: password.result, searchPaths: [args.schema] },
       inDb,
     );
     this.database = new postgresql.Database(

@@ -5,7 +5,12 @@ import { z } from "zod";
  * Secret config keys. They are read only through `requireSecret`, must be stored as secrets in the stack
  * file, and their values never appear in an error message.
  */
-export const SECRET_KEYS = ["postgresAdminPassword", "apiJwtSecret"] as const;
+export const SECRET_KEYS = [
+  "postgresAdminPassword",
+  "apiJwtSecret",
+  "buildVariablesKey",
+  "runnerToken",
+] as const;
 type SecretKey = (typeof SECRET_KEYS)[number];
 
 /**
@@ -27,6 +32,17 @@ const int = (min: number, max: number) =>
     .min(min, `must be between ${min} and ${max}`)
     .max(max, `must be between ${min} and ${max}`);
 const placementMode = z.enum(["smart", "off"]);
+const httpsUrl = z.url({ protocol: /^https$/, error: "must be an https:// URL" });
+
+function base64Bytes(value: string): number | undefined {
+  const normalized = value.replace(/-/g, "+").replace(/_/g, "/");
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(normalized)) return undefined;
+  try {
+    return atob(normalized.padEnd(Math.ceil(normalized.length / 4) * 4, "=")).length;
+  } catch {
+    return undefined;
+  }
+}
 const secretValue = (rule?: (value: string) => string | undefined) =>
   z.string().superRefine((value, ctx) => {
     if (value === ENCRYPTED_SECRET) return;
@@ -83,6 +99,17 @@ export const stackConfigSchema = z.strictObject({
   postgresAdminPassword: secretValue(),
   /** HS256 secret of the REST API's bearer tokens. */
   apiJwtSecret: secretValue((v) => (v.length < 32 ? "must be at least 32 characters" : undefined)),
+  /** AES-256-GCM key (base64 of 32 bytes) that seals build secrets and webhook secrets in PostgreSQL. */
+  buildVariablesKey: secretValue((v) =>
+    base64Bytes(v) === 32 ? undefined : "must be 32 bytes of base64 (openssl rand -base64 32)",
+  ),
+  /** Shared secret the Build Management Worker presents to the build runner. */
+  runnerToken: secretValue((v) => (v.length < 32 ? "must be at least 32 characters" : undefined)),
+  /** Release tag written on every log line of the Workers. @default "unreleased" */
+  release: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,64}$/, "must be 1-64 of letters, digits, '.', '_' and '-'")
+    .default("unreleased"),
   hyperdrive: z
     .strictObject({
       caching: z
@@ -131,6 +158,29 @@ export const stackConfigSchema = z.strictObject({
       maxConcurrentPerAccount: int(1, 100).default(6),
       /** Days a build-cache entry lives after its last read. @default 7 */
       cacheExpiryDays: int(1, 90).default(7),
+      /** Builds running at once over all accounts. @default 50 */
+      maxConcurrentGlobal: int(1, 1000).default(50),
+      /** A runner that has not reported within this many seconds fails the build. @default 120 */
+      startTimeoutSeconds: int(5, 900).default(120),
+      scheduler: z
+        .strictObject({
+          /** A queued build wakes the scheduler at once; off, it is found by the next poll. @default true */
+          wakeOnQueue: z.boolean().default(true),
+          /** The scheduler's alarm, the safety net that finds what a wake missed. @default 30 */
+          pollIntervalSeconds: int(1, 3600).default(30),
+        })
+        .prefault({}),
+      /** Where builds run. `runnerUrl: local` lets the local target start the runner. */
+      compute: z
+        .strictObject({
+          /** @default "http" */
+          backend: z.enum(["http"]).default("http"),
+          /** The HTTP runner service, or `local` on the local stack. @default "local" */
+          runnerUrl: z.union([z.literal("local"), httpsUrl]).default("local"),
+          /** Base URL of the Build Management Worker the runner calls back. */
+          callbackUrl: httpsUrl.optional(),
+        })
+        .prefault({}),
     })
     .prefault({}),
   /** Custom domains; without them the Workers are reached on workers.dev. */
@@ -147,7 +197,7 @@ export type StackSettings = Omit<z.output<typeof stackConfigSchema>, SecretKey>;
 
 /** The typed config the program passes down; secrets only as Pulumi secret outputs. */
 export interface StackConfig extends StackSettings {
-  secrets: { postgresAdminPassword: pulumi.Output<string>; apiJwtSecret: pulumi.Output<string> };
+  secrets: Record<SecretKey, pulumi.Output<string>>;
 }
 
 /** Thrown before any resource is registered; its message lists every invalid key. */
@@ -158,7 +208,13 @@ export class StackConfigError extends Error {
   }
 }
 
-const STRING_KEYS = new Set<string>(["accountId", "environment", "compatibilityDate", ...SECRET_KEYS]);
+const STRING_KEYS = new Set<string>([
+  "accountId",
+  "environment",
+  "compatibilityDate",
+  "release",
+  ...SECRET_KEYS,
+]);
 
 /**
  * Turns the project's raw config map (top-level scalars are strings, structured values JSON) into the
@@ -254,9 +310,23 @@ export function parseStackConfig(
       problems.push(`${path}: ${describeIssue(issue, value)} (got ${kindOf(value)})`);
     }
   }
+  if (result.success) {
+    const { environment, builds } = result.data;
+    if (environment !== "local" && builds.compute.runnerUrl === "local") {
+      problems.push(
+        `builds.compute.runnerUrl: must be the runner's https:// URL outside the local environment (got ${kindOf(valueAt(raw, ["builds", "compute", "runnerUrl"]))})`,
+      );
+    }
+    if (environment !== "local" && builds.compute.callbackUrl === undefined) {
+      problems.push("builds.compute.callbackUrl: is required outside the local environment (got missing)");
+    }
+  }
   if (problems.length > 0 || !result.success) throw new StackConfigError(problems);
-  const { postgresAdminPassword, apiJwtSecret, ...settings } = result.data;
-  return { settings, secretValues: { postgresAdminPassword, apiJwtSecret } };
+  const { postgresAdminPassword, apiJwtSecret, buildVariablesKey, runnerToken, ...settings } = result.data;
+  return {
+    settings,
+    secretValues: { postgresAdminPassword, apiJwtSecret, buildVariablesKey, runnerToken },
+  };
 }
 
 /**
@@ -275,6 +345,8 @@ export function loadStackConfig(): StackConfig {
     secrets: {
       postgresAdminPassword: config.requireSecret("postgresAdminPassword"),
       apiJwtSecret: config.requireSecret("apiJwtSecret"),
+      buildVariablesKey: config.requireSecret("buildVariablesKey"),
+      runnerToken: config.requireSecret("runnerToken"),
     },
   };
 }

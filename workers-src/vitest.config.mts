@@ -51,5 +51,6 @@ export default defineProject({
   test: {
     name: "workers",
     include: ["**/*.test.ts"],
+    exclude: ["builds/runner/**", "**/node_modules/**"],
   },
 });

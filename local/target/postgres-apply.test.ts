@@ -113,6 +113,8 @@ describe("applyPostgresGraph with the local stack's graph", () => {
     await withClient(asApp, async (c) => {
       await c.query("INSERT INTO builds.accounts (id) VALUES ('acct-1')");
       expect((await c.query("SELECT id FROM builds.accounts")).rows).toEqual([{ id: "acct-1" }]);
+      // The role's own search_path names the schema, so the Workers' queries need no qualifier.
+      expect((await c.query("SELECT id FROM accounts")).rows).toEqual([{ id: "acct-1" }]);
       await expect(errorCode(c.query("CREATE TABLE builds.intruder (id int)"))).resolves.toBe("42501");
       await expect(errorCode(c.query("DROP TABLE builds.accounts"))).resolves.toBe("42501");
     });

@@ -171,6 +171,24 @@ export async function applyPostgresGraph(
         );
         change(`altered role ${role.name}${setPassword ? " (new password)" : ""}`);
       }
+      if (role.searchPaths) {
+        const wanted = role.searchPaths.map(quoteIdent).join(", ");
+        const { rows: settings } = await root.query(
+          "SELECT s.setconfig FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole WHERE r.rolname = $1 AND s.setdatabase = 0",
+          [role.name],
+        );
+        const current = ((settings[0]?.setconfig as string[] | undefined) ?? []).find((c) =>
+          c.startsWith("search_path="),
+        );
+        if (current !== `search_path=${wanted}`) {
+          await run(
+            root,
+            `setting the search_path of role ${role.name}`,
+            `ALTER ROLE ${quoteIdent(role.name)} SET search_path TO ${wanted}`,
+          );
+          change(`set the search_path of role ${role.name} to ${wanted}`);
+        }
+      }
     }
 
     // Owners the graph names (its admin user) may not exist on this server: they own objects, never log in.

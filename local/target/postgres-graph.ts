@@ -94,6 +94,8 @@ export interface RoleSpec {
   password?: string;
   flags: Map<string, boolean>;
   connectionLimit?: number;
+  /** The role's own `search_path`, as `ALTER ROLE ... SET search_path` keeps it. */
+  searchPaths?: string[];
 }
 export interface DatabaseSpec {
   name: string;
@@ -207,6 +209,7 @@ export function planGraph(resources: CapturedResource[], adminDatabase: string):
           password: x.opt("password"),
           flags,
           connectionLimit: limit as number,
+          searchPaths: x.inputs.searchPaths === undefined ? undefined : x.list("searchPaths"),
         });
         break;
       }

@@ -4,9 +4,11 @@ import path from "node:path";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import { applyD1Migrations, d1BindingExecutor } from "../../components/d1-migrations";
 import type { StackConfig } from "../../stacks/config";
+import { apiJwtSecretOf, DEFAULT_DEV_ACCOUNT, signDevToken } from "../dev-token";
 import type { CapturedResource } from "../graph";
 import { freePort, type PostgresServer, startEmbeddedPostgres } from "../postgres-server";
 import type * as Synth from "../synth";
+import { startLocalBuildRunners } from "./build-runner";
 import { type CronSchedule, cronMatches, parseCron } from "./cron";
 import { type LocalPlan, planLocal } from "./miniflare-plan";
 import { applyPostgresGraph, hyperdriveOriginUrl } from "./postgres-apply";
@@ -37,6 +39,15 @@ export interface LocalTarget {
   entryUrl: string;
   plan: LocalPlan;
   mf: Miniflare;
+  /** Build runners started for Workers whose `RUNNER_URL` is `local`. */
+  runners: { scriptName: string; url: string }[];
+  /** A development token of the builds platform's REST API (`npm run token`), when the graph has one. */
+  devToken?: string;
+  /**
+   * Restarts workerd on the same ports and data: every Durable Object loses its memory and keeps its
+   * storage, as on an eviction or a deploy.
+   */
+  restartWorkerd(): Promise<void>;
   /** Fires the scheduled handlers whose crons match `date` (the target does this every minute). */
   fireCrons(date: Date): Promise<string[]>;
   stop(): Promise<void>;
@@ -204,29 +215,40 @@ export async function startLocalTarget(options: LocalTargetOptions = {}): Promis
         return pg.url;
       });
     }
+    const runners = await startLocalBuildRunners(plan, stateDir, log);
+    let runnersStopped: Promise<void> | undefined;
+    const stopRunners = () => {
+      runnersStopped ??= runners.stop();
+      return runnersStopped;
+    };
+    cleanups.push(stopRunners);
     const hyperdriveUrls = new Map(plan.hyperdrives.map((h) => [h.id, hyperdriveOriginUrl(h.origin, local)]));
     log(`starting workerd with ${plan.workers.length} Worker(s)`);
-    const mf = new Miniflare(
-      convertV4MiniflareOptions({
-        host: "127.0.0.1",
-        port: 0,
-        resourcePersistencePath: path.join(stateDir, "miniflare"),
-        workers: plan.workers.map(({ secretBindings: _secretBindings, ...w }) => ({
-          ...w,
-          hyperdrives: Object.fromEntries(
-            Object.entries(w.hyperdrives).map(([binding, id]) => [binding, hyperdriveUrls.get(id) ?? id]),
-          ),
-          queueConsumers: Object.fromEntries(
-            plan.queueConsumers
-              .filter((c) => c.scriptName === w.name)
-              .map(({ queueName, scriptName: _s, ...settings }) => [queueName, settings]),
-          ),
-          routes: plan.hosts.filter((h) => h.scriptName === w.name).map((h) => `${h.host}/*`),
-          unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
-        })),
-      }),
-    );
+    // Ports are chosen up front so that a Worker keeps its URL when workerd restarts (`restartWorkerd`).
+    const ports = new Map<string, number>();
+    for (const w of plan.workers) ports.set(w.name, await freePort());
+    const mfOptions = convertV4MiniflareOptions({
+      host: "127.0.0.1",
+      port: 0,
+      resourcePersistencePath: path.join(stateDir, "miniflare"),
+      workers: plan.workers.map(({ secretBindings: _secretBindings, ...w }) => ({
+        ...w,
+        hyperdrives: Object.fromEntries(
+          Object.entries(w.hyperdrives).map(([binding, id]) => [binding, hyperdriveUrls.get(id) ?? id]),
+        ),
+        queueConsumers: Object.fromEntries(
+          plan.queueConsumers
+            .filter((c) => c.scriptName === w.name)
+            .map(({ queueName, scriptName: _s, ...settings }) => [queueName, settings]),
+        ),
+        routes: plan.hosts.filter((h) => h.scriptName === w.name).map((h) => `${h.host}/*`),
+        unsafeDirectSockets: [{ host: "127.0.0.1", port: ports.get(w.name) }],
+      })),
+    });
+    const mf = new Miniflare(mfOptions);
     cleanups.push(() => mf.dispose());
+    // Runners stop first, while their builds can still report to workerd.
+    cleanups.push(stopRunners);
     // The graph's PostgreSQL resources are applied as soon as the server is up, while workerd still starts.
     const postgresApplied = postgresReady.then(async (url) => {
       log("applying PostgreSQL roles, database, schema, grants and SQL migrations");
@@ -287,6 +309,7 @@ export async function startLocalTarget(options: LocalTargetOptions = {}): Promis
     const workers: Record<string, string> = {};
     for (const w of plan.workers)
       workers[w.name] = (await mf.unsafeGetDirectURL(w.name)).toString().replace(/\/$/, "");
+    runners.attach(workers);
     const postgresUrl = adminUrl;
     writeFileSync(
       path.join(stateDir, "endpoints.json"),
@@ -299,7 +322,24 @@ export async function startLocalTarget(options: LocalTargetOptions = {}): Promis
     log(`ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     for (const [name, url] of Object.entries(workers)) log(`  ${name.padEnd(40)} ${url}`);
     for (const h of plan.hosts) log(`  ${h.host.padEnd(40)} ${entryUrl} (Host: ${h.host}) → ${h.scriptName}`);
-    return { workers, postgres: postgresUrl, entryUrl, plan, mf, fireCrons, stop };
+    const jwtSecret = apiJwtSecretOf(plan.workers);
+    const devToken = jwtSecret ? signDevToken(jwtSecret) : undefined;
+    if (devToken)
+      log(`development token (account ${DEFAULT_DEV_ACCOUNT}, 24 h; npm run token for another): ${devToken}`);
+    return {
+      workers,
+      postgres: postgresUrl,
+      entryUrl,
+      plan,
+      mf,
+      runners: runners.runners,
+      devToken,
+      fireCrons,
+      restartWorkerd: async () => {
+        await mf.setOptions(mfOptions);
+      },
+      stop,
+    };
   } catch (err) {
     await postgresReady.catch(() => undefined);
     await stop();

@@ -1,43 +1,68 @@
-import { DurableObject, WorkerEntrypoint } from "cloudflare:workers";
+import { WorkerEntrypoint } from "cloudflare:workers";
+import { WorkersLogger, withLogTags } from "workers-tagged-logger";
+import type { BuildManagementApi, CancelResult, LogPage, ReadLogsOptions } from "../shared/management-api";
+import { BuildBuddy } from "./buddy";
+import { cachePrefix, handleCallback } from "./callbacks";
+import { buddyOf, type ManagementEnv, schedulerOf } from "./env";
+import { BuildScheduler, type SchedulerLimits } from "./scheduler";
 
-export interface ManagementEnv {
-  BUILD_SCHEDULER: DurableObjectNamespace<BuildScheduler>;
-  BUILD_BUDDY: DurableObjectNamespace<BuildBuddy>;
-  HYPERDRIVE: Hyperdrive;
-  BUILD_CACHE: R2Bucket;
-  BUILD_METRICS: AnalyticsEngineDataset;
-  BUILD_TIMEOUT_MINUTES: string;
-  MAX_CONCURRENT_BUILDS: string;
+export type { ManagementEnv };
+export { BuildBuddy, BuildScheduler };
+
+const logger = new WorkersLogger();
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+function buildId(uuid: string): string {
+  if (!UUID.test(uuid)) throw new RangeError(`invalid build uuid "${String(uuid).slice(0, 40)}"`);
+  return uuid;
 }
 
-/** One per account: admits builds up to the account's concurrency limit. */
-export class BuildScheduler extends DurableObject<ManagementEnv> {
-  /** Limits this scheduler enforces, read from the Worker's vars. */
-  limits(): { maxConcurrentBuilds: number; timeoutMinutes: number } {
-    return {
-      maxConcurrentBuilds: Number(this.env.MAX_CONCURRENT_BUILDS),
-      timeoutMinutes: Number(this.env.BUILD_TIMEOUT_MINUTES),
-    };
+/** RPC surface the Client Worker reaches through its service binding (`BuildManagementApi`). */
+export class BuildManagement extends WorkerEntrypoint<ManagementEnv> implements BuildManagementApi {
+  async health(): Promise<{ ok: true; limits: SchedulerLimits }> {
+    return { ok: true, limits: await schedulerOf(this.env).limits() };
   }
-}
 
-/** One per build: its status and logs live in this object's storage. */
-export class BuildBuddy extends DurableObject<ManagementEnv> {
-  async status(): Promise<string> {
-    return (await this.ctx.storage.get<string>("status")) ?? "queued";
+  async buildQueued(): Promise<void> {
+    await schedulerOf(this.env).wake();
   }
-}
 
-/** RPC surface the Client Worker reaches through its service binding. */
-export class BuildManagement extends WorkerEntrypoint<ManagementEnv> {
-  async health(): Promise<{ ok: true; limits: ReturnType<BuildScheduler["limits"]> }> {
-    const scheduler = this.env.BUILD_SCHEDULER.get(this.env.BUILD_SCHEDULER.idFromName("health"));
-    return { ok: true, limits: await scheduler.limits() };
+  async cancelBuild(buildUuid: string): Promise<CancelResult> {
+    return buddyOf(this.env, buildId(buildUuid)).cancel(buildUuid);
+  }
+
+  async readLogs(buildUuid: string, cursor: string | null, options?: ReadLogsOptions): Promise<LogPage> {
+    return buddyOf(this.env, buildId(buildUuid)).readLogs(cursor, options);
+  }
+
+  async clearCache(workerId: string): Promise<{ deleted: number }> {
+    let deleted = 0;
+    let cursor: string | undefined;
+    do {
+      const page = await this.env.BUILD_CACHE.list({ prefix: cachePrefix(workerId), cursor });
+      if (page.objects.length > 0) {
+        await this.env.BUILD_CACHE.delete(page.objects.map((o) => o.key));
+        deleted += page.objects.length;
+      }
+      cursor = page.truncated ? page.cursor : undefined;
+    } while (cursor);
+    return { deleted };
   }
 }
 
 export default {
-  async fetch(): Promise<Response> {
-    return Response.json({ service: "build-management" });
+  /** The runner's callback API: `/api/builds/:uuid/{status,logs,cache}`. */
+  fetch(request, env, ctx): Promise<Response> {
+    return withLogTags({ source: "build-management", tags: { release: env.RELEASE } }, async () => {
+      try {
+        return await handleCallback(request, env, ctx);
+      } catch (err) {
+        logger.error("callback failed", (err as Error).stack ?? String(err));
+        return Response.json(
+          { success: false, errors: [{ code: 10000, message: "internal error" }] },
+          { status: 500 },
+        );
+      }
+    });
   },
 } satisfies ExportedHandler<ManagementEnv>;

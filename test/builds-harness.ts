@@ -1,0 +1,127 @@
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import yaml from "js-yaml";
+import pg from "pg";
+import { apiJwtSecretOf, signDevToken } from "../local/dev-token";
+import { type LocalTarget, startLocalTarget } from "../local/target/runner";
+
+const REPO = path.resolve(__dirname, "..");
+const PROJECT = "workers-platform";
+
+export interface GitRepo {
+  /** `file://` URL of the bare repository. */
+  url: string;
+  /** Writes `files` (path → content; null deletes), commits and pushes to `branch`; answers the sha. */
+  commit(files: Record<string, string | null>, message: string, branch?: string): Promise<string>;
+}
+
+export interface BuildsPlatform {
+  target: LocalTarget;
+  /** The Client Worker (REST API). */
+  api: string;
+  /** The Build Management Worker (runner callbacks). */
+  management: string;
+  token(
+    account: string,
+    options?: { expiresInSeconds?: number; secret?: string; now?: number },
+  ): Promise<string>;
+  /** Runs a query on the platform's database as the superuser, with the platform's schema first. */
+  sql<R = Record<string, unknown>>(query: string, params?: unknown[]): Promise<R[]>;
+  gitRepo(): Promise<GitRepo>;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Changes to the `local` stack's `builds` config (e.g. a short timeout), merged over the stack file. */
+  builds?: Record<string, unknown>;
+  log?: (line: string) => void;
+}
+
+const git = (cwd: string, ...args: string[]) =>
+  execFileSync("git", ["-c", "user.name=Builds Test", "-c", "user.email=builds@test.invalid", ...args], {
+    cwd,
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "pipe"],
+  }).trim();
+
+/**
+ * The builds platform on the local target, as `npm start` runs it for the `local` stack: its own embedded
+ * PostgreSQL, workerd and build runner under a temporary state folder.
+ */
+export async function startBuildsPlatform(options: StartOptions = {}): Promise<BuildsPlatform> {
+  const dir = mkdtempSync(path.join(tmpdir(), "builds-platform-"));
+  let configFile: string | undefined;
+  if (options.builds) {
+    const stack = yaml.load(readFileSync(path.join(REPO, "stacks", "Pulumi.local.yaml"), "utf8")) as {
+      config: Record<string, unknown>;
+    };
+    const key = `${PROJECT}:builds`;
+    stack.config[key] = { ...(stack.config[key] as object), ...options.builds };
+    configFile = path.join(dir, "Pulumi.local.yaml");
+    writeFileSync(configFile, yaml.dump(stack));
+  }
+  const target = await startLocalTarget({
+    stateDir: path.join(dir, "state"),
+    configFile,
+    log: options.log ?? (() => {}),
+  });
+  const name = (suffix: string) => {
+    const found = Object.keys(target.workers).find((w) => w.endsWith(suffix));
+    if (!found) throw new Error(`the local stack has no Worker *${suffix}`);
+    return target.workers[found] as string;
+  };
+  const secret = apiJwtSecretOf(target.plan.workers);
+  if (!secret) throw new Error("the local stack's Client Worker has no API_JWT_SECRET");
+  const dbUrl = new URL(target.postgres);
+  dbUrl.pathname = "/builds";
+  const pool = new pg.Pool({ connectionString: dbUrl.toString(), max: 4, options: "-c search_path=builds" });
+  const repos: string[] = [];
+  return {
+    target,
+    api: name("-builds-client"),
+    management: name("-builds-management"),
+    async token(account, opts = {}) {
+      return signDevToken(opts.secret ?? secret, account, opts);
+    },
+    async sql<R>(query: string, params: unknown[] = []) {
+      return (await pool.query(query, params)).rows as R[];
+    },
+    async gitRepo() {
+      const root = mkdtempSync(path.join(dir, "repo-"));
+      repos.push(root);
+      const bare = path.join(root, "origin.git");
+      const work = path.join(root, "work");
+      git(root, "init", "-q", "--bare", "-b", "main", bare);
+      git(root, "clone", "-q", bare, work);
+      return {
+        url: `file://${bare}`,
+        async commit(files, message, branch = "main") {
+          const branches = git(work, "branch", "--list", branch);
+          const hasCommits = git(work, "rev-list", "--all", "--count") !== "0";
+          if (!branches && hasCommits) git(work, "checkout", "-q", "-b", branch);
+          else if (hasCommits) git(work, "checkout", "-q", branch);
+          else git(work, "checkout", "-q", "-B", branch);
+          for (const [file, content] of Object.entries(files)) {
+            const full = path.join(work, file);
+            if (content === null) rmSync(full, { force: true });
+            else {
+              mkdirSync(path.dirname(full), { recursive: true });
+              writeFileSync(full, content);
+            }
+          }
+          git(work, "add", "-A");
+          git(work, "commit", "-q", "--allow-empty", "-m", message);
+          git(work, "push", "-q", "origin", `HEAD:refs/heads/${branch}`);
+          return git(work, "rev-parse", "HEAD");
+        },
+      };
+    },
+    async stop() {
+      await pool.end();
+      await target.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

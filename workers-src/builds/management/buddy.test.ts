@@ -1,0 +1,181 @@
+import { env, runInDurableObject } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { type BuddyState, BuildBuddy, parseCursor } from "./buddy";
+import { BuildScheduler } from "./scheduler";
+
+async function sha256Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+const TOKEN = "t".repeat(64);
+let n = 0;
+
+/** A BuildBuddy that took a build and waits for its runner: its state as `startBuild` leaves it. */
+async function startedBuddy(overrides: Partial<BuddyState> = {}) {
+  const uuid = `00000000-0000-4000-8000-${String(++n).padStart(12, "0")}`;
+  const stub = env.BUILD_BUDDY.get(env.BUILD_BUDDY.idFromName(`${uuid}-${Date.now()}`));
+  const state: BuddyState = {
+    buildUuid: uuid,
+    accountId: "acct",
+    workerId: "worker",
+    cacheEnabled: true,
+    status: "running",
+    tokenHash: await sha256Hex(TOKEN),
+    startDeadline: Date.now() + 60_000,
+    runDeadline: Date.now() + 600_000,
+    ...overrides,
+  };
+  await runInDurableObject(stub, (_i: BuildBuddy, s) => s.storage.put("state", state));
+  return stub;
+}
+
+const lines = (seq: number, count = 3) =>
+  Array.from({ length: count }, (_, i) => ({ ts: seq * 10 + i, line: `${seq}.${i}` }));
+
+describe("parseCursor", () => {
+  it.each([
+    [null, 0],
+    [undefined, 0],
+    ["", 0],
+    ["0", 0],
+    ["42", 42],
+  ] as const)("%s → %d", (cursor, expected) => expect(parseCursor(cursor)).toBe(expected));
+  it.each(["-1", "1.5", "abc", "1e3", "9".repeat(16)])("refuses %s", (cursor) =>
+    expect(() => parseCursor(cursor)).toThrow(/invalid log cursor/),
+  );
+});
+
+describe("BuildBuddy runner callbacks", () => {
+  it("takes a log batch only with the build's own callback token", async () => {
+    const stub = await startedBuddy();
+    for (const token of [null, "", "x".repeat(64), `${TOKEN}x`]) {
+      expect(await stub.runnerLogs(token, { seq: 1, lines: lines(1) })).toMatchObject({
+        status: 401,
+        accepted: false,
+      });
+    }
+    expect((await stub.inspect()).lines).toBe(0);
+    expect(await stub.runnerLogs(TOKEN, { seq: 1, lines: lines(1) })).toEqual({
+      status: 200,
+      accepted: true,
+    });
+    expect(await stub.runnerLogs(TOKEN, { seq: 1, lines: lines(1) })).toEqual({
+      status: 200,
+      accepted: false,
+    });
+    expect((await stub.inspect()).lines).toBe(3);
+  });
+
+  it.each([
+    ["no seq", { lines: [] }],
+    ["seq 0", { seq: 0, lines: [] }],
+    ["a line without ts", { seq: 1, lines: [{ line: "x" }] }],
+    ["an unknown field", { seq: 1, lines: [], extra: true }],
+    ["not an object", "hello"],
+  ])("refuses a malformed log batch (%s) and stores nothing", async (_name, body) => {
+    const stub = await startedBuddy();
+    expect(await stub.runnerLogs(TOKEN, body)).toMatchObject({ status: 400, accepted: false });
+    expect((await stub.inspect()).lines).toBe(0);
+  });
+
+  it("a status that does not move the build forward is accepted as a no-op (late or duplicate)", async () => {
+    const stub = await startedBuddy({ status: "running" });
+    expect(await stub.runnerStatus(TOKEN, { status: "running" })).toEqual({ status: 200, accepted: false });
+    expect(await stub.runnerStatus("wrong".repeat(10), { status: "running" })).toMatchObject({ status: 401 });
+    expect(await stub.runnerStatus(TOKEN, { status: "stopped" })).toMatchObject({ status: 400 });
+    const stopped = await startedBuddy({ status: "stopped", outcome: "success" });
+    expect(
+      await stopped.runnerStatus(TOKEN, {
+        status: "stopped",
+        outcome: "failed",
+        failure_class: "build_command",
+        last_log_seq: 0,
+      }),
+    ).toEqual({ status: 200, accepted: false });
+    expect((await stopped.inspect()).state?.outcome).toBe("success");
+  });
+
+  it("hands out the cache only to the running build's token", async () => {
+    const stub = await startedBuddy();
+    expect(await stub.cacheGrant("nope".repeat(16))).toBeUndefined();
+    expect(await stub.cacheGrant(TOKEN)).toEqual({ workerId: "worker", cacheEnabled: true });
+    const stopped = await startedBuddy({ status: "stopped", outcome: "success" });
+    expect(await stopped.cacheGrant(TOKEN)).toBeUndefined();
+  });
+});
+
+describe("BuildBuddy log reading", () => {
+  it("pages by cursor and reports done only when the build stopped and every batch arrived", async () => {
+    const stub = await startedBuddy({ status: "stopped", outcome: "success", lastLogSeq: 3 });
+    await stub.runnerLogs(TOKEN, { seq: 1, lines: lines(1) });
+    await stub.runnerLogs(TOKEN, { seq: 3, lines: lines(3) });
+    const first = await stub.readLogs(null, { limit: 2 });
+    expect(first).toEqual({ lines: lines(1).slice(0, 2), cursor: "2", done: false });
+    const second = await stub.readLogs(first.cursor);
+    expect(second).toEqual({ lines: lines(1).slice(2), cursor: "3", done: false });
+    await stub.runnerLogs(TOKEN, { seq: 2, lines: lines(2) });
+    const rest = await stub.readLogs(second.cursor);
+    expect(rest).toEqual({ lines: [...lines(2), ...lines(3)], cursor: "9", done: true });
+  });
+
+  it("a waiting reader is woken by the next batch, and many readers see the same lines", async () => {
+    const stub = await startedBuddy();
+    const readers = Array.from({ length: 5 }, () => stub.readLogs("0", { waitMs: 10_000 }));
+    await new Promise((r) => setTimeout(r, 50));
+    const started = Date.now();
+    await stub.runnerLogs(TOKEN, { seq: 1, lines: lines(1) });
+    const pages = await Promise.all(readers);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    for (const page of pages) expect(page).toEqual({ lines: lines(1), cursor: "3", done: false });
+  });
+
+  it("a wait with nothing new ends after waitMs with an empty page at the same cursor", async () => {
+    const stub = await startedBuddy();
+    expect(await stub.readLogs("0", { waitMs: 100 })).toEqual({ lines: [], cursor: "0", done: false });
+  });
+
+  it("a build it never started has no lines and is not done", async () => {
+    const stub = env.BUILD_BUDDY.get(env.BUILD_BUDDY.idFromName(`never-${Date.now()}`));
+    expect(await stub.readLogs(null)).toEqual({ lines: [], cursor: "0", done: false });
+  });
+
+  it("keeps its lines and state across an eviction (a new instance over the same storage)", async () => {
+    const stub = await startedBuddy();
+    await stub.runnerLogs(TOKEN, { seq: 2, lines: lines(2) });
+    await stub.runnerLogs(TOKEN, { seq: 1, lines: lines(1) });
+    await runInDurableObject(stub, async (_instance: BuildBuddy, state) => {
+      const fresh = new BuildBuddy(state, env);
+      expect((await fresh.readLogs(null)).lines).toEqual([...lines(1), ...lines(2)]);
+      expect(await fresh.runnerLogs(TOKEN, { seq: 2, lines: lines(2) })).toEqual({
+        status: 200,
+        accepted: false,
+      });
+    });
+  });
+});
+
+describe("BuildScheduler", () => {
+  it("reads its limits from the Worker's vars, as the local stack sets them", async () => {
+    const stub = env.BUILD_SCHEDULER.get(env.BUILD_SCHEDULER.idFromName("limits-test"));
+    // stacks/Pulumi.local.yaml: builds.maxConcurrentPerAccount 2; the rest are the schema's defaults.
+    expect(await stub.limits()).toEqual({
+      maxConcurrentBuilds: 2,
+      maxConcurrentBuildsGlobal: 50,
+      timeoutMinutes: 20,
+      wakeOnQueue: true,
+      pollIntervalSeconds: 30,
+    });
+  });
+
+  it("keeps an alarm set from its first start on: the safety net that finds missed builds", async () => {
+    const stub = env.BUILD_SCHEDULER.get(env.BUILD_SCHEDULER.idFromName("alarm-test"));
+    await runInDurableObject(stub, async (instance: BuildScheduler, state) => {
+      expect(instance).toBeInstanceOf(BuildScheduler);
+      const alarm = await state.storage.getAlarm();
+      expect(alarm).not.toBeNull();
+      expect(alarm as number).toBeGreaterThan(Date.now());
+      expect(alarm as number).toBeLessThanOrEqual(Date.now() + 30_000);
+    });
+  });
+});

@@ -1,0 +1,456 @@
+import { DurableObject } from "cloudflare:workers";
+import { WorkersLogger } from "workers-tagged-logger";
+import { importSecretKey, openSecret } from "../lib/secret-box";
+import { withDb } from "../shared/db";
+import type { CancelResult, LogPage, ReadLogsOptions } from "../shared/management-api";
+import {
+  type BuildOutcome,
+  type BuildStatus,
+  type FailureClass,
+  type LogBatch,
+  logBatchSchema,
+  type StartBuildRequest,
+  type StatusCallback,
+  statusCallbackSchema,
+} from "../shared/protocol";
+import { type ComputeBackend, computeBackend } from "./compute";
+import { type ManagementEnv, numberVar, schedulerOf } from "./env";
+import { LogStore } from "./log-store";
+
+const logger = new WorkersLogger();
+
+/** After the runner says it stopped, how long its last log batches may still take to arrive. */
+export const LOG_GRACE_MS = 30_000;
+const STATUS_RANK: Record<BuildStatus, number> = { queued: 0, initializing: 1, running: 2, stopped: 3 };
+
+export interface BuddyState {
+  buildUuid: string;
+  accountId: string;
+  workerId: string;
+  cacheEnabled: boolean;
+  status: BuildStatus;
+  outcome?: BuildOutcome;
+  failureClass?: FailureClass;
+  /** SHA-256 (hex) of the runner's callback token; the token itself is never stored. */
+  tokenHash: string;
+  /** A runner that has not reported `running` by then fails the build ("initialization"). */
+  startDeadline: number;
+  /** The build is terminated ("timeout") at this time. */
+  runDeadline: number;
+  lastLogSeq?: number;
+  /** When the log is sealed even if batches are still missing. */
+  logDeadline?: number;
+}
+
+/** Answer to a runner callback. `accepted: false` means it was late or a duplicate: nothing changed. */
+export interface CallbackResult {
+  status: number;
+  accepted: boolean;
+  error?: string;
+}
+
+export interface CacheGrant {
+  workerId: string;
+  cacheEnabled: boolean;
+}
+
+async function sha256Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function randomToken(): string {
+  return [...crypto.getRandomValues(new Uint8Array(32))].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function sameText(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
+}
+
+/** Cursor of `readLogs`: the number of the last line read, as a string. */
+export function parseCursor(cursor: string | null | undefined): number {
+  if (cursor === null || cursor === undefined || cursor === "") return 0;
+  if (!/^\d{1,15}$/.test(cursor)) throw new RangeError(`invalid log cursor "${cursor.slice(0, 40)}"`);
+  return Number(cursor);
+}
+
+/**
+ * One per build (named by its uuid). It starts the build on the compute backend, takes the runner's status
+ * and log callbacks, keeps the log in its SQLite storage for every reader, and ends the build itself when
+ * the runner does not start in time, runs past the timeout, or is cancelled. Everything it needs after an
+ * eviction is in storage; alarms are idempotent.
+ */
+export class BuildBuddy extends DurableObject<ManagementEnv> {
+  private readonly logs: LogStore;
+  private chain: Promise<unknown> = Promise.resolve();
+  private readonly waiters = new Set<() => void>();
+  /** Tests replace the compute backend; otherwise it comes from the Worker's vars. */
+  compute?: ComputeBackend;
+
+  constructor(ctx: DurableObjectState, env: ManagementEnv) {
+    super(ctx, env);
+    this.logs = new LogStore(ctx.storage);
+  }
+
+  /** State changes run one at a time: a callback that awaits PostgreSQL never interleaves with another. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(fn, fn);
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  private load(): Promise<BuddyState | undefined> {
+    return this.ctx.storage.get<BuddyState>("state");
+  }
+
+  private async save(state: BuddyState): Promise<void> {
+    await this.ctx.storage.put("state", state);
+    const next = [
+      state.status === "initializing" ? state.startDeadline : undefined,
+      state.status !== "stopped" ? state.runDeadline : undefined,
+      state.status === "stopped" && state.logDeadline && !this.logs.complete(state.lastLogSeq ?? 0)
+        ? state.logDeadline
+        : undefined,
+    ].filter((t): t is number => t !== undefined);
+    if (next.length > 0) await this.ctx.storage.setAlarm(Math.min(...next));
+    else await this.ctx.storage.deleteAlarm();
+  }
+
+  private backend(): ComputeBackend {
+    this.compute ??= computeBackend(this.env);
+    return this.compute;
+  }
+
+  private wakeReaders(): void {
+    for (const wake of this.waiters) wake();
+    this.waiters.clear();
+  }
+
+  private systemLine(line: string): void {
+    if (this.logs.appendSystem([{ ts: Date.now(), line }]) > 0) this.wakeReaders();
+  }
+
+  /** Called by the scheduler once the build is `initializing`. Calling it again changes nothing. */
+  async startBuild(buildUuid: string): Promise<void> {
+    const request = await this.serial(async () => {
+      if (await this.load()) return undefined;
+      return this.prepare(buildUuid);
+    });
+    if (!request) return;
+    try {
+      await this.backend().startBuild(request);
+    } catch (err) {
+      const message = (err as Error).message;
+      logger
+        .withTags({ build_uuid: buildUuid, release: this.env.RELEASE })
+        .error("runner start failed", message);
+      await this.serial(async () => {
+        const state = await this.load();
+        if (state?.status !== "initializing") return;
+        this.systemLine(`platform: the build could not be started: ${message}`);
+        await this.finish(state, "failed", "initialization", { stopRunner: false });
+      });
+    }
+  }
+
+  private async prepare(buildUuid: string): Promise<StartBuildRequest | undefined> {
+    const { build, variables } = await withDb(this.env.HYPERDRIVE, async (db) => {
+      const [row] = await db.query<{
+        account_id: string;
+        worker_id: string;
+        trigger_id: string;
+        branch: string;
+        commit_hash: string | null;
+        production: boolean;
+        status: BuildStatus;
+        initializing_at: Date | null;
+        build_command: string | null;
+        deploy_command: string;
+        non_production_deploy_command: string;
+        root_directory: string;
+        build_caching_enabled: boolean;
+        repo_url: string;
+      }>(
+        `SELECT b.account_id, b.worker_id, b.trigger_id, b.branch, b.commit_hash, b.production, b.status,
+                b.initializing_at, t.build_command, t.deploy_command, t.non_production_deploy_command,
+                t.root_directory, t.build_caching_enabled, r.repo_url
+           FROM builds b JOIN triggers t ON t.id = b.trigger_id JOIN repo_connections r ON r.id = t.repo_connection_id
+          WHERE b.build_uuid = $1`,
+        [buildUuid],
+      );
+      const vars = row
+        ? await db.query<{ name: string; type: string; value: string | null; sealed_value: string | null }>(
+            "SELECT name, type, value, sealed_value FROM build_variables WHERE trigger_id = $1 ORDER BY name",
+            [row.trigger_id],
+          )
+        : [];
+      return { build: row, variables: vars };
+    });
+    if (build?.status !== "initializing") return undefined;
+    const key = await importSecretKey(this.env.BUILD_VARIABLES_KEY);
+    const env: Record<string, string> = {};
+    const secretNames: string[] = [];
+    for (const v of variables) {
+      if (v.type === "secret") {
+        env[v.name] = await openSecret(key, v.sealed_value ?? "", `${build.trigger_id}:${v.name}`);
+        secretNames.push(v.name);
+      } else {
+        env[v.name] = v.value ?? "";
+      }
+    }
+    const token = randomToken();
+    const now = Date.now();
+    const initializingAt = build.initializing_at ? new Date(build.initializing_at).getTime() : now;
+    await this.save({
+      buildUuid,
+      accountId: build.account_id,
+      workerId: build.worker_id,
+      cacheEnabled: build.build_caching_enabled,
+      status: "initializing",
+      tokenHash: await sha256Hex(token),
+      startDeadline: now + numberVar(this.env.BUILD_START_TIMEOUT_SECONDS, 120) * 1000,
+      runDeadline: initializingAt + numberVar(this.env.BUILD_TIMEOUT_MINUTES, 20) * 60_000,
+    });
+    const timeoutSeconds = Math.max(
+      1,
+      Math.ceil((initializingAt + numberVar(this.env.BUILD_TIMEOUT_MINUTES, 20) * 60_000 - now) / 1000),
+    );
+    return {
+      build_uuid: buildUuid,
+      ...(this.env.CALLBACK_URL ? { callback_url: this.env.CALLBACK_URL } : {}),
+      callback_token: token,
+      repo_url: build.repo_url,
+      commit_hash: build.commit_hash,
+      branch: build.branch,
+      root_directory: build.root_directory,
+      build_command: build.build_command,
+      deploy_command: build.production ? build.deploy_command : build.non_production_deploy_command,
+      env,
+      secret_names: secretNames,
+      cache_enabled: build.build_caching_enabled,
+      timeout_seconds: timeoutSeconds,
+    };
+  }
+
+  private async authorized(token: string | null): Promise<BuddyState | undefined> {
+    const state = await this.load();
+    if (!state || !token) return undefined;
+    return sameText(await sha256Hex(token), state.tokenHash) ? state : undefined;
+  }
+
+  /** `POST /api/builds/:uuid/status` from the runner. */
+  async runnerStatus(token: string | null, body: unknown): Promise<CallbackResult> {
+    const parsed = statusCallbackSchema.safeParse(body);
+    if (!parsed.success) return { status: 400, accepted: false, error: "invalid status body" };
+    return this.serial(async () => {
+      const state = await this.authorized(token);
+      if (!state) return { status: 401, accepted: false, error: "invalid callback token" };
+      return this.applyStatus(state, parsed.data);
+    });
+  }
+
+  private async applyStatus(state: BuddyState, update: StatusCallback): Promise<CallbackResult> {
+    if (STATUS_RANK[update.status] <= STATUS_RANK[state.status]) return { status: 200, accepted: false };
+    if (update.status === "running") {
+      await withDb(this.env.HYPERDRIVE, (db) =>
+        db.query(
+          "UPDATE builds SET status = 'running', running_at = clock_timestamp() WHERE build_uuid = $1 AND status = 'initializing'",
+          [state.buildUuid],
+        ),
+      );
+      await this.save({ ...state, status: "running" });
+      return { status: 200, accepted: true };
+    }
+    await this.finish(
+      { ...state, lastLogSeq: update.last_log_seq },
+      update.outcome,
+      update.outcome === "success" ? undefined : update.failure_class,
+      { stopRunner: false },
+    );
+    return { status: 200, accepted: true };
+  }
+
+  /** `POST /api/builds/:uuid/logs` from the runner. */
+  async runnerLogs(token: string | null, body: unknown): Promise<CallbackResult> {
+    const parsed = logBatchSchema.safeParse(body);
+    if (!parsed.success) return { status: 400, accepted: false, error: "invalid log batch" };
+    const state = await this.authorized(token);
+    if (!state) return { status: 401, accepted: false, error: "invalid callback token" };
+    return this.appendBatch(parsed.data, state);
+  }
+
+  private async appendBatch(batch: LogBatch, state: BuddyState): Promise<CallbackResult> {
+    const result = this.logs.append(batch.seq, batch.lines);
+    if (result.added > 0) this.wakeReaders();
+    if (state.status === "stopped" && this.logs.complete(state.lastLogSeq ?? 0)) await this.save(state);
+    return { status: 200, accepted: !result.duplicate };
+  }
+
+  /** Lets the runner read and write the Worker's build cache (`/api/builds/:uuid/cache`). */
+  async cacheGrant(token: string | null): Promise<CacheGrant | undefined> {
+    const state = await this.authorized(token);
+    if (!state || state.status === "stopped") return undefined;
+    return { workerId: state.workerId, cacheEnabled: state.cacheEnabled };
+  }
+
+  async readLogs(cursor: string | null, options: ReadLogsOptions = {}): Promise<LogPage> {
+    const after = parseCursor(cursor);
+    const limit = Math.min(Math.max(options.limit ?? 1000, 1), 5000);
+    let page = this.logs.read(after, limit);
+    let state = await this.load();
+    const waitMs = Math.min(options.waitMs ?? 0, 30_000);
+    if (page.lines.length === 0 && waitMs > 0 && !this.done(state)) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          this.waiters.delete(wake);
+          resolve();
+        }, waitMs);
+        const wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        this.waiters.add(wake);
+      });
+      page = this.logs.read(after, limit);
+      state = await this.load();
+    }
+    const done = this.done(state) && this.logs.read(page.last, 1).lines.length === 0;
+    return { lines: page.lines, cursor: String(page.last), done };
+  }
+
+  private done(state: BuddyState | undefined): boolean {
+    return state?.status === "stopped" && this.logs.complete(state.lastLogSeq ?? 0);
+  }
+
+  /** Cancels the build whatever its stage; a stopped build is left as it is. */
+  async cancel(buildUuid: string): Promise<CancelResult> {
+    return this.serial(async () => {
+      const state = await this.load();
+      if (state) {
+        if (state.status === "stopped") {
+          return { status: "stopped", build_outcome: state.outcome ?? null, cancelled: false };
+        }
+        this.systemLine("platform: build cancelled");
+        await this.finish(state, "cancelled", undefined, { stopRunner: true });
+        return { status: "stopped", build_outcome: "cancelled", cancelled: true };
+      }
+      // Never started here: still queued, or admitted by the scheduler a moment ago.
+      const rows = await withDb(this.env.HYPERDRIVE, (db) =>
+        db.query<{ status: BuildStatus; build_outcome: BuildOutcome | null; changed: boolean }>(
+          `WITH changed AS (
+             UPDATE builds SET status = 'stopped', build_outcome = 'cancelled', stopped_at = clock_timestamp()
+              WHERE build_uuid = $1 AND status IN ('queued', 'initializing') RETURNING status, build_outcome)
+           SELECT status, build_outcome, true AS changed FROM changed
+           UNION ALL SELECT status, build_outcome, false FROM builds
+            WHERE build_uuid = $1 AND NOT EXISTS (SELECT 1 FROM changed)`,
+          [buildUuid],
+        ),
+      );
+      const row = rows[0];
+      if (!row) throw new RangeError(`unknown build ${buildUuid}`);
+      if (!row.changed) return { status: row.status, build_outcome: row.build_outcome, cancelled: false };
+      // A tombstone, so that a start already on its way changes nothing.
+      await this.ctx.storage.put("state", {
+        buildUuid,
+        accountId: "",
+        workerId: "",
+        cacheEnabled: false,
+        status: "stopped",
+        outcome: "cancelled",
+        tokenHash: "",
+        startDeadline: 0,
+        runDeadline: 0,
+      } satisfies BuddyState);
+      this.logs.seal();
+      await schedulerOf(this.env).buildFinished(buildUuid);
+      return { status: "stopped", build_outcome: "cancelled", cancelled: true };
+    });
+  }
+
+  /**
+   * Ends the build: PostgreSQL first (its `status <> 'stopped'` guard makes a retry harmless), then this
+   * object's state, then metrics and the scheduler, which frees the slot.
+   */
+  private async finish(
+    state: BuddyState,
+    outcome: BuildOutcome,
+    failureClass: FailureClass | undefined,
+    options: { stopRunner: boolean },
+  ): Promise<void> {
+    if (options.stopRunner) {
+      await this.backend()
+        .stopBuild(state.buildUuid)
+        .catch((err: Error) =>
+          logger.withTags({ build_uuid: state.buildUuid }).warn("runner stop failed", err.message),
+        );
+    }
+    const rows = await withDb(this.env.HYPERDRIVE, (db) =>
+      db.query<{ created_at: Date; initializing_at: Date | null; running_at: Date | null; stopped_at: Date }>(
+        `UPDATE builds SET status = 'stopped', build_outcome = $2, failure_class = $3, stopped_at = clock_timestamp()
+          WHERE build_uuid = $1 AND status <> 'stopped'
+          RETURNING created_at, initializing_at, running_at, stopped_at`,
+        [state.buildUuid, outcome, failureClass ?? null],
+      ),
+    );
+    const forced = options.stopRunner || outcome === "terminated" || failureClass === "initialization";
+    if (forced) this.logs.seal();
+    const next: BuddyState = {
+      ...state,
+      status: "stopped",
+      outcome,
+      failureClass,
+      logDeadline: Date.now() + LOG_GRACE_MS,
+    };
+    await this.save(next);
+    this.wakeReaders();
+    const timing = rows[0];
+    if (timing) {
+      const ms = (a: Date | null, b: Date | null) =>
+        a && b ? new Date(b).getTime() - new Date(a).getTime() : 0;
+      this.env.BUILD_METRICS?.writeDataPoint({
+        indexes: [state.accountId],
+        blobs: [outcome, failureClass ?? "", state.workerId, this.env.RELEASE],
+        doubles: [
+          ms(timing.created_at, timing.initializing_at),
+          ms(timing.running_at, timing.stopped_at),
+          ms(timing.created_at, timing.stopped_at),
+        ],
+      });
+    }
+    logger
+      .withTags({ build_uuid: state.buildUuid, account_id: state.accountId, release: this.env.RELEASE })
+      .info("build stopped", { outcome, failure_class: failureClass ?? null });
+    await schedulerOf(this.env).buildFinished(state.buildUuid);
+  }
+
+  /** Healthy-start check, timeout and the end of the log's grace period. */
+  override async alarm(): Promise<void> {
+    await this.serial(async () => {
+      const state = await this.load();
+      if (!state) return;
+      const now = Date.now();
+      if (state.status === "initializing" && now >= state.startDeadline) {
+        const seconds = numberVar(this.env.BUILD_START_TIMEOUT_SECONDS, 120);
+        this.systemLine(`platform: the runner did not report within ${seconds} s; the build failed to start`);
+        await this.finish(state, "failed", "initialization", { stopRunner: true });
+      } else if (state.status !== "stopped" && now >= state.runDeadline) {
+        const minutes = numberVar(this.env.BUILD_TIMEOUT_MINUTES, 20);
+        this.systemLine(`platform: the build ran past its ${minutes}-minute limit and was terminated`);
+        await this.finish(state, "terminated", "timeout", { stopRunner: true });
+      } else if (state.status === "stopped" && state.logDeadline && now >= state.logDeadline) {
+        if (this.logs.seal() > 0) this.wakeReaders();
+        await this.save(state);
+      } else {
+        await this.save(state);
+      }
+    });
+  }
+
+  /** For tests and diagnostics. */
+  async inspect(): Promise<{ state: BuddyState | undefined; lines: number; alarm: number | null }> {
+    return { state: await this.load(), lines: this.logs.count(), alarm: await this.ctx.storage.getAlarm() };
+  }
+}

@@ -1,0 +1,36 @@
+/**
+ * What the Client Worker asks of the Build Management Worker over its RPC service binding. The Client
+ * Worker has already checked that the build belongs to the caller's account: the binding is private.
+ */
+import type { BuildOutcome, BuildStatus, LogLine } from "./protocol";
+
+export interface LogPage {
+  lines: LogLine[];
+  /** Pass back to read on from the last line returned (opaque). */
+  cursor: string;
+  /** The build has stopped and every line it wrote is in the pages read so far. */
+  done: boolean;
+}
+
+export interface ReadLogsOptions {
+  /** At most this many lines. @default 1000 */
+  limit?: number;
+  /** When nothing is past the cursor yet, wait up to this long for a line (live tail). @default 0 */
+  waitMs?: number;
+}
+
+export interface CancelResult {
+  status: BuildStatus;
+  build_outcome: BuildOutcome | null;
+  /** False when the build had already stopped: nothing changed. */
+  cancelled: boolean;
+}
+
+export interface BuildManagementApi {
+  /** A build was queued: the scheduler looks at the queue now rather than at its next alarm. */
+  buildQueued(): Promise<void>;
+  cancelBuild(buildUuid: string): Promise<CancelResult>;
+  readLogs(buildUuid: string, cursor: string | null, options?: ReadLogsOptions): Promise<LogPage>;
+  /** Removes the Worker's build cache entries; answers how many were removed. */
+  clearCache(workerId: string): Promise<{ deleted: number }>;
+}

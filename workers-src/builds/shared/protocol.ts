@@ -1,0 +1,87 @@
+/**
+ * The wire contract between the Build Management Worker and a build runner (the HTTP runner service or a
+ * container). Both sides validate what they receive with these schemas.
+ *
+ * management → runner
+ *   POST   {runner}/builds            Authorization: Bearer <runner token>   body: StartBuildRequest → 202
+ *   DELETE {runner}/builds/:uuid      Authorization: Bearer <runner token>   → 202 (kills the process tree)
+ *
+ * runner → management (callback_url, Authorization: Bearer <the build's callback token>)
+ *   POST {callback}/api/builds/:uuid/status   body: StatusCallback
+ *   POST {callback}/api/builds/:uuid/logs     body: LogBatch
+ *   GET  {callback}/api/builds/:uuid/cache    → 200 tar.gz bytes | 404 (no entry)
+ *   PUT  {callback}/api/builds/:uuid/cache    body: tar.gz bytes
+ */
+import { z } from "zod";
+
+export const BUILD_STATUSES = ["queued", "initializing", "running", "stopped"] as const;
+export type BuildStatus = (typeof BUILD_STATUSES)[number];
+
+export const BUILD_OUTCOMES = ["success", "failed", "cancelled", "skipped", "terminated"] as const;
+export type BuildOutcome = (typeof BUILD_OUTCOMES)[number];
+
+/** Why a build failed, as users are told. */
+export const FAILURE_CLASSES = [
+  "initialization",
+  "clone",
+  "install",
+  "build_command",
+  "deploy_command",
+  "timeout",
+  "internal",
+] as const;
+export type FailureClass = (typeof FAILURE_CLASSES)[number];
+
+/** Largest log line the platform stores; longer lines are cut. */
+export const MAX_LOG_LINE_BYTES = 8 * 1024;
+/** Largest batch a runner sends in one callback. */
+export const MAX_LOG_BATCH_LINES = 5000;
+
+export const startBuildRequestSchema = z.strictObject({
+  build_uuid: z.uuid(),
+  /** Base URL of the callback API; absent when the runner was configured with one. */
+  callback_url: z.url().optional(),
+  callback_token: z.string().min(32),
+  repo_url: z.string().min(1),
+  commit_hash: z
+    .string()
+    .regex(/^[0-9a-f]{7,64}$/)
+    .nullable(),
+  branch: z.string().min(1),
+  /** Folder inside the repository that the commands run in; "" is the root. */
+  root_directory: z.string(),
+  build_command: z.string().nullable(),
+  deploy_command: z.string(),
+  /** Build variables, text and secret; secret values are masked in every log line. */
+  env: z.record(z.string(), z.string()),
+  secret_names: z.array(z.string()),
+  cache_enabled: z.boolean(),
+  timeout_seconds: z.number().int().positive(),
+});
+export type StartBuildRequest = z.infer<typeof startBuildRequestSchema>;
+
+export const statusCallbackSchema = z.discriminatedUnion("status", [
+  z.strictObject({ status: z.literal("running") }),
+  z.strictObject({
+    status: z.literal("stopped"),
+    outcome: z.enum(["success", "failed", "cancelled", "terminated"]),
+    failure_class: z.enum(FAILURE_CLASSES).optional(),
+    /** Sequence number of the last log batch the runner sent (0: none); readers are done once all arrived. */
+    last_log_seq: z.number().int().min(0),
+  }),
+]);
+export type StatusCallback = z.infer<typeof statusCallbackSchema>;
+
+export const logLineSchema = z.strictObject({
+  /** Milliseconds since the epoch. */
+  ts: z.number().int().nonnegative(),
+  line: z.string(),
+});
+export type LogLine = z.infer<typeof logLineSchema>;
+
+export const logBatchSchema = z.strictObject({
+  /** 1, 2, 3, ... per build; a resent batch keeps its number and is stored once. */
+  seq: z.number().int().min(1),
+  lines: z.array(logLineSchema).max(MAX_LOG_BATCH_LINES),
+});
+export type LogBatch = z.infer<typeof logBatchSchema>;
