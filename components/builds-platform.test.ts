@@ -1,7 +1,12 @@
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { capture, find, liveTag, revealSecrets, shape } from "../test/mock-program";
-import { BuildsPlatform, type BuildsPlatformArgs, MANAGEMENT_MIGRATIONS } from "./builds-platform";
+import { capture, find, liveTag, revealSecrets, shape, withoutSecrets } from "../test/mock-program";
+import {
+  type BuildLimits,
+  BuildsPlatform,
+  type BuildsPlatformArgs,
+  MANAGEMENT_MIGRATIONS,
+} from "./builds-platform";
 import { bundleWorker } from "./bundle";
 import { uploadTag } from "./durable-objects";
 import { SQL_MIGRATIONS_TYPE } from "./migration-providers";
@@ -10,11 +15,27 @@ import { readSqlMigrations } from "./sql-migrations";
 const ACCOUNT = "0123456789abcdef0123456789abcdef";
 const ZONE = "fedcba9876543210fedcba9876543210";
 const JWT = "jwt-secret-0123456789abcdef0123456789";
+const VARIABLES_KEY = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+const RUNNER_TOKEN = "runner-token-0123456789abcdef0123456789";
 const SCRIPT = "cloudflare:index/workersScript:WorkersScript";
 const HYPERDRIVE_CONFIG = "cloudflare:index/hyperdriveConfig:HyperdriveConfig";
 const CUSTOM_DOMAIN = "cloudflare:index/workersCustomDomain:WorkersCustomDomain";
 const SRC = path.join(__dirname, "..", "workers-src", "builds");
 const METRICS = "proj_test_builds_build_metrics";
+
+/** The builds settings of a validated stack config that sets none (the schema's defaults). */
+const LIMITS: BuildLimits = {
+  timeoutMinutes: 20,
+  maxConcurrentPerAccount: 6,
+  maxConcurrentGlobal: 50,
+  startTimeoutSeconds: 120,
+  heartbeatTimeoutSeconds: 60,
+  cacheExpiryDays: 7,
+  scheduler: { wakeOnQueue: true, pollIntervalSeconds: 30 },
+  compute: { backend: "http", runnerUrl: "local" },
+};
+
+const limits = (change: Partial<BuildLimits>): BuildLimits => ({ ...LIMITS, ...change });
 
 /** Args as stacks/program.ts builds them from a validated stack config (the schema's defaults). */
 const args = (extra: Partial<BuildsPlatformArgs> = {}): BuildsPlatformArgs => ({
@@ -36,8 +57,11 @@ const args = (extra: Partial<BuildsPlatformArgs> = {}): BuildsPlatformArgs => ({
   hyperdrive: { caching: { enabled: true, maxAgeSeconds: 60, staleWhileRevalidateSeconds: 15 } },
   placement: { client: "smart", management: "off" },
   observability: { enabled: true, headSamplingRate: 1, invocationLogs: true },
-  builds: { timeoutMinutes: 20, maxConcurrentPerAccount: 6, cacheExpiryDays: 7 },
+  builds: LIMITS,
   apiJwtSecret: JWT,
+  buildVariablesKey: VARIABLES_KEY,
+  runnerToken: RUNNER_TOKEN,
+  release: "unreleased",
   workersDev: true,
   protect: false,
   liveState: liveTag(undefined),
@@ -97,7 +121,7 @@ describe("BuildsPlatform", () => {
     ]);
   });
 
-  it("binds the client to the management script's BuildManagement entrypoint, Hyperdrive, metrics and a secret JWT", async () => {
+  it("binds the client to the management script's BuildManagement entrypoint, Hyperdrive, metrics, release vars, and the JWT and variables key as secrets", async () => {
     const { resources, hyperdriveId } = await capturePlatform(args());
     expect(hyperdriveId).toMatch(/^[0-9a-f]{32}$/);
     const client = find(resources, SCRIPT, "builds-client");
@@ -113,7 +137,10 @@ describe("BuildsPlatform", () => {
           entrypoint: "BuildManagement",
         },
         { type: "analytics_engine", name: "BUILD_METRICS", dataset: METRICS },
+        { type: "plain_text", name: "RELEASE", text: "unreleased" },
+        { type: "plain_text", name: "ALLOW_FILE_REPOS", text: "false" },
         { type: "secret_text", name: "API_JWT_SECRET", text: JWT },
+        { type: "secret_text", name: "BUILD_VARIABLES_KEY", text: VARIABLES_KEY },
       ],
     });
     expect(client.inputs.compatibilityFlags).toEqual(["nodejs_compat"]);
@@ -136,25 +163,55 @@ describe("BuildsPlatform", () => {
     },
   );
 
-  it("declares the management Worker's Durable Objects, vars from args, build cache, Hyperdrive and metrics", async () => {
+  it("declares the management Worker's Durable Objects, vars from args, secret runner token and variables key, build cache, Hyperdrive and metrics", async () => {
     const live = liveTag(undefined);
     const { resources, hyperdriveId } = await capturePlatform(
       args({
-        builds: { timeoutMinutes: 45, maxConcurrentPerAccount: 3, cacheExpiryDays: 7 },
+        builds: {
+          timeoutMinutes: 45,
+          maxConcurrentPerAccount: 3,
+          maxConcurrentGlobal: 12,
+          startTimeoutSeconds: 90,
+          heartbeatTimeoutSeconds: 40,
+          cacheExpiryDays: 7,
+          scheduler: { wakeOnQueue: false, pollIntervalSeconds: 15 },
+          compute: {
+            backend: "http",
+            runnerUrl: "https://runner.example.net",
+            callbackUrl: "https://management.example.net",
+          },
+        },
+        release: "2026.10.1",
+        allowFileRepos: true,
         liveState: live,
       }),
     );
     const management = find(resources, SCRIPT, "builds-management");
     expect(management.inputs.scriptName).toBe("proj-test-builds-management");
-    expect(revealSecrets(management.inputs.bindings)).toEqual([
-      { type: "r2_bucket", name: "BUILD_CACHE", bucketName: "proj-test-builds-build-cache" },
-      { type: "hyperdrive", name: "HYPERDRIVE", id: hyperdriveId },
-      { type: "durable_object_namespace", name: "BUILD_SCHEDULER", className: "BuildScheduler" },
-      { type: "durable_object_namespace", name: "BUILD_BUDDY", className: "BuildBuddy" },
-      { type: "analytics_engine", name: "BUILD_METRICS", dataset: METRICS },
-      { type: "plain_text", name: "BUILD_TIMEOUT_MINUTES", text: "45" },
-      { type: "plain_text", name: "MAX_CONCURRENT_BUILDS", text: "3" },
-    ]);
+    // One secret binding makes the whole list secret, so the token and key never show in plain text.
+    expect(revealSecrets(management.inputs.bindings)).toEqual({
+      secret: [
+        { type: "r2_bucket", name: "BUILD_CACHE", bucketName: "proj-test-builds-build-cache" },
+        { type: "hyperdrive", name: "HYPERDRIVE", id: hyperdriveId },
+        { type: "durable_object_namespace", name: "BUILD_SCHEDULER", className: "BuildScheduler" },
+        { type: "durable_object_namespace", name: "BUILD_BUDDY", className: "BuildBuddy" },
+        { type: "analytics_engine", name: "BUILD_METRICS", dataset: METRICS },
+        { type: "plain_text", name: "BUILD_TIMEOUT_MINUTES", text: "45" },
+        { type: "plain_text", name: "BUILD_START_TIMEOUT_SECONDS", text: "90" },
+        { type: "plain_text", name: "HEARTBEAT_TIMEOUT_SECONDS", text: "40" },
+        { type: "plain_text", name: "MAX_CONCURRENT_BUILDS", text: "3" },
+        { type: "plain_text", name: "MAX_CONCURRENT_BUILDS_GLOBAL", text: "12" },
+        { type: "plain_text", name: "SCHEDULER_WAKE", text: "off" },
+        { type: "plain_text", name: "SCHEDULER_POLL_SECONDS", text: "15" },
+        { type: "plain_text", name: "COMPUTE_BACKEND", text: "http" },
+        { type: "plain_text", name: "RUNNER_URL", text: "https://runner.example.net" },
+        { type: "plain_text", name: "CALLBACK_URL", text: "https://management.example.net" },
+        { type: "plain_text", name: "RELEASE", text: "2026.10.1" },
+        { type: "plain_text", name: "ALLOW_FILE_REPOS", text: "true" },
+        { type: "secret_text", name: "RUNNER_TOKEN", text: RUNNER_TOKEN },
+        { type: "secret_text", name: "BUILD_VARIABLES_KEY", text: VARIABLES_KEY },
+      ],
+    });
     expect(management.inputs.migrations).toEqual({
       newTag: uploadTag(MANAGEMENT_MIGRATIONS, 0),
       steps: [{ newSqliteClasses: ["BuildScheduler", "BuildBuddy"] }],
@@ -165,6 +222,81 @@ describe("BuildsPlatform", () => {
     expect(
       resources.filter((r) => r.type === "cloudflare:index/workersCronTrigger:WorkersCronTrigger"),
     ).toEqual([]);
+  });
+
+  it("gives the management Worker the schema's default limits, wake on queue and the local runner, without CALLBACK_URL", async () => {
+    const { resources } = await capturePlatform(args());
+    const bindings = revealSecrets(find(resources, SCRIPT, "builds-management").inputs.bindings) as {
+      secret: { type: string; name: string; text?: string }[];
+    };
+    expect(bindings.secret.filter((b) => b.type !== "plain_text").map((b) => b.name)).toEqual([
+      "BUILD_CACHE",
+      "HYPERDRIVE",
+      "BUILD_SCHEDULER",
+      "BUILD_BUDDY",
+      "BUILD_METRICS",
+      "RUNNER_TOKEN",
+      "BUILD_VARIABLES_KEY",
+    ]);
+    expect(
+      Object.fromEntries(bindings.secret.filter((b) => b.type === "plain_text").map((b) => [b.name, b.text])),
+    ).toEqual({
+      BUILD_TIMEOUT_MINUTES: "20",
+      BUILD_START_TIMEOUT_SECONDS: "120",
+      HEARTBEAT_TIMEOUT_SECONDS: "60",
+      MAX_CONCURRENT_BUILDS: "6",
+      MAX_CONCURRENT_BUILDS_GLOBAL: "50",
+      SCHEDULER_WAKE: "on",
+      SCHEDULER_POLL_SECONDS: "30",
+      COMPUTE_BACKEND: "http",
+      RUNNER_URL: "local",
+      RELEASE: "unreleased",
+      ALLOW_FILE_REPOS: "false",
+    });
+  });
+
+  it.each([
+    [undefined, []],
+    ["https://management.example.net", ["https://management.example.net"]],
+  ])("with compute.callbackUrl %s, gives the management Worker CALLBACK_URL %j", async (callbackUrl, expected) => {
+    const compute = { backend: "http" as const, runnerUrl: "https://runner.example.net", callbackUrl };
+    const { resources } = await capturePlatform(args({ builds: limits({ compute }) }));
+    const bindings = revealSecrets(find(resources, SCRIPT, "builds-management").inputs.bindings) as {
+      secret: { name: string; text?: string }[];
+    };
+    expect(bindings.secret.filter((b) => b.name === "CALLBACK_URL").map((b) => b.text)).toEqual(expected);
+    expect(bindings.secret.find((b) => b.name === "RUNNER_URL")?.text).toBe("https://runner.example.net");
+    // The runner calls back the management Worker only: the client never gets the URL.
+    const client = revealSecrets(find(resources, SCRIPT, "builds-client").inputs.bindings) as {
+      secret: { name: string }[];
+    };
+    expect(client.secret.map((b) => b.name)).not.toContain("CALLBACK_URL");
+  });
+
+  it.each([
+    [true, "true"],
+    [false, "false"],
+    [undefined, "false"],
+  ])("with allowFileRepos %s, sets ALLOW_FILE_REPOS %s on both Workers", async (allowFileRepos, expected) => {
+    const { resources } = await capturePlatform(args({ allowFileRepos }));
+    for (const script of ["builds-management", "builds-client"]) {
+      const bindings = revealSecrets(find(resources, SCRIPT, script).inputs.bindings) as {
+        secret: { name: string; text?: string }[];
+      };
+      expect(bindings.secret.filter((b) => b.name === "ALLOW_FILE_REPOS").map((b) => b.text)).toEqual([
+        expected,
+      ]);
+    }
+  });
+
+  it("never shows the JWT secret, the variables key or the runner token outside a Pulumi secret", async () => {
+    const { resources } = await capturePlatform(args());
+    const revealed = JSON.stringify(resources.map((r) => revealSecrets(r.inputs)));
+    const visible = JSON.stringify(resources.map((r) => withoutSecrets(r.inputs)));
+    for (const value of [JWT, VARIABLES_KEY, RUNNER_TOKEN]) {
+      expect(revealed).toContain(value);
+      expect(visible).not.toContain(value);
+    }
   });
 
   it("keeps the management Worker's Durable Object history as released (append only)", () => {
@@ -182,9 +314,7 @@ describe("BuildsPlatform", () => {
     [7, 604_800],
     [30, 2_592_000],
   ])("expires build-cache entries %i days (%i seconds) after they were written", async (days, seconds) => {
-    const { resources } = await capturePlatform(
-      args({ builds: { timeoutMinutes: 20, maxConcurrentPerAccount: 6, cacheExpiryDays: days } }),
-    );
+    const { resources } = await capturePlatform(args({ builds: limits({ cacheExpiryDays: days }) }));
     expect(
       find(resources, "cloudflare:index/r2BucketLifecycle:R2BucketLifecycle", "builds-build-cache-lifecycle")
         .inputs,

@@ -22,6 +22,7 @@ export interface BuildLimits {
   maxConcurrentPerAccount: number;
   maxConcurrentGlobal: number;
   startTimeoutSeconds: number;
+  heartbeatTimeoutSeconds: number;
   cacheExpiryDays: number;
   scheduler: { wakeOnQueue: boolean; pollIntervalSeconds: number };
   /** `runnerUrl: "local"`: the local target starts a runner and wires it in. */
@@ -137,6 +138,7 @@ export class BuildsPlatform extends pulumi.ComponentResource {
         vars: {
           BUILD_TIMEOUT_MINUTES: String(builds.timeoutMinutes),
           BUILD_START_TIMEOUT_SECONDS: String(builds.startTimeoutSeconds),
+          HEARTBEAT_TIMEOUT_SECONDS: String(builds.heartbeatTimeoutSeconds),
           MAX_CONCURRENT_BUILDS: String(builds.maxConcurrentPerAccount),
           MAX_CONCURRENT_BUILDS_GLOBAL: String(builds.maxConcurrentGlobal),
           SCHEDULER_WAKE: builds.scheduler.wakeOnQueue ? "on" : "off",

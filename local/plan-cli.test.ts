@@ -1,6 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { REPO_ROOT } from "./stack-file";
+import { SECRET_KEYS } from "../stacks/config";
+import { projectName, REPO_ROOT, readStackFile, stackFilePath } from "./stack-file";
 
 describe("npm run plan", () => {
   it("prints the local target's plan with secrets masked and module sources as digests", () => {
@@ -18,14 +19,26 @@ describe("npm run plan", () => {
       hyperdrives: { origin: { password: string; user: string } }[];
     };
     const client = plan.workers.find((w) => w.name === "workers-platform-local-builds-client");
+    const management = plan.workers.find((w) => w.name === "workers-platform-local-builds-management");
     expect(client?.bindings.API_JWT_SECRET).toBe("[secret]");
+    expect(client?.bindings.BUILD_VARIABLES_KEY).toBe("[secret]");
+    expect(management?.bindings.RUNNER_TOKEN).toBe("[secret]");
+    expect(management?.bindings.BUILD_VARIABLES_KEY).toBe("[secret]");
+    // Plain vars stay readable: the workerd test project takes its bindings from this plan.
+    expect(management?.bindings.RUNNER_URL).toBe("local");
+    expect(client?.bindings.RELEASE).toBe("unreleased");
     expect(client?.modules[0]?.contents).toMatch(/^[0-9a-f]{64}$/);
     expect(plan.hyperdrives).toEqual([
       expect.objectContaining({
         origin: expect.objectContaining({ user: "builds_app", password: "[secret]" }),
       }),
     ]);
-    expect(res.stdout).not.toContain("local-development-jwt-secret");
+    const { config } = readStackFile(stackFilePath("local"), projectName());
+    for (const key of SECRET_KEYS) {
+      const value = config[`workers-platform:${key}`];
+      expect(value).toEqual(expect.any(String));
+      expect(res.stdout).not.toContain(value);
+    }
     expect(res.stdout).not.toMatch(/dev-[0-9a-f]{24}/);
   });
 });

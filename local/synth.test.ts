@@ -6,7 +6,7 @@ import yaml from "js-yaml";
 import { describe, expect, it } from "vitest";
 import { MANAGEMENT_MIGRATIONS } from "../components/builds-platform";
 import { uploadTag } from "../components/durable-objects";
-import { loadStackConfig, StackConfigError } from "../stacks/config";
+import { loadStackConfig, SECRET_KEYS, StackConfigError } from "../stacks/config";
 import { definePlatform } from "../stacks/program";
 import { captureProgram } from "./capture";
 import { projectName, REPO_ROOT, readStackFile, stackFilePath } from "./stack-file";
@@ -57,9 +57,10 @@ describe.each(STACKS)("synth --stack %s", (stack) => {
   it("prints no secret value and no Worker source", async () => {
     const text = JSON.stringify(await synth({ stack }));
     const { config } = readStackFile(stackFilePath(stack), projectName());
-    for (const key of ["postgresAdminPassword", "apiJwtSecret"]) {
+    for (const key of SECRET_KEYS) {
       const value = config[`workers-platform:${key}`];
-      if (value && value !== "[secret]") expect(text).not.toContain(value);
+      expect(value, key).toEqual(expect.any(String));
+      if (value !== "[secret]") expect(text).not.toContain(value);
     }
     expect(text).not.toMatch(/"dev-[0-9a-f]{24}"/); // generated role passwords under the mock runtime
     expect(text).not.toContain("DurableObject");
@@ -139,6 +140,20 @@ describe("npm run synth (CLI)", () => {
     expect(res.stderr).toContain("builds.maxConcurrentPerAccount: must be between 1 and 100 (got number)");
     expect(res.stderr).toContain('placement.client: must be one of "smart", "off" (got string)');
     expect(res.stderr).not.toContain("secure");
+  });
+
+  it("exits non-zero naming builds.compute.runnerUrl when a non-local stack asks for the local runner", () => {
+    const doc = yaml.load(readFileSync(stackFilePath("dev"), "utf8")) as { config: Record<string, unknown> };
+    doc.config["workers-platform:builds"] = { compute: { backend: "http", runnerUrl: "local" } };
+    const res = runCli(["--stack", "dev", "--config-file", tempFile("Pulumi.bad.yaml", yaml.dump(doc))]);
+    expect(res.status).toBe(1);
+    expect(res.stdout).toBe("");
+    expect(res.stderr).toContain(
+      "builds.compute.runnerUrl: must be the runner's https:// URL outside the local environment (got string)",
+    );
+    expect(res.stderr).toContain(
+      "builds.compute.callbackUrl: is required outside the local environment (got missing)",
+    );
   });
 
   it("exits non-zero naming the live tag when the migration history does not contain it", () => {

@@ -2,8 +2,16 @@ import { describe, expect, it } from "vitest";
 import { ENCRYPTED_SECRET, parseStackConfig, rawStackConfig, SECRET_KEYS, StackConfigError } from "./config";
 
 const SECRETS = new Set<string>(SECRET_KEYS);
+/** Base64 of the 32 bytes "0123456789abcdef0123456789abcdef". */
+const VARIABLES_KEY = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+const RUNNER_TOKEN = "a-runner-token-that-is-long-enough-0123456789";
+const RUNNER_URL = "https://runner.example.net";
+const CALLBACK_URL = "https://management.example.net";
 
-/** A minimal valid config: only the keys without a default. */
+/**
+ * A minimal valid config: only the keys without a default, plus the compute URLs that every environment
+ * but `local` requires.
+ */
 function valid(): Record<string, unknown> {
   return {
     accountId: "0123456789abcdef0123456789abcdef",
@@ -11,6 +19,9 @@ function valid(): Record<string, unknown> {
     postgres: { host: "db.example.net", adminUser: "admin", database: "builds" },
     postgresAdminPassword: "s3cret-admin-password",
     apiJwtSecret: "a-jwt-secret-that-is-long-enough-0123456789",
+    buildVariablesKey: VARIABLES_KEY,
+    runnerToken: RUNNER_TOKEN,
+    builds: { compute: { runnerUrl: RUNNER_URL, callbackUrl: CALLBACK_URL } },
   };
 }
 
@@ -31,6 +42,8 @@ function problemsOf(raw: Record<string, unknown>, secretKeys: ReadonlySet<string
 }
 
 const pg = (c: Record<string, unknown>) => c.postgres as Record<string, unknown>;
+const builds = (c: Record<string, unknown>) => c.builds as Record<string, unknown>;
+const compute = (c: Record<string, unknown>) => builds(c).compute as Record<string, unknown>;
 
 describe("parseStackConfig defaults", () => {
   it("fills every default from the schema", () => {
@@ -56,19 +69,83 @@ describe("parseStackConfig defaults", () => {
       hyperdrive: { caching: { enabled: true, maxAgeSeconds: 60, staleWhileRevalidateSeconds: 15 } },
       placement: { client: "smart", management: "off", demo: "off" },
       observability: { enabled: true, headSamplingRate: 1, invocationLogs: true },
-      builds: { timeoutMinutes: 20, maxConcurrentPerAccount: 6, cacheExpiryDays: 7 },
+      release: "unreleased",
+      builds: {
+        timeoutMinutes: 20,
+        maxConcurrentPerAccount: 6,
+        cacheExpiryDays: 7,
+        maxConcurrentGlobal: 50,
+        startTimeoutSeconds: 120,
+        heartbeatTimeoutSeconds: 60,
+        scheduler: { wakeOnQueue: true, pollIntervalSeconds: 30 },
+        compute: { backend: "http", runnerUrl: RUNNER_URL, callbackUrl: CALLBACK_URL },
+      },
     });
     expect(secretValues).toEqual({
       postgresAdminPassword: "s3cret-admin-password",
       apiJwtSecret: "a-jwt-secret-that-is-long-enough-0123456789",
+      buildVariablesKey: VARIABLES_KEY,
+      runnerToken: RUNNER_TOKEN,
     });
+  });
+
+  it("fills the builds defaults of a local stack without a builds key: scheduler, a locally started runner, limits and release", () => {
+    const raw = withChange((c) => {
+      c.environment = "local";
+      delete c.builds;
+    });
+    const { settings } = parseStackConfig(raw, SECRETS);
+    expect(settings.release).toBe("unreleased");
+    expect(settings.builds).toEqual({
+      timeoutMinutes: 20,
+      maxConcurrentPerAccount: 6,
+      cacheExpiryDays: 7,
+      maxConcurrentGlobal: 50,
+      startTimeoutSeconds: 120,
+      heartbeatTimeoutSeconds: 60,
+      scheduler: { wakeOnQueue: true, pollIntervalSeconds: 30 },
+      compute: { backend: "http", runnerUrl: "local" },
+    });
+    expect(settings.builds.compute).not.toHaveProperty("callbackUrl");
+  });
+
+  it("keeps given builds settings and release over the defaults", () => {
+    const raw = withChange((c) => {
+      c.release = "2026.10.1-rc_1";
+      Object.assign(builds(c), {
+        maxConcurrentGlobal: 1000,
+        startTimeoutSeconds: 5,
+        scheduler: { wakeOnQueue: false, pollIntervalSeconds: 3600 },
+      });
+    });
+    const { settings } = parseStackConfig(raw, SECRETS);
+    expect(settings.release).toBe("2026.10.1-rc_1");
+    expect(settings.builds).toMatchObject({
+      maxConcurrentGlobal: 1000,
+      startTimeoutSeconds: 5,
+      scheduler: { wakeOnQueue: false, pollIntervalSeconds: 3600 },
+    });
+  });
+
+  it("accepts a URL-safe base64 build variables key of 32 bytes", () => {
+    const urlSafe = Buffer.alloc(32, 0xfb).toString("base64url");
+    expect(urlSafe).toMatch(/[-_]/);
+    const raw = withChange((c) => {
+      c.buildVariablesKey = urlSafe;
+    });
+    expect(parseStackConfig(raw, SECRETS).secretValues.buildVariablesKey).toBe(urlSafe);
   });
 
   it("accepts the masked placeholder of an undecryptable secret without checking its content", () => {
     const raw = withChange((c) => {
-      c.apiJwtSecret = ENCRYPTED_SECRET;
+      for (const key of SECRET_KEYS) c[key] = ENCRYPTED_SECRET;
     });
-    expect(parseStackConfig(raw, SECRETS).secretValues.apiJwtSecret).toBe(ENCRYPTED_SECRET);
+    expect(parseStackConfig(raw, SECRETS).secretValues).toEqual({
+      postgresAdminPassword: ENCRYPTED_SECRET,
+      apiJwtSecret: ENCRYPTED_SECRET,
+      buildVariablesKey: ENCRYPTED_SECRET,
+      runnerToken: ENCRYPTED_SECRET,
+    });
   });
 
   it("accepts plain-text secrets in the local environment only", () => {
@@ -79,12 +156,29 @@ describe("parseStackConfig defaults", () => {
     expect(problemsOf(valid(), new Set())).toEqual([
       "postgresAdminPassword: must be stored as a secret: pulumi config set --secret postgresAdminPassword <value> (got plain text)",
       "apiJwtSecret: must be stored as a secret: pulumi config set --secret apiJwtSecret <value> (got plain text)",
+      "buildVariablesKey: must be stored as a secret: pulumi config set --secret buildVariablesKey <value> (got plain text)",
+      "runnerToken: must be stored as a secret: pulumi config set --secret runnerToken <value> (got plain text)",
     ]);
+  });
+
+  it("lets the local environment run builds on a locally started runner without a callback URL", () => {
+    const local = withChange((c) => {
+      c.environment = "local";
+      c.builds = { compute: { runnerUrl: "local" } };
+    });
+    expect(parseStackConfig(local, SECRETS).settings.builds.compute).toEqual({
+      backend: "http",
+      runnerUrl: "local",
+    });
   });
 });
 
-// Each case: a config broken in one way → the exact problem line (key path, rule, kind of value).
-const invalid: [string, (c: Record<string, unknown>) => void, string][] = [
+/** Every secret key but `plain`, as when `plain` was set without `--secret`. */
+const secretsExcept = (plain: string) => new Set<string>(SECRET_KEYS.filter((k) => k !== plain));
+
+// Each case: a config broken in one way → the exact problem line (key path, rule, kind of value);
+// optionally the keys stored as secrets, all of them unless given.
+const invalid: [string, (c: Record<string, unknown>) => void, string, ReadonlySet<string>?][] = [
   ["missing account id", (c) => delete c.accountId, "accountId: is required (got missing)"],
   [
     "account id not hex",
@@ -203,6 +297,59 @@ const invalid: [string, (c: Record<string, unknown>) => void, string][] = [
     "apiJwtSecret: must be at least 32 characters (got string)",
   ],
   [
+    "build variables key not base64",
+    (c) => {
+      c.buildVariablesKey = "not base64 at all, 32 characters!";
+    },
+    "buildVariablesKey: must be 32 bytes of base64 (openssl rand -base64 32) (got string)",
+  ],
+  [
+    "build variables key of 16 bytes",
+    (c) => {
+      c.buildVariablesKey = "MDEyMzQ1Njc4OWFiY2RlZg==";
+    },
+    "buildVariablesKey: must be 32 bytes of base64 (openssl rand -base64 32) (got string)",
+  ],
+  [
+    "build variables key of 33 bytes",
+    (c) => {
+      c.buildVariablesKey = Buffer.alloc(33, 1).toString("base64");
+    },
+    "buildVariablesKey: must be 32 bytes of base64 (openssl rand -base64 32) (got string)",
+  ],
+  [
+    "build variables key in plain text outside local",
+    () => {},
+    "buildVariablesKey: must be stored as a secret: pulumi config set --secret buildVariablesKey <value> (got plain text)",
+    secretsExcept("buildVariablesKey"),
+  ],
+  [
+    "runner token missing",
+    (c) => delete c.runnerToken,
+    "runnerToken: is required (got missing)",
+  ],
+  [
+    "runner token too short",
+    (c) => {
+      c.runnerToken = "a-31-character-runner-token-xyz";
+    },
+    "runnerToken: must be at least 32 characters (got string)",
+  ],
+  [
+    "release with a space",
+    (c) => {
+      c.release = "v1 beta";
+    },
+    "release: must be 1-64 of letters, digits, '.', '_' and '-' (got string)",
+  ],
+  [
+    "release longer than 64 characters",
+    (c) => {
+      c.release = "r".repeat(65);
+    },
+    "release: must be 1-64 of letters, digits, '.', '_' and '-' (got string)",
+  ],
+  [
     "hyperdrive max age too long",
     (c) => {
       c.hyperdrive = { caching: { maxAgeSeconds: 7200 } };
@@ -233,16 +380,85 @@ const invalid: [string, (c: Record<string, unknown>) => void, string][] = [
   [
     "build timeout zero",
     (c) => {
-      c.builds = { timeoutMinutes: 0 };
+      builds(c).timeoutMinutes = 0;
     },
     "builds.timeoutMinutes: must be between 1 and 120 (got number)",
   ],
   [
     "concurrency as a string",
     (c) => {
-      c.builds = { maxConcurrentPerAccount: "six" };
+      builds(c).maxConcurrentPerAccount = "six";
     },
     "builds.maxConcurrentPerAccount: must be a number (got string)",
+  ],
+  [
+    "global concurrency zero",
+    (c) => {
+      builds(c).maxConcurrentGlobal = 0;
+    },
+    "builds.maxConcurrentGlobal: must be between 1 and 1000 (got number)",
+  ],
+  [
+    "start timeout below 5 seconds",
+    (c) => {
+      builds(c).startTimeoutSeconds = 4;
+    },
+    "builds.startTimeoutSeconds: must be between 5 and 900 (got number)",
+  ],
+  [
+    "scheduler poll interval zero",
+    (c) => {
+      builds(c).scheduler = { pollIntervalSeconds: 0 };
+    },
+    "builds.scheduler.pollIntervalSeconds: must be between 1 and 3600 (got number)",
+  ],
+  [
+    "scheduler wake as a string",
+    (c) => {
+      builds(c).scheduler = { wakeOnQueue: "yes" };
+    },
+    "builds.scheduler.wakeOnQueue: must be a boolean (got string)",
+  ],
+  [
+    "compute backend docker",
+    (c) => {
+      compute(c).backend = "docker";
+    },
+    'builds.compute.backend: must be one of "http" (got string)',
+  ],
+  [
+    "runner URL over plain http",
+    (c) => {
+      compute(c).runnerUrl = "http://runner.example.net";
+    },
+    "builds.compute.runnerUrl: must be an https:// URL (got string)",
+  ],
+  [
+    "callback URL over plain http",
+    (c) => {
+      compute(c).callbackUrl = "http://management.example.net";
+    },
+    "builds.compute.callbackUrl: must be an https:// URL (got string)",
+  ],
+  [
+    "runner URL local in prod",
+    (c) => {
+      c.environment = "prod";
+      compute(c).runnerUrl = "local";
+    },
+    "builds.compute.runnerUrl: must be the runner's https:// URL outside the local environment (got string)",
+  ],
+  [
+    "callback URL missing in dev",
+    (c) => delete compute(c).callbackUrl,
+    "builds.compute.callbackUrl: is required outside the local environment (got missing)",
+  ],
+  [
+    "compute unknown key",
+    (c) => {
+      compute(c).region = "eu";
+    },
+    "builds.compute.region: is not a known key (got string)",
   ],
   [
     "domains without a zone",
@@ -268,14 +484,31 @@ const invalid: [string, (c: Record<string, unknown>) => void, string][] = [
 ];
 
 describe("parseStackConfig refuses invalid configs", () => {
-  it.each(invalid)("%s", (_case, change, expected) => {
-    expect(problemsOf(withChange(change))).toEqual([expected]);
+  it.each(invalid)("%s", (_case, change, expected, secretKeys = SECRETS) => {
+    const raw = withChange(change);
+    const problems = problemsOf(raw, secretKeys);
+    expect(problems).toEqual([expected]);
+    for (const key of SECRET_KEYS) {
+      const value = raw[key];
+      if (typeof value === "string" && value !== "") expect(problems.join("\n")).not.toContain(value);
+    }
+  });
+
+  it("names both compute URLs when a non-local stack keeps the default local runner", () => {
+    const raw = withChange((c) => {
+      c.environment = "prod";
+      delete c.builds;
+    });
+    expect(problemsOf(raw)).toEqual([
+      "builds.compute.runnerUrl: must be the runner's https:// URL outside the local environment (got missing)",
+      "builds.compute.callbackUrl: is required outside the local environment (got missing)",
+    ]);
   });
 
   it("reports every invalid key at once, in one message", () => {
     const raw = withChange((c) => {
       c.accountId = "x";
-      c.builds = { timeoutMinutes: 0, cacheExpiryDays: 365 };
+      Object.assign(builds(c), { timeoutMinutes: 0, cacheExpiryDays: 365 });
       pg(c).port = "5432";
     });
     const problems = problemsOf(raw);
@@ -293,13 +526,18 @@ describe("parseStackConfig refuses invalid configs", () => {
     const raw = withChange((c) => {
       c.apiJwtSecret = "hunter2";
       c.postgresAdminPassword = 12345;
+      c.buildVariablesKey = "c2hvcnQta2V5";
+      c.runnerToken = "tok3n";
     });
     const problems = problemsOf(raw);
-    expect(problems.join("\n")).not.toContain("hunter2");
-    expect(problems.join("\n")).not.toContain("12345");
+    for (const value of ["hunter2", "12345", "c2hvcnQta2V5", "tok3n"]) {
+      expect(problems.join("\n")).not.toContain(value);
+    }
     expect(problems).toEqual([
       "postgresAdminPassword: must be a string (got number)",
       "apiJwtSecret: must be at least 32 characters (got string)",
+      "buildVariablesKey: must be 32 bytes of base64 (openssl rand -base64 32) (got string)",
+      "runnerToken: must be at least 32 characters (got string)",
     ]);
   });
 });
@@ -307,6 +545,8 @@ describe("parseStackConfig refuses invalid configs", () => {
 describe("rawStackConfig", () => {
   it.each([
     ["keeps string keys as strings even when numeric", { "p:accountId": "1234" }, { accountId: "1234" }],
+    ["keeps the release a string even when numeric", { "p:release": "1.10" }, { release: "1.10" }],
+    ["keeps secrets strings even when numeric", { "p:runnerToken": "1234" }, { runnerToken: "1234" }],
     ["parses structured values", { "p:postgres": '{"port":5432}' }, { postgres: { port: 5432 } }],
     ["parses scalars of non-string keys", { "p:protect": "true" }, { protect: true }],
     ["leaves unparseable text for the schema to reject", { "p:protect": "yes" }, { protect: "yes" }],

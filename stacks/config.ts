@@ -162,6 +162,8 @@ export const stackConfigSchema = z.strictObject({
       maxConcurrentGlobal: int(1, 1000).default(50),
       /** A runner that has not reported within this many seconds fails the build. @default 120 */
       startTimeoutSeconds: int(5, 900).default(120),
+      /** A running build whose runner is silent this long fails its health check. @default 60 */
+      heartbeatTimeoutSeconds: int(3, 600).default(60),
       scheduler: z
         .strictObject({
           /** A queued build wakes the scheduler at once; off, it is found by the next poll. @default true */

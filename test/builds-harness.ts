@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import yaml from "js-yaml";
@@ -52,6 +52,7 @@ const git = (cwd: string, ...args: string[]) =>
  */
 export async function startBuildsPlatform(options: StartOptions = {}): Promise<BuildsPlatform> {
   const dir = mkdtempSync(path.join(tmpdir(), "builds-platform-"));
+  chmodSync(dir, 0o755); // as root, PostgreSQL runs as its own user and must reach its data folder
   let configFile: string | undefined;
   if (options.builds) {
     const stack = yaml.load(readFileSync(path.join(REPO, "stacks", "Pulumi.local.yaml"), "utf8")) as {

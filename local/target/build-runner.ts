@@ -1,61 +1,121 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdirSync } from "node:fs";
 import path from "node:path";
-import { type RunnerServer, startRunnerServer } from "../../workers-src/builds/runner/server";
+import { freePort } from "../postgres-server";
 import type { LocalPlan } from "./miniflare-plan";
 
 /** The value of a Worker's `RUNNER_URL` var that asks the local target for a build runner. */
 export const LOCAL_RUNNER = "local";
+const REPO_ROOT = path.resolve(__dirname, "..", "..");
+const CLI = path.join(REPO_ROOT, "workers-src", "builds", "runner", "cli.ts");
+
+export interface LocalBuildRunner {
+  scriptName: string;
+  url: string;
+  /** The runner's own process: a separate service, as it is in the cloud. */
+  pid: number;
+}
 
 export interface LocalBuildRunners {
-  runners: { scriptName: string; url: string }[];
-  /** Tells each runner where its Worker's callback API listens, once workerd serves it. */
-  attach(workers: Record<string, string>): void;
+  runners: LocalBuildRunner[];
+  /** Resolves once every runner answers its health check. */
+  ready: Promise<void>;
   stop(): Promise<void>;
+  /** Synchronous: tells every runner to stop (for a process that is exiting). */
+  signalStop(): void;
+}
+
+async function waitForHealth(url: string, child: ChildProcess, output: () => string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`the build runner exited while starting: ${output().trim().slice(-500)}`);
+    }
+    try {
+      if ((await fetch(`${url}/health`)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`the build runner at ${url} did not answer within 30 s`);
 }
 
 /**
- * Starts a build runner for every Worker of the plan whose `RUNNER_URL` var is `local` (the builds
- * platform's Build Management Worker on the local stack), and points that var at it. The runner takes the
- * Worker's own `RUNNER_TOKEN`, allows `file://` repositories when the Worker's `ALLOW_FILE_REPOS` says so,
- * and calls back the Worker's own port unless the Worker names a `CALLBACK_URL`.
+ * Starts a build runner process for every Worker of the plan whose `RUNNER_URL` var is `local` (the
+ * builds platform's Build Management Worker on the local stack) and points that var at it. The runner
+ * takes the Worker's own `RUNNER_TOKEN`, allows `file://` repositories when the Worker's
+ * `ALLOW_FILE_REPOS` says so, and calls back the Worker's own URL unless the Worker names a `CALLBACK_URL`.
  */
 export async function startLocalBuildRunners(
   plan: LocalPlan,
+  workerUrls: Record<string, string>,
   stateDir: string,
   log: (line: string) => void,
 ): Promise<LocalBuildRunners> {
-  const started: { scriptName: string; server: RunnerServer; callbackFixed: boolean }[] = [];
-  try {
-    for (const worker of plan.workers) {
-      if (worker.bindings.RUNNER_URL !== LOCAL_RUNNER) continue;
-      const token = worker.bindings.RUNNER_TOKEN;
-      if (!token)
-        throw new Error(`Worker ${worker.name} asks for a local build runner but has no RUNNER_TOKEN`);
-      const server = await startRunnerServer({
-        token,
-        allowFileRepos: worker.bindings.ALLOW_FILE_REPOS === "true",
-        callbackUrl: worker.bindings.CALLBACK_URL,
-        workRoot: path.join(stateDir, "runner", worker.name),
-        maxConcurrent: Number(worker.bindings.MAX_CONCURRENT_BUILDS_GLOBAL) || 8,
-        onError: (message) => log(`build runner: ${message}`),
-      });
-      worker.bindings.RUNNER_URL = server.url;
-      started.push({ scriptName: worker.name, server, callbackFixed: !!worker.bindings.CALLBACK_URL });
-      log(`build runner for ${worker.name} on ${server.url}`);
-    }
-  } catch (err) {
-    await Promise.all(started.map((s) => s.server.close()));
-    throw err;
+  const started: { runner: LocalBuildRunner; child: ChildProcess; ready: Promise<void> }[] = [];
+  for (const worker of plan.workers) {
+    if (worker.bindings.RUNNER_URL !== LOCAL_RUNNER) continue;
+    const token = worker.bindings.RUNNER_TOKEN;
+    if (!token)
+      throw new Error(`Worker ${worker.name} asks for a local build runner but has no RUNNER_TOKEN`);
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const workRoot = path.join(stateDir, "runner", worker.name);
+    mkdirSync(workRoot, { recursive: true });
+    const args = [
+      "-r",
+      path.join(REPO_ROOT, "local", "register.cjs"),
+      CLI,
+      "--port",
+      String(port),
+      "--callback-url",
+      worker.bindings.CALLBACK_URL ?? (workerUrls[worker.name] as string),
+      "--work-root",
+      workRoot,
+      "--max-concurrent",
+      String(Number(worker.bindings.MAX_CONCURRENT_BUILDS_GLOBAL) || 8),
+      ...(worker.bindings.ALLOW_FILE_REPOS === "true" ? ["--allow-file-repos"] : []),
+    ];
+    const child = spawn(process.execPath, args, {
+      cwd: REPO_ROOT,
+      env: { ...process.env, RUNNER_TOKEN: token },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    const collect = (chunk: Buffer) => {
+      output = (output + chunk.toString()).slice(-4000);
+    };
+    child.stdout?.on("data", collect);
+    child.stderr?.on("data", (chunk: Buffer) => {
+      collect(chunk);
+      for (const line of chunk.toString().split("\n")) if (line.trim()) log(`build runner: ${line}`);
+    });
+    worker.bindings.RUNNER_URL = url;
+    const runner = { scriptName: worker.name, url, pid: child.pid as number };
+    started.push({ runner, child, ready: waitForHealth(url, child, () => output) });
+    log(`build runner for ${worker.name} on ${url}`);
   }
+  const stop = async () => {
+    await Promise.all(
+      started.map(
+        ({ child }) =>
+          new Promise<void>((resolve) => {
+            if (child.exitCode !== null || child.signalCode !== null) return resolve();
+            child.once("exit", () => resolve());
+            child.kill("SIGTERM");
+            // A runner that does not stop in time is killed: its builds are cancelled either way.
+            setTimeout(() => child.kill("SIGKILL"), 10_000).unref();
+          }),
+      ),
+    );
+  };
   return {
-    runners: started.map((s) => ({ scriptName: s.scriptName, url: s.server.url })),
-    attach(workers) {
-      for (const s of started) {
-        const url = workers[s.scriptName];
-        if (!s.callbackFixed && url) s.server.setCallbackUrl(url);
-      }
-    },
-    async stop() {
-      await Promise.all(started.map((s) => s.server.close()));
+    runners: started.map((s) => s.runner),
+    ready: Promise.all(started.map((s) => s.ready)).then(() => undefined),
+    stop,
+    signalStop: () => {
+      for (const { child } of started) if (child.exitCode === null) child.kill("SIGTERM");
     },
   };
 }

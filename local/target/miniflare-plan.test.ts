@@ -10,6 +10,7 @@ import {
   SECRET_SIG,
   SECRET_VALUE,
 } from "../capture";
+import { projectName, readStackFile, stackFilePath } from "../stack-file";
 import { captureStack } from "../synth";
 import {
   LocalPlanError,
@@ -412,7 +413,7 @@ describe("planLocal on captured programs", () => {
     expect(plan.queueConsumers).toEqual([{ queueName: "q", scriptName: "w" }]);
   });
 
-  it("plans the local stack: three Workers, RPC service binding, SQLite DOs, one Hyperdrive", async () => {
+  it("plans the local stack: three Workers, RPC service binding, SQLite DOs, one Hyperdrive, builds vars and secrets", async () => {
     const plan = planLocal(await captureStack({ stack: "local" }));
     const names = plan.workers.map((w) => w.name);
     expect(names).toHaveLength(3);
@@ -428,9 +429,33 @@ describe("planLocal on captured programs", () => {
       name: management.name,
       entrypoint: "BuildManagement",
     });
-    expect(client.bindings.API_JWT_SECRET).toEqual(expect.any(String));
-    expect(client.secretBindings).toEqual(["API_JWT_SECRET"]);
-    expect(client.bindings.API_JWT_SECRET).not.toBe("[secret]");
+    // The local stack's plain development secrets, revealed for Miniflare and named as secrets.
+    const { config } = readStackFile(stackFilePath("local"), projectName());
+    const local = (key: string) => config[`workers-platform:${key}`];
+    expect(client.secretBindings).toEqual(["API_JWT_SECRET", "BUILD_VARIABLES_KEY"]);
+    expect(client.bindings).toEqual({
+      RELEASE: "unreleased",
+      ALLOW_FILE_REPOS: "true",
+      API_JWT_SECRET: local("apiJwtSecret"),
+      BUILD_VARIABLES_KEY: local("buildVariablesKey"),
+    });
+    expect(management.secretBindings).toEqual(["RUNNER_TOKEN", "BUILD_VARIABLES_KEY"]);
+    // The local stack sets runnerUrl: local and no callbackUrl: the runner fills both in locally.
+    expect(management.bindings).toEqual({
+      BUILD_TIMEOUT_MINUTES: "20",
+      BUILD_START_TIMEOUT_SECONDS: "120",
+      HEARTBEAT_TIMEOUT_SECONDS: "60",
+      MAX_CONCURRENT_BUILDS: "2",
+      MAX_CONCURRENT_BUILDS_GLOBAL: "50",
+      SCHEDULER_WAKE: "on",
+      SCHEDULER_POLL_SECONDS: "30",
+      COMPUTE_BACKEND: "http",
+      RUNNER_URL: "local",
+      RELEASE: "unreleased",
+      ALLOW_FILE_REPOS: "true",
+      RUNNER_TOKEN: local("runnerToken"),
+      BUILD_VARIABLES_KEY: local("buildVariablesKey"),
+    });
     const dos = [...Object.values(management.durableObjects), ...Object.values(demo.durableObjects)];
     expect(dos.length).toBeGreaterThanOrEqual(3);
     for (const d of dos) expect(d.useSQLite).toBe(true);

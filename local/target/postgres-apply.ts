@@ -180,7 +180,9 @@ export async function applyPostgresGraph(
         const current = ((settings[0]?.setconfig as string[] | undefined) ?? []).find((c) =>
           c.startsWith("search_path="),
         );
-        if (current !== `search_path=${wanted}`) {
+        // PostgreSQL keeps simple names unquoted: compare with the quotes it drops dropped.
+        const plain = (v: string | undefined) => v?.replace(/"([a-z_][a-z0-9_$]*)"/g, "$1");
+        if (plain(current) !== plain(`search_path=${wanted}`)) {
           await run(
             root,
             `setting the search_path of role ${role.name}`,

@@ -314,8 +314,8 @@ describe("npm start on the repository's local stack", () => {
       for (const [name, url] of Object.entries(workers))
         expect(output).toMatch(new RegExp(`${name}\\s+${url}`));
       const health = await fetch(`${workers["workers-platform-local-builds-client"]}/api/health`);
-      expect(await health.json()).toMatchObject({ success: true, result: { management: { ok: true } } });
-      expect((await fetch(workers["workers-platform-local-builds-management"]!)).status).toBe(200);
+      expect(await health.json()).toMatchObject({ success: true, result: { ok: true } });
+      expect((await fetch(`${workers["workers-platform-local-builds-management"]}/health`)).status).toBe(200);
       expect((await fetch(workers["workers-platform-local-demo-worker"]!)).status).toBe(200);
       expect(output).toMatch(/not emulated locally: .*WorkersScriptSubdomain/);
 

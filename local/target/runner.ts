@@ -164,10 +164,12 @@ export async function startLocalTarget(options: LocalTargetOptions = {}): Promis
   mkdirSync(stateDir, { recursive: true });
   const releaseLock = takeLock(stateDir);
   let server: PostgresServer | undefined;
+  let runners: Awaited<ReturnType<typeof startLocalBuildRunners>> | undefined;
   // Miniflare's own signal hook may end the process before an asynchronous stop runs: whatever happens,
   // PostgreSQL is told to shut down (it finishes on its own) and the lock is released at exit.
   const onExit = () => {
     server?.signalStop();
+    runners?.signalStop();
     releaseLock();
   };
   process.once("exit", onExit);
@@ -215,18 +217,22 @@ export async function startLocalTarget(options: LocalTargetOptions = {}): Promis
         return pg.url;
       });
     }
-    const runners = await startLocalBuildRunners(plan, stateDir, log);
-    let runnersStopped: Promise<void> | undefined;
-    const stopRunners = () => {
-      runnersStopped ??= runners.stop();
-      return runnersStopped;
-    };
-    cleanups.push(stopRunners);
     const hyperdriveUrls = new Map(plan.hyperdrives.map((h) => [h.id, hyperdriveOriginUrl(h.origin, local)]));
     log(`starting workerd with ${plan.workers.length} Worker(s)`);
     // Ports are chosen up front so that a Worker keeps its URL when workerd restarts (`restartWorkerd`).
     const ports = new Map<string, number>();
     for (const w of plan.workers) ports.set(w.name, await freePort());
+    const workerUrls = Object.fromEntries(
+      [...ports].map(([name, port]) => [name, `http://127.0.0.1:${port}`]),
+    );
+    runners = await startLocalBuildRunners(plan, workerUrls, stateDir, log);
+    const localRunners = runners;
+    let runnersStopped: Promise<void> | undefined;
+    const stopRunners = () => {
+      runnersStopped ??= localRunners.stop();
+      return runnersStopped;
+    };
+    cleanups.push(stopRunners);
     const mfOptions = convertV4MiniflareOptions({
       host: "127.0.0.1",
       port: 0,
@@ -259,7 +265,7 @@ export async function startLocalTarget(options: LocalTargetOptions = {}): Promis
       }
       return url;
     });
-    const [adminUrl, entry] = await Promise.all([postgresApplied, mf.ready]);
+    const [adminUrl, entry] = await Promise.all([postgresApplied, mf.ready, localRunners.ready]);
     const entryUrl = entry.toString();
 
     for (const d1 of plan.d1) {
@@ -309,7 +315,6 @@ export async function startLocalTarget(options: LocalTargetOptions = {}): Promis
     const workers: Record<string, string> = {};
     for (const w of plan.workers)
       workers[w.name] = (await mf.unsafeGetDirectURL(w.name)).toString().replace(/\/$/, "");
-    runners.attach(workers);
     const postgresUrl = adminUrl;
     writeFileSync(
       path.join(stateDir, "endpoints.json"),
@@ -332,7 +337,7 @@ export async function startLocalTarget(options: LocalTargetOptions = {}): Promis
       entryUrl,
       plan,
       mf,
-      runners: runners.runners,
+      runners: localRunners.runners,
       devToken,
       fireCrons,
       restartWorkerd: async () => {

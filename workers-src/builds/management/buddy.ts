@@ -38,6 +38,8 @@ export interface BuddyState {
   /** The build is terminated ("timeout") at this time. */
   runDeadline: number;
   lastLogSeq?: number;
+  /** The runner's resolved commit is in PostgreSQL. */
+  commitRecorded?: boolean;
   /** When the log is sealed even if batches are still missing. */
   logDeadline?: number;
 }
@@ -106,17 +108,28 @@ export class BuildBuddy extends DurableObject<ManagementEnv> {
     return this.ctx.storage.get<BuddyState>("state");
   }
 
+  /** Last time the runner called back (its own key: callbacks outside `serial` write only this). */
+  private async lastSeen(): Promise<number> {
+    return (await this.ctx.storage.get<number>("lastSeen")) ?? Date.now();
+  }
+
   private async save(state: BuddyState): Promise<void> {
     await this.ctx.storage.put("state", state);
+    const lastSeen = state.status === "running" ? await this.lastSeen() : 0;
     const next = [
       state.status === "initializing" ? state.startDeadline : undefined,
       state.status !== "stopped" ? state.runDeadline : undefined,
+      state.status === "running" ? lastSeen + this.heartbeatTimeoutMs() : undefined,
       state.status === "stopped" && state.logDeadline && !this.logs.complete(state.lastLogSeq ?? 0)
         ? state.logDeadline
         : undefined,
     ].filter((t): t is number => t !== undefined);
     if (next.length > 0) await this.ctx.storage.setAlarm(Math.min(...next));
     else await this.ctx.storage.deleteAlarm();
+  }
+
+  private heartbeatTimeoutMs(): number {
+    return numberVar(this.env.HEARTBEAT_TIMEOUT_SECONDS, 60) * 1000;
   }
 
   private backend(): ComputeBackend {
@@ -232,6 +245,7 @@ export class BuildBuddy extends DurableObject<ManagementEnv> {
       secret_names: secretNames,
       cache_enabled: build.build_caching_enabled,
       timeout_seconds: timeoutSeconds,
+      heartbeat_seconds: Math.max(1, Math.floor(this.heartbeatTimeoutMs() / 3000)),
     };
   }
 
@@ -253,6 +267,22 @@ export class BuildBuddy extends DurableObject<ManagementEnv> {
   }
 
   private async applyStatus(state: BuddyState, update: StatusCallback): Promise<CallbackResult> {
+    await this.ctx.storage.put("lastSeen", Date.now());
+    if (
+      update.status === "running" &&
+      update.commit_hash &&
+      !state.commitRecorded &&
+      state.status !== "stopped"
+    ) {
+      await withDb(this.env.HYPERDRIVE, (db) =>
+        db.query("UPDATE builds SET commit_hash = $2 WHERE build_uuid = $1 AND commit_hash IS NULL", [
+          state.buildUuid,
+          update.commit_hash,
+        ]),
+      );
+      state = { ...state, commitRecorded: true };
+      await this.ctx.storage.put("state", state);
+    }
     if (STATUS_RANK[update.status] <= STATUS_RANK[state.status]) return { status: 200, accepted: false };
     if (update.status === "running") {
       await withDb(this.env.HYPERDRIVE, (db) =>
@@ -285,6 +315,7 @@ export class BuildBuddy extends DurableObject<ManagementEnv> {
   private async appendBatch(batch: LogBatch, state: BuddyState): Promise<CallbackResult> {
     const result = this.logs.append(batch.seq, batch.lines);
     if (result.added > 0) this.wakeReaders();
+    await this.ctx.storage.put("lastSeen", Date.now());
     if (state.status === "stopped" && this.logs.complete(state.lastLogSeq ?? 0)) await this.save(state);
     return { status: 200, accepted: !result.duplicate };
   }
@@ -395,7 +426,11 @@ export class BuildBuddy extends DurableObject<ManagementEnv> {
         [state.buildUuid, outcome, failureClass ?? null],
       ),
     );
-    const forced = options.stopRunner || outcome === "terminated" || failureClass === "initialization";
+    const forced =
+      options.stopRunner ||
+      outcome === "terminated" ||
+      failureClass === "initialization" ||
+      failureClass === "health_check";
     if (forced) this.logs.seal();
     const next: BuddyState = {
       ...state,
@@ -440,6 +475,12 @@ export class BuildBuddy extends DurableObject<ManagementEnv> {
         const minutes = numberVar(this.env.BUILD_TIMEOUT_MINUTES, 20);
         this.systemLine(`platform: the build ran past its ${minutes}-minute limit and was terminated`);
         await this.finish(state, "terminated", "timeout", { stopRunner: true });
+      } else if (state.status === "running" && now >= (await this.lastSeen()) + this.heartbeatTimeoutMs()) {
+        const seconds = this.heartbeatTimeoutMs() / 1000;
+        this.systemLine(
+          `platform: the runner stopped reporting for ${seconds} s; the build failed its health check`,
+        );
+        await this.finish(state, "failed", "health_check", { stopRunner: true });
       } else if (state.status === "stopped" && state.logDeadline && now >= state.logDeadline) {
         if (this.logs.seal() > 0) this.wakeReaders();
         await this.save(state);

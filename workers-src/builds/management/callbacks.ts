@@ -49,6 +49,9 @@ export async function handleCallback(
   ctx: ExecutionContext,
 ): Promise<Response> {
   const url = new URL(request.url);
+  if (url.pathname === "/health" && request.method === "GET") {
+    return Response.json({ success: true, result: { ok: true, service: "build-management" } });
+  }
   const match = url.pathname.match(ROUTE);
   if (!match) return fail(404, `no route for ${request.method} ${url.pathname}`);
   const [, uuid, kind] = match as unknown as [string, string, "status" | "logs" | "cache"];

@@ -9,6 +9,8 @@ export interface ManagementEnv {
   BUILD_METRICS: AnalyticsEngineDataset;
   BUILD_TIMEOUT_MINUTES: string;
   BUILD_START_TIMEOUT_SECONDS: string;
+  /** A running build whose runner is silent this long fails its health check. */
+  HEARTBEAT_TIMEOUT_SECONDS: string;
   MAX_CONCURRENT_BUILDS: string;
   MAX_CONCURRENT_BUILDS_GLOBAL: string;
   /** "on": a queued build wakes the scheduler at once; "off": only its alarm finds builds. */

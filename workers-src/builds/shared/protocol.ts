@@ -7,7 +7,7 @@
  *   DELETE {runner}/builds/:uuid      Authorization: Bearer <runner token>   → 202 (kills the process tree)
  *
  * runner → management (callback_url, Authorization: Bearer <the build's callback token>)
- *   POST {callback}/api/builds/:uuid/status   body: StatusCallback
+ *   POST {callback}/api/builds/:uuid/status   body: StatusCallback (`running` again every heartbeat_seconds)
  *   POST {callback}/api/builds/:uuid/logs     body: LogBatch
  *   GET  {callback}/api/builds/:uuid/cache    → 200 tar.gz bytes | 404 (no entry)
  *   PUT  {callback}/api/builds/:uuid/cache    body: tar.gz bytes
@@ -28,6 +28,7 @@ export const FAILURE_CLASSES = [
   "build_command",
   "deploy_command",
   "timeout",
+  "health_check",
   "internal",
 ] as const;
 export type FailureClass = (typeof FAILURE_CLASSES)[number];
@@ -57,11 +58,23 @@ export const startBuildRequestSchema = z.strictObject({
   secret_names: z.array(z.string()),
   cache_enabled: z.boolean(),
   timeout_seconds: z.number().int().positive(),
+  /**
+   * While the build runs, the runner reports `running` again at this interval (a heartbeat); a build
+   * that stops reporting is failed with the failure class `health_check`.
+   */
+  heartbeat_seconds: z.number().int().positive().optional(),
 });
 export type StartBuildRequest = z.infer<typeof startBuildRequestSchema>;
 
 export const statusCallbackSchema = z.discriminatedUnion("status", [
-  z.strictObject({ status: z.literal("running") }),
+  z.strictObject({
+    status: z.literal("running"),
+    /** The commit the runner checked out, once it has (a build asked for a branch learns its commit). */
+    commit_hash: z
+      .string()
+      .regex(/^[0-9a-f]{40,64}$/)
+      .optional(),
+  }),
   z.strictObject({
     status: z.literal("stopped"),
     outcome: z.enum(["success", "failed", "cancelled", "terminated"]),

@@ -1,0 +1,222 @@
+/**
+ * The builds platform end to end on the local target: a push to a real git repository becomes a build that
+ * the scheduler admits, a BuildBuddy starts on the runner, which clones, builds and deploys with real git
+ * and real processes, streams its logs back and records its outcome in PostgreSQL.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type BuildsPlatform, type GitRepo, startBuildsPlatform } from "../builds-harness";
+import { client, githubPush, githubSignature } from "./http";
+
+let platform: BuildsPlatform;
+let api: ReturnType<typeof client>["call"];
+let token: string;
+let repo: GitRepo;
+let workerSeq = 0;
+
+beforeAll(async () => {
+  platform = await startBuildsPlatform({
+    builds: { startTimeoutSeconds: 5, heartbeatTimeoutSeconds: 3, maxConcurrentPerAccount: 20 },
+  });
+  api = client(platform.api).call;
+  token = await platform.token("flow-account");
+  repo = await platform.gitRepo();
+}, 120_000);
+
+afterAll(() => platform?.stop(), 60_000);
+
+interface Build {
+  build_uuid: string;
+  status: string;
+  build_outcome: string | null;
+  failure_class: string | null;
+  commit_hash: string | null;
+  initializing_at: string | null;
+  running_at: string | null;
+  stopped_at: string | null;
+}
+
+async function workerWithTrigger(trigger: Record<string, unknown>) {
+  const name = `flow-${++workerSeq}`;
+  const worker = await api("POST", "/api/workers", { token, body: { name } });
+  expect(worker.status).toBe(201);
+  const created = await api<{ id: string; webhook_secret: string }>("POST", `/api/workers/${name}/triggers`, {
+    token,
+    body: { repo_url: repo.url, production_branch: "main", deploy_command: "echo deployed", ...trigger },
+  });
+  expect(created.status, created.text).toBe(201);
+  return { name, trigger: created.json.result };
+}
+
+async function startBuild(triggerId: string, body: Record<string, unknown> = {}): Promise<string> {
+  const res = await api<Build>("POST", `/api/triggers/${triggerId}/builds`, { token, body });
+  expect(res.status, res.text).toBe(201);
+  return res.json.result.build_uuid;
+}
+
+async function waitForBuild(uuid: string, until: (b: Build) => boolean, timeoutMs = 30_000): Promise<Build> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const res = await api<Build>("GET", `/api/builds/${uuid}`, { token });
+    if (until(res.json.result)) return res.json.result;
+    if (Date.now() > deadline) throw new Error(`build ${uuid} still ${JSON.stringify(res.json.result)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+const stopped = (uuid: string, timeoutMs?: number) =>
+  waitForBuild(uuid, (b) => b.status === "stopped", timeoutMs);
+
+async function allLogLines(uuid: string): Promise<string[]> {
+  const lines: string[] = [];
+  let cursor = "";
+  for (;;) {
+    const res = await api<{ lines: { line: string }[]; cursor: string; done: boolean }>(
+      "GET",
+      `/api/builds/${uuid}/logs?${cursor ? `cursor=${cursor}&` : ""}limit=500`,
+      { token },
+    );
+    expect(res.status, res.text).toBe(200);
+    lines.push(...res.json.result.lines.map((l) => l.line));
+    cursor = res.json.result.cursor;
+    if (res.json.result.done && res.json.result.lines.length === 0) return lines;
+    if (res.json.result.lines.length === 0) await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe("a push becomes a build", () => {
+  it("clones the pushed commit, builds with the CI variables and masked secrets, deploys, and succeeds", async () => {
+    const { trigger } = await workerWithTrigger({
+      build_command:
+        'echo "ci=$CI workers_ci=$WORKERS_CI sha=$WORKERS_CI_COMMIT_SHA branch=$WORKERS_CI_BRANCH uuid=$WORKERS_CI_BUILD_UUID"; cat app.txt; echo "token is $API_KEY"; echo "mode=$MODE"',
+      env_vars: [
+        { name: "API_KEY", value: "s3cr3t-value-42", type: "secret" },
+        { name: "MODE", value: "production", type: "text" },
+      ],
+    });
+    const sha = await repo.commit({ "app.txt": "version 1\n" }, "first version");
+    const body = githubPush({ repoUrl: repo.url, sha, message: "first version", files: ["app.txt"] });
+    const hook = await api<{ builds: { build_uuid: string }[] }>("POST", "/webhooks/github", {
+      body,
+      headers: {
+        "X-GitHub-Event": "push",
+        "X-Hub-Signature-256": githubSignature(trigger.webhook_secret, body),
+      },
+    });
+    expect(hook.status, hook.text).toBe(202);
+    const uuid = hook.json.result.builds[0]?.build_uuid as string;
+    const build = await stopped(uuid);
+    expect(build).toMatchObject({
+      status: "stopped",
+      build_outcome: "success",
+      failure_class: null,
+      commit_hash: sha,
+    });
+    const times = [build.initializing_at, build.running_at, build.stopped_at].map((t) =>
+      Date.parse(t as string),
+    );
+    expect(times.every(Number.isFinite)).toBe(true);
+    expect([...times].sort()).toEqual(times);
+
+    const lines = await allLogLines(uuid);
+    expect(lines).toContain(`ci=true workers_ci=1 sha=${sha} branch=main uuid=${uuid}`);
+    expect(lines).toContain("version 1");
+    expect(lines).toContain("token is ***");
+    expect(lines).toContain("mode=production");
+    expect(lines).toContain("deployed");
+    expect(lines.join("\n")).not.toContain("s3cr3t-value-42");
+    // Stored masked: the secret is not in the BuildBuddy's storage either, only in PostgreSQL, sealed.
+    const [sealed] = await platform.sql<{ sealed_value: string }>(
+      "SELECT sealed_value FROM build_variables WHERE name = 'API_KEY'",
+    );
+    expect(sealed?.sealed_value).toMatch(/^v1\./);
+    expect(sealed?.sealed_value).not.toContain("s3cr3t");
+  });
+
+  it("checks out an older commit when asked, and a root directory", async () => {
+    const { trigger } = await workerWithTrigger({
+      build_command: "cat version.txt; pwd",
+      root_directory: "site",
+    });
+    const old = await repo.commit({ "site/version.txt": "old\n" }, "old site");
+    await repo.commit({ "site/version.txt": "new\n" }, "new site");
+    const uuid = await startBuild(trigger.id, { commit_hash: old });
+    expect(await stopped(uuid)).toMatchObject({ build_outcome: "success", commit_hash: old });
+    const lines = await allLogLines(uuid);
+    expect(lines).toContain("old");
+    expect(lines.some((l) => l.endsWith("/site"))).toBe(true);
+  });
+
+  it.each([
+    ["the build command fails", { build_command: "echo compiling; exit 3" }, "build_command"],
+    ["the deploy command fails", { build_command: "true", deploy_command: "exit 1" }, "deploy_command"],
+    ["the root directory is missing", { root_directory: "no/such/dir" }, "clone"],
+  ])("%s: failed with the failure class", async (_name, trigger, failureClass) => {
+    const { trigger: t } = await workerWithTrigger(trigger);
+    const uuid = await startBuild(t.id);
+    expect(await stopped(uuid)).toMatchObject({ build_outcome: "failed", failure_class: failureClass });
+  });
+
+  it("streams the log live over server-sent events from the first line to the end", async () => {
+    const { trigger } = await workerWithTrigger({
+      build_command: "for i in $(seq 1 30); do echo line-$i; sleep 0.05; done",
+    });
+    const uuid = await startBuild(trigger.id);
+    const res = await fetch(`${platform.api}/api/builds/${uuid}/logs/stream`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(res.headers.get("content-type")).toMatch(/text\/event-stream/);
+    const text = await res.text();
+    const data = [...text.matchAll(/event: log\ndata: (.*)\n/g)].map(
+      (m) => (JSON.parse(m[1] as string) as { line: string }).line,
+    );
+    expect(data.filter((l) => l.startsWith("line-"))).toEqual(
+      Array.from({ length: 30 }, (_, i) => `line-${i + 1}`),
+    );
+    expect(text).toMatch(/event: done\ndata: .*"build_outcome":"success"/);
+    expect(data).toEqual(await allLogLines(uuid));
+  });
+});
+
+describe("cancel, timeouts and faults", () => {
+  it("cancels a running build: the process tree is killed and the build ends cancelled", async () => {
+    const { trigger } = await workerWithTrigger({
+      build_command: "echo started; sleep 30 & sleep 30; echo never",
+    });
+    const uuid = await startBuild(trigger.id);
+    await waitForBuild(uuid, (b) => b.status === "running");
+    const cancel = await api<Build>("PUT", `/api/builds/${uuid}/cancel`, { token });
+    expect(cancel.status, cancel.text).toBe(200);
+    const build = await stopped(uuid, 10_000);
+    expect(build.build_outcome).toBe("cancelled");
+    const lines = await allLogLines(uuid);
+    expect(lines).not.toContain("never");
+    expect(lines).toContain("platform: build cancelled");
+    const again = await api("PUT", `/api/builds/${uuid}/cancel`, { token });
+    expect(again.status).toBe(409);
+  });
+
+  it("a BuildBuddy evicted mid-build (workerd restarted) loses no log line and the build finishes", async () => {
+    const { trigger } = await workerWithTrigger({
+      build_command: "for i in $(seq 1 400); do echo n-$i; sleep 0.005; done",
+    });
+    const uuid = await startBuild(trigger.id);
+    await waitForBuild(uuid, (b) => b.status === "running");
+    await new Promise((r) => setTimeout(r, 500));
+    await platform.target.restartWorkerd();
+    const build = await stopped(uuid, 60_000);
+    expect(build.build_outcome).toBe("success");
+    const numbered = (await allLogLines(uuid)).filter((l) => l.startsWith("n-"));
+    expect(numbered).toEqual(Array.from({ length: 400 }, (_, i) => `n-${i + 1}`));
+  });
+
+  it("a runner killed mid-build: the build fails its health check by alarm, never stays running", async () => {
+    const { trigger } = await workerWithTrigger({ build_command: "echo started; sleep 8" });
+    const uuid = await startBuild(trigger.id);
+    await waitForBuild(uuid, (b) => b.status === "running");
+    const runner = platform.target.runners[0];
+    if (!runner) throw new Error("no runner");
+    process.kill(runner.pid, "SIGKILL");
+    const build = await stopped(uuid, 20_000);
+    expect(build).toMatchObject({ build_outcome: "failed", failure_class: "health_check" });
+    expect((await allLogLines(uuid)).at(-1)).toMatch(/stopped reporting/);
+  });
+});

@@ -1,0 +1,332 @@
+import { mkdirSync } from "node:fs";
+import { rm } from "node:fs/promises";
+import { createMasker, type Masker } from "../shared/mask";
+import { type FailureClass, MAX_LOG_LINE_BYTES, type StartBuildRequest } from "../shared/protocol";
+import { cacheEnv, restoreCache, saveCache } from "./cache";
+import { type CallbackClient, createCallbackClient, errorMessage, startHeartbeat } from "./callback";
+import { CloneError, cloneRepo, describeExit, redactUrl, urlCredentials } from "./git";
+import { LogBatcher } from "./log-batcher";
+import { type ProcessResult, shellArgv, startProcess, truncateUtf8 } from "./process";
+import type { RetryOptions } from "./retry";
+import {
+  baseEnv,
+  hasNpmLockfile,
+  normalizeRoot,
+  resolveRootDirectory,
+  type Workspace,
+  workspaceFor,
+} from "./workspace";
+
+export interface BuildOptions {
+  request: StartBuildRequest;
+  /** Base URL of the callback API, used when the request carries no `callback_url`. */
+  callbackUrl?: string;
+  /** Allow `file:///` repositories (the local stack). */
+  allowFileRepos: boolean;
+  /** The build works in `<workRoot>/<build_uuid>`, which is removed at the end. */
+  workRoot: string;
+  /** Longest time a log line waits before it is sent. @default 1000 */
+  logFlushIntervalMs?: number;
+  /** Time a killed process tree gets between SIGTERM and SIGKILL. @default 2000 */
+  killGraceMs?: number;
+  /** How long failing callbacks are retried. @default a minute for statuses and the cache, 5 minutes for logs */
+  callbackRetry?: RetryOptions;
+  /** Where problems go that the build cannot report through its callbacks. @default console.error */
+  onError?: (message: string) => void;
+}
+
+export interface BuildResult {
+  outcome: "success" | "failed" | "cancelled" | "terminated";
+  failureClass?: FailureClass;
+  /** Seq of the last log batch delivered (0: none). */
+  lastLogSeq: number;
+  /** The commit that was checked out, once the clone succeeded. */
+  commitSha?: string;
+}
+
+export interface BuildHandle {
+  readonly uuid: string;
+  /** Settles (never rejects) once the build has reported its outcome and its work folder is gone. */
+  readonly done: Promise<BuildResult>;
+  /** Kills the build's process tree; the build reports `cancelled`. */
+  cancel(): void;
+}
+
+/** A step that failed in a way users are told about, with the failure class they see. */
+class StepFailure extends Error {
+  constructor(
+    readonly failureClass: FailureClass,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Thrown out of the running step once the build is cancelled or timed out. */
+class Stopped extends Error {}
+
+type StopReason = "cancelled" | "timeout";
+
+/** Starts one build; see `shared/protocol.ts` for what it reports and when. */
+export function startBuild(options: BuildOptions): BuildHandle {
+  const cancel = new AbortController();
+  const report =
+    options.onError ??
+    ((message: string) => console.error(`runner: build ${options.request.build_uuid}: ${message}`));
+  const done = runBuild(options, cancel.signal, report).catch((error): BuildResult => {
+    report(`unexpected error: ${errorMessage(error)}`);
+    return { outcome: "failed", failureClass: "internal", lastLogSeq: 0 };
+  });
+  return { uuid: options.request.build_uuid, done, cancel: () => cancel.abort("cancelled") };
+}
+
+async function runBuild(
+  options: BuildOptions,
+  cancelSignal: AbortSignal,
+  report: (message: string) => void,
+): Promise<BuildResult> {
+  const { request } = options;
+  const baseUrl = request.callback_url ?? options.callbackUrl;
+  if (!baseUrl) {
+    report("no callback URL: the request has none and the runner was started without one; build not run");
+    return { outcome: "failed", failureClass: "internal", lastLogSeq: 0 };
+  }
+  const client = createCallbackClient({
+    baseUrl,
+    buildUuid: request.build_uuid,
+    token: request.callback_token,
+    retry: options.callbackRetry,
+  });
+  const run = new BuildRun(options, client, report);
+  try {
+    await client.postStatus({ status: "running" });
+  } catch (error) {
+    report(`could not report status running, so the build was not run: ${errorMessage(error)}`);
+    return run.finish({ outcome: "failed", failureClass: "internal" });
+  }
+  const heartbeat = startHeartbeat(client, request.heartbeat_seconds, report);
+  const onCancel = () => run.stop("cancelled");
+  cancelSignal.addEventListener("abort", onCancel);
+  const timer = setTimeout(() => run.stop("timeout"), request.timeout_seconds * 1000);
+  if (cancelSignal.aborted) onCancel();
+  let result: Omit<BuildResult, "lastLogSeq">;
+  try {
+    result = await run.execute();
+  } finally {
+    clearTimeout(timer);
+    cancelSignal.removeEventListener("abort", onCancel);
+    await heartbeat.stop();
+  }
+  return run.finish(result);
+}
+
+/** One build's state: its folders, its log, and the process currently running for it. */
+class BuildRun {
+  private readonly request: StartBuildRequest;
+  private readonly stopController = new AbortController();
+  private readonly batcher: LogBatcher;
+  private readonly mask: Masker;
+  private readonly maxRawLineBytes: number;
+  private readonly workspace: Workspace;
+  private readonly baseEnv: Record<string, string>;
+  private readonly startedAt = Date.now();
+  private commitSha: string | undefined;
+
+  constructor(
+    private readonly options: BuildOptions,
+    private readonly client: CallbackClient,
+    private readonly report: (message: string) => void,
+  ) {
+    this.request = options.request;
+    const secrets = [
+      ...this.request.secret_names.flatMap((name) => this.request.env[name] ?? []),
+      ...urlCredentials(this.request.repo_url),
+    ];
+    this.mask = createMasker(secrets);
+    // Lines are cut only after masking, so a secret straddling the cut is still masked whole.
+    this.maxRawLineBytes = MAX_LOG_LINE_BYTES + Math.max(0, ...secrets.map((s) => Buffer.byteLength(s)));
+    this.batcher = new LogBatcher({
+      send: (batch) => client.postLogs(batch),
+      flushIntervalMs: options.logFlushIntervalMs,
+      retry: options.callbackRetry && { deadlineMs: 5 * 60_000, ...options.callbackRetry },
+      onGiveUp: (error, batch) =>
+        report(`log batch ${batch.seq} could not be delivered; log ends here: ${errorMessage(error)}`),
+    });
+    this.workspace = workspaceFor(options.workRoot, this.request.build_uuid);
+    this.baseEnv = baseEnv(this.workspace);
+  }
+
+  readonly log = (line: string): void => {
+    this.batcher.push(truncateUtf8(this.mask(line), MAX_LOG_LINE_BYTES));
+  };
+
+  stop(reason: StopReason): void {
+    if (this.stopController.signal.aborted) return;
+    this.log(
+      reason === "cancelled"
+        ? "Build cancelled; stopping"
+        : `Build exceeded its time limit of ${this.request.timeout_seconds} s; stopping`,
+    );
+    this.stopController.abort(reason);
+  }
+
+  private get stopReason(): StopReason | undefined {
+    const signal = this.stopController.signal;
+    return signal.aborted ? (signal.reason as StopReason) : undefined;
+  }
+
+  /** Runs every step; resolves with the outcome, which `finish` then reports. */
+  async execute(): Promise<Omit<BuildResult, "lastLogSeq">> {
+    try {
+      await this.steps();
+      this.log(`Build succeeded in ${((Date.now() - this.startedAt) / 1000).toFixed(1)} s`);
+      return { outcome: "success", commitSha: this.commitSha };
+    } catch (error) {
+      const reason = this.stopReason;
+      if (reason === "cancelled") return { outcome: "cancelled", commitSha: this.commitSha };
+      if (reason === "timeout")
+        return { outcome: "terminated", failureClass: "timeout", commitSha: this.commitSha };
+      if (error instanceof StepFailure) {
+        this.log(`Build failed (${error.failureClass}): ${error.message}`);
+        return { outcome: "failed", failureClass: error.failureClass, commitSha: this.commitSha };
+      }
+      this.log(`Build failed: internal error in the runner: ${errorMessage(error)}`);
+      return { outcome: "failed", failureClass: "internal", commitSha: this.commitSha };
+    }
+  }
+
+  /** Delivers the log, reports `stopped`, removes the work folder. */
+  async finish(result: Omit<BuildResult, "lastLogSeq">): Promise<BuildResult> {
+    const lastLogSeq = await this.batcher.close();
+    try {
+      await this.client.postStatus({
+        status: "stopped",
+        outcome: result.outcome,
+        ...(result.failureClass ? { failure_class: result.failureClass } : {}),
+        last_log_seq: lastLogSeq,
+      });
+    } catch (error) {
+      this.report(`could not report status stopped (${result.outcome}): ${errorMessage(error)}`);
+    }
+    const { workDir } = this.workspace;
+    await rm(workDir, { recursive: true, force: true, maxRetries: 3 }).catch((error) =>
+      this.report(`could not remove work folder ${workDir}: ${errorMessage(error)}`),
+    );
+    return { ...result, lastLogSeq };
+  }
+
+  private async steps(): Promise<void> {
+    const request = this.request;
+    this.log(`Build ${request.build_uuid}`);
+    this.log(`Repository: ${redactUrl(request.repo_url)}`);
+    this.log(`Branch: ${request.branch}`);
+    this.log(`Commit: ${request.commit_hash ?? "head of the branch"}`);
+    this.log(`Root directory: /${normalizeRoot(request.root_directory)}`);
+    this.log(`Build cache: ${request.cache_enabled ? "enabled" : "disabled"}`);
+
+    const { workDir, repoDir, cacheDir, homeDir, tmpDir } = this.workspace;
+    await rm(workDir, { recursive: true, force: true });
+    for (const dir of [repoDir, cacheDir, homeDir, tmpDir]) mkdirSync(dir, { recursive: true });
+
+    try {
+      this.commitSha = await cloneRepo({
+        repoUrl: request.repo_url,
+        commitHash: request.commit_hash,
+        branch: request.branch,
+        dir: repoDir,
+        allowFileRepos: this.options.allowFileRepos,
+        env: this.baseEnv,
+        exec: (argv, cwd, env) => this.exec(argv, cwd, env),
+        log: this.log,
+      });
+    } catch (error) {
+      throw error instanceof CloneError ? new StepFailure("clone", error.message) : error;
+    }
+    // The build's record learns its commit now (a build of a branch did not know it); the next heartbeat
+    // is the retry, so a failure here does not stop the build.
+    await this.client
+      .postStatus({ status: "running", commit_hash: this.commitSha }, { once: true })
+      .catch((error) => this.report(`could not report the commit: ${errorMessage(error)}`));
+    const root = resolveRootDirectory(repoDir, request.root_directory);
+    if ("problem" in root) {
+      throw new StepFailure(
+        "clone",
+        `${root.problem} at commit ${this.commitSha}; check the project's root directory setting`,
+      );
+    }
+    const rootDir = root.dir;
+
+    const cacheContext = {
+      client: this.client,
+      cacheDir,
+      scratchDir: workDir,
+      exec: (argv: string[], cwd: string) => this.exec(argv, cwd, this.baseEnv),
+      log: this.log,
+      signal: this.stopController.signal,
+    };
+    if (request.cache_enabled) await restoreCache(cacheContext);
+
+    const env = {
+      ...this.baseEnv,
+      ...cacheEnv(cacheDir),
+      ...request.env,
+      CI: "true",
+      WORKERS_CI: "1",
+      WORKERS_CI_BUILD_UUID: request.build_uuid,
+      WORKERS_CI_COMMIT_SHA: this.commitSha,
+      WORKERS_CI_BRANCH: request.branch,
+    };
+    const buildCommand = request.build_command?.trim() ? request.build_command : null;
+    if (buildCommand === null && hasNpmLockfile(rootDir)) {
+      this.log("No build command; package-lock.json found, so dependencies are installed with npm ci");
+      await this.runCommand("install", "npm ci", rootDir, env);
+    }
+    if (buildCommand !== null) await this.runCommand("build_command", buildCommand, rootDir, env);
+    if (request.deploy_command.trim())
+      await this.runCommand("deploy_command", request.deploy_command, rootDir, env);
+    else this.log("No deploy command; nothing to deploy");
+
+    if (request.cache_enabled) await saveCache(cacheContext);
+  }
+
+  private async runCommand(
+    failureClass: FailureClass,
+    command: string,
+    cwd: string,
+    env: Record<string, string>,
+  ): Promise<void> {
+    this.log(`$ ${command}`);
+    let result: ProcessResult;
+    try {
+      result = await this.exec(shellArgv(command), cwd, env);
+    } catch (error) {
+      if (error instanceof Stopped) throw error;
+      throw new StepFailure(failureClass, `\`${command}\` could not be started: ${errorMessage(error)}`);
+    }
+    if (result.code !== 0)
+      throw new StepFailure(failureClass, `\`${command}\` failed (${describeExit(result)})`);
+  }
+
+  /** Runs a process whose output goes to the build log and that is killed when the build stops. */
+  private async exec(argv: string[], cwd: string, env: Record<string, string>): Promise<ProcessResult> {
+    const signal = this.stopController.signal;
+    if (signal.aborted) throw new Stopped();
+    const child = startProcess({
+      argv,
+      cwd,
+      env,
+      onLine: this.log,
+      maxLineBytes: this.maxRawLineBytes,
+      killGraceMs: this.options.killGraceMs,
+    });
+    const kill = () => child.kill();
+    signal.addEventListener("abort", kill);
+    try {
+      const result = await child.done;
+      if (signal.aborted) throw new Stopped();
+      return result;
+    } finally {
+      signal.removeEventListener("abort", kill);
+    }
+  }
+}

@@ -1,0 +1,60 @@
+import { existsSync, realpathSync, statSync } from "node:fs";
+import path from "node:path";
+
+/** The folders of one build, all inside its work folder so that removing that one folder cleans up. */
+export interface Workspace {
+  /** `<workRoot>/<build_uuid>` */
+  workDir: string;
+  /** The checkout. */
+  repoDir: string;
+  /** Package-manager caches, outside the checkout (see `cache.ts`). */
+  cacheDir: string;
+  homeDir: string;
+  tmpDir: string;
+}
+
+export function workspaceFor(workRoot: string, buildUuid: string): Workspace {
+  const workDir = path.join(workRoot, buildUuid);
+  return {
+    workDir,
+    repoDir: path.join(workDir, "repo"),
+    cacheDir: path.join(workDir, ".build-cache"),
+    homeDir: path.join(workDir, "home"),
+    tmpDir: path.join(workDir, "tmp"),
+  };
+}
+
+/** The environment every process of a build starts from: nothing of the runner's own beyond PATH. */
+export function baseEnv(workspace: Workspace): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin",
+    HOME: workspace.homeDir,
+    TMPDIR: workspace.tmpDir,
+    LANG: "C.UTF-8",
+  };
+}
+
+/** `"/app/"` → `"app"`; `""` is the repository's root. */
+export function normalizeRoot(root: string): string {
+  return root.replace(/^\/+|\/+$/g, "");
+}
+
+/**
+ * The folder inside the checkout that the commands run in, or why there is none: missing, not a folder,
+ * or leading out of the checkout (checked on real paths, so neither `..` nor a symbolic link gets out).
+ */
+export function resolveRootDirectory(repoDir: string, root: string): { dir: string } | { problem: string } {
+  const name = normalizeRoot(root);
+  const dir = path.resolve(repoDir, name);
+  if (!existsSync(dir) || !statSync(dir).isDirectory())
+    return { problem: `Root directory "${name}" does not exist` };
+  const relative = path.relative(realpathSync(repoDir), realpathSync(dir));
+  if (relative.startsWith("..") || path.isAbsolute(relative)) {
+    return { problem: `Root directory "${name}" is outside the repository` };
+  }
+  return { dir };
+}
+
+export function hasNpmLockfile(dir: string): boolean {
+  return existsSync(path.join(dir, "package.json")) && existsSync(path.join(dir, "package-lock.json"));
+}
