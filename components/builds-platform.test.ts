@@ -258,20 +258,23 @@ describe("BuildsPlatform", () => {
   it.each([
     [undefined, []],
     ["https://management.example.net", ["https://management.example.net"]],
-  ])("with compute.callbackUrl %s, gives the management Worker CALLBACK_URL %j", async (callbackUrl, expected) => {
-    const compute = { backend: "http" as const, runnerUrl: "https://runner.example.net", callbackUrl };
-    const { resources } = await capturePlatform(args({ builds: limits({ compute }) }));
-    const bindings = revealSecrets(find(resources, SCRIPT, "builds-management").inputs.bindings) as {
-      secret: { name: string; text?: string }[];
-    };
-    expect(bindings.secret.filter((b) => b.name === "CALLBACK_URL").map((b) => b.text)).toEqual(expected);
-    expect(bindings.secret.find((b) => b.name === "RUNNER_URL")?.text).toBe("https://runner.example.net");
-    // The runner calls back the management Worker only: the client never gets the URL.
-    const client = revealSecrets(find(resources, SCRIPT, "builds-client").inputs.bindings) as {
-      secret: { name: string }[];
-    };
-    expect(client.secret.map((b) => b.name)).not.toContain("CALLBACK_URL");
-  });
+  ])(
+    "with compute.callbackUrl %s, gives the management Worker CALLBACK_URL %j",
+    async (callbackUrl, expected) => {
+      const compute = { backend: "http" as const, runnerUrl: "https://runner.example.net", callbackUrl };
+      const { resources } = await capturePlatform(args({ builds: limits({ compute }) }));
+      const bindings = revealSecrets(find(resources, SCRIPT, "builds-management").inputs.bindings) as {
+        secret: { name: string; text?: string }[];
+      };
+      expect(bindings.secret.filter((b) => b.name === "CALLBACK_URL").map((b) => b.text)).toEqual(expected);
+      expect(bindings.secret.find((b) => b.name === "RUNNER_URL")?.text).toBe("https://runner.example.net");
+      // The runner calls back the management Worker only: the client never gets the URL.
+      const client = revealSecrets(find(resources, SCRIPT, "builds-client").inputs.bindings) as {
+        secret: { name: string }[];
+      };
+      expect(client.secret.map((b) => b.name)).not.toContain("CALLBACK_URL");
+    },
+  );
 
   it.each([
     [true, "true"],

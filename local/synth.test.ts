@@ -89,6 +89,22 @@ describe("synth of the stacks", () => {
     for (const stack of ["local", "dev", "staging"]) expect(await protectedIn(stack)).toEqual([]);
   });
 
+  it("shows a Worker's plain vars for review and masks only its secret bindings", async () => {
+    const graph = await synth({ stack: "prod" });
+    const management = byName(graph, ":WorkersScript", "builds-management");
+    const bindings = management.inputs.bindings as { name: string; type: string; text?: string }[];
+    const byBinding = new Map(bindings.map((b) => [b.name, b]));
+    expect(byBinding.get("RUNNER_URL")).toEqual({
+      name: "RUNNER_URL",
+      type: "plain_text",
+      text: "https://runner.builds.example.net",
+    });
+    expect(byBinding.get("BUILD_TIMEOUT_MINUTES")?.text).toBe("20");
+    for (const name of ["RUNNER_TOKEN", "BUILD_VARIABLES_KEY"]) {
+      expect(byBinding.get(name)).toEqual({ name, type: "secret_text", text: "[secret]" });
+    }
+  });
+
   it("takes live migration tags from a file: nothing pending means no migration", async () => {
     const tags = tempFile(
       "tags.json",

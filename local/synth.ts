@@ -64,9 +64,13 @@ function render(value: unknown, insideSecret: boolean, key?: string): unknown {
   if (Array.isArray(value)) return value.map((v) => render(v, insideSecret));
   if (typeof value === "object" && value !== null) {
     const out: Record<string, unknown> = {};
+    // Pulumi marks a whole Worker's bindings secret when one of them is: a `plain_text` binding's value was
+    // declared in the open, so the graph shows it for review and masks only the secret ones.
+    const plainText = insideSecret && (value as { type?: unknown }).type === "plain_text";
     for (const k of Object.keys(value).sort()) {
       if (k.startsWith("__") && k !== "__provider") continue;
-      out[k] = render((value as Record<string, unknown>)[k], insideSecret, k);
+      const v = (value as Record<string, unknown>)[k];
+      out[k] = plainText && k === "text" && typeof v === "string" ? v : render(v, insideSecret, k);
     }
     return out;
   }

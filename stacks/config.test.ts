@@ -323,11 +323,7 @@ const invalid: [string, (c: Record<string, unknown>) => void, string, ReadonlySe
     "buildVariablesKey: must be stored as a secret: pulumi config set --secret buildVariablesKey <value> (got plain text)",
     secretsExcept("buildVariablesKey"),
   ],
-  [
-    "runner token missing",
-    (c) => delete c.runnerToken,
-    "runnerToken: is required (got missing)",
-  ],
+  ["runner token missing", (c) => delete c.runnerToken, "runnerToken: is required (got missing)"],
   [
     "runner token too short",
     (c) => {
@@ -501,6 +497,17 @@ describe("parseStackConfig refuses invalid configs", () => {
     });
     expect(problemsOf(raw)).toEqual([
       "builds.compute.runnerUrl: must be the runner's https:// URL outside the local environment (got missing)",
+      "builds.compute.callbackUrl: is required outside the local environment (got missing)",
+    ]);
+  });
+
+  it("lists a missing callback URL beside the schema's own problems, not only once they are fixed", () => {
+    const raw = withChange((c) => {
+      c.accountId = "x";
+      delete compute(c).callbackUrl;
+    });
+    expect(problemsOf(raw)).toEqual([
+      "accountId: must be 32 lowercase hex characters (got string)",
       "builds.compute.callbackUrl: is required outside the local environment (got missing)",
     ]);
   });

@@ -312,14 +312,22 @@ export function parseStackConfig(
       problems.push(`${path}: ${describeIssue(issue, value)} (got ${kindOf(value)})`);
     }
   }
-  if (result.success) {
-    const { environment, builds } = result.data;
-    if (environment !== "local" && builds.compute.runnerUrl === "local") {
+  // Checked on the raw values, so that they are listed beside the schema's own problems.
+  const environment = raw.environment;
+  const compute = valueAt(raw, ["builds", "compute"]);
+  const builds = {
+    compute: {
+      runnerUrl: valueAt(compute, ["runnerUrl"]) ?? "local",
+      callbackUrl: valueAt(compute, ["callbackUrl"]),
+    },
+  };
+  if (typeof environment === "string" && environment !== "local") {
+    if (builds.compute.runnerUrl === "local") {
       problems.push(
         `builds.compute.runnerUrl: must be the runner's https:// URL outside the local environment (got ${kindOf(valueAt(raw, ["builds", "compute", "runnerUrl"]))})`,
       );
     }
-    if (environment !== "local" && builds.compute.callbackUrl === undefined) {
+    if (builds.compute.callbackUrl === undefined) {
       problems.push("builds.compute.callbackUrl: is required outside the local environment (got missing)");
     }
   }

@@ -51,6 +51,16 @@ export function revealSecrets(value: unknown): unknown {
   return value;
 }
 
+/** Inputs with every Pulumi secret replaced by `"[secret]"`: what shows of them in plain text. */
+export function withoutSecrets(value: unknown): unknown {
+  if (isSecretWrapper(value)) return "[secret]";
+  if (Array.isArray(value)) return value.map(withoutSecrets);
+  if (typeof value === "object" && value !== null) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withoutSecrets(v)]));
+  }
+  return value;
+}
+
 /** The URN of a resource's parent chain member by type and name, for parent/dependsOn assertions. */
 export function urnOf(resources: CapturedResource[], type: string, name: string): string {
   return find(resources, type, name).urn;

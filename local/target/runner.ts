@@ -8,7 +8,7 @@ import { apiJwtSecretOf, DEFAULT_DEV_ACCOUNT, signDevToken } from "../dev-token"
 import type { CapturedResource } from "../graph";
 import { freePort, type PostgresServer, startEmbeddedPostgres } from "../postgres-server";
 import type * as Synth from "../synth";
-import { startLocalBuildRunners } from "./build-runner";
+import { type LocalBuildRunner, startLocalBuildRunners } from "./build-runner";
 import { type CronSchedule, cronMatches, parseCron } from "./cron";
 import { type LocalPlan, planLocal } from "./miniflare-plan";
 import { applyPostgresGraph, hyperdriveOriginUrl } from "./postgres-apply";
@@ -40,7 +40,7 @@ export interface LocalTarget {
   plan: LocalPlan;
   mf: Miniflare;
   /** Build runners started for Workers whose `RUNNER_URL` is `local`. */
-  runners: { scriptName: string; url: string }[];
+  runners: LocalBuildRunner[];
   /** A development token of the builds platform's REST API (`npm run token`), when the graph has one. */
   devToken?: string;
   /**

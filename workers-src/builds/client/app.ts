@@ -1,0 +1,55 @@
+/**
+ * The Client Worker's Hono app: the builds platform's REST API, push webhooks and deploy hooks. Every
+ * response is an envelope; `/api/*` needs a bearer token except `/api/health`.
+ */
+import { Hono } from "hono";
+import { useWorkersLogger } from "workers-tagged-logger";
+import { requireAuth } from "./auth";
+import type { AppEnv } from "./env";
+import { ApiError, ERROR_CODES, failure, internalErrorEnvelope, ok } from "./envelope";
+import { logger, requestContext } from "./logger";
+import { errorFields } from "./queue-build";
+import { buildRoutes } from "./routes/builds";
+import { deployHookRoutes } from "./routes/deploy-hooks";
+import { logRoutes } from "./routes/logs";
+import { triggerRoutes } from "./routes/triggers";
+import { webhookRoutes } from "./routes/webhooks";
+import { workerRoutes } from "./routes/workers";
+
+export const app = new Hono<AppEnv>();
+
+app.use("*", useWorkersLogger("builds-client"));
+app.use("*", requestContext);
+
+app.get("/api/health", (c) => c.json(ok({ ok: true, release: c.env.RELEASE ?? null })));
+
+app.use("/api/*", async (c, next) => {
+  if (c.req.path === "/api/health") return next();
+  return requireAuth(c, next);
+});
+
+app.route("/", workerRoutes);
+app.route("/", triggerRoutes);
+app.route("/", buildRoutes);
+app.route("/", logRoutes);
+app.route("/", deployHookRoutes);
+app.route("/", webhookRoutes);
+
+app.notFound((c) =>
+  c.json(
+    failure([{ code: ERROR_CODES.notFound, message: `no route for ${c.req.method} ${c.req.path}` }]),
+    404,
+  ),
+);
+
+app.onError((err, c) => {
+  const requestId = c.get("requestId") ?? "unknown";
+  c.header("X-Request-Id", requestId);
+  if (err instanceof ApiError) {
+    logger.info(`answered ${err.status}: ${err.message}`);
+    for (const [name, value] of Object.entries(err.headers)) c.header(name, value);
+    return c.json(failure(err.errors), err.status);
+  }
+  logger.withFields({ error: errorFields(err) }).error(`unhandled error: ${err.message}`);
+  return c.json(internalErrorEnvelope(requestId), 500);
+});

@@ -1,0 +1,27 @@
+import type { BuildManagementApi } from "../shared/management-api";
+
+/** Bindings of the Client Worker. */
+export interface ClientEnv {
+  /** Service binding to the Build Management Worker's `BuildManagement` entrypoint (RPC). */
+  MANAGEMENT: Fetcher & BuildManagementApi;
+  HYPERDRIVE: Hyperdrive;
+  /** HS256 key of the API's bearer tokens. */
+  API_JWT_SECRET: string;
+  /** Base64 of 32 bytes: seals build secrets and webhook secrets in Postgres. */
+  BUILD_VARIABLES_KEY: string;
+  /** Release tag of this deployment, on every log line. */
+  RELEASE: string;
+  /** "true" only on the local stack, whose runner clones `file://` repositories. */
+  ALLOW_FILE_REPOS: string;
+}
+
+export interface ClientVariables {
+  requestId: string;
+  /** The token's `sub`, set by the auth middleware on `/api/*`. */
+  accountId: string;
+}
+
+export interface AppEnv {
+  Bindings: ClientEnv;
+  Variables: ClientVariables;
+}

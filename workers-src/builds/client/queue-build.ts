@@ -1,0 +1,89 @@
+/**
+ * Queueing builds, the one path by which the API, push webhooks and deploy hooks start a build. A push or
+ * deploy hook supersedes the queued builds that pushes and hooks made for its trigger and branch: only the
+ * newest commit is worth building. A build asked for through the API is the user's explicit choice (a
+ * commit, a rebuild): it neither supersedes nor is superseded.
+ */
+import type { Context } from "hono";
+import type { Db } from "../shared/db";
+import type { AppEnv } from "./env";
+import { logger } from "./logger";
+import { BUILD_COLUMNS, type BuildRow } from "./records";
+
+export interface QueueBuildRequest {
+  accountId: string;
+  workerId: string;
+  triggerId: string;
+  source: BuildRow["source"];
+  branch: string;
+  /** Null: the runner builds the branch's head. */
+  commitHash: string | null;
+  commitMessage: string | null;
+  production: boolean;
+}
+
+/** Longest commit message kept with a build (its first line only). */
+export const MAX_COMMIT_MESSAGE_CHARS = 1000;
+
+/** The first line of a commit message, cut to {@link MAX_COMMIT_MESSAGE_CHARS}. */
+export function commitTitle(message: string): string | null {
+  const first = message.split(/\r?\n/, 1)[0]!.trim();
+  return first === "" ? null : first.slice(0, MAX_COMMIT_MESSAGE_CHARS);
+}
+
+/** Queues builds in one transaction: all or none. */
+export async function queueBuilds(db: Db, requests: QueueBuildRequest[]): Promise<BuildRow[]> {
+  if (requests.length === 0) return [];
+  return db.transaction((tx) => queueBuildsInTransaction(tx, requests));
+}
+
+/**
+ * Queues builds inside the caller's transaction. Each takes a transaction-scoped advisory lock on its
+ * trigger and branch first, so two pushes racing on one branch still leave exactly one build queued.
+ */
+export async function queueBuildsInTransaction(tx: Db, requests: QueueBuildRequest[]): Promise<BuildRow[]> {
+  const queued: BuildRow[] = [];
+  for (const r of requests) {
+    await tx.query("SELECT pg_advisory_xact_lock(hashtextextended($1::text || ':' || $2::text, 0))", [
+      r.triggerId,
+      r.branch,
+    ]);
+    if (r.source !== "api") {
+      await tx.query(
+        `UPDATE builds SET status = 'stopped', build_outcome = 'skipped', stopped_at = clock_timestamp()
+         WHERE trigger_id = $1 AND branch = $2 AND status = 'queued' AND source <> 'api'`,
+        [r.triggerId, r.branch],
+      );
+    }
+    const rows = await tx.query<BuildRow>(
+      `INSERT INTO builds (account_id, worker_id, trigger_id, source, branch, commit_hash, commit_message, production)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ${BUILD_COLUMNS}`,
+      [r.accountId, r.workerId, r.triggerId, r.source, r.branch, r.commitHash, r.commitMessage, r.production],
+    );
+    queued.push(rows[0]!);
+  }
+  return queued;
+}
+
+/**
+ * Tells the scheduler that builds are waiting, after the response. A failure is only logged: the
+ * scheduler's alarm picks the queue up anyway.
+ */
+export function wakeScheduler(c: Context<AppEnv>): void {
+  const wake = async () => {
+    try {
+      await c.env.MANAGEMENT.buildQueued();
+    } catch (err) {
+      logger
+        .withFields({ error: errorFields(err) })
+        .warn("could not wake the build scheduler; its alarm will pick the queue up");
+    }
+  };
+  c.executionCtx.waitUntil(wake());
+}
+
+/** What a log line may say about an error: its class, message and stack. */
+export function errorFields(err: unknown): { error: string; message: string; stack: string | undefined } {
+  if (err instanceof Error) return { error: err.name, message: err.message, stack: err.stack };
+  return { error: typeof err, message: String(err), stack: undefined };
+}

@@ -1,0 +1,86 @@
+/** Builds: start one by hand, list a Worker's, read one, cancel one. */
+import { Hono } from "hono";
+import type { AppEnv } from "../env";
+import { ConflictError, ok } from "../envelope";
+import { CURSOR_TIMESTAMP_SQL, DEFAULT_PER_PAGE, decodeCursor, pageOf } from "../pagination";
+import { queueBuilds, wakeScheduler } from "../queue-build";
+import { BUILD_COLUMNS, type BuildRow, buildJson, findBuild, findTrigger, findWorker } from "../records";
+import { accountOf, body, db, params, query } from "../request";
+import {
+  buildParamSchema,
+  createBuildSchema,
+  emptyQuerySchema,
+  listBuildsQuerySchema,
+  triggerParamSchema,
+  workerRefSchema,
+} from "../schemas";
+
+export const buildRoutes = new Hono<AppEnv>();
+
+buildRoutes.post("/api/triggers/:trigger/builds", async (c) => {
+  const { trigger } = params(c, triggerParamSchema);
+  const input = await body(c, createBuildSchema);
+  const accountId = accountOf(c);
+  const build = await db(c, async (db) => {
+    const t = await findTrigger(db, accountId, trigger);
+    // A commit alone is built as on the production branch.
+    const branch = input.branch ?? t.production_branch;
+    const [queued] = await queueBuilds(db, [
+      {
+        accountId,
+        workerId: t.worker_id,
+        triggerId: t.id,
+        source: "api",
+        branch,
+        commitHash: input.commit_hash ?? null,
+        commitMessage: null,
+        production: branch === t.production_branch,
+      },
+    ]);
+    return queued!;
+  });
+  wakeScheduler(c);
+  return c.json(ok(buildJson(build)), 201);
+});
+
+buildRoutes.get("/api/workers/:worker/builds", async (c) => {
+  const { worker } = params(c, workerRefSchema);
+  const q = query(c, listBuildsQuerySchema);
+  const perPage = q.per_page ?? DEFAULT_PER_PAGE;
+  const after = q.cursor === undefined ? null : decodeCursor(q.cursor);
+  const accountId = accountOf(c);
+  const rows = await db(c, async (db) => {
+    const w = await findWorker(db, accountId, worker);
+    return db.query<BuildRow & { cursor_ts: string }>(
+      `SELECT ${BUILD_COLUMNS}, ${CURSOR_TIMESTAMP_SQL} AS cursor_ts FROM builds
+       WHERE account_id = $1 AND worker_id = $2 AND ($3::text IS NULL OR status = $3)
+         AND ($4::timestamptz IS NULL OR (created_at, build_uuid) < ($4::timestamptz, $5::uuid))
+       ORDER BY created_at DESC, build_uuid DESC LIMIT $6`,
+      [accountId, w.id, q.status ?? null, after?.createdAt ?? null, after?.id ?? null, perPage + 1],
+    );
+  });
+  const page = pageOf(rows, perPage, (r) => ({ createdAt: r.cursor_ts, id: r.build_uuid }));
+  return c.json(
+    ok(page.items.map(buildJson), { count: page.items.length, per_page: perPage, cursor: page.cursor }),
+  );
+});
+
+buildRoutes.get("/api/builds/:uuid", async (c) => {
+  const { uuid } = params(c, buildParamSchema);
+  query(c, emptyQuerySchema);
+  return c.json(ok(buildJson(await db(c, (db) => findBuild(db, accountOf(c), uuid)))));
+});
+
+buildRoutes.put("/api/builds/:uuid/cancel", async (c) => {
+  const { uuid } = params(c, buildParamSchema);
+  const accountId = accountOf(c);
+  const before = await db(c, (db) => findBuild(db, accountId, uuid));
+  const stopped = (outcome: string | null) =>
+    new ConflictError(`build ${uuid} has already stopped (build_outcome: ${outcome}); nothing to cancel`);
+  if (before.status === "stopped") throw stopped(before.build_outcome);
+  const result = await c.env.MANAGEMENT.cancelBuild(uuid);
+  if (!result.cancelled) throw stopped(result.build_outcome);
+  const after = await db(c, (db) => findBuild(db, accountId, uuid));
+  // Management's answer is the fresher one if Postgres has not caught up yet.
+  return c.json(ok({ ...buildJson(after), status: result.status, build_outcome: result.build_outcome }));
+});
