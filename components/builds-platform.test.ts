@@ -195,6 +195,7 @@ describe("BuildsPlatform", () => {
         { type: "hyperdrive", name: "HYPERDRIVE", id: hyperdriveId },
         { type: "durable_object_namespace", name: "BUILD_SCHEDULER", className: "BuildScheduler" },
         { type: "durable_object_namespace", name: "BUILD_BUDDY", className: "BuildBuddy" },
+        { type: "durable_object_namespace", name: "BUILD_CONTAINER", className: "BuildContainer" },
         { type: "analytics_engine", name: "BUILD_METRICS", dataset: METRICS },
         { type: "plain_text", name: "BUILD_TIMEOUT_MINUTES", text: "45" },
         { type: "plain_text", name: "BUILD_START_TIMEOUT_SECONDS", text: "90" },
@@ -212,9 +213,13 @@ describe("BuildsPlatform", () => {
         { type: "secret_text", name: "BUILD_VARIABLES_KEY", text: VARIABLES_KEY },
       ],
     });
+    // A fresh script gets the whole history in one upload, tagged with its head.
     expect(management.inputs.migrations).toEqual({
-      newTag: uploadTag(MANAGEMENT_MIGRATIONS, 0),
-      steps: [{ newSqliteClasses: ["BuildScheduler", "BuildBuddy"] }],
+      newTag: uploadTag(MANAGEMENT_MIGRATIONS, 1),
+      steps: [
+        { newSqliteClasses: ["BuildScheduler", "BuildBuddy"] },
+        { newSqliteClasses: ["BuildContainer"] },
+      ],
     });
     // Only the Worker with Durable Objects asks Cloudflare for its live tag.
     expect(live.asked).toEqual([`${ACCOUNT}/proj-test-builds-management`]);
@@ -234,6 +239,7 @@ describe("BuildsPlatform", () => {
       "HYPERDRIVE",
       "BUILD_SCHEDULER",
       "BUILD_BUDDY",
+      "BUILD_CONTAINER",
       "BUILD_METRICS",
       "RUNNER_TOKEN",
       "BUILD_VARIABLES_KEY",
@@ -303,12 +309,26 @@ describe("BuildsPlatform", () => {
   });
 
   it("keeps the management Worker's Durable Object history as released (append only)", () => {
-    expect(MANAGEMENT_MIGRATIONS).toEqual([{ tag: "v1", newClasses: ["BuildScheduler", "BuildBuddy"] }]);
+    expect(MANAGEMENT_MIGRATIONS).toEqual([
+      { tag: "v1", newClasses: ["BuildScheduler", "BuildBuddy"] },
+      { tag: "v2", newClasses: ["BuildContainer"] },
+    ]);
+  });
+
+  it("uploads only the v2 step, from the live v1 tag, to a management script released at v1", async () => {
+    const { resources } = await capturePlatform(
+      args({ liveState: liveTag(uploadTag(MANAGEMENT_MIGRATIONS, 0)) }),
+    );
+    expect(find(resources, SCRIPT, "builds-management").inputs.migrations).toEqual({
+      oldTag: uploadTag(MANAGEMENT_MIGRATIONS, 0),
+      newTag: uploadTag(MANAGEMENT_MIGRATIONS, 1),
+      steps: [{ newSqliteClasses: ["BuildContainer"] }],
+    });
   });
 
   it("uploads no migration when the management script's live tag is already the history's head", async () => {
     const { resources } = await capturePlatform(
-      args({ liveState: liveTag(uploadTag(MANAGEMENT_MIGRATIONS, 0)) }),
+      args({ liveState: liveTag(uploadTag(MANAGEMENT_MIGRATIONS, 1)) }),
     );
     expect(find(resources, SCRIPT, "builds-management").inputs).not.toHaveProperty("migrations");
   });
@@ -412,7 +432,7 @@ describe("BuildsPlatform", () => {
     ]);
   });
 
-  it("bundles both workers-src entries; capture succeeding proves the planner found BuildScheduler and BuildBuddy exported", async () => {
+  it("bundles both workers-src entries; capture succeeding proves the planner found BuildScheduler, BuildBuddy and BuildContainer exported", async () => {
     const { resources } = await capturePlatform(args());
     const management = await bundleWorker(path.join(SRC, "management", "index.ts"), { nodejsCompat: true });
     const client = await bundleWorker(path.join(SRC, "client", "index.ts"), { nodejsCompat: true });
@@ -420,7 +440,7 @@ describe("BuildsPlatform", () => {
     expect(find(resources, SCRIPT, "builds-client").inputs.content).toBe(client.content);
     // The planner checks only Durable Object classes; the service binding's entrypoint is checked here.
     expect(management.exports).toEqual(
-      expect.arrayContaining(["BuildManagement", "BuildScheduler", "BuildBuddy"]),
+      expect.arrayContaining(["BuildManagement", "BuildScheduler", "BuildBuddy", "BuildContainer"]),
     );
     expect(client.exports).toContain("default");
   });

@@ -15,6 +15,7 @@ const SRC = path.join(__dirname, "..", "workers-src", "builds");
 /** The Build Management Worker's Durable Object history; append only. */
 export const MANAGEMENT_MIGRATIONS: DurableObjectMigration[] = [
   { tag: "v1", newClasses: ["BuildScheduler", "BuildBuddy"] },
+  { tag: "v2", newClasses: ["BuildContainer"] },
 ];
 
 export interface BuildLimits {
@@ -26,7 +27,7 @@ export interface BuildLimits {
   cacheExpiryDays: number;
   scheduler: { wakeOnQueue: boolean; pollIntervalSeconds: number };
   /** `runnerUrl: "local"`: the local target starts a runner and wires it in. */
-  compute: { backend: "http"; runnerUrl: string; callbackUrl?: string };
+  compute: { backend: "http" | "container"; runnerUrl: string; callbackUrl?: string };
 }
 
 export interface BuildsPlatformArgs {
@@ -130,6 +131,7 @@ export class BuildsPlatform extends pulumi.ComponentResource {
         durableObjects: {
           BUILD_SCHEDULER: { className: "BuildScheduler" },
           BUILD_BUDDY: { className: "BuildBuddy" },
+          BUILD_CONTAINER: { className: "BuildContainer" },
         },
         durableObjectMigrations: MANAGEMENT_MIGRATIONS,
         hyperdrives: { HYPERDRIVE: this.hyperdrive },

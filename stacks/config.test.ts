@@ -161,6 +161,22 @@ describe("parseStackConfig defaults", () => {
     ]);
   });
 
+  it("lets a non-local stack run builds on the container backend with a callback URL and no runner URL", () => {
+    const prod = withChange((c) => {
+      c.environment = "prod";
+      c.protect = true;
+      c.workersDev = false;
+      c.builds = { compute: { backend: "container", callbackUrl: CALLBACK_URL } };
+    });
+    const { settings } = parseStackConfig(prod, SECRETS);
+    expect(settings.environment).toBe("prod");
+    expect(settings.builds.compute).toEqual({
+      backend: "container",
+      runnerUrl: "local",
+      callbackUrl: CALLBACK_URL,
+    });
+  });
+
   it("lets the local environment run builds on a locally started runner without a callback URL", () => {
     const local = withChange((c) => {
       c.environment = "local";
@@ -420,7 +436,7 @@ const invalid: [string, (c: Record<string, unknown>) => void, string, ReadonlySe
     (c) => {
       compute(c).backend = "docker";
     },
-    'builds.compute.backend: must be one of "http" (got string)',
+    'builds.compute.backend: must be one of "http", "container" (got string)',
   ],
   [
     "runner URL over plain http",
@@ -447,6 +463,14 @@ const invalid: [string, (c: Record<string, unknown>) => void, string, ReadonlySe
   [
     "callback URL missing in dev",
     (c) => delete compute(c).callbackUrl,
+    "builds.compute.callbackUrl: is required outside the local environment (got missing)",
+  ],
+  [
+    "container backend without a callback URL in prod",
+    (c) => {
+      c.environment = "prod";
+      c.builds = { compute: { backend: "container" } };
+    },
     "builds.compute.callbackUrl: is required outside the local environment (got missing)",
   ],
   [

@@ -175,8 +175,11 @@ export const stackConfigSchema = z.strictObject({
       /** Where builds run. `runnerUrl: local` lets the local target start the runner. */
       compute: z
         .strictObject({
-          /** @default "http" */
-          backend: z.enum(["http"]).default("http"),
+          /**
+           * `http`: the runner service at `runnerUrl`; `container`: a Cloudflare Container per build that runs
+           * the runner image, attached to the BuildContainer class. @default "http"
+           */
+          backend: z.enum(["http", "container"]).default("http"),
           /** The HTTP runner service, or `local` on the local stack. @default "local" */
           runnerUrl: z.union([z.literal("local"), httpsUrl]).default("local"),
           /** Base URL of the Build Management Worker the runner calls back. */
@@ -322,7 +325,7 @@ export function parseStackConfig(
     },
   };
   if (typeof environment === "string" && environment !== "local") {
-    if (builds.compute.runnerUrl === "local") {
+    if (builds.compute.runnerUrl === "local" && valueAt(compute, ["backend"]) !== "container") {
       problems.push(
         `builds.compute.runnerUrl: must be the runner's https:// URL outside the local environment (got ${kindOf(valueAt(raw, ["builds", "compute", "runnerUrl"]))})`,
       );

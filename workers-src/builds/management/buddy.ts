@@ -396,6 +396,7 @@ export class BuildBuddy extends DurableObject<ManagementEnv> {
         runDeadline: 0,
       } satisfies BuddyState);
       this.logs.seal();
+      this.wakeReaders();
       await schedulerOf(this.env).buildFinished(buildUuid);
       return { status: "stopped", build_outcome: "cancelled", cancelled: true };
     });

@@ -1,4 +1,6 @@
 import type { StartBuildRequest } from "../shared/protocol";
+import { ContainerBackend } from "./container";
+import type { ManagementEnv } from "./env";
 
 /** Where builds run. Each backend starts and stops one build; the build reports back on its own. */
 export interface ComputeBackend {
@@ -49,11 +51,9 @@ export class HttpRunnerBackend implements ComputeBackend {
   }
 }
 
-export function computeBackend(env: {
-  COMPUTE_BACKEND: string;
-  RUNNER_URL: string;
-  RUNNER_TOKEN: string;
-}): ComputeBackend {
+/** The backend the stack config chose (`builds.compute.backend`). */
+export function computeBackend(env: ManagementEnv): ComputeBackend {
+  if (env.COMPUTE_BACKEND === "container") return new ContainerBackend(env.BUILD_CONTAINER);
   if (env.COMPUTE_BACKEND !== "http")
     throw new ComputeError(`unknown compute backend "${env.COMPUTE_BACKEND}"`);
   if (!/^https?:\/\//.test(env.RUNNER_URL)) {

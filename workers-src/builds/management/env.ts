@@ -1,9 +1,12 @@
 import type { BuildBuddy } from "./buddy";
+import type { BuildContainer } from "./container";
 import type { BuildScheduler } from "./scheduler";
 
 export interface ManagementEnv {
   BUILD_SCHEDULER: DurableObjectNamespace<BuildScheduler>;
   BUILD_BUDDY: DurableObjectNamespace<BuildBuddy>;
+  /** One per build when COMPUTE_BACKEND is "container". */
+  BUILD_CONTAINER: DurableObjectNamespace<BuildContainer>;
   HYPERDRIVE: Hyperdrive;
   BUILD_CACHE: R2Bucket;
   BUILD_METRICS: AnalyticsEngineDataset;

@@ -3,11 +3,12 @@ import { WorkersLogger, withLogTags } from "workers-tagged-logger";
 import type { BuildManagementApi, CancelResult, LogPage, ReadLogsOptions } from "../shared/management-api";
 import { BuildBuddy } from "./buddy";
 import { cachePrefix, handleCallback } from "./callbacks";
+import { BuildContainer } from "./container";
 import { buddyOf, type ManagementEnv, schedulerOf } from "./env";
 import { BuildScheduler, type SchedulerLimits } from "./scheduler";
 
 export type { ManagementEnv };
-export { BuildBuddy, BuildScheduler };
+export { BuildBuddy, BuildContainer, BuildScheduler };
 
 const logger = new WorkersLogger();
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;

@@ -46,6 +46,12 @@ async function main(): Promise<void> {
     console.log(
       `runner: ${signal}, cancelling ${server.activeBuilds().length} running build(s) and stopping`,
     );
+    // Builds are killed at once; their last reports get a few seconds, not longer: a runner whose API
+    // is already gone (its target stopped) must not linger retrying callbacks.
+    setTimeout(() => {
+      console.error("runner: builds did not report in time; exiting");
+      process.exit(1);
+    }, 5_000).unref();
     server.close().then(
       () => process.exit(0),
       (error) => {

@@ -1,0 +1,548 @@
+/**
+ * `npm run demo`: the builds platform's whole path on the local target, as a new user would walk it. A
+ * real git repository gets a Worker and a trigger, a push and its signed GitHub webhook, and the build
+ * that follows is watched live from its log stream to its outcome.
+ */
+import { execFileSync } from "node:child_process";
+import { createHmac, randomBytes, randomUUID } from "node:crypto";
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { format } from "node:util";
+import { apiJwtSecretOf, DEFAULT_DEV_ACCOUNT, signDevToken } from "./dev-token";
+import { startLocalTarget } from "./target/runner";
+import { localApiSecret } from "./token-cli";
+
+const REPO_ROOT = path.resolve(__dirname, "..");
+const CLIENT_SUFFIX = "-builds-client";
+const WORKER_NAME = "demo-site";
+const BRANCH = "main";
+/** How long a target that another process is starting may take to answer. */
+const READY_WAIT_MS = 90_000;
+const STREAM_RECONNECTS = 5;
+
+export class DemoError extends Error {
+  override name = "DemoError";
+}
+
+export interface DemoOptions {
+  /** State folder of the local target (data, lock, endpoints.json); the demo's repositories go in `demo/`. @default `<repo>/.local` */
+  stateDir?: string;
+  /** Account the demo's token is for. @default DEFAULT_DEV_ACCOUNT */
+  account?: string;
+  /** Print the local target's own log when the demo starts it. @default false */
+  verbose?: boolean;
+  /** @default a line on stdout */
+  out?: (line: string) => void;
+  /** Stops following the build and stops a target the demo started. */
+  signal?: AbortSignal;
+}
+
+export interface DemoResult {
+  workerName: string;
+  buildUuid: string;
+  /** `build_outcome` of the stopped build; null when it never stopped. */
+  outcome: string | null;
+}
+
+interface Build {
+  build_uuid: string;
+  status: string;
+  build_outcome: string | null;
+  failure_class: string | null;
+  created_at: string;
+  initializing_at: string | null;
+  running_at: string | null;
+  stopped_at: string | null;
+}
+
+export interface SseEvent {
+  event: string;
+  data: string;
+  id?: string;
+}
+
+/**
+ * Splits server-sent events off the front of `buffer`; the unfinished tail is returned as `rest` for the
+ * next chunk. Comments (`: keepalive`) carry nothing and are dropped.
+ */
+export function parseSse(buffer: string): { events: SseEvent[]; rest: string } {
+  const blocks = buffer.replace(/\r\n?/g, "\n").split("\n\n");
+  const rest = blocks.pop() ?? "";
+  const events: SseEvent[] = [];
+  for (const block of blocks) {
+    const event: SseEvent = { event: "message", data: "" };
+    const data: string[] = [];
+    for (const line of block.split("\n")) {
+      if (line === "" || line.startsWith(":")) continue;
+      const colon = line.indexOf(":");
+      const field = colon === -1 ? line : line.slice(0, colon);
+      const value = colon === -1 ? "" : line.slice(colon + 1).replace(/^ /, "");
+      if (field === "event") event.event = value;
+      else if (field === "data") data.push(value);
+      else if (field === "id") event.id = value;
+    }
+    if (data.length === 0) continue;
+    event.data = data.join("\n");
+    events.push(event);
+  }
+  return { events, rest };
+}
+
+const seconds = (from: string | null, to: string | null): string =>
+  from === null || to === null ? "-" : `${((Date.parse(to) - Date.parse(from)) / 1000).toFixed(1)} s`;
+
+/** One line of how long a build spent in each status, from its timestamps (`-` for a status it skipped). */
+export function timeline(
+  build: Omit<Build, "build_uuid" | "status" | "build_outcome" | "failure_class">,
+): string {
+  return [
+    `queued ${seconds(build.created_at, build.initializing_at)}`,
+    `initializing ${seconds(build.initializing_at, build.running_at)}`,
+    `running ${seconds(build.running_at, build.stopped_at)}`,
+    `stopped (total ${seconds(build.created_at, build.stopped_at)})`,
+  ].join(" → ");
+}
+
+/** A push delivery as GitHub sends it, with the fields the platform reads. */
+export function githubPushDelivery(push: {
+  repoUrl: string;
+  branch: string;
+  before: string;
+  sha: string;
+  message: string;
+  files: string[];
+}): string {
+  const commit = { id: push.sha, message: push.message, added: push.files, modified: [], removed: [] };
+  return JSON.stringify({
+    ref: `refs/heads/${push.branch}`,
+    before: push.before,
+    after: push.sha,
+    repository: { clone_url: push.repoUrl, html_url: push.repoUrl },
+    commits: [commit],
+    head_commit: commit,
+  });
+}
+
+/** `X-Hub-Signature-256` of a delivery body, as GitHub computes it with the webhook's secret. */
+export function githubSignature(secret: string, body: string): string {
+  return `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`;
+}
+
+const SITE_FILES: Record<string, string> = {
+  "README.md": "# demo-site\n\nA tiny static site, built by the builds platform demo (`npm run demo`).\n",
+  "src/index.html": `<!doctype html>
+<html>
+  <head><meta charset="utf-8"><title>{{title}}</title></head>
+  <body><h1>{{title}}</h1><p>Built from commit {{commit}}.</p></body>
+</html>
+`,
+  "build.sh": `#!/bin/sh
+# The site's build: what \`npm run build\` would be in a real project.
+set -e
+echo "building \\"$SITE_TITLE\\" from commit $(echo "$WORKERS_CI_COMMIT_SHA" | cut -c1-7) on $WORKERS_CI_BRANCH"
+echo "API key from the build variables: $DEMO_API_KEY"
+for step in "checking sources" "rendering pages" "writing assets"; do
+  echo "  $step..."
+  sleep 0.3
+done
+mkdir -p dist
+sed -e "s|{{title}}|$SITE_TITLE|g" -e "s|{{commit}}|$WORKERS_CI_COMMIT_SHA|g" src/index.html > dist/index.html
+echo "wrote dist/index.html ($(wc -c < dist/index.html | tr -d ' ') bytes)"
+`,
+};
+
+function git(cwd: string, ...args: string[]): string {
+  return execFileSync(
+    "git",
+    [
+      "-c",
+      "user.name=Builds Demo",
+      "-c",
+      "user.email=demo@builds.invalid",
+      "-c",
+      "commit.gpgsign=false",
+      ...args,
+    ],
+    { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] },
+  ).trim();
+}
+
+/** A bare repository (the "remote" the trigger watches) and a work tree holding the site, not yet pushed. */
+function createSiteRepo(dir: string): {
+  url: string;
+  push(message: string): { before: string; sha: string };
+} {
+  rmSync(dir, { recursive: true, force: true });
+  const bare = path.join(dir, "origin.git");
+  const work = path.join(dir, "work");
+  mkdirSync(dir, { recursive: true });
+  git(dir, "init", "-q", "--bare", "-b", BRANCH, bare);
+  git(dir, "clone", "-q", bare, work);
+  git(work, "checkout", "-q", "-B", BRANCH);
+  for (const [file, content] of Object.entries(SITE_FILES)) {
+    mkdirSync(path.dirname(path.join(work, file)), { recursive: true });
+    writeFileSync(path.join(work, file), content);
+  }
+  return {
+    url: `file://${bare}`,
+    push(message) {
+      const before =
+        git(work, "rev-list", "--all", "--count") === "0" ? "0".repeat(40) : git(work, "rev-parse", "HEAD");
+      git(work, "add", "-A");
+      git(work, "commit", "-q", "-m", message);
+      git(work, "push", "-q", "origin", `HEAD:refs/heads/${BRANCH}`);
+      return { before, sha: git(work, "rev-parse", "HEAD") };
+    },
+  };
+}
+
+interface Envelope<T> {
+  success: boolean;
+  errors: { code: number; message: string }[];
+  result: T;
+}
+
+/** Calls the REST API; anything but the expected status is a DemoError naming the call and the API's reasons. */
+async function call<T>(
+  api: string,
+  method: string,
+  route: string,
+  options: { token?: string; body?: string | object; headers?: Record<string, string>; expect: number[] },
+): Promise<{ status: number; result: T }> {
+  const headers: Record<string, string> = { ...options.headers };
+  if (options.token) headers.Authorization = `Bearer ${options.token}`;
+  if (options.body !== undefined) headers["Content-Type"] = "application/json";
+  const body = typeof options.body === "object" ? JSON.stringify(options.body) : options.body;
+  const res = await fetch(`${api}${route}`, { method, headers, body });
+  const text = await res.text();
+  let json: Envelope<T> | undefined;
+  try {
+    json = JSON.parse(text) as Envelope<T>;
+  } catch {
+    json = undefined;
+  }
+  if (!options.expect.includes(res.status) || json === undefined) {
+    const reasons = json?.errors?.map((e) => e.message).join("; ") || text.slice(0, 200);
+    throw new DemoError(`${method} ${route} answered ${res.status}: ${reasons}`);
+  }
+  return { status: res.status, result: json.result };
+}
+
+interface Connection {
+  api: string;
+  /** Script name of the builds platform's client Worker. */
+  clientName: string;
+  secret: string;
+  /** Set when the demo started the target itself. */
+  stop?: () => Promise<void>;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** The builds platform's client Worker among a target's Workers (script name → URL). */
+function clientOf(workers: Record<string, string>): { name: string; url: string } | undefined {
+  const found = Object.entries(workers).find(([name]) => name.endsWith(CLIENT_SUFFIX));
+  return found && { name: found[0], url: found[1] };
+}
+
+/** The client Worker of endpoints.json when it answers its health check. */
+async function healthyClient(stateDir: string): Promise<{ name: string; url: string } | undefined> {
+  let client: { name: string; url: string } | undefined;
+  try {
+    const endpoints = JSON.parse(readFileSync(path.join(stateDir, "endpoints.json"), "utf8"));
+    client = clientOf(endpoints.workers ?? {});
+  } catch {
+    return undefined;
+  }
+  if (!client) return undefined;
+  try {
+    const res = await fetch(`${client.url}/api/health`, { signal: AbortSignal.timeout(2000) });
+    return res.ok ? client : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Uses the local target running on `stateDir`, waiting for one still starting, or starts one here. */
+async function connect(
+  stateDir: string,
+  options: DemoOptions,
+  out: (line: string) => void,
+): Promise<Connection> {
+  const lockFile = path.join(stateDir, "target.lock");
+  const pid = existsSync(lockFile) ? Number(readFileSync(lockFile, "utf8").trim()) : Number.NaN;
+  if (Number.isInteger(pid) && processAlive(pid)) {
+    // endpoints.json is rewritten when a start is ready: until then it may name the last run's ports.
+    let client = await healthyClient(stateDir);
+    if (!client) out(`waiting for the local target (pid ${pid}) to be ready`);
+    const deadline = Date.now() + READY_WAIT_MS;
+    while (!client && Date.now() < deadline && !options.signal?.aborted) {
+      await new Promise((r) => setTimeout(r, 500));
+      client = await healthyClient(stateDir);
+    }
+    if (!client) {
+      throw new DemoError(
+        `the local target (pid ${pid}, state in ${stateDir}) runs but its REST API did not answer within ${READY_WAIT_MS / 1000} s; stop it and run the demo again`,
+      );
+    }
+    out(`using the local target already running (pid ${pid}): REST API at ${client.url}`);
+    const secret = await localApiSecret({ stack: "local" });
+    return { api: client.url, clientName: client.name, secret };
+  }
+  out("no local target is running: starting one for this demo (PostgreSQL, workerd, build runner)");
+  const logFile = path.join(stateDir, "demo", "target.log");
+  if (!options.verbose) {
+    writeFileSync(logFile, "");
+    out(`  its log: ${logFile}`);
+  }
+  const restoreConsole = options.verbose ? () => {} : consoleToFile(logFile);
+  const started = Date.now();
+  let target: Awaited<ReturnType<typeof startLocalTarget>>;
+  try {
+    target = await startLocalTarget({
+      stateDir,
+      log: options.verbose
+        ? (line) => out(`  target: ${line}`)
+        : (line) => appendFileSync(logFile, `${line}\n`),
+    });
+  } catch (err) {
+    restoreConsole();
+    throw err;
+  }
+  const stop = async () => {
+    try {
+      await target.stop();
+    } finally {
+      restoreConsole();
+    }
+  };
+  const client = clientOf(target.workers);
+  const secret = apiJwtSecretOf(target.plan.workers);
+  if (!client || !secret) {
+    await stop();
+    throw new DemoError("the local stack has no builds platform client Worker with an API_JWT_SECRET");
+  }
+  out(`local target ready in ${((Date.now() - started) / 1000).toFixed(1)} s: REST API at ${client.url}`);
+  return { api: client.url, clientName: client.name, secret, stop };
+}
+
+/** Creates `demo-site`, or `demo-site-2`, `-3`... when the account already has one. */
+async function createWorker(api: string, token: string): Promise<string> {
+  for (let n = 1; n <= 100; n++) {
+    const name = n === 1 ? WORKER_NAME : `${WORKER_NAME}-${n}`;
+    const res = await call(api, "POST", "/api/workers", { token, body: { name }, expect: [201, 401, 409] });
+    if (res.status === 201) return name;
+    if (res.status === 401) {
+      throw new DemoError(
+        "the running target refused a token signed with the local stack's API_JWT_SECRET: was it started with another --config-file or --stack? Restart it with plain `npm start`",
+      );
+    }
+  }
+  throw new DemoError(
+    `the account already has Workers ${WORKER_NAME} to ${WORKER_NAME}-100; delete a few first`,
+  );
+}
+
+/** Follows the build's log stream to its `done` event, printing each line as it arrives. */
+async function followLogs(
+  api: string,
+  token: string,
+  uuid: string,
+  print: (line: string) => void,
+  signal?: AbortSignal,
+): Promise<{ build_outcome: string | null } | undefined> {
+  let lastId: string | undefined;
+  for (let attempt = 0; attempt <= STREAM_RECONNECTS && !signal?.aborted; attempt++) {
+    const headers: Record<string, string> = { Authorization: `Bearer ${token}`, Accept: "text/event-stream" };
+    // A reconnection resumes after the last line received, so no line is printed twice.
+    if (lastId !== undefined) headers["Last-Event-ID"] = lastId;
+    let res: Response;
+    try {
+      res = await fetch(`${api}/api/builds/${uuid}/logs/stream`, { headers, signal });
+    } catch (err) {
+      if (signal?.aborted) return undefined;
+      throw err;
+    }
+    if (!res.ok || !res.body)
+      throw new DemoError(`the log stream answered ${res.status}: ${await res.text()}`);
+    const decoder = new TextDecoder();
+    let buffer = "";
+    try {
+      for await (const chunk of res.body) {
+        const parsed = parseSse(buffer + decoder.decode(chunk as Uint8Array, { stream: true }));
+        buffer = parsed.rest;
+        for (const event of parsed.events) {
+          if (event.id !== undefined) lastId = event.id;
+          if (event.event === "log") print((JSON.parse(event.data) as { line: string }).line);
+          else if (event.event === "done") return JSON.parse(event.data) as { build_outcome: string | null };
+        }
+      }
+    } catch (err) {
+      if (signal?.aborted) return undefined;
+      // The connection dropped mid-build: reconnect below.
+      if (!(err instanceof TypeError)) throw err;
+    }
+  }
+  return undefined;
+}
+
+/** What the demo built, for the follow-up commands. */
+interface Built extends DemoResult {
+  triggerId: string;
+}
+
+/** Worker, repository, trigger, push, webhook, then the build followed live to its outcome. */
+async function pushAndBuild(
+  conn: Connection,
+  stateDir: string,
+  account: string,
+  out: (line: string) => void,
+  signal?: AbortSignal,
+): Promise<Built> {
+  const { api } = conn;
+  const token = signDevToken(conn.secret, account);
+  out(`token: signed for account ${account} with the local stack's API_JWT_SECRET (HS256, valid 24 h)`);
+
+  const workerName = await createWorker(api, token);
+  out(`Worker: ${workerName}`);
+  const repoDir = path.join(stateDir, "demo", workerName);
+  const repo = createSiteRepo(repoDir);
+  out(`git repository: ${repo.url}`);
+
+  const trigger = await call<{ id: string; webhook_secret: string }>(
+    api,
+    "POST",
+    `/api/workers/${workerName}/triggers`,
+    {
+      token,
+      expect: [201],
+      body: {
+        repo_url: repo.url,
+        production_branch: BRANCH,
+        build_command: "sh build.sh",
+        deploy_command: 'echo "deploying dist/ (wrangler deploy would run here)" && ls dist',
+        env_vars: [
+          { name: "SITE_TITLE", value: "Hello from the builds platform", type: "text" },
+          { name: "DEMO_API_KEY", value: `demo-key-${randomBytes(6).toString("hex")}`, type: "secret" },
+        ],
+      },
+    },
+  );
+  out(`trigger: builds ${BRANCH} with "sh build.sh"; variables SITE_TITLE (text) and DEMO_API_KEY (secret)`);
+
+  const message = "Add the demo site";
+  const pushed = repo.push(message);
+  out(`pushed commit ${pushed.sha.slice(0, 7)} to ${BRANCH}`);
+
+  const delivery = githubPushDelivery({
+    repoUrl: repo.url,
+    branch: BRANCH,
+    before: pushed.before,
+    sha: pushed.sha,
+    message,
+    files: Object.keys(SITE_FILES),
+  });
+  const hook = await call<{ builds: { build_uuid: string; trigger_id: string }[] }>(
+    api,
+    "POST",
+    "/webhooks/github",
+    {
+      body: delivery,
+      expect: [200, 202],
+      headers: {
+        "X-GitHub-Event": "push",
+        "X-GitHub-Delivery": randomUUID(),
+        "X-Hub-Signature-256": githubSignature(trigger.result.webhook_secret, delivery),
+      },
+    },
+  );
+  const uuid = hook.result.builds.find((b) => b.trigger_id === trigger.result.id)?.build_uuid;
+  if (!uuid) throw new DemoError(`the push webhook started no build: ${JSON.stringify(hook.result)}`);
+  out(`GitHub push webhook, signed with the trigger's webhook secret: queued build ${uuid}`);
+  out("build log (live):");
+
+  const built = { workerName, buildUuid: uuid, triggerId: trigger.result.id };
+  const done = await followLogs(api, token, uuid, (line) => out(`  │ ${line}`), signal);
+  if (!done) {
+    if (signal?.aborted) return { ...built, outcome: null };
+    throw new DemoError(`the log stream of build ${uuid} kept ending before the build did`);
+  }
+  const build = (await call<Build>(api, "GET", `/api/builds/${uuid}`, { token, expect: [200] })).result;
+  const failure = build.failure_class ? ` (failure class: ${build.failure_class})` : "";
+  out(`outcome: ${build.build_outcome}${failure}`);
+  out(`timeline: ${timeline(build)}`);
+  return { ...built, outcome: build.build_outcome };
+}
+
+/** Commands to look at the build afterwards; the token stays out of the output, in `$TOKEN`. */
+function followUps(conn: Connection, stateDir: string, account: string, built: Built): string[] {
+  const defaultState = stateDir === path.join(REPO_ROOT, ".local");
+  const tokenCommand =
+    account === DEFAULT_DEV_ACCOUNT ? "npm run -s token" : `npm run -s token -- --account ${account}`;
+  const auth = '-H "Authorization: Bearer $TOKEN"';
+  const build = `$API/api/builds/${built.buildUuid}`;
+  const lines = ["", "explore it with curl:"];
+  if (conn.stop) {
+    // The next start serves the same data on new ports: the URL is read from its endpoints.json.
+    const start = defaultState ? "npm start" : `npm start -- --state-dir ${stateDir}`;
+    const endpoints = JSON.stringify(path.join(stateDir, "endpoints.json"));
+    lines.push(
+      `  ${start}   # in another terminal first: the data stays, the target this demo started has stopped`,
+      `  export API=$(node -p 'require(${endpoints}).workers[${JSON.stringify(conn.clientName)}]')`,
+    );
+  } else {
+    lines.push(`  export API=${conn.api}`);
+  }
+  lines.push(
+    `  export TOKEN=$(${tokenCommand})`,
+    `  curl -s ${auth} ${build}`,
+    `  curl -s ${auth} ${build}/logs`,
+    `  curl -sN ${auth} ${build}/logs/stream`,
+    `  curl -s ${auth} $API/api/workers/${built.workerName}/builds`,
+    `  curl -s ${auth} -H "Content-Type: application/json" -d '{"branch":"${BRANCH}"}' $API/api/triggers/${built.triggerId}/builds`,
+  );
+  return lines;
+}
+
+/**
+ * While a target the demo started runs, its Workers' console output (Miniflare prints it with
+ * `console.log`) and its own log go to a file, so that the demo's lines stay readable.
+ */
+function consoleToFile(file: string): () => void {
+  const saved = { ...console };
+  const write = (...args: unknown[]) => appendFileSync(file, `${format(...args)}\n`);
+  Object.assign(console, { log: write, info: write, warn: write, error: write, debug: write });
+  return () => Object.assign(console, saved);
+}
+
+/**
+ * Runs the demo (see the module comment) on the local target running on the state folder, or on one it
+ * starts and stops. Resolves with the build's outcome; throws a DemoError when a step is refused.
+ */
+export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
+  const out = options.out ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const stateDir = path.resolve(options.stateDir ?? path.join(REPO_ROOT, ".local"));
+  const account = options.account ?? DEFAULT_DEV_ACCOUNT;
+  mkdirSync(path.join(stateDir, "demo"), { recursive: true });
+
+  out("builds platform demo: a git push becomes a build, watched live");
+  const conn = await connect(stateDir, options, out);
+  let built: Built;
+  try {
+    built = await pushAndBuild(conn, stateDir, account, out, options.signal);
+  } finally {
+    if (conn.stop) {
+      out("stopping the local target this demo started");
+      await conn.stop();
+    }
+  }
+  if (built.outcome !== null) for (const line of followUps(conn, stateDir, account, built)) out(line);
+  return { workerName: built.workerName, buildUuid: built.buildUuid, outcome: built.outcome };
+}
