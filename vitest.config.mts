@@ -5,5 +5,8 @@ export default defineConfig({
   ssr: { resolve: { conditions: ["workerd", "worker", "module", "browser"] } },
   test: {
     projects: ["./vitest.node.config.mts", "./workers-src/vitest.config.mts"],
+    // Most end-to-end tests wait on processes, sockets and timers rather than the CPU: more files at once
+    // than cores keeps a two-core machine busy.
+    maxWorkers: 4,
   },
 });

@@ -15,7 +15,7 @@ let workerSeq = 0;
 
 beforeAll(async () => {
   platform = await startBuildsPlatform({
-    builds: { startTimeoutSeconds: 5, heartbeatTimeoutSeconds: 3, maxConcurrentPerAccount: 20 },
+    builds: { startTimeoutSeconds: 10, heartbeatTimeoutSeconds: 5, maxConcurrentPerAccount: 20 },
   });
   api = client(platform.api).call;
   token = await platform.token("flow-account");
