@@ -176,6 +176,61 @@ describe("a push becomes a build", () => {
   });
 });
 
+describe("the build cache", () => {
+  it("saves the package-manager cache after a success, restores it in the next build, and clears it on request", async () => {
+    const { name, trigger } = await workerWithTrigger({
+      build_command:
+        'if [ -f "$npm_config_cache/marker" ]; then echo "cache hit: $(cat "$npm_config_cache/marker")"; else echo "cache miss"; fi; mkdir -p "$npm_config_cache"; echo "$WORKERS_CI_BUILD_UUID" > "$npm_config_cache/marker"',
+    });
+    const first = await startBuild(trigger.id);
+    expect((await stopped(first)).build_outcome).toBe("success");
+    expect(await allLogLines(first)).toContain("cache miss");
+    const second = await startBuild(trigger.id);
+    expect((await stopped(second)).build_outcome).toBe("success");
+    expect(await allLogLines(second)).toContain(`cache hit: ${first}`);
+
+    const cleared = await api<{ deleted: number }>("DELETE", `/api/workers/${name}/build_cache`, { token });
+    expect(cleared.status, cleared.text).toBe(200);
+    expect(cleared.json.result.deleted).toBe(1);
+    const third = await startBuild(trigger.id);
+    expect((await stopped(third)).build_outcome).toBe("success");
+    expect(await allLogLines(third)).toContain("cache miss");
+  });
+});
+
+describe("the runner's callback API refuses what is not the build's own", () => {
+  it("answers 401, 400 or 413 and stores nothing for a wrong token, a bad body or an oversized one", async () => {
+    const { trigger } = await workerWithTrigger({ build_command: "echo only-line" });
+    const uuid = await startBuild(trigger.id);
+    await stopped(uuid);
+    const before = await allLogLines(uuid);
+    const post = (path: string, body: string, token?: string) =>
+      fetch(`${platform.management}/api/builds/${uuid}/${path}`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+        },
+        body,
+      });
+    const batch = JSON.stringify({ seq: 99, lines: [{ ts: 1, line: "forged" }] });
+    expect((await post("logs", batch)).status).toBe(401);
+    expect((await post("logs", batch, "f".repeat(64))).status).toBe(401);
+    expect((await post("status", JSON.stringify({ status: "running" }), "f".repeat(64))).status).toBe(401);
+    expect((await post("logs", "{not json", "f".repeat(64))).status).toBe(400);
+    expect((await post("status", "x".repeat(10_000), "f".repeat(64))).status).toBe(413);
+    const other = await fetch(`${platform.management}/api/builds/not-a-uuid/logs`, {
+      method: "POST",
+      body: batch,
+    });
+    expect(other.status).toBe(404);
+    expect(await allLogLines(uuid)).toEqual(before);
+    expect((await api<Build>("GET", `/api/builds/${uuid}`, { token })).json.result.build_outcome).toBe(
+      "success",
+    );
+  });
+});
+
 describe("cancel, timeouts and faults", () => {
   it("cancels a running build: the process tree is killed and the build ends cancelled", async () => {
     const { trigger } = await workerWithTrigger({
