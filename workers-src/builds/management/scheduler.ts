@@ -79,8 +79,12 @@ export class BuildScheduler extends DurableObject<ManagementEnv> {
     return this.tick();
   }
 
-  /** A build stopped: its slot may go to the next queued build at once. */
+  /**
+   * A build stopped: its slot may go to the next queued build at once. With waking off (the polling
+   * design) the slot waits for the next poll too.
+   */
   async buildFinished(_buildUuid: string): Promise<void> {
+    if (this.env.SCHEDULER_WAKE === "off") return;
     this.ctx.waitUntil(
       this.tick().catch((err: Error) => logger.error("tick after finish failed", err.message)),
     );

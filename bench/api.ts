@@ -1,0 +1,197 @@
+import path from "node:path";
+import { convertV4MiniflareOptions, Miniflare } from "miniflare";
+import pg from "pg";
+import { bundleWorker } from "../components/bundle";
+import { hyperdriveOriginUrl } from "../local/target/postgres-apply";
+import { client } from "../test/builds/http";
+import { startBuildsPlatform } from "../test/builds-harness";
+import { percentile, sleep } from "./stats";
+
+/**
+ * API throughput: requests per second and latency of `GET /api/workers/:worker/builds` (bearer token,
+ * PostgreSQL through Hyperdrive, a Worker with 200 builds) under a closed-loop load generator in this
+ * process, against two baselines on the same workerd binary and machine: the Client Worker's own
+ * `/api/health` (its middleware, no token, no database) and a bare Hono route in a Miniflare of its own.
+ * A third, the floor of the route's design, is Node alone opening a PostgreSQL connection per request as
+ * the Worker does and running one page query. Routes take turns, round by round, so that each sees the
+ * same machine load.
+ */
+const CONCURRENCY = Number(process.env.BENCH_API_CONCURRENCY ?? 16);
+const SECONDS = Number(process.env.BENCH_API_SECONDS ?? 10);
+const ROUNDS = Number(process.env.BENCH_API_ROUNDS ?? 2);
+const BUILDS = Number(process.env.BENCH_API_BUILDS ?? 200);
+const WARMUP_MS = 1000;
+const ACCOUNT = "bench-api";
+const BARE_ENTRY = path.join(__dirname, "workers", "bare-hono.ts");
+
+interface Target {
+  name: string;
+  /** One request; answers whether it succeeded. */
+  send(): Promise<boolean>;
+}
+
+const get =
+  (url: string, headers: Record<string, string> = {}) =>
+  async (): Promise<boolean> => {
+    const res = await fetch(url, { headers });
+    await res.arrayBuffer();
+    return res.status === 200;
+  };
+
+interface Load {
+  requests: number;
+  errors: number;
+  ms: number;
+  latencies: number[];
+}
+
+/** `CONCURRENCY` loops, each sending its next request as soon as the previous one was answered. */
+async function load(target: Target, durationMs: number): Promise<Load> {
+  const latencies: number[] = [];
+  let errors = 0;
+  const start = performance.now();
+  const deadline = start + durationMs;
+  const loop = async () => {
+    while (performance.now() < deadline) {
+      const sent = performance.now();
+      try {
+        if (await target.send()) latencies.push(performance.now() - sent);
+        else errors++;
+      } catch {
+        errors++;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, loop));
+  return { requests: latencies.length, errors, ms: performance.now() - start, latencies };
+}
+
+async function bareHono(): Promise<{ url: string; mf: Miniflare }> {
+  const bundle = await bundleWorker(BARE_ENTRY, { nodejsCompat: false });
+  const mf = new Miniflare(
+    convertV4MiniflareOptions({
+      modules: [{ type: "ESModule", path: "index.js", contents: bundle.content }],
+      compatibilityDate: "2026-10-01",
+      compatibilityFlags: ["nodejs_compat"],
+      // As the local target serves each Worker: its own socket, not through Miniflare's entry Worker.
+      unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
+    }),
+  );
+  return { url: (await mf.unsafeGetDirectURL()).toString(), mf };
+}
+
+async function main() {
+  const platform = await startBuildsPlatform();
+  let bare: Awaited<ReturnType<typeof bareHono>> | undefined;
+  try {
+    bare = await bareHono();
+    const token = await platform.token(ACCOUNT);
+    const api = client(platform.api).call;
+    const worker = await api<{ id: string }>("POST", "/api/workers", { token, body: { name: "bench-api" } });
+    if (worker.status !== 201)
+      throw new Error(`creating the Worker answered ${worker.status}: ${worker.text}`);
+    const trigger = await api<{ id: string }>("POST", `/api/workers/${worker.json.result.id}/triggers`, {
+      token,
+      body: { repo_url: "https://github.com/acme/bench-api", production_branch: "main" },
+    });
+    if (trigger.status !== 201)
+      throw new Error(`creating the trigger answered ${trigger.status}: ${trigger.text}`);
+    await platform.sql(
+      `INSERT INTO builds (account_id, worker_id, trigger_id, source, branch, commit_hash, commit_message,
+                           production, status, build_outcome, created_at, initializing_at, running_at, stopped_at)
+       SELECT $1, $2, $3, 'api', 'main', md5(i::text) || left(md5((-i)::text), 8), 'commit ' || i, true,
+              'stopped', 'success', t, t + interval '20 ms', t + interval '2 s', t + interval '40 s'
+         FROM generate_series(1, $4::int) AS i, LATERAL (SELECT now() - make_interval(mins => i)) AS x(t)`,
+      [ACCOUNT, worker.json.result.id, trigger.json.result.id, BUILDS],
+    );
+    const listPath = `/api/workers/${worker.json.result.id}/builds`;
+    const first = await api<unknown[]>("GET", listPath, { token });
+    if (first.status !== 200 || first.json.result.length !== 20 || !first.json.result_info?.cursor)
+      throw new Error(`the builds list answered ${first.status}: ${first.text.slice(0, 500)}`);
+
+    // What one request's own PostgreSQL connection costs: the Client Worker opens one per request (through
+    // Hyperdrive, which the local target does not pool), as the application role with SCRAM authentication.
+    const hyperdrive = platform.target.plan.hyperdrives[0];
+    if (!hyperdrive) throw new Error("the local stack has no Hyperdrive config");
+    const server = new URL(platform.target.postgres);
+    const appUrl = hyperdriveOriginUrl(hyperdrive.origin, {
+      host: server.hostname,
+      port: Number(server.port),
+    });
+    const connectAndList = async () => {
+      const db = new pg.Client({ connectionString: appUrl });
+      await db.connect();
+      try {
+        const rows = await db.query(
+          "SELECT * FROM builds WHERE worker_id = $1 ORDER BY created_at DESC, build_uuid DESC LIMIT 21",
+          [worker.json.result.id],
+        );
+        return rows.rowCount === 21;
+      } finally {
+        await db.end();
+      }
+    };
+
+    const targets: Target[] = [
+      { name: "baseline  bare Hono GET / (own Miniflare)", send: get(bare.url) },
+      { name: "client    GET /api/health (no token, no DB)", send: get(`${platform.api}/api/health`) },
+      {
+        name: "client    GET /api/workers/:id/builds (page of 20)",
+        send: get(`${platform.api}${listPath}`, { authorization: `Bearer ${token}` }),
+      },
+      { name: "floor     Node pg: own connection, page query, close", send: connectAndList },
+    ];
+    for (const t of targets) await load(t, WARMUP_MS);
+    const results = targets.map(() => ({ requests: 0, errors: 0, ms: 0, latencies: [] as number[] }));
+    for (let r = 0; r < ROUNDS; r++) {
+      for (const [i, t] of targets.entries()) {
+        const once = await load(t, (SECONDS * 1000) / ROUNDS);
+        const total = results[i]!;
+        total.requests += once.requests;
+        total.errors += once.errors;
+        total.ms += once.ms;
+        total.latencies.push(...once.latencies);
+        await sleep(200);
+      }
+    }
+
+    const rps = (l: Load) => (l.requests / l.ms) * 1000;
+    console.log(
+      `load: ${CONCURRENCY} requests in flight, ${SECONDS} s per route in ${ROUNDS} turns, Node fetch ` +
+        `(keep-alive) on the same machine; the listed Worker has ${BUILDS} builds in PostgreSQL`,
+    );
+    console.log(`${"".padEnd(50)} requests/s       p50       p99  errors`);
+    for (const [i, t] of targets.entries()) {
+      const l = results[i]!;
+      console.log(
+        `${t.name.padEnd(50)} ${rps(l).toFixed(0).padStart(10)} ${percentile(l.latencies, 50).toFixed(1).padStart(6)} ms` +
+          ` ${percentile(l.latencies, 99).toFixed(1).padStart(6)} ms  ${l.errors}`,
+      );
+    }
+    const [b, h, list, floor] = results as [Load, Load, Load, Load];
+    const p99 = (l: Load) => percentile(l.latencies, 99);
+    console.log(
+      `ratio     builds list / bare Hono: ${(rps(list) / rps(b)).toFixed(2)}x requests/s, ` +
+        `${(p99(list) / p99(b)).toFixed(1)}x p99`,
+    );
+    console.log(
+      `ratio     builds list / /api/health: ${(rps(list) / rps(h)).toFixed(2)}x requests/s, ` +
+        `${(p99(list) / p99(h)).toFixed(1)}x p99`,
+    );
+    console.log(
+      `ratio     builds list / Node pg connect+query: ${(rps(list) / rps(floor)).toFixed(2)}x requests/s, ` +
+        `${(p99(list) / p99(floor)).toFixed(1)}x p99`,
+    );
+  } finally {
+    await bare?.mf.dispose();
+    await platform.stop();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: Error) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
