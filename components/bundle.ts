@@ -77,6 +77,10 @@ async function build(absolute: string, options: BundleOptions): Promise<WorkerBu
     define: options.define,
     logLevel: "silent",
     legalComments: "none",
+    // Smaller scripts start faster in workerd and upload faster; names are kept for readable stack traces.
+    minifyWhitespace: true,
+    minifySyntax: true,
+    keepNames: true,
   });
   const output = result.outputFiles[0];
   if (!output) throw new Error(`bundling ${absolute} produced no output`);

@@ -3,7 +3,7 @@
  * response is an envelope; `/api/*` needs a bearer token except `/api/health`.
  */
 import { Hono } from "hono";
-import { useWorkersLogger } from "workers-tagged-logger";
+import { withLogTags } from "workers-tagged-logger";
 import { requireAuth } from "./auth";
 import type { AppEnv } from "./env";
 import { ApiError, ERROR_CODES, failure, internalErrorEnvelope, ok } from "./envelope";
@@ -18,7 +18,16 @@ import { workerRoutes } from "./routes/workers";
 
 export const app = new Hono<AppEnv>();
 
-app.use("*", useWorkersLogger("builds-client"));
+// The logging context of the request (the library's own Hono middleware would bundle all of zod for it).
+app.use("*", (c, next) =>
+  withLogTags(
+    {
+      source: "builds-client",
+      tags: { handler: "fetch", colo: (c.req.raw.cf?.colo as string | undefined) ?? null },
+    },
+    () => next(),
+  ),
+);
 app.use("*", requestContext);
 
 app.get("/api/health", (c) => c.json(ok({ ok: true, release: c.env.RELEASE ?? null })));

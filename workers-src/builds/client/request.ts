@@ -1,6 +1,6 @@
 /** Small helpers every route uses: validated input, the account, and a database connection. */
 import type { Context } from "hono";
-import type { z } from "zod";
+import type * as z from "zod";
 import { type Db, withDb } from "../shared/db";
 import type { AppEnv } from "./env";
 import { JSON_BODY_LIMIT, parseInput, readJsonBody } from "./validation";

@@ -2,7 +2,7 @@
  * Reading request input: bodies within a size limit, JSON that parses, and zod schemas whose issues
  * become one `400` listing each as `<path>: <reason>`.
  */
-import type { z } from "zod";
+import type * as z from "zod";
 import { MalformedJsonError, PayloadTooLargeError, ValidationError } from "./envelope";
 
 /** @default 64 KiB for the JSON routes. */
