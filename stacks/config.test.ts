@@ -66,7 +66,7 @@ describe("parseStackConfig defaults", () => {
         extensions: [],
         allowDataLoss: [],
       },
-      hyperdrive: { caching: { enabled: true, maxAgeSeconds: 60, staleWhileRevalidateSeconds: 15 } },
+      hyperdrive: { caching: { enabled: false, maxAgeSeconds: 60, staleWhileRevalidateSeconds: 15 } },
       placement: { client: "smart", management: "off", demo: "off" },
       observability: { enabled: true, headSamplingRate: 1, invocationLogs: true },
       release: "unreleased",

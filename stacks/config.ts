@@ -114,8 +114,11 @@ export const stackConfigSchema = z.strictObject({
     .strictObject({
       caching: z
         .strictObject({
-          /** @default true */
-          enabled: z.boolean().default(true),
+          /**
+           * Off by default: the builds API reads its own writes (a build's status, a trigger just made, a
+           * deploy hook just deleted), which a cached read would show up to maxAgeSeconds late. @default false
+           */
+          enabled: z.boolean().default(false),
           /** @default 60 */
           maxAgeSeconds: int(0, 3600).default(60),
           /** @default 15 */

@@ -264,6 +264,7 @@ describe("cancel, timeouts and faults", () => {
   });
 
   it("a runner killed mid-build: the build fails its health check by alarm, never stays running", async () => {
+    await repo.commit({ "runner.txt": "killed\n" }, "a commit of its own");
     const { trigger } = await workerWithTrigger({ build_command: "echo started; sleep 8" });
     const uuid = await startBuild(trigger.id);
     await waitForBuild(uuid, (b) => b.status === "running");
@@ -273,5 +274,20 @@ describe("cancel, timeouts and faults", () => {
     const build = await stopped(uuid, 20_000);
     expect(build).toMatchObject({ build_outcome: "failed", failure_class: "health_check" });
     expect((await allLogLines(uuid)).at(-1)).toMatch(/stopped reporting/);
-  });
+
+    // With no runner at all, a new build waits for one until its start deadline, then fails to start.
+    const next = await startBuild(trigger.id);
+    const failed = await stopped(next, 30_000);
+    expect(failed).toMatchObject({
+      build_outcome: "failed",
+      failure_class: "initialization",
+      running_at: null,
+    });
+    const lines = await allLogLines(next);
+    expect(lines[0]).toMatch(
+      /^platform: waiting for a runner \(runner at http:\/\/127\.0\.0\.1:\d+ unreachable/,
+    );
+    expect(lines.at(-1)).toMatch(/could not be started: runner at .* unreachable/);
+    expect(lines.filter((l) => l.startsWith("platform: waiting"))).toHaveLength(1);
+  }, 60_000);
 });

@@ -136,11 +136,16 @@ describe("the scheduler's limits", () => {
     expect(maxTotal).toBe(3);
     expect(maxPerAccount.get("limit-a")).toBe(2);
     expect(maxPerAccount.get("limit-b")).toBeLessThanOrEqual(2);
-    const times = await platform.sql<{ build_uuid: string; initializing_at: Date; build_outcome: string }>(
-      "SELECT build_uuid, initializing_at, build_outcome FROM builds WHERE build_uuid = ANY($1::uuid[])",
+    const times = await platform.sql<{
+      build_uuid: string;
+      initializing_at: Date;
+      build_outcome: string;
+      failure_class: string | null;
+    }>(
+      "SELECT build_uuid, initializing_at, build_outcome, failure_class FROM builds WHERE build_uuid = ANY($1::uuid[])",
       [all],
     );
-    expect(times.every((t) => t.build_outcome === "success")).toBe(true);
+    expect(times.map((t) => [t.build_outcome, t.failure_class])).toEqual(all.map(() => ["success", null]));
     const started = new Map(times.map((t) => [t.build_uuid, t.initializing_at.getTime()]));
     // A's third build waits for one of A's slots; B's first takes the global slot A cannot use.
     expect(started.get(bBuilds[0] as string)).toBeLessThan(started.get(aBuilds[2] as string) as number);

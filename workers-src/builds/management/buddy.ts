@@ -13,14 +13,36 @@ import {
   type StatusCallback,
   statusCallbackSchema,
 } from "../shared/protocol";
-import { type ComputeBackend, computeBackend } from "./compute";
+import { type ComputeBackend, ComputeError, computeBackend } from "./compute";
 import { type ManagementEnv, numberVar, schedulerOf } from "./env";
 import { LogStore } from "./log-store";
+import { buildDataPoint } from "./metrics";
 
 const logger = new WorkersLogger();
 
 /** After the runner says it stopped, how long its last log batches may still take to arrive. */
 export const LOG_GRACE_MS = 30_000;
+/** A busy or unreachable runner is asked again this much later, until the start deadline. */
+const START_RETRY_MS = 2_000;
+/** After the platform stopped a build, how long the runner's last lines and `stopped` may take. */
+const STOPPED_LOG_GRACE_MS = 10_000;
+/** An alarm whose work failed (PostgreSQL unreachable, ...) runs again this much later. */
+const ALARM_RETRY_MS = 10_000;
+
+/** The state of a build that stopped before this object started it: later starts change nothing. */
+function tombstone(buildUuid: string, outcome: BuildOutcome): BuddyState {
+  return {
+    buildUuid,
+    accountId: "",
+    workerId: "",
+    cacheEnabled: false,
+    status: "stopped",
+    outcome,
+    tokenHash: "",
+    startDeadline: 0,
+    runDeadline: 0,
+  };
+}
 const STATUS_RANK: Record<BuildStatus, number> = { queued: 0, initializing: 1, running: 2, stopped: 3 };
 
 export interface BuddyState {
@@ -40,6 +62,8 @@ export interface BuddyState {
   lastLogSeq?: number;
   /** The runner's resolved commit is in PostgreSQL. */
   commitRecorded?: boolean;
+  /** The runner was busy or unreachable: the start is tried again at this time. */
+  retryAt?: number;
   /** When the log is sealed even if batches are still missing. */
   logDeadline?: number;
 }
@@ -118,11 +142,10 @@ export class BuildBuddy extends DurableObject<ManagementEnv> {
     const lastSeen = state.status === "running" ? await this.lastSeen() : 0;
     const next = [
       state.status === "initializing" ? state.startDeadline : undefined,
+      state.status === "initializing" ? state.retryAt : undefined,
       state.status !== "stopped" ? state.runDeadline : undefined,
       state.status === "running" ? lastSeen + this.heartbeatTimeoutMs() : undefined,
-      state.status === "stopped" && state.logDeadline && !this.logs.complete(state.lastLogSeq ?? 0)
-        ? state.logDeadline
-        : undefined,
+      state.status === "stopped" && state.logDeadline && !this.done(state) ? state.logDeadline : undefined,
     ].filter((t): t is number => t !== undefined);
     if (next.length > 0) await this.ctx.storage.setAlarm(Math.min(...next));
     else await this.ctx.storage.deleteAlarm();
@@ -146,30 +169,74 @@ export class BuildBuddy extends DurableObject<ManagementEnv> {
     if (this.logs.appendSystem([{ ts: Date.now(), line }]) > 0) this.wakeReaders();
   }
 
-  /** Called by the scheduler once the build is `initializing`. Calling it again changes nothing. */
+  /**
+   * Called by the scheduler once the build is `initializing`; calling it again changes nothing. The start
+   * runs inside `serial`, so a cancel can never reach the runner before the build it cancels.
+   */
   async startBuild(buildUuid: string): Promise<void> {
-    const request = await this.serial(async () => {
-      if (await this.load()) return undefined;
-      return this.prepare(buildUuid);
+    await this.serial(async () => {
+      if (await this.load()) return;
+      let request: StartBuildRequest | undefined;
+      try {
+        request = await this.prepare(buildUuid);
+      } catch (err) {
+        await this.failUnstarted(
+          buildUuid,
+          `the build's trigger or variables could not be read: ${(err as Error).message}`,
+        );
+        return;
+      }
+      if (request) await this.attemptStart(request);
     });
-    if (!request) return;
+  }
+
+  /**
+   * Hands the build to the compute backend. A busy or unreachable runner is tried again (by the alarm,
+   * which survives an eviction) until the start deadline; any other refusal fails the build.
+   */
+  private async attemptStart(request: StartBuildRequest, retry = false): Promise<void> {
     try {
       await this.backend().startBuild(request);
+      const state = await this.load();
+      if (state?.retryAt !== undefined) await this.save({ ...state, retryAt: undefined });
     } catch (err) {
       const message = (err as Error).message;
+      const state = await this.load();
+      if (state?.status !== "initializing") return;
+      const retryAt = Date.now() + START_RETRY_MS;
+      if (err instanceof ComputeError && err.retryable && retryAt < state.startDeadline) {
+        if (!retry) this.systemLine(`platform: waiting for a runner (${message})`);
+        await this.save({ ...state, retryAt });
+        return;
+      }
       logger
-        .withTags({ build_uuid: buildUuid, release: this.env.RELEASE })
+        .withTags({ build_uuid: state.buildUuid, release: this.env.RELEASE })
         .error("runner start failed", message);
-      await this.serial(async () => {
-        const state = await this.load();
-        if (state?.status !== "initializing") return;
-        this.systemLine(`platform: the build could not be started: ${message}`);
-        await this.finish(state, "failed", "initialization", { stopRunner: false });
-      });
+      this.systemLine(`platform: the build could not be started: ${message}`);
+      // The runner may have taken the build although its answer was lost: it is told to stop.
+      await this.finish(state, "failed", "initialization", { stopRunner: true });
     }
   }
 
-  private async prepare(buildUuid: string): Promise<StartBuildRequest | undefined> {
+  /** A build that cannot even be prepared ends at once, so that it does not hold its slot. */
+  private async failUnstarted(buildUuid: string, reason: string): Promise<void> {
+    logger.withTags({ build_uuid: buildUuid, release: this.env.RELEASE }).error("build not started", reason);
+    const rows = await withDb(this.env.HYPERDRIVE, (db) =>
+      db.query(
+        `UPDATE builds SET status = 'stopped', build_outcome = 'failed', failure_class = 'initialization',
+                stopped_at = clock_timestamp() WHERE build_uuid = $1 AND status = 'initializing' RETURNING 1`,
+        [buildUuid],
+      ),
+    );
+    if (rows.length === 0) return;
+    await this.ctx.storage.put("state", tombstone(buildUuid, "failed"));
+    this.systemLine(`platform: ${reason}`);
+    this.logs.seal();
+    this.wakeReaders();
+    await schedulerOf(this.env).buildFinished(buildUuid);
+  }
+
+  private async prepare(buildUuid: string, startDeadline?: number): Promise<StartBuildRequest | undefined> {
     const { build, variables } = await withDb(this.env.HYPERDRIVE, async (db) => {
       const [row] = await db.query<{
         account_id: string;
@@ -224,7 +291,7 @@ export class BuildBuddy extends DurableObject<ManagementEnv> {
       cacheEnabled: build.build_caching_enabled,
       status: "initializing",
       tokenHash: await sha256Hex(token),
-      startDeadline: now + numberVar(this.env.BUILD_START_TIMEOUT_SECONDS, 120) * 1000,
+      startDeadline: startDeadline ?? now + numberVar(this.env.BUILD_START_TIMEOUT_SECONDS, 120) * 1000,
       runDeadline: initializingAt + numberVar(this.env.BUILD_TIMEOUT_MINUTES, 20) * 60_000,
     });
     const timeoutSeconds = Math.max(
@@ -268,6 +335,13 @@ export class BuildBuddy extends DurableObject<ManagementEnv> {
 
   private async applyStatus(state: BuddyState, update: StatusCallback): Promise<CallbackResult> {
     await this.ctx.storage.put("lastSeen", Date.now());
+    if (state.status === "stopped" && update.status === "stopped" && state.lastLogSeq === undefined) {
+      // The platform stopped the build first; the runner's own report still says which batch was its last.
+      const next = { ...state, lastLogSeq: update.last_log_seq };
+      await this.save(next);
+      if (this.done(next)) this.wakeReaders();
+      return { status: 200, accepted: false };
+    }
     if (
       update.status === "running" &&
       update.commit_hash &&
@@ -316,7 +390,7 @@ export class BuildBuddy extends DurableObject<ManagementEnv> {
     const result = this.logs.append(batch.seq, batch.lines);
     if (result.added > 0) this.wakeReaders();
     await this.ctx.storage.put("lastSeen", Date.now());
-    if (state.status === "stopped" && this.logs.complete(state.lastLogSeq ?? 0)) await this.save(state);
+    if (this.done(state)) await this.save(state);
     return { status: 200, accepted: !result.duplicate };
   }
 
@@ -352,8 +426,14 @@ export class BuildBuddy extends DurableObject<ManagementEnv> {
     return { lines: page.lines, cursor: String(page.last), done };
   }
 
+  /**
+   * Readers are done once the build stopped and its log is whole: every batch up to the runner's last one,
+   * or, when the runner never said which was last (it died, or the platform stopped the build), once the
+   * log was sealed (at once for a dead runner, after a grace period for a stopped one).
+   */
   private done(state: BuddyState | undefined): boolean {
-    return state?.status === "stopped" && this.logs.complete(state.lastLogSeq ?? 0);
+    if (state?.status !== "stopped") return false;
+    return state.lastLogSeq !== undefined ? this.logs.complete(state.lastLogSeq) : this.logs.sealed();
   }
 
   /** Cancels the build whatever its stage; a stopped build is left as it is. */
@@ -384,17 +464,7 @@ export class BuildBuddy extends DurableObject<ManagementEnv> {
       if (!row) throw new RangeError(`unknown build ${buildUuid}`);
       if (!row.changed) return { status: row.status, build_outcome: row.build_outcome, cancelled: false };
       // A tombstone, so that a start already on its way changes nothing.
-      await this.ctx.storage.put("state", {
-        buildUuid,
-        accountId: "",
-        workerId: "",
-        cacheEnabled: false,
-        status: "stopped",
-        outcome: "cancelled",
-        tokenHash: "",
-        startDeadline: 0,
-        runDeadline: 0,
-      } satisfies BuddyState);
+      await this.ctx.storage.put("state", tombstone(buildUuid, "cancelled"));
       this.logs.seal();
       this.wakeReaders();
       await schedulerOf(this.env).buildFinished(buildUuid);
@@ -412,6 +482,15 @@ export class BuildBuddy extends DurableObject<ManagementEnv> {
     failureClass: FailureClass | undefined,
     options: { stopRunner: boolean },
   ): Promise<void> {
+    if (!options.stopRunner) {
+      await this.backend()
+        .releaseBuild?.(state.buildUuid)
+        .catch((err: Error) =>
+          logger
+            .withTags({ build_uuid: state.buildUuid })
+            .warn("releasing the build's compute failed", err.message),
+        );
+    }
     if (options.stopRunner) {
       await this.backend()
         .stopBuild(state.buildUuid)
@@ -427,34 +506,24 @@ export class BuildBuddy extends DurableObject<ManagementEnv> {
         [state.buildUuid, outcome, failureClass ?? null],
       ),
     );
-    const forced =
-      options.stopRunner ||
-      outcome === "terminated" ||
-      failureClass === "initialization" ||
-      failureClass === "health_check";
-    if (forced) this.logs.seal();
+    // A runner that never started or went silent sends nothing more; one that was stopped (cancel, timeout)
+    // still sends its last lines and its own `stopped`, which says how many batches to wait for.
+    const runnerGone = failureClass === "initialization" || failureClass === "health_check";
+    if (runnerGone) this.logs.seal();
     const next: BuddyState = {
       ...state,
       status: "stopped",
       outcome,
       failureClass,
-      logDeadline: Date.now() + LOG_GRACE_MS,
+      logDeadline: Date.now() + (options.stopRunner ? STOPPED_LOG_GRACE_MS : LOG_GRACE_MS),
     };
     await this.save(next);
     this.wakeReaders();
-    const timing = rows[0];
-    if (timing) {
-      const ms = (a: Date | null, b: Date | null) =>
-        a && b ? new Date(b).getTime() - new Date(a).getTime() : 0;
-      this.env.BUILD_METRICS?.writeDataPoint({
-        indexes: [state.accountId],
-        blobs: [outcome, failureClass ?? "", state.workerId, this.env.RELEASE],
-        doubles: [
-          ms(timing.created_at, timing.initializing_at),
-          ms(timing.running_at, timing.stopped_at),
-          ms(timing.created_at, timing.stopped_at),
-        ],
-      });
+    const times = rows[0];
+    if (times) {
+      this.env.BUILD_METRICS?.writeDataPoint(
+        buildDataPoint(state, outcome, failureClass, times, this.env.RELEASE),
+      );
     }
     logger
       .withTags({ build_uuid: state.buildUuid, account_id: state.accountId, release: this.env.RELEASE })
@@ -462,13 +531,34 @@ export class BuildBuddy extends DurableObject<ManagementEnv> {
     await schedulerOf(this.env).buildFinished(state.buildUuid);
   }
 
-  /** Healthy-start check, timeout and the end of the log's grace period. */
+  /**
+   * Start retries, healthy-start check, timeout, heartbeat and the end of the log's grace period. Work that
+   * fails is tried again by a new alarm, so a build is never left without one while it is not stopped.
+   */
   override async alarm(): Promise<void> {
+    try {
+      await this.runAlarm();
+    } catch (err) {
+      logger.error("BuildBuddy alarm failed; trying again", (err as Error).message);
+      await this.ctx.storage.setAlarm(Date.now() + ALARM_RETRY_MS);
+    }
+  }
+
+  private async runAlarm(): Promise<void> {
     await this.serial(async () => {
       const state = await this.load();
       if (!state) return;
       const now = Date.now();
-      if (state.status === "initializing" && now >= state.startDeadline) {
+      if (
+        state.status === "initializing" &&
+        state.retryAt !== undefined &&
+        now >= state.retryAt &&
+        now < state.startDeadline
+      ) {
+        // A new callback token and fresh variables: the runner never accepted the earlier request.
+        const request = await this.prepare(state.buildUuid, state.startDeadline);
+        if (request) await this.attemptStart(request, true);
+      } else if (state.status === "initializing" && now >= state.startDeadline) {
         const seconds = numberVar(this.env.BUILD_START_TIMEOUT_SECONDS, 120);
         this.systemLine(`platform: the runner did not report within ${seconds} s; the build failed to start`);
         await this.finish(state, "failed", "initialization", { stopRunner: true });

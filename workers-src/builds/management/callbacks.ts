@@ -85,7 +85,11 @@ export async function handleCallback(
     ctx.waitUntil(
       Promise.all([
         forRefresh.pipeTo(fixed.writable),
-        env.BUILD_CACHE.put(key, fixed.readable, { customMetadata: { last_read: new Date().toISOString() } }),
+        // Only over the entry that was read: a newer save or a clear-cache in between wins.
+        env.BUILD_CACHE.put(key, fixed.readable, {
+          customMetadata: { last_read: new Date().toISOString() },
+          onlyIf: { etagMatches: object.etag },
+        }),
       ]).catch(() => undefined),
     );
     return new Response(forRunner, {

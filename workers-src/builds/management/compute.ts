@@ -7,10 +7,19 @@ export interface ComputeBackend {
   startBuild(request: StartBuildRequest): Promise<void>;
   /** Stops a build's processes; stopping one that is not running is not an error. */
   stopBuild(buildUuid: string): Promise<void>;
+  /** The build ended on its own: whatever it held (a container) can go. */
+  releaseBuild?(buildUuid: string): Promise<void>;
 }
 
 export class ComputeError extends Error {
   override name = "ComputeError";
+  /** The backend is busy or unreachable for now: the start may be tried again. */
+  constructor(
+    message: string,
+    readonly retryable = false,
+  ) {
+    super(message);
+  }
 }
 
 /** The HTTP runner service (`workers-src/builds/runner`), reached with a shared bearer token. */
@@ -23,8 +32,10 @@ export class HttpRunnerBackend implements ComputeBackend {
 
   async startBuild(request: StartBuildRequest): Promise<void> {
     const res = await this.call("POST", "/builds", JSON.stringify(request));
-    if (res.status !== 202)
-      throw new ComputeError(`runner refused the build: HTTP ${res.status} ${await res.text()}`);
+    if (res.status !== 202) {
+      const text = await res.text();
+      throw new ComputeError(`runner refused the build: HTTP ${res.status} ${text}`, res.status === 503);
+    }
   }
 
   async stopBuild(buildUuid: string): Promise<void> {
@@ -46,7 +57,7 @@ export class HttpRunnerBackend implements ComputeBackend {
         },
       });
     } catch (err) {
-      throw new ComputeError(`runner at ${url.origin} unreachable: ${(err as Error).message}`);
+      throw new ComputeError(`runner at ${url.origin} unreachable: ${(err as Error).message}`, true);
     }
   }
 }

@@ -94,6 +94,11 @@ export class BuildContainer extends DurableObject<ManagementEnv> {
     await this.ctx.storage.setAlarm(Date.now() + DESTROY_GRACE_MS);
   }
 
+  /** The build ended: the container is destroyed once the runner had time to send its last report. */
+  async release(): Promise<void> {
+    await this.ctx.storage.setAlarm(Date.now() + DESTROY_GRACE_MS);
+  }
+
   override async alarm(): Promise<void> {
     if (this.container?.running) await this.container.destroy();
   }
@@ -113,5 +118,9 @@ export class ContainerBackend implements ComputeBackend {
 
   async stopBuild(buildUuid: string): Promise<void> {
     await this.stub(buildUuid).stopBuild(buildUuid);
+  }
+
+  async releaseBuild(buildUuid: string): Promise<void> {
+    await this.stub(buildUuid).release();
   }
 }

@@ -117,6 +117,11 @@ export class LogStore {
     });
   }
 
+  /** No more batches are awaited (`seal` ran). */
+  sealed(): boolean {
+    return this.state().sealed === 1;
+  }
+
   /** Whether every batch up to `lastSeq` is readable (or the log was sealed). */
   complete(lastSeq: number): boolean {
     const state = this.state();
