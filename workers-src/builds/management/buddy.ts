@@ -1,6 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
 import { WorkersLogger } from "workers-tagged-logger";
-import { importSecretKey, openSecret } from "../lib/secret-box";
 import { withDb } from "../shared/db";
 import type { CancelResult, LogPage, ReadLogsOptions } from "../shared/management-api";
 import {
@@ -13,95 +12,31 @@ import {
   type StatusCallback,
   statusCallbackSchema,
 } from "../shared/protocol";
+import {
+  ALARM_RETRY_MS,
+  type BuddyState,
+  type CacheGrant,
+  type CallbackResult,
+  LOG_GRACE_MS,
+  parseCursor,
+  randomToken,
+  START_RETRY_MS,
+  STATUS_RANK,
+  STOPPED_LOG_GRACE_MS,
+  sameText,
+  sha256Hex,
+  tombstone,
+} from "./buddy-state";
 import { type ComputeBackend, ComputeError, computeBackend } from "./compute";
 import { type ManagementEnv, numberVar, schedulerOf } from "./env";
+import { loadBuild } from "./load-build";
 import { LogStore } from "./log-store";
 import { buildDataPoint } from "./metrics";
 
+export type { BuddyState, CacheGrant, CallbackResult } from "./buddy-state";
+export { LOG_GRACE_MS, parseCursor } from "./buddy-state";
+
 const logger = new WorkersLogger();
-
-/** After the runner says it stopped, how long its last log batches may still take to arrive. */
-export const LOG_GRACE_MS = 30_000;
-/** A busy or unreachable runner is asked again this much later, until the start deadline. */
-const START_RETRY_MS = 2_000;
-/** After the platform stopped a build, how long the runner's last lines and `stopped` may take. */
-const STOPPED_LOG_GRACE_MS = 10_000;
-/** An alarm whose work failed (PostgreSQL unreachable, ...) runs again this much later. */
-const ALARM_RETRY_MS = 10_000;
-
-/** The state of a build that stopped before this object started it: later starts change nothing. */
-function tombstone(buildUuid: string, outcome: BuildOutcome): BuddyState {
-  return {
-    buildUuid,
-    accountId: "",
-    workerId: "",
-    cacheEnabled: false,
-    status: "stopped",
-    outcome,
-    tokenHash: "",
-    startDeadline: 0,
-    runDeadline: 0,
-  };
-}
-const STATUS_RANK: Record<BuildStatus, number> = { queued: 0, initializing: 1, running: 2, stopped: 3 };
-
-export interface BuddyState {
-  buildUuid: string;
-  accountId: string;
-  workerId: string;
-  cacheEnabled: boolean;
-  status: BuildStatus;
-  outcome?: BuildOutcome;
-  failureClass?: FailureClass;
-  /** SHA-256 (hex) of the runner's callback token; the token itself is never stored. */
-  tokenHash: string;
-  /** A runner that has not reported `running` by then fails the build ("initialization"). */
-  startDeadline: number;
-  /** The build is terminated ("timeout") at this time. */
-  runDeadline: number;
-  lastLogSeq?: number;
-  /** The runner's resolved commit is in PostgreSQL. */
-  commitRecorded?: boolean;
-  /** The runner was busy or unreachable: the start is tried again at this time. */
-  retryAt?: number;
-  /** When the log is sealed even if batches are still missing. */
-  logDeadline?: number;
-}
-
-/** Answer to a runner callback. `accepted: false` means it was late or a duplicate: nothing changed. */
-export interface CallbackResult {
-  status: number;
-  accepted: boolean;
-  error?: string;
-}
-
-export interface CacheGrant {
-  workerId: string;
-  cacheEnabled: boolean;
-}
-
-async function sha256Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-function randomToken(): string {
-  return [...crypto.getRandomValues(new Uint8Array(32))].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-function sameText(a: string, b: string): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
-  return diff === 0;
-}
-
-/** Cursor of `readLogs`: the number of the last line read, as a string. */
-export function parseCursor(cursor: string | null | undefined): number {
-  if (cursor === null || cursor === undefined || cursor === "") return 0;
-  if (!/^\d{1,15}$/.test(cursor)) throw new RangeError(`invalid log cursor "${cursor.slice(0, 40)}"`);
-  return Number(cursor);
-}
 
 /**
  * One per build (named by its uuid). It starts the build on the compute backend, takes the runner's status
@@ -237,50 +172,9 @@ export class BuildBuddy extends DurableObject<ManagementEnv> {
   }
 
   private async prepare(buildUuid: string, startDeadline?: number): Promise<StartBuildRequest | undefined> {
-    const { build, variables } = await withDb(this.env.HYPERDRIVE, async (db) => {
-      const [row] = await db.query<{
-        account_id: string;
-        worker_id: string;
-        trigger_id: string;
-        branch: string;
-        commit_hash: string | null;
-        production: boolean;
-        status: BuildStatus;
-        initializing_at: Date | null;
-        build_command: string | null;
-        deploy_command: string;
-        non_production_deploy_command: string;
-        root_directory: string;
-        build_caching_enabled: boolean;
-        repo_url: string;
-      }>(
-        `SELECT b.account_id, b.worker_id, b.trigger_id, b.branch, b.commit_hash, b.production, b.status,
-                b.initializing_at, t.build_command, t.deploy_command, t.non_production_deploy_command,
-                t.root_directory, t.build_caching_enabled, r.repo_url
-           FROM builds b JOIN triggers t ON t.id = b.trigger_id JOIN repo_connections r ON r.id = t.repo_connection_id
-          WHERE b.build_uuid = $1`,
-        [buildUuid],
-      );
-      const vars = row
-        ? await db.query<{ name: string; type: string; value: string | null; sealed_value: string | null }>(
-            "SELECT name, type, value, sealed_value FROM build_variables WHERE trigger_id = $1 ORDER BY name",
-            [row.trigger_id],
-          )
-        : [];
-      return { build: row, variables: vars };
-    });
-    if (build?.status !== "initializing") return undefined;
-    const key = await importSecretKey(this.env.BUILD_VARIABLES_KEY);
-    const env: Record<string, string> = {};
-    const secretNames: string[] = [];
-    for (const v of variables) {
-      if (v.type === "secret") {
-        env[v.name] = await openSecret(key, v.sealed_value ?? "", `${build.trigger_id}:${v.name}`);
-        secretNames.push(v.name);
-      } else {
-        env[v.name] = v.value ?? "";
-      }
-    }
+    const build = await loadBuild(this.env, buildUuid);
+    if (!build) return undefined;
+    const { env, secretNames } = build;
     const token = randomToken();
     const now = Date.now();
     const initializingAt = build.initializing_at ? new Date(build.initializing_at).getTime() : now;

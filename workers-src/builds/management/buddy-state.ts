@@ -1,0 +1,90 @@
+/** What a BuildBuddy keeps in storage, and the small helpers around it. */
+import type { BuildOutcome, BuildStatus, FailureClass } from "../shared/protocol";
+
+/** After the runner says it stopped, how long its last log batches may still take to arrive. */
+export const LOG_GRACE_MS = 30_000;
+/** A busy or unreachable runner is asked again this much later, until the start deadline. */
+export const START_RETRY_MS = 2_000;
+/** After the platform stopped a build, how long the runner's last lines and `stopped` may take. */
+export const STOPPED_LOG_GRACE_MS = 10_000;
+/** An alarm whose work failed (PostgreSQL unreachable, ...) runs again this much later. */
+export const ALARM_RETRY_MS = 10_000;
+
+/** The state of a build that stopped before this object started it: later starts change nothing. */
+export function tombstone(buildUuid: string, outcome: BuildOutcome): BuddyState {
+  return {
+    buildUuid,
+    accountId: "",
+    workerId: "",
+    cacheEnabled: false,
+    status: "stopped",
+    outcome,
+    tokenHash: "",
+    startDeadline: 0,
+    runDeadline: 0,
+  };
+}
+export const STATUS_RANK: Record<BuildStatus, number> = {
+  queued: 0,
+  initializing: 1,
+  running: 2,
+  stopped: 3,
+};
+
+export interface BuddyState {
+  buildUuid: string;
+  accountId: string;
+  workerId: string;
+  cacheEnabled: boolean;
+  status: BuildStatus;
+  outcome?: BuildOutcome;
+  failureClass?: FailureClass;
+  /** SHA-256 (hex) of the runner's callback token; the token itself is never stored. */
+  tokenHash: string;
+  /** A runner that has not reported `running` by then fails the build ("initialization"). */
+  startDeadline: number;
+  /** The build is terminated ("timeout") at this time. */
+  runDeadline: number;
+  lastLogSeq?: number;
+  /** The runner's resolved commit is in PostgreSQL. */
+  commitRecorded?: boolean;
+  /** The runner was busy or unreachable: the start is tried again at this time. */
+  retryAt?: number;
+  /** When the log is sealed even if batches are still missing. */
+  logDeadline?: number;
+}
+
+/** Answer to a runner callback. `accepted: false` means it was late or a duplicate: nothing changed. */
+export interface CallbackResult {
+  status: number;
+  accepted: boolean;
+  error?: string;
+}
+
+export interface CacheGrant {
+  workerId: string;
+  cacheEnabled: boolean;
+}
+
+export async function sha256Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+export function randomToken(): string {
+  return [...crypto.getRandomValues(new Uint8Array(32))].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+export function sameText(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
+}
+
+/** Cursor of `readLogs`: the number of the last line read, as a string. */
+export function parseCursor(cursor: string | null | undefined): number {
+  if (cursor === null || cursor === undefined || cursor === "") return 0;
+  if (!/^\d{1,15}$/.test(cursor)) throw new RangeError(`invalid log cursor "${cursor.slice(0, 40)}"`);
+  return Number(cursor);
+}
