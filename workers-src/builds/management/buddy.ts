@@ -1,5 +1,4 @@
 import { DurableObject } from "cloudflare:workers";
-import { WorkersLogger } from "workers-tagged-logger";
 import { withDb } from "../shared/db";
 import type { CancelResult, LogPage, ReadLogsOptions } from "../shared/management-api";
 import {
@@ -28,15 +27,13 @@ import {
   tombstone,
 } from "./buddy-state";
 import { type ComputeBackend, ComputeError, computeBackend } from "./compute";
-import { type ManagementEnv, numberVar, schedulerOf } from "./env";
+import { logFor, type ManagementEnv, numberVar, schedulerOf } from "./env";
 import { loadBuild } from "./load-build";
 import { LogStore } from "./log-store";
 import { buildDataPoint } from "./metrics";
 
 export type { BuddyState, CacheGrant, CallbackResult } from "./buddy-state";
 export { LOG_GRACE_MS, parseCursor } from "./buddy-state";
-
-const logger = new WorkersLogger();
 
 /**
  * One per build (named by its uuid). It starts the build on the compute backend, takes the runner's status
@@ -144,9 +141,7 @@ export class BuildBuddy extends DurableObject<ManagementEnv> {
         await this.save({ ...state, retryAt });
         return;
       }
-      logger
-        .withTags({ build_uuid: state.buildUuid, release: this.env.RELEASE })
-        .error("runner start failed", message);
+      logFor(this.env, { build_uuid: state.buildUuid }).error("runner start failed", message);
       this.systemLine(`platform: the build could not be started: ${message}`);
       // The runner may have taken the build although its answer was lost: it is told to stop.
       await this.finish(state, "failed", "initialization", { stopRunner: true });
@@ -155,7 +150,7 @@ export class BuildBuddy extends DurableObject<ManagementEnv> {
 
   /** A build that cannot even be prepared ends at once, so that it does not hold its slot. */
   private async failUnstarted(buildUuid: string, reason: string): Promise<void> {
-    logger.withTags({ build_uuid: buildUuid, release: this.env.RELEASE }).error("build not started", reason);
+    logFor(this.env, { build_uuid: buildUuid }).error("build not started", reason);
     const rows = await withDb(this.env.HYPERDRIVE, (db) =>
       db.query(
         `UPDATE builds SET status = 'stopped', build_outcome = 'failed', failure_class = 'initialization',
@@ -380,16 +375,17 @@ export class BuildBuddy extends DurableObject<ManagementEnv> {
       await this.backend()
         .releaseBuild?.(state.buildUuid)
         .catch((err: Error) =>
-          logger
-            .withTags({ build_uuid: state.buildUuid })
-            .warn("releasing the build's compute failed", err.message),
+          logFor(this.env, { build_uuid: state.buildUuid }).warn(
+            "releasing the build's compute failed",
+            err.message,
+          ),
         );
     }
     if (options.stopRunner) {
       await this.backend()
         .stopBuild(state.buildUuid)
         .catch((err: Error) =>
-          logger.withTags({ build_uuid: state.buildUuid }).warn("runner stop failed", err.message),
+          logFor(this.env, { build_uuid: state.buildUuid }).warn("runner stop failed", err.message),
         );
     }
     const rows = await withDb(this.env.HYPERDRIVE, (db) =>
@@ -419,9 +415,10 @@ export class BuildBuddy extends DurableObject<ManagementEnv> {
         buildDataPoint(state, outcome, failureClass, times, this.env.RELEASE),
       );
     }
-    logger
-      .withTags({ build_uuid: state.buildUuid, account_id: state.accountId, release: this.env.RELEASE })
-      .info("build stopped", { outcome, failure_class: failureClass ?? null });
+    logFor(this.env, { build_uuid: state.buildUuid, account_id: state.accountId }).info("build stopped", {
+      outcome,
+      failure_class: failureClass ?? null,
+    });
     await schedulerOf(this.env).buildFinished(state.buildUuid);
   }
 
@@ -433,7 +430,10 @@ export class BuildBuddy extends DurableObject<ManagementEnv> {
     try {
       await this.runAlarm();
     } catch (err) {
-      logger.error("BuildBuddy alarm failed; trying again", (err as Error).message);
+      logFor(this.env, { build_uuid: this.ctx.id.toString() }).error(
+        "BuildBuddy alarm failed; trying again",
+        (err as Error).message,
+      );
       await this.ctx.storage.setAlarm(Date.now() + ALARM_RETRY_MS);
     }
   }

@@ -1,3 +1,4 @@
+import { WorkersLogger } from "workers-tagged-logger";
 import type { BuildBuddy } from "./buddy";
 import type { BuildContainer } from "./container";
 import type { BuildScheduler } from "./scheduler";
@@ -42,4 +43,12 @@ export function schedulerOf(env: ManagementEnv) {
 
 export function buddyOf(env: ManagementEnv, buildUuid: string) {
   return env.BUILD_BUDDY.get(env.BUILD_BUDDY.idFromName(buildUuid));
+}
+
+/** The Worker's structured logger, every line tagged with its source, the release and `tags`. */
+export function logFor(
+  env: Pick<ManagementEnv, "RELEASE">,
+  tags: Record<string, string> = {},
+): WorkersLogger<Record<string, string>> {
+  return new WorkersLogger({ tags: { source: "build-management", release: env.RELEASE, ...tags } });
 }

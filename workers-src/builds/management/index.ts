@@ -1,16 +1,15 @@
 import { WorkerEntrypoint } from "cloudflare:workers";
-import { WorkersLogger, withLogTags } from "workers-tagged-logger";
+import { withLogTags } from "workers-tagged-logger";
 import type { BuildManagementApi, CancelResult, LogPage, ReadLogsOptions } from "../shared/management-api";
 import { BuildBuddy } from "./buddy";
 import { cachePrefix, handleCallback } from "./callbacks";
 import { BuildContainer } from "./container";
-import { buddyOf, type ManagementEnv, schedulerOf } from "./env";
+import { buddyOf, logFor, type ManagementEnv, schedulerOf } from "./env";
 import { BuildScheduler, type SchedulerLimits } from "./scheduler";
 
 export type { ManagementEnv };
 export { BuildBuddy, BuildContainer, BuildScheduler };
 
-const logger = new WorkersLogger();
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 function buildId(uuid: string): string {
@@ -58,7 +57,7 @@ export default {
       try {
         return await handleCallback(request, env, ctx);
       } catch (err) {
-        logger.error("callback failed", (err as Error).stack ?? String(err));
+        logFor(env).error("callback failed", (err as Error).stack ?? String(err));
         return Response.json(
           { success: false, errors: [{ code: 10000, message: "internal error" }] },
           { status: 500 },

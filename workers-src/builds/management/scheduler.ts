@@ -1,9 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
-import { WorkersLogger } from "workers-tagged-logger";
 import { withDb } from "../shared/db";
-import { buddyOf, type ManagementEnv, numberVar } from "./env";
-
-const logger = new WorkersLogger();
+import { buddyOf, logFor, type ManagementEnv, numberVar } from "./env";
 
 export interface SchedulerLimits {
   maxConcurrentBuilds: number;
@@ -86,7 +83,7 @@ export class BuildScheduler extends DurableObject<ManagementEnv> {
   async buildFinished(_buildUuid: string): Promise<void> {
     if (this.env.SCHEDULER_WAKE === "off") return;
     this.ctx.waitUntil(
-      this.tick().catch((err: Error) => logger.error("tick after finish failed", err.message)),
+      this.tick().catch((err: Error) => logFor(this.env).error("tick after finish failed", err.message)),
     );
   }
 
@@ -142,7 +139,7 @@ export class BuildScheduler extends DurableObject<ManagementEnv> {
       buddyOf(this.env, uuid)
         .startBuild(uuid)
         .catch((err: Error) =>
-          logger.withTags({ build_uuid: uuid }).error("BuildBuddy start failed", err.message),
+          logFor(this.env, { build_uuid: uuid }).error("BuildBuddy start failed", err.message),
         ),
     );
     await Promise.all(starts);
