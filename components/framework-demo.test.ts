@@ -1,9 +1,17 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { capture, find, liveTag, shape } from "../test/mock-program";
+import { capture, captureError, find, liveTag, shape } from "../test/mock-program";
 import { bundleWorker } from "./bundle";
 import { uploadTag } from "./durable-objects";
-import { DEMO_MIGRATIONS, FrameworkDemo, type FrameworkDemoArgs } from "./framework-demo";
+import { MigrationDerivationError } from "./framework-app";
+import {
+  DEMO_MIGRATIONS,
+  type FrameworkAppSource,
+  FrameworkDemo,
+  type FrameworkDemoArgs,
+} from "./framework-demo";
 
 const ACCOUNT = "0123456789abcdef0123456789abcdef";
 const ZONE = "fedcba9876543210fedcba9876543210";
@@ -142,5 +150,61 @@ describe("FrameworkDemo", () => {
         "demo-worker-subdomain",
       ).inputs.enabled,
     ).toBe(false);
+  });
+
+  describe("an app's bindings and migrations derived from its declaration and lock file", () => {
+    const v1 = { tag: "v1", newClasses: ["Counter", "Room"] };
+    /** An app whose lock records v1 (Room, Counter) and whose declaration renames Room to Lobby. */
+    function renamingApp(extra: Partial<FrameworkAppSource["declaration"]> = {}): FrameworkAppSource {
+      const lockFile = path.join(mkdtempSync(path.join(tmpdir(), "wp-app-")), "migrations.lock.json");
+      writeFileSync(lockFile, JSON.stringify({ steps: [v1] }));
+      return {
+        entry: path.join(__dirname, "..", "test", "fixtures", "workers", "framework-app.ts"),
+        lockFile,
+        declaration: {
+          durableObjects: { LOBBIES: { className: "Lobby" }, COUNTERS: { className: "Counter" } },
+          kvNamespaces: ["DOCS", "SESSIONS"],
+          renamedClasses: [{ from: "Room", to: "Lobby" }],
+          ...extra,
+        },
+      };
+    }
+    const history = [v1, { tag: "v2", renamedClasses: [{ from: "Room", to: "Lobby" }] }];
+
+    it("binds every declared namespace and class, and uploads the declared rename after the live v1", async () => {
+      const resources = await capture(
+        () => new FrameworkDemo("demo", args({ app: renamingApp(), liveState: liveTag(uploadTag([v1], 0)) })),
+      );
+      expect(shape(resources.filter((r) => r.type === NAMESPACE))).toEqual([
+        `${NAMESPACE}::demo-kv`,
+        `${NAMESPACE}::demo-kv-sessions`,
+      ]);
+      const inputs = find(resources, SCRIPT, "demo-worker").inputs;
+      expect(
+        (inputs.bindings as { name: string; type: string; className?: string }[]).map((b) => [
+          b.type,
+          b.name,
+          b.className,
+        ]),
+      ).toEqual([
+        ["kv_namespace", "DOCS", undefined],
+        ["kv_namespace", "SESSIONS", undefined],
+        ["durable_object_namespace", "LOBBIES", "Lobby"],
+        ["durable_object_namespace", "COUNTERS", "Counter"],
+      ]);
+      expect(inputs.migrations).toEqual({
+        oldTag: uploadTag(history, 0),
+        newTag: uploadTag(history, 1),
+        steps: [{ renamedClasses: [{ from: "Room", to: "Lobby" }] }],
+      });
+    });
+
+    it("refuses, naming the class, a class that left the declaration without a rename or the data-loss opt-in", async () => {
+      const app = renamingApp();
+      app.declaration.durableObjects = { LOBBIES: { className: "Lobby" } };
+      const error = await captureError(() => new FrameworkDemo("demo", args({ app })));
+      expect(error).toBeInstanceOf(MigrationDerivationError);
+      expect(error.message).toMatch(/class Counter is no longer declared/);
+    });
   });
 });

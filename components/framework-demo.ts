@@ -1,13 +1,33 @@
 import path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
+import { demoApp } from "../workers-src/demo/app";
 import type { DurableObjectMigration } from "./durable-objects";
+import { deriveMigrations, type FrameworkAppDeclaration, readMigrationLock } from "./framework-app";
 import { KvNamespace } from "./kv";
 import type { LiveStateSource } from "./live-state";
 import { PACKAGE } from "./options";
 import { Worker, type WorkerObservability } from "./worker";
 
-/** The demo Worker's Durable Object history; append only. */
-export const DEMO_MIGRATIONS: DurableObjectMigration[] = [{ tag: "v1", newClasses: ["DemoObject"] }];
+const DEMO_DIR = path.join(__dirname, "..", "workers-src", "demo");
+
+/** A framework app: its entry, its declaration, and the lock file recording its migration steps. */
+export interface FrameworkAppSource {
+  entry: string;
+  declaration: FrameworkAppDeclaration;
+  lockFile: string;
+}
+
+export const DEMO_APP: FrameworkAppSource = {
+  entry: path.join(DEMO_DIR, "index.ts"),
+  declaration: demoApp,
+  lockFile: path.join(DEMO_DIR, "migrations.lock.json"),
+};
+
+/** The demo Worker's Durable Object history: its lock file, plus a step the declaration asks for. */
+export const DEMO_MIGRATIONS: DurableObjectMigration[] = deriveMigrations(
+  DEMO_APP.declaration,
+  readMigrationLock(DEMO_APP.lockFile),
+).steps;
 
 export interface FrameworkDemoArgs {
   accountId: pulumi.Input<string>;
@@ -17,36 +37,57 @@ export interface FrameworkDemoArgs {
   domain?: { hostname: string; zoneId: string };
   /** @default true */
   workersDev?: boolean;
-  /** Protect the KV namespace. @default false */
+  /** Protect the KV namespaces. @default false */
   protect?: boolean;
   liveState?: LiveStateSource;
+  /** The app to deploy. @default the framework's demo app */
+  app?: FrameworkAppSource;
 }
 
 /** The demo app on the Workers framework: one Worker, its KV namespace and its Durable Object class. */
 export class FrameworkDemo extends pulumi.ComponentResource {
   static readonly TYPE = `${PACKAGE}:framework:FrameworkDemo`;
+  /** The first declared KV namespace. */
   readonly kv: KvNamespace;
+  /** Every declared KV namespace, by binding. */
+  readonly kvNamespaces: Record<string, KvNamespace>;
   readonly worker: Worker;
 
   constructor(name: string, args: FrameworkDemoArgs, opts?: pulumi.ComponentResourceOptions) {
     super(FrameworkDemo.TYPE, name, {}, opts);
-    this.kv = new KvNamespace(
-      `${name}-kv`,
-      { accountId: args.accountId, protect: args.protect },
-      { parent: this },
+    const app = args.app ?? DEMO_APP;
+    const { declaration } = app;
+    if (declaration.kvNamespaces.length === 0)
+      throw new Error(`FrameworkDemo ${name}: the app declares no KV namespace`);
+    // Bindings and migrations come from the app's declaration; the first namespace keeps the name the
+    // component has always given it.
+    this.kvNamespaces = Object.fromEntries(
+      declaration.kvNamespaces.map((binding, i) => [
+        binding,
+        new KvNamespace(
+          i === 0 ? `${name}-kv` : `${name}-kv-${binding.toLowerCase().replace(/_/g, "-")}`,
+          { accountId: args.accountId, protect: args.protect },
+          { parent: this },
+        ),
+      ]),
     );
+    this.kv = this.kvNamespaces[declaration.kvNamespaces[0] as string] as KvNamespace;
+    const history =
+      app === DEMO_APP
+        ? DEMO_MIGRATIONS
+        : deriveMigrations(declaration, readMigrationLock(app.lockFile)).steps;
     this.worker = new Worker(
       `${name}-worker`,
       {
         accountId: args.accountId,
-        entry: path.join(__dirname, "..", "workers-src", "demo", "index.ts"),
+        entry: app.entry,
         compatibilityDate: args.compatibilityDate,
         placement: args.placement,
         observability: args.observability,
         workersDev: args.workersDev,
-        kvNamespaces: { DEMO_KV: this.kv },
-        durableObjects: { DEMO_OBJECTS: { className: "DemoObject" } },
-        durableObjectMigrations: DEMO_MIGRATIONS,
+        kvNamespaces: this.kvNamespaces,
+        durableObjects: declaration.durableObjects,
+        durableObjectMigrations: history,
         customDomains: args.domain ? [args.domain] : [],
         liveState: args.liveState,
       },

@@ -51,6 +51,6 @@ export default defineProject({
   test: {
     name: "workers",
     include: ["**/*.test.ts"],
-    exclude: ["builds/runner/**", "**/node_modules/**"],
+    exclude: ["builds/runner/**", "framework/**", "**/node_modules/**"],
   },
 });
