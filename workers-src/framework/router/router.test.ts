@@ -1,0 +1,161 @@
+import {
+  createExecutionContext,
+  createScheduledController,
+  SELF,
+  waitOnExecutionContext,
+} from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, expectTypeOf, it } from "vitest";
+import * as z from "zod";
+import { router } from "./router";
+import worker, { type TestEnv } from "./test-worker";
+
+const get = (path: string, init?: RequestInit) => SELF.fetch(`https://example.com${path}`, init);
+const postJson = (path: string, body: unknown, headers: Record<string, string> = {}) =>
+  get(path, {
+    method: "POST",
+    body: JSON.stringify(body),
+    headers: { "content-type": "application/json", ...headers },
+  });
+
+describe("routing", () => {
+  it("passes decoded path params to the handler", async () => {
+    const res = await get("/users/ada%20lovelace");
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ id: "ada lovelace" });
+    expect(await (await get("/users/7/posts/42")).json()).toEqual({ user: "7", post: "42" });
+  });
+
+  it("answers a handler's undefined with 204", async () => {
+    const res = await get("/users/7", { method: "DELETE" });
+    expect(res.status).toBe(204);
+    expect(await res.text()).toBe("");
+  });
+
+  it("serves a host-bound route only on its host, case-insensitively", async () => {
+    const api = await SELF.fetch("https://API.example.com/whoami");
+    expect(await api.json()).toEqual({ served: "api" });
+    expect(await (await get("/whoami")).json()).toEqual({ served: "any host" });
+  });
+
+  it("answers an unknown path with 404 and a known path with the wrong method with 405 and Allow", async () => {
+    const missing = await get("/nowhere/at/all");
+    expect(missing.status).toBe(404);
+    expect(await missing.json()).toEqual({ error: "no route for /nowhere/at/all" });
+
+    const wrong = await get("/users/7", { method: "PUT" });
+    expect(wrong.status).toBe(405);
+    expect(wrong.headers.get("allow")).toBe("GET, DELETE");
+  });
+
+  it("answers a path with broken percent-encoding with 400", async () => {
+    const res = await get("/users/%E0%A4%A");
+    expect(res.status).toBe(400);
+  });
+
+  it("answers an HttpError with its status and message", async () => {
+    const res = await get("/teapot");
+    expect(res.status).toBe(418);
+    expect(await res.json()).toEqual({ error: "this route brews tea" });
+    expect(res.headers.get("x-trace")).toBe("outer:in,inner:in,inner:out,outer:out");
+  });
+
+  it("types params from the path literal", () => {
+    const app = router<TestEnv>();
+    app.get("/a/:first/b/:second", (ctx) => {
+      expectTypeOf(ctx.params).toEqualTypeOf<{ first: string; second: string }>();
+      expectTypeOf(ctx.body).toEqualTypeOf<undefined>();
+    });
+    app.post("/c", { body: z.object({ n: z.number() }), query: z.object({ q: z.string() }) }, (ctx) => {
+      expectTypeOf<keyof typeof ctx.params>().toEqualTypeOf<never>();
+      expectTypeOf(ctx.body).toEqualTypeOf<{ n: number }>();
+      expectTypeOf(ctx.query).toEqualTypeOf<{ q: string }>();
+    });
+  });
+});
+
+describe("middleware", () => {
+  it("runs in registration order on the way in and in reverse on the way out", async () => {
+    const res = await get("/trace");
+    expect(await res.text()).toBe("traced");
+    expect(res.headers.get("x-trace")).toBe("outer:in,inner:in,handler,inner:out,outer:out");
+  });
+
+  it("runs for unmatched requests too", async () => {
+    const res = await get("/nowhere");
+    expect(res.status).toBe(404);
+    expect(res.headers.get("x-trace")).toBe("outer:in,inner:in,inner:out,outer:out");
+  });
+
+  it("can answer without calling next, before the route's validation runs", async () => {
+    const res = await postJson("/admin/users", { name: "" });
+    expect(res.status).toBe(401);
+    expect(res.headers.get("x-trace")).toBe("outer:in,inner:in,outer:out");
+
+    const ok = await postJson("/admin/users", { name: "ada", age: 36 }, { authorization: "Bearer admin" });
+    expect(await ok.json()).toEqual({ created: { name: "ada", age: 36 } });
+  });
+});
+
+describe("validation", () => {
+  it("gives the handler the parsed body", async () => {
+    const res = await postJson("/users", { name: "ada", age: 36, extra: true });
+    expect(res.status).toBe(201);
+    expect(await res.json()).toEqual({ created: { name: "ada", age: 36 } });
+  });
+
+  it("answers a body that does not match with 400 and the issues", async () => {
+    const res = await postJson("/users", { name: "", age: 1.5 });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { error: string; issues: { path: string[] }[] };
+    expect(body.error).toBe("request body does not match the route's schema");
+    expect(body.issues.map((i) => i.path)).toEqual([["name"], ["age"]]);
+  });
+
+  it("answers a body that is not JSON with 400", async () => {
+    const res = await get("/users", { method: "POST", body: "{name" });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({ error: "request body is not valid JSON" });
+  });
+
+  it("validates and coerces the query, with defaults", async () => {
+    expect(await (await get("/search?q=cats")).json()).toEqual({ q: "cats", limit: 10 });
+    expect(await (await get("/search?q=cats&limit=20")).json()).toEqual({ q: "cats", limit: 20 });
+
+    const res = await get("/search?limit=99");
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { error: string; issues: { path: string[] }[] };
+    expect(body.error).toBe("request query does not match the route's schema");
+    expect(body.issues.map((i) => i.path)).toEqual([["q"], ["limit"]]);
+  });
+});
+
+describe("cron", () => {
+  const testEnv = env as unknown as TestEnv;
+  const runCron = async (cron: string) => {
+    const execution = createExecutionContext();
+    await worker.scheduled(createScheduledController({ cron }), testEnv, execution);
+    await waitOnExecutionContext(execution);
+  };
+
+  it("dispatches a scheduled event to the handler of its cron expression", async () => {
+    await runCron("*/5 * * * *");
+    await runCron("*/5 * * * *");
+    await runCron("0 3 * * *");
+
+    expect(await (await get("/counters/cron-every-5-minutes")).json()).toMatchObject({ value: 2 });
+    expect(await (await get("/counters/cron-nightly")).json()).toMatchObject({ value: 100 });
+  });
+
+  it("fails an event whose cron has no handler, naming it", async () => {
+    await expect(runCron("1 2 3 4 5")).rejects.toThrow(
+      'router: no handler for cron "1 2 3 4 5"; register one with app.cron()',
+    );
+  });
+
+  it("refuses a second handler for the same expression", () => {
+    const app = router<TestEnv>();
+    app.cron("* * * * *", () => {});
+    expect(() => app.cron("* * * * *", () => {})).toThrow('router: cron "* * * * *" already has a handler');
+  });
+});
