@@ -8,6 +8,7 @@ export default defineConfig({
       "./vitest.node.config.mts",
       "./workers-src/vitest.config.mts",
       "./workers-src/framework/router/vitest.config.mts",
+      "./workers-src/framework/storage/vitest.config.mts",
     ],
     // Most end-to-end tests wait on processes, sockets and timers rather than the CPU: more files at once
     // than cores keeps a two-core machine busy.

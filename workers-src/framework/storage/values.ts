@@ -1,0 +1,51 @@
+/** Every kind of value the codec keeps, by name: the round-trip table of the codec and store tests. */
+export const STORABLE_VALUES: [name: string, value: unknown][] = [
+  ["a string", 'héllo ✓ \u0000 "quoted"'],
+  ["an empty string", ""],
+  ["an integer", 42],
+  ["a fraction", -3.25],
+  ["the largest safe integer", Number.MAX_SAFE_INTEGER],
+  ["NaN", Number.NaN],
+  ["Infinity", Number.POSITIVE_INFINITY],
+  ["-Infinity", Number.NEGATIVE_INFINITY],
+  ["-0", -0],
+  ["true", true],
+  ["false", false],
+  ["null", null],
+  ["undefined", undefined],
+  ["a BigInt beyond 2^64", 2n ** 70n + 1n],
+  ["a negative BigInt", -12345678901234567890n],
+  ["a Date", new Date("2026-11-23T12:34:56.789Z")],
+  ["an invalid Date", new Date(Number.NaN)],
+  ["a RegExp with flags", /^a+(b|c)\/$/giu],
+  [
+    "a Map with non-string keys",
+    new Map<unknown, unknown>([
+      [1, "one"],
+      [new Date(0), { at: "epoch" }],
+      ["k", undefined],
+    ]),
+  ],
+  ["a Set", new Set([1, "1", 2n, undefined, null])],
+  ["an empty object", {}],
+  ["an empty array", []],
+  ["undefined as a property value", { kept: undefined, other: 1 }],
+  ["undefined as an array item", [1, undefined, 3]],
+  ["a property named like a tag", { a: ["u"], $t: "d", "": "empty key" }],
+  ["a __proto__ property kept as data", JSON.parse('{"__proto__": {"polluted": true}}')],
+  [
+    "nested objects and arrays of everything",
+    {
+      users: {
+        alice: {
+          born: new Date(0),
+          tags: new Set(["admin"]),
+          score: 10n,
+          ratio: Number.NaN,
+          history: [[], [{}]],
+        },
+      },
+      lookup: new Map([["x", new Map([["y", [-0, Number.POSITIVE_INFINITY]]])]]),
+    },
+  ],
+];

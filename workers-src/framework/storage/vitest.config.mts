@@ -1,0 +1,24 @@
+import { fileURLToPath } from "node:url";
+import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { defineProject } from "vitest/config";
+
+// The framework's storage layer, tested in workerd against the test Worker beside it.
+export default defineProject({
+  // Run with `-c` from the repository's root, the root would otherwise be the working directory.
+  root: fileURLToPath(new URL(".", import.meta.url)),
+  plugins: [
+    cloudflareTest({
+      main: "./test-worker.ts",
+      miniflare: {
+        compatibilityDate: "2026-10-01",
+        compatibilityFlags: ["nodejs_compat"],
+        durableObjects: { STORAGE_TEST_OBJECT: { className: "StorageTestObject", useSQLite: true } },
+        kvNamespaces: ["STORAGE_TEST_KV"],
+      },
+    }),
+  ],
+  test: {
+    name: "framework-storage",
+    include: ["**/*.test.ts"],
+  },
+});
