@@ -66,7 +66,7 @@ describe("FrameworkDemo", () => {
     });
   });
 
-  it("uploads the demo bundle with DEMO_KV and DEMO_OBJECTS bindings and migration v1 creating DemoObject in SQLite", async () => {
+  it("uploads the demo bundle to a fresh script with DEMO_KV, ROOMS, COUNTERS and SESSIONS and migrations v1 then v2 in SQLite", async () => {
     const live = liveTag(undefined);
     const { resources, kvId } = await captureDemo(args({ liveState: live }));
     expect(kvId).toMatch(/^[0-9a-f]{32}$/);
@@ -81,11 +81,16 @@ describe("FrameworkDemo", () => {
       compatibilityFlags: [],
       bindings: [
         { type: "kv_namespace", name: "DEMO_KV", namespaceId: kvId },
-        { type: "durable_object_namespace", name: "DEMO_OBJECTS", className: "DemoObject" },
+        { type: "durable_object_namespace", name: "ROOMS", className: "Room" },
+        { type: "durable_object_namespace", name: "COUNTERS", className: "Counter" },
+        { type: "durable_object_namespace", name: "SESSIONS", className: "Session" },
       ],
       migrations: {
-        newTag: uploadTag(DEMO_MIGRATIONS, 0),
-        steps: [{ newSqliteClasses: ["DemoObject"] }],
+        newTag: uploadTag(DEMO_MIGRATIONS, 1),
+        steps: [
+          { newSqliteClasses: ["DemoObject"] },
+          { newSqliteClasses: ["Counter", "Session"], renamedClasses: [{ from: "DemoObject", to: "Room" }] },
+        ],
       },
       observability: {
         enabled: true,
@@ -93,18 +98,36 @@ describe("FrameworkDemo", () => {
         logs: { enabled: true, invocationLogs: true, headSamplingRate: 1 },
       },
     });
-    expect(uploadTag(DEMO_MIGRATIONS, 0)).toMatch(/^v1@[0-9a-f]{10}$/);
+    expect(uploadTag(DEMO_MIGRATIONS, 1)).toMatch(/^v2@[0-9a-f]{10}$/);
     expect(live.asked).toEqual([`${ACCOUNT}/proj-test-demo-worker`]);
     // The binding needs the namespace to exist first.
     expect(script.dependsOn).toContain(find(resources, NAMESPACE, "demo-kv").urn);
   });
 
-  it("keeps the demo Worker's Durable Object history as released (append only)", () => {
-    expect(DEMO_MIGRATIONS).toEqual([{ tag: "v1", newClasses: ["DemoObject"] }]);
+  it("keeps the demo Worker's Durable Object history as released (append only): v1, then v2 renaming DemoObject to Room", () => {
+    expect(DEMO_MIGRATIONS).toEqual([
+      { tag: "v1", newClasses: ["DemoObject"] },
+      {
+        tag: "v2",
+        newClasses: ["Counter", "Session"],
+        renamedClasses: [{ from: "DemoObject", to: "Room" }],
+      },
+    ]);
   });
 
-  it("uploads no migration when the live tag is already v1", async () => {
+  it("uploads only step v2 (the rename and the new classes) when the live tag is v1", async () => {
     const { resources } = await captureDemo(args({ liveState: liveTag(uploadTag(DEMO_MIGRATIONS, 0)) }));
+    expect(find(resources, SCRIPT, "demo-worker").inputs.migrations).toEqual({
+      oldTag: uploadTag(DEMO_MIGRATIONS, 0),
+      newTag: uploadTag(DEMO_MIGRATIONS, 1),
+      steps: [
+        { newSqliteClasses: ["Counter", "Session"], renamedClasses: [{ from: "DemoObject", to: "Room" }] },
+      ],
+    });
+  });
+
+  it("uploads no migration when the live tag is already v2", async () => {
+    const { resources } = await captureDemo(args({ liveState: liveTag(uploadTag(DEMO_MIGRATIONS, 1)) }));
     expect(find(resources, SCRIPT, "demo-worker").inputs).not.toHaveProperty("migrations");
   });
 

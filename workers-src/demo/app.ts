@@ -5,6 +5,12 @@ import type { FrameworkAppDeclaration } from "../../components/framework-declara
  * and its Durable Object migrations (recorded in migrations.lock.json) from it.
  */
 export const demoApp: FrameworkAppDeclaration = {
-  durableObjects: { DEMO_OBJECTS: { className: "DemoObject" } },
+  durableObjects: {
+    ROOMS: { className: "Room" },
+    COUNTERS: { className: "Counter" },
+    SESSIONS: { className: "Session" },
+  },
   kvNamespaces: ["DEMO_KV"],
+  // The first demo's one class became the chat room: renamed, so objects made under v1 keep their storage.
+  renamedClasses: [{ from: "DemoObject", to: "Room" }],
 };

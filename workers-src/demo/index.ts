@@ -1,23 +1,54 @@
-import { DurableObject } from "cloudflare:workers";
+import * as z from "zod";
+import { toObject } from "../framework/router/handoff";
+import { router } from "../framework/router/router";
+import { toRoom } from "../framework/router/websocket";
+import { docRoutes } from "./docs";
+import type { DemoEnv } from "./env";
 
-export interface DemoEnv {
-  DEMO_KV: KVNamespace;
-  DEMO_OBJECTS: DurableObjectNamespace<DemoObject>;
-}
+export { Counter } from "./counter";
+export type { DemoEnv } from "./env";
+export { Room } from "./room";
+export { Session } from "./session";
 
-/** Holds one demo document in SQLite-backed storage. */
-export class DemoObject extends DurableObject<DemoEnv> {
-  async put(key: string, value: unknown): Promise<void> {
-    await this.ctx.storage.put(key, value);
-  }
-  async get(key: string): Promise<unknown> {
-    return this.ctx.storage.get(key);
-  }
-}
+/** What `GET /` lists, for a first look at the app. */
+export const ROUTES = [
+  "POST   /docs                 create a document (JSON object body) → { id }",
+  "GET    /docs?prefix=&limit=&cursor=  list documents by id prefix, a page at a time",
+  "GET    /docs/:id             read a document",
+  "DELETE /docs/:id             delete a document",
+  "GET    /docs/:id/at/:path    read inside a document (path: names joined by '.', e.g. profile.name)",
+  "PUT    /docs/:id/at/:path    set a value inside a document, body { value }",
+  "DELETE /docs/:id/at/:path    delete a value inside a document",
+  "GET    /rooms/:name          who is in a chat room",
+  "GET    /rooms/:name/ws?user= join a chat room over WebSocket",
+  "POST   /users/:user/hits     count a hit, 429 past the limit per minute",
+  "POST   /sessions             start a session, body { user, ttlSeconds? } → { id, expiresAt }",
+  "GET    /sessions/:id         read a session; 404 once it has expired",
+  "DELETE /sessions/:id         end a session",
+];
 
-export default {
-  async fetch(request: Request, env: DemoEnv): Promise<Response> {
-    const url = new URL(request.url);
-    return Response.json({ app: "framework-demo", path: url.pathname, kvReady: env.DEMO_KV !== undefined });
-  },
-} satisfies ExportedHandler<DemoEnv>;
+const NewSession = z.object({
+  user: z.string().min(1).max(64),
+  ttlSeconds: z.number().int().min(1).max(86_400).default(3600),
+});
+
+const rooms = (env: DemoEnv) => env.ROOMS;
+const counters = (env: DemoEnv) => env.COUNTERS;
+const sessions = (env: DemoEnv) => env.SESSIONS;
+
+const app = router<DemoEnv>();
+
+app.get("/", () => ({ app: "framework-demo", routes: ROUTES }));
+
+docRoutes(app);
+
+app.get("/rooms/:name", toObject(rooms, { by: "name", param: "name" }, "members"));
+app.get("/rooms/:name/ws", toRoom(rooms, { by: "name", param: "name" }));
+
+app.post("/users/:user/hits", toObject(counters, { by: "name", param: "user" }, "hit"));
+
+app.post("/sessions", { body: NewSession }, toObject(sessions, { by: "new" }, "create"));
+app.get("/sessions/:id", toObject(sessions, { by: "id", param: "id" }, "read"));
+app.delete("/sessions/:id", toObject(sessions, { by: "id", param: "id" }, "end"));
+
+export default { fetch: app.fetch } satisfies ExportedHandler<DemoEnv>;
