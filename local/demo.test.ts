@@ -1,11 +1,10 @@
-import { spawn } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { runCli } from "../test/cli";
 import { githubSignature, parseSse, runDemo, timeline } from "./demo";
 import { apiJwtSecretOf, signDevToken } from "./dev-token";
-import { REPO_ROOT } from "./stack-file";
 import { startLocalTarget } from "./target/runner";
 
 const dirs: string[] = [];
@@ -21,23 +20,7 @@ function stateDir(): string {
   return dir;
 }
 
-function runDemoCli(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["-r", "./local/register.cjs", "local/demo-cli.ts", ...args], {
-      cwd: REPO_ROOT,
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => {
-      stdout += d;
-    });
-    child.stderr.on("data", (d) => {
-      stderr += d;
-    });
-    child.on("error", reject);
-    child.on("close", (status) => resolve({ status, stdout, stderr }));
-  });
-}
+const runDemoCli = (...args: string[]) => runCli("local/demo-cli.ts", ...args);
 
 /** The build's own lines as the demo prints them, in order. */
 const streamed = (output: string) =>

@@ -9,7 +9,7 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileS
 import path from "node:path";
 import { format } from "node:util";
 import { apiJwtSecretOf, DEFAULT_DEV_ACCOUNT, signDevToken } from "./dev-token";
-import { startLocalTarget } from "./target/runner";
+import { processAlive, startLocalTarget } from "./target/runner";
 import { localApiSecret } from "./token-cli";
 
 const REPO_ROOT = path.resolve(__dirname, "..");
@@ -235,15 +235,6 @@ interface Connection {
   secret: string;
   /** Set when the demo started the target itself. */
   stop?: () => Promise<void>;
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 /** The builds platform's client Worker among a target's Workers (script name → URL). */

@@ -1,33 +1,17 @@
-import { spawn } from "node:child_process";
 import { createHmac } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { runCli } from "../test/cli";
 import { DEFAULT_DEV_ACCOUNT } from "./dev-token";
-import { projectName, REPO_ROOT, readStackFile, stackFilePath } from "./stack-file";
+import { projectName, readStackFile, stackFilePath } from "./stack-file";
 import { MAX_EXPIRES_IN_SECONDS, parseTokenArgs } from "./token-cli";
 
 const dir = mkdtempSync(path.join(tmpdir(), "token-cli-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function runToken(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["-r", "./local/register.cjs", "local/token-cli.ts", ...args], {
-      cwd: REPO_ROOT,
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => {
-      stdout += d;
-    });
-    child.stderr.on("data", (d) => {
-      stderr += d;
-    });
-    child.on("error", reject);
-    child.on("close", (status) => resolve({ status, stdout, stderr }));
-  });
-}
+const runToken = (...args: string[]) => runCli("local/token-cli.ts", ...args);
 
 const localStackSecret = () =>
   readStackFile(stackFilePath("local"), projectName()).config[`${projectName()}:apiJwtSecret`] as string;

@@ -319,21 +319,15 @@ export function parseStackConfig(
     }
   }
   // Checked on the raw values, so that they are listed beside the schema's own problems.
-  const environment = raw.environment;
   const compute = valueAt(raw, ["builds", "compute"]);
-  const builds = {
-    compute: {
-      runnerUrl: valueAt(compute, ["runnerUrl"]) ?? "local",
-      callbackUrl: valueAt(compute, ["callbackUrl"]),
-    },
-  };
-  if (typeof environment === "string" && environment !== "local") {
-    if (builds.compute.runnerUrl === "local" && valueAt(compute, ["backend"]) !== "container") {
+  const runnerUrl = valueAt(compute, ["runnerUrl"]);
+  if (typeof raw.environment === "string" && raw.environment !== "local") {
+    if ((runnerUrl ?? "local") === "local" && valueAt(compute, ["backend"]) !== "container") {
       problems.push(
-        `builds.compute.runnerUrl: must be the runner's https:// URL outside the local environment (got ${kindOf(valueAt(raw, ["builds", "compute", "runnerUrl"]))})`,
+        `builds.compute.runnerUrl: must be the runner's https:// URL outside the local environment (got ${kindOf(runnerUrl)})`,
       );
     }
-    if (builds.compute.callbackUrl === undefined) {
+    if (valueAt(compute, ["callbackUrl"]) === undefined) {
       problems.push("builds.compute.callbackUrl: is required outside the local environment (got missing)");
     }
   }

@@ -1,11 +1,11 @@
-import { execFileSync } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import yaml from "js-yaml";
 import pg from "pg";
 import { apiJwtSecretOf, signDevToken } from "../local/dev-token";
 import { type LocalTarget, startLocalTarget } from "../local/target/runner";
+import { createTestRepo } from "../workers-src/builds/runner/testing";
 
 const REPO = path.resolve(__dirname, "..");
 const PROJECT = "workers-platform";
@@ -13,8 +13,8 @@ const PROJECT = "workers-platform";
 export interface GitRepo {
   /** `file://` URL of the bare repository. */
   url: string;
-  /** Writes `files` (path → content; null deletes), commits and pushes to `branch`; answers the sha. */
-  commit(files: Record<string, string | null>, message: string, branch?: string): Promise<string>;
+  /** Writes `files` (path → content), commits and pushes to `branch`; answers the sha. */
+  commit(files: Record<string, string>, message: string, branch?: string): Promise<string>;
 }
 
 export interface BuildsPlatform {
@@ -38,13 +38,6 @@ export interface StartOptions {
   builds?: Record<string, unknown>;
   log?: (line: string) => void;
 }
-
-const git = (cwd: string, ...args: string[]) =>
-  execFileSync("git", ["-c", "user.name=Builds Test", "-c", "user.email=builds@test.invalid", ...args], {
-    cwd,
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "pipe"],
-  }).trim();
 
 /**
  * The builds platform on the local target, as `npm start` runs it for the `local` stack: its own embedded
@@ -80,7 +73,6 @@ export async function startBuildsPlatform(options: StartOptions = {}): Promise<B
   const pool = new pg.Pool({ connectionString: dbUrl.toString(), max: 4, options: "-c search_path=builds" });
   // Idle connections end with the server at stop: not an error of any test.
   pool.on("error", () => undefined);
-  const repos: string[] = [];
   return {
     target,
     api: name("-builds-client"),
@@ -92,32 +84,11 @@ export async function startBuildsPlatform(options: StartOptions = {}): Promise<B
       return (await pool.query(query, params)).rows as R[];
     },
     async gitRepo() {
-      const root = mkdtempSync(path.join(dir, "repo-"));
-      repos.push(root);
-      const bare = path.join(root, "origin.git");
-      const work = path.join(root, "work");
-      git(root, "init", "-q", "--bare", "-b", "main", bare);
-      git(root, "clone", "-q", bare, work);
+      const repo = createTestRepo(mkdtempSync(path.join(dir, "repo-")));
       return {
-        url: `file://${bare}`,
+        url: repo.url,
         async commit(files, message, branch = "main") {
-          const branches = git(work, "branch", "--list", branch);
-          const hasCommits = git(work, "rev-list", "--all", "--count") !== "0";
-          if (!branches && hasCommits) git(work, "checkout", "-q", "-b", branch);
-          else if (hasCommits) git(work, "checkout", "-q", branch);
-          else git(work, "checkout", "-q", "-B", branch);
-          for (const [file, content] of Object.entries(files)) {
-            const full = path.join(work, file);
-            if (content === null) rmSync(full, { force: true });
-            else {
-              mkdirSync(path.dirname(full), { recursive: true });
-              writeFileSync(full, content);
-            }
-          }
-          git(work, "add", "-A");
-          git(work, "commit", "-q", "--allow-empty", "-m", message);
-          git(work, "push", "-q", "origin", `HEAD:refs/heads/${branch}`);
-          return git(work, "rev-parse", "HEAD");
+          return repo.commit(files, { message, branch });
         },
       };
     },

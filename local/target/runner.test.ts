@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { REPO_ROOT } from "../stack-file";
-import { type LocalTarget, startLocalTarget } from "./runner";
+import { type LocalTarget, processAlive, startLocalTarget } from "./runner";
 
 const FIXTURE = path.join(REPO_ROOT, "test", "fixtures", "local-program");
 const ENTRY = path.join(FIXTURE, "index.ts");
@@ -15,15 +15,6 @@ function stateDir(): string {
   const dir = mkdtempSync(path.join(tmpdir(), "wp-target-"));
   chmodSync(dir, 0o755); // as root, PostgreSQL runs as its own user and must reach its data folder
   return dir;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** PID of the PostgreSQL server that owns a data folder, from its postmaster.pid. */
@@ -160,7 +151,7 @@ describe("local target data and lifecycle", () => {
     const pgPid = postgresPid(dir);
     const url = first.workers[MAIN]!;
     await first.stop();
-    expect(alive(pgPid)).toBe(false);
+    expect(processAlive(pgPid)).toBe(false);
     await expect(fetch(url)).rejects.toThrow();
     expect(existsSync(path.join(dir, "target.lock"))).toBe(false);
 
@@ -323,7 +314,7 @@ describe("npm start on the repository's local stack", () => {
       const exited = new Promise<number | null>((resolve) => child?.once("exit", (code) => resolve(code)));
       child.kill(signal);
       await exited;
-      await waitFor("PostgreSQL to stop", async () => (alive(pgPid) ? undefined : true));
+      await waitFor("PostgreSQL to stop", async () => (processAlive(pgPid) ? undefined : true));
       expect(existsSync(path.join(dir, "target.lock"))).toBe(false);
       await expect(fetch(workers["workers-platform-local-builds-client"]!)).rejects.toThrow();
     },

@@ -1,5 +1,8 @@
 /** HTTP helpers for the builds platform's end-to-end tests: calls that keep every answer for audits. */
 import { createHash, createHmac } from "node:crypto";
+import { githubPushDelivery } from "../../local/demo";
+
+export { githubSignature } from "../../local/demo";
 
 export interface Envelope<T = unknown> {
   success: boolean;
@@ -58,10 +61,6 @@ export function rawJwt(header: object, claims: object, secret: string | null): s
   return `${unsigned}.${createHmac("sha256", secret).update(unsigned).digest("base64url")}`;
 }
 
-export function githubSignature(secret: string, body: string): string {
-  return `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`;
-}
-
 export function sha256Hex(text: string): string {
   return createHash("sha256").update(text).digest("hex");
 }
@@ -74,22 +73,15 @@ export interface PushSpec {
   files?: string[];
 }
 
-/** A GitHub push delivery body as GitHub documents it (the fields the platform reads). */
+/** A GitHub push delivery body (the demo's, which `npm run demo` signs and sends the same way). */
 export function githubPush(spec: PushSpec): string {
-  const commit = {
-    id: spec.sha,
-    message: spec.message,
-    added: spec.files ?? ["src/index.ts"],
-    modified: [],
-    removed: [],
-  };
-  return JSON.stringify({
-    ref: `refs/heads/${spec.branch ?? "main"}`,
+  return githubPushDelivery({
+    repoUrl: spec.repoUrl,
+    branch: spec.branch ?? "main",
     before: `${"0".repeat(39)}1`,
-    after: spec.sha,
-    repository: { clone_url: spec.repoUrl, html_url: spec.repoUrl },
-    commits: [commit],
-    head_commit: { id: spec.sha, message: spec.message },
+    sha: spec.sha,
+    message: spec.message,
+    files: spec.files ?? ["src/index.ts"],
   });
 }
 

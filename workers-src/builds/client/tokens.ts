@@ -1,29 +1,10 @@
 /**
- * Random credentials the Client Worker hands out (webhook secrets, deploy hook URLs) and the sealing key
- * of the secrets it stores.
+ * Random credentials the Client Worker hands out (webhook secrets, deploy hook URLs).
  */
-import { importSecretKey } from "../lib/secret-box";
-
-const keys = new Map<string, Promise<CryptoKey>>();
-
-/** The AES key of `BUILD_VARIABLES_KEY`, imported once per isolate. */
-export function sealingKey(material: string): Promise<CryptoKey> {
-  let key = keys.get(material);
-  if (key === undefined) {
-    key = importSecretKey(material);
-    // A bad key must fail every request that needs it, not be remembered as a rejected promise forever.
-    key.catch(() => keys.delete(material));
-    keys.set(material, key);
-  }
-  return key;
-}
+import { randomHex } from "../lib/digest";
 
 function randomBytes(length: number): Uint8Array {
   return crypto.getRandomValues(new Uint8Array(length));
-}
-
-export function toHex(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 export function toBase64Url(bytes: Uint8Array): string {
@@ -34,7 +15,7 @@ export function toBase64Url(bytes: Uint8Array): string {
 
 /** A webhook secret: 32 random bytes as hex, the form GitHub and GitLab settings accept as typed. */
 export function newWebhookSecret(): string {
-  return toHex(randomBytes(32));
+  return randomHex(32);
 }
 
 /** A deploy hook secret: 32 random bytes as base64url (43 characters), safe in a URL path. */
@@ -43,7 +24,3 @@ export function newDeployHookSecret(): string {
 }
 
 export const DEPLOY_HOOK_SECRET = /^[A-Za-z0-9_-]{43}$/;
-
-export async function sha256Hex(text: string): Promise<string> {
-  return toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text))));
-}

@@ -88,3 +88,17 @@ function decodeBase64(text: string): Uint8Array | null {
   for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
   return bytes;
 }
+
+const keys = new Map<string, Promise<CryptoKey>>();
+
+/** `importSecretKey`, once per isolate for each key material (`BUILD_VARIABLES_KEY`). */
+export function sealingKey(material: string): Promise<CryptoKey> {
+  let key = keys.get(material);
+  if (key === undefined) {
+    key = importSecretKey(material);
+    // A bad key must fail every request that needs it, not be remembered as a rejected promise forever.
+    key.catch(() => keys.delete(material));
+    keys.set(material, key);
+  }
+  return key;
+}

@@ -4,6 +4,7 @@
  */
 // A namespace import lets the bundler drop what is not used (zod's locales alone are ~300 KB).
 import * as z from "zod";
+import { constantTimeEqual } from "./digest";
 
 /** A webhook body that does not have the shape its provider documents. */
 export class WebhookPayloadError extends Error {
@@ -65,13 +66,6 @@ function hexToBytes(hex: string): Uint8Array {
   const bytes = new Uint8Array(hex.length / 2);
   for (let i = 0; i < bytes.length; i++) bytes[i] = Number.parseInt(hex.slice(i * 2, i * 2 + 2), 16);
   return bytes;
-}
-
-// Runs over the whole expected value whatever the input, so timing tells nothing about the contents.
-function constantTimeEqual(expected: Uint8Array, actual: Uint8Array): boolean {
-  let diff = expected.length ^ actual.length;
-  for (let i = 0; i < expected.length; i++) diff |= expected[i]! ^ (actual[i] ?? 0);
-  return diff === 0;
 }
 
 const BRANCH_REF = /^refs\/heads\/(.+)$/;

@@ -1,12 +1,8 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { sha256Hex } from "../lib/digest";
 import { type BuddyState, BuildBuddy, parseCursor } from "./buddy";
 import { BuildScheduler } from "./scheduler";
-
-async function sha256Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
 
 const TOKEN = "t".repeat(64);
 let n = 0;

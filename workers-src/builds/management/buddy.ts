@@ -1,4 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
+import { constantTimeEqualText, randomHex, sha256Hex } from "../lib/digest";
 import { withDb } from "../shared/db";
 import type { CancelResult, LogPage, ReadLogsOptions } from "../shared/management-api";
 import {
@@ -18,12 +19,9 @@ import {
   type CallbackResult,
   LOG_GRACE_MS,
   parseCursor,
-  randomToken,
   START_RETRY_MS,
   STATUS_RANK,
   STOPPED_LOG_GRACE_MS,
-  sameText,
-  sha256Hex,
   tombstone,
 } from "./buddy-state";
 import { type ComputeBackend, ComputeError, computeBackend } from "./compute";
@@ -170,7 +168,7 @@ export class BuildBuddy extends DurableObject<ManagementEnv> {
     const build = await loadBuild(this.env, buildUuid);
     if (!build) return undefined;
     const { env, secretNames } = build;
-    const token = randomToken();
+    const token = randomHex(32);
     const now = Date.now();
     const initializingAt = build.initializing_at ? new Date(build.initializing_at).getTime() : now;
     await this.save({
@@ -208,7 +206,7 @@ export class BuildBuddy extends DurableObject<ManagementEnv> {
   private async authorized(token: string | null): Promise<BuddyState | undefined> {
     const state = await this.load();
     if (!state || !token) return undefined;
-    return sameText(await sha256Hex(token), state.tokenHash) ? state : undefined;
+    return constantTimeEqualText(state.tokenHash, await sha256Hex(token)) ? state : undefined;
   }
 
   /** `POST /api/builds/:uuid/status` from the runner. */

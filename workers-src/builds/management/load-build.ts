@@ -1,4 +1,4 @@
-import { importSecretKey, openSecret } from "../lib/secret-box";
+import { openSecret, sealingKey } from "../lib/secret-box";
 import { withDb } from "../shared/db";
 import type { BuildStatus } from "../shared/protocol";
 import type { ManagementEnv } from "./env";
@@ -48,7 +48,7 @@ export async function loadBuild(env: ManagementEnv, buildUuid: string): Promise<
     return { build: row, variables: vars };
   });
   if (build?.status !== "initializing") return undefined;
-  const key = await importSecretKey(env.BUILD_VARIABLES_KEY);
+  const key = await sealingKey(env.BUILD_VARIABLES_KEY);
   const values: Record<string, string> = {};
   const secretNames: string[] = [];
   for (const v of variables) {

@@ -3,6 +3,7 @@
  * the secret is stored, so the URL is shown once. Calls are rate limited per Worker and per account.
  */
 import { Hono } from "hono";
+import { sha256Hex } from "../../lib/digest";
 import { DEPLOY_HOOK_LIMITS, rateLimitKey, retryAfterSeconds, windowStart } from "../../lib/rate-limit";
 import type { Db } from "../../shared/db";
 import type { AppEnv } from "../env";
@@ -17,7 +18,7 @@ import {
   emptyQuerySchema,
   triggerParamSchema,
 } from "../schemas";
-import { DEPLOY_HOOK_SECRET, newDeployHookSecret, sha256Hex } from "../tokens";
+import { DEPLOY_HOOK_SECRET, newDeployHookSecret } from "../tokens";
 
 /** More would only be a list nobody can audit. */
 export const MAX_DEPLOY_HOOKS_PER_TRIGGER = 50;

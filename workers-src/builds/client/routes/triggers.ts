@@ -1,5 +1,6 @@
 /** Triggers: which repository and branches build a Worker, with which commands and variables. */
 import { Hono } from "hono";
+import { sealingKey } from "../../lib/secret-box";
 import type { Db } from "../../shared/db";
 import type { AppEnv } from "../env";
 import { ConflictError, ok } from "../envelope";
@@ -20,7 +21,6 @@ import {
   updateTriggerSchema,
   workerRefSchema,
 } from "../schemas";
-import { sealingKey } from "../tokens";
 import { connectRepo, insertTrigger, replaceVariables, updateTrigger } from "../trigger-store";
 
 /** Workers Builds allows a production and a non-production trigger per Worker. */

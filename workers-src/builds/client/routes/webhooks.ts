@@ -4,7 +4,7 @@
  * nothing is written, and an unknown repository answers exactly like a bad signature.
  */
 import { type Context, Hono } from "hono";
-import { openSecret } from "../../lib/secret-box";
+import { openSecret, sealingKey } from "../../lib/secret-box";
 import { matchPush } from "../../lib/trigger-match";
 import {
   normalizeRepoUrl,
@@ -20,7 +20,6 @@ import { logger } from "../logger";
 import { commitTitle, type QueueBuildRequest, queueBuilds, wakeScheduler } from "../queue-build";
 import { TRIGGER_SELECT, type TriggerRow } from "../records";
 import { db } from "../request";
-import { sealingKey } from "../tokens";
 import { parseJsonBytes, readBodyBytes, WEBHOOK_BODY_LIMIT } from "../validation";
 
 type Provider = "github" | "gitlab";
