@@ -12,10 +12,10 @@ import {
   statSync,
   writeFileSync,
 } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import pg from "pg";
+import { freePort } from "./ports";
 
 /** A running PostgreSQL server that this process started and must stop. */
 export interface PostgresServer {
@@ -43,18 +43,6 @@ export interface EmbeddedPostgresOptions {
   onLog?: (line: string) => void;
   /** What the launcher itself has to say (taking over a server left running, say). */
   onNotice?: (line: string) => void;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const address = srv.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 type Ids = { uid: number; gid: number };

@@ -17,7 +17,7 @@ interface PlannedWorker {
 // Bindings to what lives outside one Worker (Hyperdrive, R2, Analytics Engine) are exercised end to end
 // by the local target's tests.
 function plannedWorker(suffix: string): PlannedWorker {
-  const root = path.resolve(__dirname, "..");
+  const root = path.resolve(import.meta.dirname, "..");
   const out = execFileSync(
     process.execPath,
     ["-r", "./local/register.cjs", "local/plan-cli.ts", "--stack", "local"],

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
-import { freePort } from "../postgres-server";
+import { freePort } from "../ports";
 import type { LocalPlan } from "./miniflare-plan";
 
 /** The value of a Worker's `RUNNER_URL` var that asks the local target for a build runner. */

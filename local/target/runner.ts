@@ -6,7 +6,8 @@ import { applyD1Migrations, d1BindingExecutor } from "../../components/d1-migrat
 import type { StackConfig } from "../../stacks/config";
 import { apiJwtSecretOf, DEFAULT_DEV_ACCOUNT, signDevToken } from "../dev-token";
 import type { CapturedResource } from "../graph";
-import { freePort, type PostgresServer, startEmbeddedPostgres } from "../postgres-server";
+import { freePort } from "../ports";
+import { type PostgresServer, startEmbeddedPostgres } from "../postgres-server";
 import type * as Synth from "../synth";
 import { type LocalBuildRunner, startLocalBuildRunners } from "./build-runner";
 import { type CronSchedule, cronMatches, parseCron } from "./cron";
