@@ -13,4 +13,9 @@ export interface FrameworkAppDeclaration {
   renamedClasses?: { from: string; to: string }[];
   /** Classes removed on purpose, with every object's data: nothing else may disappear from the declaration. */
   deletedClasses?: { className: string; allowDataLoss: true }[];
+  /**
+   * Cron expressions the app handles (`app.cron(expression, handler)`): each becomes one of the Worker's
+   * cron triggers.
+   */
+  crons?: string[];
 }

@@ -18,6 +18,7 @@ const ZONE = "fedcba9876543210fedcba9876543210";
 const ENTRY = path.join(__dirname, "..", "workers-src", "demo", "index.ts");
 const SCRIPT = "cloudflare:index/workersScript:WorkersScript";
 const NAMESPACE = "cloudflare:index/workersKvNamespace:WorkersKvNamespace";
+const CRON_TRIGGER = "cloudflare:index/workersCronTrigger:WorkersCronTrigger";
 const CUSTOM_DOMAIN = "cloudflare:index/workersCustomDomain:WorkersCustomDomain";
 
 /** Args as stacks/program.ts builds them from a validated stack config (the schema's defaults). */
@@ -45,9 +46,10 @@ async function captureDemo(a: FrameworkDemoArgs) {
 }
 
 describe("FrameworkDemo", () => {
-  it("registers a KV namespace and one Worker under the component, and nothing else", async () => {
+  it("registers a KV namespace, one Worker and its declared cron under the component, and nothing else", async () => {
     const { resources } = await captureDemo(args());
     expect(shape(resources)).toEqual([
+      "cloudflare:index/workersCronTrigger:WorkersCronTrigger::demo-worker-crons",
       "cloudflare:index/workersKvNamespace:WorkersKvNamespace::demo-kv",
       "cloudflare:index/workersScript:WorkersScript::demo-worker",
       "cloudflare:index/workersScriptSubdomain:WorkersScriptSubdomain::demo-worker-subdomain",
@@ -63,6 +65,11 @@ describe("FrameworkDemo", () => {
     expect(find(resources, NAMESPACE, "demo-kv").inputs).toEqual({
       accountId: ACCOUNT,
       title: "proj-test-demo-kv",
+    });
+    expect(find(resources, CRON_TRIGGER, "demo-worker-crons").inputs).toEqual({
+      accountId: ACCOUNT,
+      scriptName: "proj-test-demo-worker",
+      schedules: [{ cron: "*/5 * * * *" }],
     });
   });
 
@@ -202,6 +209,8 @@ describe("FrameworkDemo", () => {
         `${NAMESPACE}::demo-kv`,
         `${NAMESPACE}::demo-kv-sessions`,
       ]);
+      // It declares no cron, so the Worker has no cron trigger.
+      expect(resources.filter((r) => r.type === CRON_TRIGGER)).toEqual([]);
       const inputs = find(resources, SCRIPT, "demo-worker").inputs;
       expect(
         (inputs.bindings as { name: string; type: string; className?: string }[]).map((b) => [
@@ -220,6 +229,21 @@ describe("FrameworkDemo", () => {
         newTag: uploadTag(history, 1),
         steps: [{ renamedClasses: [{ from: "Room", to: "Lobby" }] }],
       });
+    });
+
+    it("turns each declared cron into one of the Worker's schedules, and refuses a malformed one", async () => {
+      const resources = await capture(
+        () =>
+          new FrameworkDemo("demo", args({ app: renamingApp({ crons: ["0 3 * * *", "*/15 * * * 1-5"] }) })),
+      );
+      expect(find(resources, CRON_TRIGGER, "demo-worker-crons").inputs.schedules).toEqual([
+        { cron: "0 3 * * *" },
+        { cron: "*/15 * * * 1-5" },
+      ]);
+      const error = await captureError(
+        () => new FrameworkDemo("demo", args({ app: renamingApp({ crons: ["every day"] }) })),
+      );
+      expect(error.message).toBe('Worker demo-worker: cron "every day" must have 5 fields');
     });
 
     it("refuses, naming the class, a class that left the declaration without a rename or the data-loss opt-in", async () => {

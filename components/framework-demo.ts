@@ -44,7 +44,10 @@ export interface FrameworkDemoArgs {
   app?: FrameworkAppSource;
 }
 
-/** The demo app on the Workers framework: one Worker, its KV namespace and its Durable Object class. */
+/**
+ * The demo app on the Workers framework: one Worker with its KV namespaces, Durable Object classes and cron
+ * triggers, all derived from the app's declaration.
+ */
 export class FrameworkDemo extends pulumi.ComponentResource {
   static readonly TYPE = `${PACKAGE}:framework:FrameworkDemo`;
   /** The first declared KV namespace. */
@@ -89,6 +92,7 @@ export class FrameworkDemo extends pulumi.ComponentResource {
         durableObjects: declaration.durableObjects,
         durableObjectMigrations: history,
         customDomains: args.domain ? [args.domain] : [],
+        crons: declaration.crons ?? [],
         liveState: args.liveState,
       },
       { parent: this },

@@ -8,6 +8,7 @@ import { type LocalTarget, startLocalTarget } from "../local/target/runner";
 
 let target: LocalTarget;
 let demo: string;
+let demoName: string;
 
 beforeAll(async () => {
   const dir = mkdtempSync(path.join(tmpdir(), "framework-demo-"));
@@ -16,6 +17,7 @@ beforeAll(async () => {
   const name = Object.keys(target.workers).find((w) => w.endsWith("-demo-worker"));
   if (!name) throw new Error("the local stack has no Worker *-demo-worker");
   demo = target.workers[name] as string;
+  demoName = name;
 }, 180_000);
 
 afterAll(() => target?.stop(), 60_000);
@@ -113,6 +115,55 @@ describe("framework demo: documents in KV", () => {
     expect(((await (await call("GET", "/docs?limit=0")).json()) as { error: string }).error).toBe(
       "request query does not match the route's schema",
     );
+  });
+});
+
+describe("framework demo: document statistics by cron", () => {
+  /** Every document id, in order, by following the list's cursors. */
+  async function allIds(): Promise<string[]> {
+    const ids: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const query = new URLSearchParams({ limit: "100", ...(cursor ? { cursor } : {}) });
+      const page = (await (await call("GET", `/docs?${query}`)).json()) as {
+        docs: { id: string }[];
+        cursor?: string;
+        complete: boolean;
+      };
+      ids.push(...page.docs.map((d) => d.id));
+      cursor = page.complete ? undefined : page.cursor;
+    } while (cursor);
+    return ids;
+  }
+
+  it("recomputes GET /stats when the declared cron fires, counting every document", async () => {
+    await createDoc({ for: "stats" });
+    const at = new Date(Date.UTC(2026, 10, 23, 12, 5));
+    expect(await target.fireCrons(at)).toContain(`${demoName} */5 * * * *`);
+    const ids = await allIds();
+    const stats = await call("GET", "/stats");
+    expect(stats.status).toBe(200);
+    expect(await stats.json()).toEqual({
+      documents: ids.length,
+      oldest: ids[0],
+      newest: ids.at(-1),
+      // The local target also fires the cron every fifth minute of the wall clock.
+      computedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d[05]:00\.000Z$/),
+      cron: "*/5 * * * *",
+    });
+
+    await createDoc({ for: "stats", n: 2 });
+    expect(await target.fireCrons(new Date(Date.UTC(2026, 10, 23, 12, 10)))).toContain(
+      `${demoName} */5 * * * *`,
+    );
+    const after = (await (await call("GET", "/stats")).json()) as { documents: number; newest: string };
+    expect(after.documents).toBe(ids.length + 1);
+    expect(after.newest).toBe((await allIds()).at(-1));
+  });
+
+  it("does not fire the stats cron at a minute its expression does not match", async () => {
+    const fired = await target.fireCrons(new Date(Date.UTC(2026, 10, 23, 12, 7)));
+    expect(fired).not.toContain(`${demoName} */5 * * * *`);
   });
 });
 

@@ -4,6 +4,7 @@ import { router } from "../framework/router/router";
 import { toRoom } from "../framework/router/websocket";
 import { docRoutes } from "./docs";
 import type { DemoEnv } from "./env";
+import { statsRoutes } from "./stats";
 
 export { Counter } from "./counter";
 export type { DemoEnv } from "./env";
@@ -25,6 +26,7 @@ export const ROUTES = [
   "POST   /sessions             start a session, body { user, ttlSeconds? } → { id, expiresAt }",
   "GET    /sessions/:id         read a session; 404 once it has expired",
   "DELETE /sessions/:id         end a session",
+  "GET    /stats                how many documents there are, as the last run of the stats cron counted",
 ];
 
 const NewSession = z.object({
@@ -41,6 +43,7 @@ const app = router<DemoEnv>();
 app.get("/", () => ({ app: "framework-demo", routes: ROUTES }));
 
 docRoutes(app);
+statsRoutes(app);
 
 app.get("/rooms/:name", toObject(rooms, { by: "name", param: "name" }, "members"));
 app.get("/rooms/:name/ws", toRoom(rooms, { by: "name", param: "name" }));
@@ -51,4 +54,4 @@ app.post("/sessions", { body: NewSession }, toObject(sessions, { by: "new" }, "c
 app.get("/sessions/:id", toObject(sessions, { by: "id", param: "id" }, "read"));
 app.delete("/sessions/:id", toObject(sessions, { by: "id", param: "id" }, "end"));
 
-export default { fetch: app.fetch } satisfies ExportedHandler<DemoEnv>;
+export default { fetch: app.fetch, scheduled: app.scheduled } satisfies ExportedHandler<DemoEnv>;
