@@ -45,7 +45,42 @@ describe("routing", () => {
 
     const wrong = await get("/users/7", { method: "PUT" });
     expect(wrong.status).toBe(405);
-    expect(wrong.headers.get("allow")).toBe("GET, DELETE");
+    expect(wrong.headers.get("allow")).toBe("GET, DELETE, HEAD, OPTIONS");
+  });
+
+  it("answers HEAD with the GET route's status and headers and no body", async () => {
+    const execution = createExecutionContext();
+    const res = await worker.fetch(
+      new Request("https://example.com/users/7", { method: "HEAD" }),
+      env as TestEnv,
+      execution,
+    );
+    await waitOnExecutionContext(execution);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toBe("application/json");
+    expect(res.body).toBeNull();
+    const teapot = await get("/teapot", { method: "HEAD" });
+    expect(teapot.status).toBe(418);
+    expect(teapot.headers.get("x-trace")).toBe("outer:in,inner:in,inner:out,outer:out");
+    // A path with no GET route has no HEAD either.
+    const postOnly = await get("/users", { method: "HEAD" });
+    expect(postOnly.status).toBe(405);
+    expect(postOnly.headers.get("allow")).toBe("POST, OPTIONS");
+  });
+
+  it.each([
+    { path: "/users/7", allow: "GET, DELETE, HEAD, OPTIONS" },
+    { path: "/users", allow: "POST, OPTIONS" },
+    { path: "/whoami", allow: "GET, HEAD, OPTIONS" },
+  ])("answers OPTIONS $path with 204 and Allow: $allow", async ({ path, allow }) => {
+    const res = await get(path, { method: "OPTIONS" });
+    expect(res.status).toBe(204);
+    expect(res.headers.get("allow")).toBe(allow);
+    expect(await res.text()).toBe("");
+  });
+
+  it("answers OPTIONS on an unknown path with 404", async () => {
+    expect((await get("/nowhere", { method: "OPTIONS" })).status).toBe(404);
   });
 
   it("answers a path with broken percent-encoding with 400", async () => {

@@ -133,6 +133,14 @@ const json = (status: number, value: unknown, headers?: HeadersInit) => {
   return res;
 };
 
+/** The `Allow` header for a path served by `methods`: HEAD comes with GET, and OPTIONS always. */
+export function allowHeader(methods: HttpMethod[]): string {
+  const all = new Set<string>(methods);
+  if (all.has("GET")) all.add("HEAD");
+  all.add("OPTIONS");
+  return [...all].join(", ");
+}
+
 /**
  * How a handler's result is answered: see {@link Handler}. A Response is copied because one from `fetch()`
  * or RPC has immutable headers, and middleware must be able to set headers on its way out.
@@ -221,18 +229,24 @@ export function router<Env, Vars = Record<string, unknown>>(): Router<Env, Vars>
   ): Promise<Response> {
     if (!route) {
       if (allowed.length === 0) return json(404, { error: `no route for ${ctx.url.pathname}` });
-      return json(
-        405,
-        { error: `${ctx.request.method} is not allowed on ${ctx.url.pathname}` },
-        { allow: allowed.join(", ") },
-      );
+      const allow = allowHeader(allowed);
+      if (ctx.request.method === "OPTIONS") return new Response(null, { status: 204, headers: { allow } });
+      return json(405, { error: `${ctx.request.method} is not allowed on ${ctx.url.pathname}` }, { allow });
     }
     try {
       const checked = await validate(route, ctx.request, ctx.url);
       if (checked.error) return checked.error;
       ctx.body = checked.body;
       ctx.query = checked.query;
-      return toResponse(await route.handler(ctx as Context<Env, Record<string, string>>));
+      const response = toResponse(await route.handler(ctx as Context<Env, Record<string, string>>));
+      if (ctx.request.method !== "HEAD") return response;
+      // HEAD is answered by the GET route: the same status and headers, without the body.
+      await response.body?.cancel();
+      return new Response(null, {
+        status: response.status,
+        statusText: response.statusText,
+        headers: response.headers,
+      });
     } catch (e) {
       // Answered here so that middleware sees the error response on its way out.
       if (e instanceof HttpError) return json(e.status, { error: e.message });
@@ -267,7 +281,8 @@ export function router<Env, Vars = Record<string, unknown>>(): Router<Env, Vars>
           if (route.host !== undefined && route.host !== hostname) continue;
           const found = matchSegments(route.segments, actual);
           if (!found) continue;
-          if (route.method !== request.method) {
+          const method = request.method === "HEAD" ? "GET" : request.method;
+          if (route.method !== method) {
             if (!allowed.includes(route.method)) allowed.push(route.method);
             continue;
           }
