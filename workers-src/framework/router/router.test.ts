@@ -52,7 +52,7 @@ describe("routing", () => {
     const execution = createExecutionContext();
     const res = await worker.fetch(
       new Request("https://example.com/users/7", { method: "HEAD" }),
-      env as TestEnv,
+      env as unknown as TestEnv,
       execution,
     );
     await waitOnExecutionContext(execution);
