@@ -3,8 +3,10 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { runCli } from "../test/cli";
-import { githubSignature, parseSse, runDemo, timeline } from "./demo";
+import { runDemo, timeline } from "./demo";
+import { githubSignature } from "./demo-site";
 import { apiJwtSecretOf, signDevToken } from "./dev-token";
+import { parseSse } from "./sse";
 import { startLocalTarget } from "./target/runner";
 
 const dirs: string[] = [];

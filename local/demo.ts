@@ -3,19 +3,19 @@
  * real git repository gets a Worker and a trigger, a push and its signed GitHub webhook, and the build
  * that follows is watched live from its log stream to its outcome.
  */
-import { execFileSync } from "node:child_process";
-import { createHmac, randomBytes, randomUUID } from "node:crypto";
-import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { randomBytes, randomUUID } from "node:crypto";
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { format } from "node:util";
+import { BRANCH, createSiteRepo, githubPushDelivery, githubSignature, SITE_FILES } from "./demo-site";
 import { apiJwtSecretOf, DEFAULT_DEV_ACCOUNT, signDevToken } from "./dev-token";
+import { parseSse } from "./sse";
 import { processAlive, startLocalTarget } from "./target/runner";
 import { localApiSecret } from "./token-cli";
 
 const REPO_ROOT = path.resolve(__dirname, "..");
 const CLIENT_SUFFIX = "-builds-client";
 const WORKER_NAME = "demo-site";
-const BRANCH = "main";
 /** How long a target that another process is starting may take to answer. */
 const READY_WAIT_MS = 90_000;
 const STREAM_RECONNECTS = 5;
@@ -55,39 +55,6 @@ interface Build {
   stopped_at: string | null;
 }
 
-export interface SseEvent {
-  event: string;
-  data: string;
-  id?: string;
-}
-
-/**
- * Splits server-sent events off the front of `buffer`; the unfinished tail is returned as `rest` for the
- * next chunk. Comments (`: keepalive`) carry nothing and are dropped.
- */
-export function parseSse(buffer: string): { events: SseEvent[]; rest: string } {
-  const blocks = buffer.replace(/\r\n?/g, "\n").split("\n\n");
-  const rest = blocks.pop() ?? "";
-  const events: SseEvent[] = [];
-  for (const block of blocks) {
-    const event: SseEvent = { event: "message", data: "" };
-    const data: string[] = [];
-    for (const line of block.split("\n")) {
-      if (line === "" || line.startsWith(":")) continue;
-      const colon = line.indexOf(":");
-      const field = colon === -1 ? line : line.slice(0, colon);
-      const value = colon === -1 ? "" : line.slice(colon + 1).replace(/^ /, "");
-      if (field === "event") event.event = value;
-      else if (field === "data") data.push(value);
-      else if (field === "id") event.id = value;
-    }
-    if (data.length === 0) continue;
-    event.data = data.join("\n");
-    events.push(event);
-  }
-  return { events, rest };
-}
-
 const seconds = (from: string | null, to: string | null): string =>
   from === null || to === null ? "-" : `${((Date.parse(to) - Date.parse(from)) / 1000).toFixed(1)} s`;
 
@@ -101,99 +68,6 @@ export function timeline(
     `running ${seconds(build.running_at, build.stopped_at)}`,
     `stopped (total ${seconds(build.created_at, build.stopped_at)})`,
   ].join(" → ");
-}
-
-/** A push delivery as GitHub sends it, with the fields the platform reads. */
-export function githubPushDelivery(push: {
-  repoUrl: string;
-  branch: string;
-  before: string;
-  sha: string;
-  message: string;
-  files: string[];
-}): string {
-  const commit = { id: push.sha, message: push.message, added: push.files, modified: [], removed: [] };
-  return JSON.stringify({
-    ref: `refs/heads/${push.branch}`,
-    before: push.before,
-    after: push.sha,
-    repository: { clone_url: push.repoUrl, html_url: push.repoUrl },
-    commits: [commit],
-    head_commit: commit,
-  });
-}
-
-/** `X-Hub-Signature-256` of a delivery body, as GitHub computes it with the webhook's secret. */
-export function githubSignature(secret: string, body: string): string {
-  return `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`;
-}
-
-const SITE_FILES: Record<string, string> = {
-  "README.md": "# demo-site\n\nA tiny static site, built by the builds platform demo (`npm run demo`).\n",
-  "src/index.html": `<!doctype html>
-<html>
-  <head><meta charset="utf-8"><title>{{title}}</title></head>
-  <body><h1>{{title}}</h1><p>Built from commit {{commit}}.</p></body>
-</html>
-`,
-  "build.sh": `#!/bin/sh
-# The site's build: what \`npm run build\` would be in a real project.
-set -e
-echo "building \\"$SITE_TITLE\\" from commit $(echo "$WORKERS_CI_COMMIT_SHA" | cut -c1-7) on $WORKERS_CI_BRANCH"
-echo "API key from the build variables: $DEMO_API_KEY"
-for step in "checking sources" "rendering pages" "writing assets"; do
-  echo "  $step..."
-  sleep 0.3
-done
-mkdir -p dist
-sed -e "s|{{title}}|$SITE_TITLE|g" -e "s|{{commit}}|$WORKERS_CI_COMMIT_SHA|g" src/index.html > dist/index.html
-echo "wrote dist/index.html ($(wc -c < dist/index.html | tr -d ' ') bytes)"
-`,
-};
-
-function git(cwd: string, ...args: string[]): string {
-  return execFileSync(
-    "git",
-    [
-      "-c",
-      "user.name=Builds Demo",
-      "-c",
-      "user.email=demo@builds.invalid",
-      "-c",
-      "commit.gpgsign=false",
-      ...args,
-    ],
-    { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] },
-  ).trim();
-}
-
-/** A bare repository (the "remote" the trigger watches) and a work tree holding the site, not yet pushed. */
-function createSiteRepo(dir: string): {
-  url: string;
-  push(message: string): { before: string; sha: string };
-} {
-  rmSync(dir, { recursive: true, force: true });
-  const bare = path.join(dir, "origin.git");
-  const work = path.join(dir, "work");
-  mkdirSync(dir, { recursive: true });
-  git(dir, "init", "-q", "--bare", "-b", BRANCH, bare);
-  git(dir, "clone", "-q", bare, work);
-  git(work, "checkout", "-q", "-B", BRANCH);
-  for (const [file, content] of Object.entries(SITE_FILES)) {
-    mkdirSync(path.dirname(path.join(work, file)), { recursive: true });
-    writeFileSync(path.join(work, file), content);
-  }
-  return {
-    url: `file://${bare}`,
-    push(message) {
-      const before =
-        git(work, "rev-list", "--all", "--count") === "0" ? "0".repeat(40) : git(work, "rev-parse", "HEAD");
-      git(work, "add", "-A");
-      git(work, "commit", "-q", "-m", message);
-      git(work, "push", "-q", "origin", `HEAD:refs/heads/${BRANCH}`);
-      return { before, sha: git(work, "rev-parse", "HEAD") };
-    },
-  };
 }
 
 interface Envelope<T> {

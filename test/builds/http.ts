@@ -1,8 +1,8 @@
 /** HTTP helpers for the builds platform's end-to-end tests: calls that keep every answer for audits. */
 import { createHash, createHmac } from "node:crypto";
-import { githubPushDelivery } from "../../local/demo";
+import { githubPushDelivery } from "../../local/demo-site";
 
-export { githubSignature } from "../../local/demo";
+export { githubSignature } from "../../local/demo-site";
 
 export interface Envelope<T = unknown> {
   success: boolean;
