@@ -72,3 +72,40 @@ export function parseCursor(cursor: string | null | undefined): number {
   if (!/^\d{1,15}$/.test(cursor)) throw new RangeError(`invalid log cursor "${cursor.slice(0, 40)}"`);
   return Number(cursor);
 }
+
+/** What a BuildBuddy's alarm does, given its state at `now`. */
+export type AlarmAction =
+  /** The runner was busy or unreachable: ask again, with a new token and fresh variables. */
+  | "retry-start"
+  /** No runner reported `running` before the start deadline: failed, "initialization". */
+  | "start-timeout"
+  /** The build ran past its time limit: terminated, "timeout". */
+  | "run-timeout"
+  /** A running build's runner went silent: failed, "health_check". */
+  | "heartbeat-lost"
+  /** The log's grace period after the stop is over: seal it, missing batches or not. */
+  | "seal-log"
+  /** Nothing is due: set the next alarm. */
+  | "rearm";
+
+/**
+ * The alarm's decision, first match wins. `lastSeen` is when the runner last reported (only read for a
+ * running build); `heartbeatTimeoutMs` how long it may stay silent.
+ */
+export function alarmAction(
+  state: BuddyState,
+  now: number,
+  lastSeen: () => number,
+  heartbeatTimeoutMs: number,
+): AlarmAction {
+  if (state.status === "initializing") {
+    if (state.retryAt !== undefined && now >= state.retryAt && now < state.startDeadline)
+      return "retry-start";
+    if (now >= state.startDeadline) return "start-timeout";
+  }
+  if (state.status !== "stopped" && now >= state.runDeadline) return "run-timeout";
+  if (state.status === "running" && now >= lastSeen() + heartbeatTimeoutMs) return "heartbeat-lost";
+  if (state.status === "stopped" && state.logDeadline !== undefined && now >= state.logDeadline)
+    return "seal-log";
+  return "rearm";
+}

@@ -1,7 +1,7 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { sha256Hex } from "../lib/digest";
-import { type BuddyState, BuildBuddy, parseCursor } from "./buddy";
+import { type BuddyState, BuildBuddy } from "./buddy";
 import { BuildScheduler } from "./scheduler";
 
 const TOKEN = "t".repeat(64);
@@ -28,19 +28,6 @@ async function startedBuddy(overrides: Partial<BuddyState> = {}) {
 
 const lines = (seq: number, count = 3) =>
   Array.from({ length: count }, (_, i) => ({ ts: seq * 10 + i, line: `${seq}.${i}` }));
-
-describe("parseCursor", () => {
-  it.each([
-    [null, 0],
-    [undefined, 0],
-    ["", 0],
-    ["0", 0],
-    ["42", 42],
-  ] as const)("%s → %d", (cursor, expected) => expect(parseCursor(cursor)).toBe(expected));
-  it.each(["-1", "1.5", "abc", "1e3", "9".repeat(16)])("refuses %s", (cursor) =>
-    expect(() => parseCursor(cursor)).toThrow(/invalid log cursor/),
-  );
-});
 
 describe("BuildBuddy runner callbacks", () => {
   it("takes a log batch only with the build's own callback token", async () => {

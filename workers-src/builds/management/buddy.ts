@@ -1,10 +1,8 @@
 import { DurableObject } from "cloudflare:workers";
 import { constantTimeEqualText, randomHex, sha256Hex } from "../lib/digest";
-import { withDb } from "../shared/db";
 import type { CancelResult, LogPage, ReadLogsOptions } from "../shared/management-api";
 import {
   type BuildOutcome,
-  type BuildStatus,
   type FailureClass,
   type LogBatch,
   logBatchSchema,
@@ -14,6 +12,7 @@ import {
 } from "../shared/protocol";
 import {
   ALARM_RETRY_MS,
+  alarmAction,
   type BuddyState,
   type CacheGrant,
   type CallbackResult,
@@ -24,11 +23,13 @@ import {
   STOPPED_LOG_GRACE_MS,
   tombstone,
 } from "./buddy-state";
+import { cancelUnstarted, failInitializing, markRunning, markStopped, recordCommit } from "./build-rows";
 import { type ComputeBackend, ComputeError, computeBackend } from "./compute";
 import { logFor, type ManagementEnv, numberVar, schedulerOf } from "./env";
-import { loadBuild } from "./load-build";
+import { loadBuild, startRequest } from "./load-build";
 import { LogStore } from "./log-store";
 import { buildDataPoint } from "./metrics";
+import { Wakeup } from "./wakeup";
 
 export type { BuddyState, CacheGrant, CallbackResult } from "./buddy-state";
 export { LOG_GRACE_MS, parseCursor } from "./buddy-state";
@@ -42,7 +43,7 @@ export { LOG_GRACE_MS, parseCursor } from "./buddy-state";
 export class BuildBuddy extends DurableObject<ManagementEnv> {
   private readonly logs: LogStore;
   private chain: Promise<unknown> = Promise.resolve();
-  private readonly waiters = new Set<() => void>();
+  private readonly readers = new Wakeup();
   /** Tests replace the compute backend; otherwise it comes from the Worker's vars. */
   compute?: ComputeBackend;
 
@@ -91,8 +92,7 @@ export class BuildBuddy extends DurableObject<ManagementEnv> {
   }
 
   private wakeReaders(): void {
-    for (const wake of this.waiters) wake();
-    this.waiters.clear();
+    this.readers.wakeAll();
   }
 
   private systemLine(line: string): void {
@@ -149,14 +149,7 @@ export class BuildBuddy extends DurableObject<ManagementEnv> {
   /** A build that cannot even be prepared ends at once, so that it does not hold its slot. */
   private async failUnstarted(buildUuid: string, reason: string): Promise<void> {
     logFor(this.env, { build_uuid: buildUuid }).error("build not started", reason);
-    const rows = await withDb(this.env.HYPERDRIVE, (db) =>
-      db.query(
-        `UPDATE builds SET status = 'stopped', build_outcome = 'failed', failure_class = 'initialization',
-                stopped_at = clock_timestamp() WHERE build_uuid = $1 AND status = 'initializing' RETURNING 1`,
-        [buildUuid],
-      ),
-    );
-    if (rows.length === 0) return;
+    if (!(await failInitializing(this.env, buildUuid))) return;
     await this.ctx.storage.put("state", tombstone(buildUuid, "failed"));
     this.systemLine(`platform: ${reason}`);
     this.logs.seal();
@@ -164,13 +157,18 @@ export class BuildBuddy extends DurableObject<ManagementEnv> {
     await schedulerOf(this.env).buildFinished(buildUuid);
   }
 
+  /** Loads the build and stores a new callback token's hash with its deadlines; the request for the runner. */
   private async prepare(buildUuid: string, startDeadline?: number): Promise<StartBuildRequest | undefined> {
     const build = await loadBuild(this.env, buildUuid);
     if (!build) return undefined;
-    const { env, secretNames } = build;
     const token = randomHex(32);
-    const now = Date.now();
-    const initializingAt = build.initializing_at ? new Date(build.initializing_at).getTime() : now;
+    const start = startRequest(build, buildUuid, token, Date.now(), {
+      startTimeoutSeconds: numberVar(this.env.BUILD_START_TIMEOUT_SECONDS, 120),
+      timeoutMinutes: numberVar(this.env.BUILD_TIMEOUT_MINUTES, 20),
+      heartbeatTimeoutMs: this.heartbeatTimeoutMs(),
+      callbackUrl: this.env.CALLBACK_URL,
+      startDeadline,
+    });
     await this.save({
       buildUuid,
       accountId: build.account_id,
@@ -178,29 +176,10 @@ export class BuildBuddy extends DurableObject<ManagementEnv> {
       cacheEnabled: build.build_caching_enabled,
       status: "initializing",
       tokenHash: await sha256Hex(token),
-      startDeadline: startDeadline ?? now + numberVar(this.env.BUILD_START_TIMEOUT_SECONDS, 120) * 1000,
-      runDeadline: initializingAt + numberVar(this.env.BUILD_TIMEOUT_MINUTES, 20) * 60_000,
+      startDeadline: start.startDeadline,
+      runDeadline: start.runDeadline,
     });
-    const timeoutSeconds = Math.max(
-      1,
-      Math.ceil((initializingAt + numberVar(this.env.BUILD_TIMEOUT_MINUTES, 20) * 60_000 - now) / 1000),
-    );
-    return {
-      build_uuid: buildUuid,
-      ...(this.env.CALLBACK_URL ? { callback_url: this.env.CALLBACK_URL } : {}),
-      callback_token: token,
-      repo_url: build.repo_url,
-      commit_hash: build.commit_hash,
-      branch: build.branch,
-      root_directory: build.root_directory,
-      build_command: build.build_command,
-      deploy_command: build.production ? build.deploy_command : build.non_production_deploy_command,
-      env,
-      secret_names: secretNames,
-      cache_enabled: build.build_caching_enabled,
-      timeout_seconds: timeoutSeconds,
-      heartbeat_seconds: Math.max(1, Math.floor(this.heartbeatTimeoutMs() / 3000)),
-    };
+    return start.request;
   }
 
   private async authorized(token: string | null): Promise<BuddyState | undefined> {
@@ -235,23 +214,13 @@ export class BuildBuddy extends DurableObject<ManagementEnv> {
       !state.commitRecorded &&
       state.status !== "stopped"
     ) {
-      await withDb(this.env.HYPERDRIVE, (db) =>
-        db.query("UPDATE builds SET commit_hash = $2 WHERE build_uuid = $1 AND commit_hash IS NULL", [
-          state.buildUuid,
-          update.commit_hash,
-        ]),
-      );
+      await recordCommit(this.env, state.buildUuid, update.commit_hash);
       state = { ...state, commitRecorded: true };
       await this.ctx.storage.put("state", state);
     }
     if (STATUS_RANK[update.status] <= STATUS_RANK[state.status]) return { status: 200, accepted: false };
     if (update.status === "running") {
-      await withDb(this.env.HYPERDRIVE, (db) =>
-        db.query(
-          "UPDATE builds SET status = 'running', running_at = clock_timestamp() WHERE build_uuid = $1 AND status = 'initializing'",
-          [state.buildUuid],
-        ),
-      );
+      await markRunning(this.env, state.buildUuid);
       await this.save({ ...state, status: "running" });
       return { status: 200, accepted: true };
     }
@@ -295,17 +264,7 @@ export class BuildBuddy extends DurableObject<ManagementEnv> {
     let state = await this.load();
     const waitMs = Math.min(options.waitMs ?? 0, 30_000);
     if (page.lines.length === 0 && waitMs > 0 && !this.done(state)) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          this.waiters.delete(wake);
-          resolve();
-        }, waitMs);
-        const wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-        this.waiters.add(wake);
-      });
+      await this.readers.wait(waitMs);
       page = this.logs.read(after, limit);
       state = await this.load();
     }
@@ -336,18 +295,7 @@ export class BuildBuddy extends DurableObject<ManagementEnv> {
         return { status: "stopped", build_outcome: "cancelled", cancelled: true };
       }
       // Never started here: still queued, or admitted by the scheduler a moment ago.
-      const rows = await withDb(this.env.HYPERDRIVE, (db) =>
-        db.query<{ status: BuildStatus; build_outcome: BuildOutcome | null; changed: boolean }>(
-          `WITH changed AS (
-             UPDATE builds SET status = 'stopped', build_outcome = 'cancelled', stopped_at = clock_timestamp()
-              WHERE build_uuid = $1 AND status IN ('queued', 'initializing') RETURNING status, build_outcome)
-           SELECT status, build_outcome, true AS changed FROM changed
-           UNION ALL SELECT status, build_outcome, false FROM builds
-            WHERE build_uuid = $1 AND NOT EXISTS (SELECT 1 FROM changed)`,
-          [buildUuid],
-        ),
-      );
-      const row = rows[0];
+      const row = await cancelUnstarted(this.env, buildUuid);
       if (!row) throw new RangeError(`unknown build ${buildUuid}`);
       if (!row.changed) return { status: row.status, build_outcome: row.build_outcome, cancelled: false };
       // A tombstone, so that a start already on its way changes nothing.
@@ -386,14 +334,7 @@ export class BuildBuddy extends DurableObject<ManagementEnv> {
           logFor(this.env, { build_uuid: state.buildUuid }).warn("runner stop failed", err.message),
         );
     }
-    const rows = await withDb(this.env.HYPERDRIVE, (db) =>
-      db.query<{ created_at: Date; initializing_at: Date | null; running_at: Date | null; stopped_at: Date }>(
-        `UPDATE builds SET status = 'stopped', build_outcome = $2, failure_class = $3, stopped_at = clock_timestamp()
-          WHERE build_uuid = $1 AND status <> 'stopped'
-          RETURNING created_at, initializing_at, running_at, stopped_at`,
-        [state.buildUuid, outcome, failureClass ?? null],
-      ),
-    );
+    const times = await markStopped(this.env, state.buildUuid, outcome, failureClass);
     // A runner that never started or went silent sends nothing more; one that was stopped (cancel, timeout)
     // still sends its last lines and its own `stopped`, which says how many batches to wait for.
     const runnerGone = failureClass === "initialization" || failureClass === "health_check";
@@ -407,7 +348,6 @@ export class BuildBuddy extends DurableObject<ManagementEnv> {
     };
     await this.save(next);
     this.wakeReaders();
-    const times = rows[0];
     if (times) {
       this.env.BUILD_METRICS?.writeDataPoint(
         buildDataPoint(state, outcome, failureClass, times, this.env.RELEASE),
@@ -440,35 +380,39 @@ export class BuildBuddy extends DurableObject<ManagementEnv> {
     await this.serial(async () => {
       const state = await this.load();
       if (!state) return;
-      const now = Date.now();
-      if (
-        state.status === "initializing" &&
-        state.retryAt !== undefined &&
-        now >= state.retryAt &&
-        now < state.startDeadline
-      ) {
-        // A new callback token and fresh variables: the runner never accepted the earlier request.
-        const request = await this.prepare(state.buildUuid, state.startDeadline);
-        if (request) await this.attemptStart(request, true);
-      } else if (state.status === "initializing" && now >= state.startDeadline) {
-        const seconds = numberVar(this.env.BUILD_START_TIMEOUT_SECONDS, 120);
-        this.systemLine(`platform: the runner did not report within ${seconds} s; the build failed to start`);
-        await this.finish(state, "failed", "initialization", { stopRunner: true });
-      } else if (state.status !== "stopped" && now >= state.runDeadline) {
-        const minutes = numberVar(this.env.BUILD_TIMEOUT_MINUTES, 20);
-        this.systemLine(`platform: the build ran past its ${minutes}-minute limit and was terminated`);
-        await this.finish(state, "terminated", "timeout", { stopRunner: true });
-      } else if (state.status === "running" && now >= (await this.lastSeen()) + this.heartbeatTimeoutMs()) {
-        const seconds = this.heartbeatTimeoutMs() / 1000;
-        this.systemLine(
-          `platform: the runner stopped reporting for ${seconds} s; the build failed its health check`,
-        );
-        await this.finish(state, "failed", "health_check", { stopRunner: true });
-      } else if (state.status === "stopped" && state.logDeadline && now >= state.logDeadline) {
-        if (this.logs.seal() > 0) this.wakeReaders();
-        await this.save(state);
-      } else {
-        await this.save(state);
+      const lastSeen = state.status === "running" ? await this.lastSeen() : 0;
+      const action = alarmAction(state, Date.now(), () => lastSeen, this.heartbeatTimeoutMs());
+      switch (action) {
+        case "retry-start": {
+          // A new callback token and fresh variables: the runner never accepted the earlier request.
+          const request = await this.prepare(state.buildUuid, state.startDeadline);
+          if (request) await this.attemptStart(request, true);
+          return;
+        }
+        case "start-timeout": {
+          const seconds = numberVar(this.env.BUILD_START_TIMEOUT_SECONDS, 120);
+          this.systemLine(
+            `platform: the runner did not report within ${seconds} s; the build failed to start`,
+          );
+          return this.finish(state, "failed", "initialization", { stopRunner: true });
+        }
+        case "run-timeout": {
+          const minutes = numberVar(this.env.BUILD_TIMEOUT_MINUTES, 20);
+          this.systemLine(`platform: the build ran past its ${minutes}-minute limit and was terminated`);
+          return this.finish(state, "terminated", "timeout", { stopRunner: true });
+        }
+        case "heartbeat-lost": {
+          const seconds = this.heartbeatTimeoutMs() / 1000;
+          this.systemLine(
+            `platform: the runner stopped reporting for ${seconds} s; the build failed its health check`,
+          );
+          return this.finish(state, "failed", "health_check", { stopRunner: true });
+        }
+        case "seal-log":
+          if (this.logs.seal() > 0) this.wakeReaders();
+          return this.save(state);
+        case "rearm":
+          return this.save(state);
       }
     });
   }

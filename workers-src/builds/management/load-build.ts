@@ -1,6 +1,6 @@
 import { openSecret, sealingKey } from "../lib/secret-box";
 import { withDb } from "../shared/db";
-import type { BuildStatus } from "../shared/protocol";
+import type { BuildStatus, StartBuildRequest } from "../shared/protocol";
 import type { ManagementEnv } from "./env";
 
 export interface BuildToStart {
@@ -60,4 +60,50 @@ export async function loadBuild(env: ManagementEnv, buildUuid: string): Promise<
     }
   }
   return { ...build, env: values, secretNames };
+}
+
+export interface StartLimits {
+  startTimeoutSeconds: number;
+  timeoutMinutes: number;
+  heartbeatTimeoutMs: number;
+  /** Where the runner calls back, when not where it was called from. */
+  callbackUrl?: string;
+  /** The deadline of the first attempt, kept by a retried start. @default now + startTimeoutSeconds */
+  startDeadline?: number;
+}
+
+/**
+ * What the runner is asked to do, and the build's deadlines. Pure. The time limit counts from when the
+ * build became `initializing` (a retried start does not extend it); a non-production branch deploys with
+ * the trigger's non-production command; the runner heartbeats three times per heartbeat timeout.
+ */
+export function startRequest(
+  build: BuildToStart,
+  buildUuid: string,
+  callbackToken: string,
+  now: number,
+  limits: StartLimits,
+): { request: StartBuildRequest; startDeadline: number; runDeadline: number } {
+  const initializingAt = build.initializing_at ? new Date(build.initializing_at).getTime() : now;
+  const runDeadline = initializingAt + limits.timeoutMinutes * 60_000;
+  return {
+    startDeadline: limits.startDeadline ?? now + limits.startTimeoutSeconds * 1000,
+    runDeadline,
+    request: {
+      build_uuid: buildUuid,
+      ...(limits.callbackUrl ? { callback_url: limits.callbackUrl } : {}),
+      callback_token: callbackToken,
+      repo_url: build.repo_url,
+      commit_hash: build.commit_hash,
+      branch: build.branch,
+      root_directory: build.root_directory,
+      build_command: build.build_command,
+      deploy_command: build.production ? build.deploy_command : build.non_production_deploy_command,
+      env: build.env,
+      secret_names: build.secretNames,
+      cache_enabled: build.build_caching_enabled,
+      timeout_seconds: Math.max(1, Math.ceil((runDeadline - now) / 1000)),
+      heartbeat_seconds: Math.max(1, Math.floor(limits.heartbeatTimeoutMs / 3000)),
+    },
+  };
 }
