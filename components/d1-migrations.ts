@@ -1,4 +1,5 @@
-import { dataLossProblem, readSqlFolder, SqlMigrationError, splitSqlStatements } from "./sql-migrations";
+import { splitSqlStatements } from "./sql-analysis";
+import { dataLossProblem, readSqlFolder, SqlMigrationError } from "./sql-migrations";
 
 /** One D1 migration file, named as wrangler names them (`0001_init.sql`). */
 export interface D1Migration {
