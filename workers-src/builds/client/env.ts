@@ -11,6 +11,8 @@ export interface ClientEnv {
   BUILD_VARIABLES_KEY: string;
   /** Release tag of this deployment, on every log line. */
   RELEASE: string;
+  /** Build metrics: the client writes the points of builds a newer push superseded. */
+  BUILD_METRICS?: AnalyticsEngineDataset;
   /** "true" only on the local stack, whose runner clones `file://` repositories. */
   ALLOW_FILE_REPOS: string;
 }

@@ -6,6 +6,7 @@
  */
 import type { Context } from "hono";
 import type { Db } from "../shared/db";
+import { type BuildTimes, buildDataPoint } from "../shared/metrics";
 import type { AppEnv } from "./env";
 import { logger } from "./logger";
 import { BUILD_COLUMNS, type BuildRow } from "./records";
@@ -31,9 +32,21 @@ export function commitTitle(message: string): string | null {
   return first === "" ? null : first.slice(0, MAX_COMMIT_MESSAGE_CHARS);
 }
 
+/** A queued build that a newer push or hook superseded: it stopped as `skipped`. */
+export interface SupersededBuild extends BuildTimes {
+  account_id: string;
+  worker_id: string;
+}
+
+export interface QueuedBuilds {
+  /** One per request, in order. */
+  queued: BuildRow[];
+  superseded: SupersededBuild[];
+}
+
 /** Queues builds in one transaction: all or none. */
-export async function queueBuilds(db: Db, requests: QueueBuildRequest[]): Promise<BuildRow[]> {
-  if (requests.length === 0) return [];
+export async function queueBuilds(db: Db, requests: QueueBuildRequest[]): Promise<QueuedBuilds> {
+  if (requests.length === 0) return { queued: [], superseded: [] };
   return db.transaction((tx) => queueBuildsInTransaction(tx, requests));
 }
 
@@ -41,19 +54,22 @@ export async function queueBuilds(db: Db, requests: QueueBuildRequest[]): Promis
  * Queues builds inside the caller's transaction. Each takes a transaction-scoped advisory lock on its
  * trigger and branch first, so two pushes racing on one branch still leave exactly one build queued.
  */
-export async function queueBuildsInTransaction(tx: Db, requests: QueueBuildRequest[]): Promise<BuildRow[]> {
+export async function queueBuildsInTransaction(tx: Db, requests: QueueBuildRequest[]): Promise<QueuedBuilds> {
   const queued: BuildRow[] = [];
+  const superseded: SupersededBuild[] = [];
   for (const r of requests) {
     await tx.query("SELECT pg_advisory_xact_lock(hashtextextended($1::text || ':' || $2::text, 0))", [
       r.triggerId,
       r.branch,
     ]);
     if (r.source !== "api") {
-      await tx.query(
+      const skipped = await tx.query<SupersededBuild>(
         `UPDATE builds SET status = 'stopped', build_outcome = 'skipped', stopped_at = clock_timestamp()
-         WHERE trigger_id = $1 AND branch = $2 AND status = 'queued' AND source <> 'api'`,
+         WHERE trigger_id = $1 AND branch = $2 AND status = 'queued' AND source <> 'api'
+         RETURNING account_id, worker_id, created_at, initializing_at, running_at, stopped_at`,
         [r.triggerId, r.branch],
       );
+      superseded.push(...skipped);
     }
     const rows = await tx.query<BuildRow>(
       `INSERT INTO builds (account_id, worker_id, trigger_id, source, branch, commit_hash, commit_message, production)
@@ -62,7 +78,25 @@ export async function queueBuildsInTransaction(tx: Db, requests: QueueBuildReque
     );
     queued.push(rows[0]!);
   }
-  return queued;
+  return { queued, superseded };
+}
+
+/**
+ * One Analytics Engine point per superseded build, as the Build Management Worker writes for every build
+ * it stops: call it once the transaction that superseded them has committed.
+ */
+export function recordSuperseded(c: Context<AppEnv>, superseded: SupersededBuild[]): void {
+  for (const build of superseded) {
+    c.env.BUILD_METRICS?.writeDataPoint(
+      buildDataPoint(
+        { accountId: build.account_id, workerId: build.worker_id },
+        "skipped",
+        undefined,
+        build,
+        c.env.RELEASE,
+      ),
+    );
+  }
 }
 
 /**

@@ -2,6 +2,7 @@ import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { sha256Hex } from "../lib/digest";
 import { type BuddyState, BuildBuddy } from "./buddy";
+import type { BuildRows, StoppedBuild } from "./build-rows";
 import { BuildScheduler } from "./scheduler";
 
 const TOKEN = "t".repeat(64);
@@ -160,5 +161,124 @@ describe("BuildScheduler", () => {
       expect(alarm as number).toBeGreaterThan(Date.now());
       expect(alarm as number).toBeLessThanOrEqual(Date.now() + 30_000);
     });
+  });
+});
+
+describe("BuildBuddy metrics: one Analytics Engine point per build it stops, whichever way", () => {
+  const at = (s: number) => new Date(Date.UTC(2026, 10, 23, 12, 0, s));
+  const stopped = (extra: Partial<StoppedBuild> = {}): StoppedBuild => ({
+    account_id: "acct",
+    worker_id: "worker",
+    created_at: at(0),
+    initializing_at: at(1),
+    running_at: at(2),
+    stopped_at: at(7),
+    ...extra,
+  });
+
+  /** A BuildBuddy whose PostgreSQL row and compute are fakes, and whose data points are kept. */
+  async function instrumented(
+    stub: DurableObjectStub<BuildBuddy>,
+    rows: Partial<BuildRows>,
+  ): Promise<{ points: AnalyticsEngineDataPoint[]; stops: string[] }> {
+    const points: AnalyticsEngineDataPoint[] = [];
+    const stops: string[] = [];
+    await runInDurableObject(stub, (instance: BuildBuddy) => {
+      instance.metrics = { writeDataPoint: (p) => points.push(p ?? {}) };
+      instance.compute = {
+        startBuild: async () => {},
+        stopBuild: async (uuid) => {
+          stops.push(uuid);
+        },
+      };
+      instance.rows = {
+        recordCommit: async () => undefined,
+        markRunning: async () => undefined,
+        markStopped: async () => undefined,
+        failInitializing: async () => undefined,
+        cancelUnstarted: async () => undefined,
+        ...rows,
+      };
+    });
+    return { points, stops };
+  }
+
+  it("a running build cancelled: outcome cancelled, its queued, running and total times", async () => {
+    const stub = await startedBuddy();
+    const { points, stops } = await instrumented(stub, { markStopped: async () => stopped() });
+    const uuid = (await stub.inspect()).state!.buildUuid;
+    expect(await stub.cancel(uuid)).toEqual({
+      status: "stopped",
+      build_outcome: "cancelled",
+      cancelled: true,
+    });
+    expect(stops).toEqual([uuid]);
+    expect(points).toEqual([
+      { indexes: ["acct"], blobs: ["cancelled", "", "worker", env.RELEASE], doubles: [1000, 5000, 7000] },
+    ]);
+  });
+
+  it("a build the runner reports failed: outcome and failure class from the report", async () => {
+    const stub = await startedBuddy();
+    const { points } = await instrumented(stub, { markStopped: async () => stopped() });
+    const result = await stub.runnerStatus(TOKEN, {
+      status: "stopped",
+      outcome: "failed",
+      failure_class: "build_command",
+      last_log_seq: 0,
+    });
+    expect(result).toEqual({ status: 200, accepted: true });
+    expect(points.map((p) => p.blobs?.slice(0, 2))).toEqual([["failed", "build_command"]]);
+  });
+
+  it("a build cancelled while still queued (never started here): outcome cancelled, no running time", async () => {
+    const stub = env.BUILD_BUDDY.get(env.BUILD_BUDDY.idFromName(`queued-${Date.now()}`));
+    const { points } = await instrumented(stub, {
+      cancelUnstarted: async () => ({
+        ...stopped({ initializing_at: null, running_at: null, stopped_at: at(3) }),
+        status: "stopped",
+        build_outcome: "cancelled",
+        changed: true,
+      }),
+    });
+    expect((await stub.cancel("00000000-0000-4000-8000-00000000aaaa")).cancelled).toBe(true);
+    expect(points).toEqual([
+      { indexes: ["acct"], blobs: ["cancelled", "", "worker", env.RELEASE], doubles: [0, 0, 3000] },
+    ]);
+  });
+
+  it("a build that could not be prepared: failed, initialization", async () => {
+    const stub = env.BUILD_BUDDY.get(env.BUILD_BUDDY.idFromName(`unprepared-${Date.now()}`));
+    // No PostgreSQL behind this Worker's Hyperdrive in these tests: loading the build fails.
+    const { points } = await instrumented(stub, {
+      failInitializing: async () => stopped({ running_at: null, stopped_at: at(4) }),
+    });
+    await stub.startBuild("00000000-0000-4000-8000-00000000bbbb");
+    expect(points.map((p) => [p.blobs?.[0], p.blobs?.[1], p.doubles])).toEqual([
+      ["failed", "initialization", [1000, 0, 4000]],
+    ]);
+  });
+
+  it("no point for a cancel of a build PostgreSQL already had stopped", async () => {
+    const stub = env.BUILD_BUDDY.get(env.BUILD_BUDDY.idFromName(`done-${Date.now()}`));
+    const { points } = await instrumented(stub, {
+      cancelUnstarted: async () => ({
+        ...stopped(),
+        status: "stopped",
+        build_outcome: "success",
+        changed: false,
+      }),
+    });
+    const result = await stub.cancel("00000000-0000-4000-8000-00000000cccc");
+    expect(result).toEqual({ status: "stopped", build_outcome: "success", cancelled: false });
+    expect(points).toEqual([]);
+  });
+
+  it("no point for a stop PostgreSQL had already recorded (a retried finish)", async () => {
+    const stub = await startedBuddy();
+    const { points } = await instrumented(stub, {});
+    const uuid = (await stub.inspect()).state!.buildUuid;
+    expect((await stub.cancel(uuid)).cancelled).toBe(true);
+    expect(points).toEqual([]);
   });
 });

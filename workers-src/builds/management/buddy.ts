@@ -1,6 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { constantTimeEqualText, randomHex, sha256Hex } from "../lib/digest";
 import type { CancelResult, LogPage, ReadLogsOptions } from "../shared/management-api";
+import { buildDataPoint } from "../shared/metrics";
 import {
   type BuildOutcome,
   type FailureClass,
@@ -23,12 +24,11 @@ import {
   STOPPED_LOG_GRACE_MS,
   tombstone,
 } from "./buddy-state";
-import { cancelUnstarted, failInitializing, markRunning, markStopped, recordCommit } from "./build-rows";
+import { type BuildRows, buildRows, type StoppedBuild } from "./build-rows";
 import { type ComputeBackend, ComputeError, computeBackend } from "./compute";
 import { logFor, type ManagementEnv, numberVar, schedulerOf } from "./env";
 import { loadBuild, startRequest } from "./load-build";
 import { LogStore } from "./log-store";
-import { buildDataPoint } from "./metrics";
 import { Wakeup } from "./wakeup";
 
 export type { BuddyState, CacheGrant, CallbackResult } from "./buddy-state";
@@ -46,6 +46,10 @@ export class BuildBuddy extends DurableObject<ManagementEnv> {
   private readonly readers = new Wakeup();
   /** Tests replace the compute backend; otherwise it comes from the Worker's vars. */
   compute?: ComputeBackend;
+  /** Tests replace the build's PostgreSQL row; otherwise the Worker's Hyperdrive. */
+  rows?: BuildRows;
+  /** Tests read the data points here; otherwise the Worker's Analytics Engine dataset. */
+  metrics?: Pick<AnalyticsEngineDataset, "writeDataPoint">;
 
   constructor(ctx: DurableObjectState, env: ManagementEnv) {
     super(ctx, env);
@@ -89,6 +93,27 @@ export class BuildBuddy extends DurableObject<ManagementEnv> {
   private backend(): ComputeBackend {
     this.compute ??= computeBackend(this.env);
     return this.compute;
+  }
+
+  private db(): BuildRows {
+    this.rows ??= buildRows(this.env);
+    return this.rows;
+  }
+
+  /** One data point per build this object stopped, whichever way it stopped. */
+  private recordMetrics(
+    build: StoppedBuild,
+    outcome: BuildOutcome,
+    failureClass: FailureClass | undefined,
+  ): void {
+    const point = buildDataPoint(
+      { accountId: build.account_id, workerId: build.worker_id },
+      outcome,
+      failureClass,
+      build,
+      this.env.RELEASE,
+    );
+    (this.metrics ?? this.env.BUILD_METRICS)?.writeDataPoint(point);
   }
 
   private wakeReaders(): void {
@@ -149,7 +174,9 @@ export class BuildBuddy extends DurableObject<ManagementEnv> {
   /** A build that cannot even be prepared ends at once, so that it does not hold its slot. */
   private async failUnstarted(buildUuid: string, reason: string): Promise<void> {
     logFor(this.env, { build_uuid: buildUuid }).error("build not started", reason);
-    if (!(await failInitializing(this.env, buildUuid))) return;
+    const failed = await this.db().failInitializing(buildUuid);
+    if (!failed) return;
+    this.recordMetrics(failed, "failed", "initialization");
     await this.ctx.storage.put("state", tombstone(buildUuid, "failed"));
     this.systemLine(`platform: ${reason}`);
     this.logs.seal();
@@ -214,13 +241,13 @@ export class BuildBuddy extends DurableObject<ManagementEnv> {
       !state.commitRecorded &&
       state.status !== "stopped"
     ) {
-      await recordCommit(this.env, state.buildUuid, update.commit_hash);
+      await this.db().recordCommit(state.buildUuid, update.commit_hash);
       state = { ...state, commitRecorded: true };
       await this.ctx.storage.put("state", state);
     }
     if (STATUS_RANK[update.status] <= STATUS_RANK[state.status]) return { status: 200, accepted: false };
     if (update.status === "running") {
-      await markRunning(this.env, state.buildUuid);
+      await this.db().markRunning(state.buildUuid);
       await this.save({ ...state, status: "running" });
       return { status: 200, accepted: true };
     }
@@ -295,9 +322,10 @@ export class BuildBuddy extends DurableObject<ManagementEnv> {
         return { status: "stopped", build_outcome: "cancelled", cancelled: true };
       }
       // Never started here: still queued, or admitted by the scheduler a moment ago.
-      const row = await cancelUnstarted(this.env, buildUuid);
+      const row = await this.db().cancelUnstarted(buildUuid);
       if (!row) throw new RangeError(`unknown build ${buildUuid}`);
       if (!row.changed) return { status: row.status, build_outcome: row.build_outcome, cancelled: false };
+      this.recordMetrics(row, "cancelled", undefined);
       // A tombstone, so that a start already on its way changes nothing.
       await this.ctx.storage.put("state", tombstone(buildUuid, "cancelled"));
       this.logs.seal();
@@ -334,7 +362,7 @@ export class BuildBuddy extends DurableObject<ManagementEnv> {
           logFor(this.env, { build_uuid: state.buildUuid }).warn("runner stop failed", err.message),
         );
     }
-    const times = await markStopped(this.env, state.buildUuid, outcome, failureClass);
+    const stopped = await this.db().markStopped(state.buildUuid, outcome, failureClass);
     // A runner that never started or went silent sends nothing more; one that was stopped (cancel, timeout)
     // still sends its last lines and its own `stopped`, which says how many batches to wait for.
     const runnerGone = failureClass === "initialization" || failureClass === "health_check";
@@ -348,11 +376,7 @@ export class BuildBuddy extends DurableObject<ManagementEnv> {
     };
     await this.save(next);
     this.wakeReaders();
-    if (times) {
-      this.env.BUILD_METRICS?.writeDataPoint(
-        buildDataPoint(state, outcome, failureClass, times, this.env.RELEASE),
-      );
-    }
+    if (stopped) this.recordMetrics(stopped, outcome, failureClass);
     logFor(this.env, { build_uuid: state.buildUuid, account_id: state.accountId }).info("build stopped", {
       outcome,
       failure_class: failureClass ?? null,

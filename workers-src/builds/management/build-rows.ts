@@ -3,18 +3,51 @@
  * so a retried or late call changes nothing: status only ever moves forward.
  */
 import { withDb } from "../shared/db";
+import type { BuildTimes } from "../shared/metrics";
 import type { BuildOutcome, BuildStatus, FailureClass } from "../shared/protocol";
 import type { ManagementEnv } from "./env";
 
-export interface StoppedTimes {
-  created_at: Date;
-  initializing_at: Date | null;
-  running_at: Date | null;
-  stopped_at: Date;
+/** A build this call stopped: what its metrics data point needs. */
+export interface StoppedBuild extends BuildTimes {
+  account_id: string;
+  worker_id: string;
 }
 
+/** A build's row, as `cancelUnstarted` leaves it. */
+export interface CancelledRow extends StoppedBuild {
+  status: BuildStatus;
+  build_outcome: BuildOutcome | null;
+  /** This call cancelled it (it was queued or initializing). */
+  changed: boolean;
+}
+
+/** The BuildBuddy's writes, bound to the Worker's PostgreSQL (tests give a BuildBuddy their own). */
+export interface BuildRows {
+  recordCommit(buildUuid: string, commitHash: string): Promise<unknown>;
+  markRunning(buildUuid: string): Promise<unknown>;
+  markStopped(
+    buildUuid: string,
+    outcome: BuildOutcome,
+    failureClass: FailureClass | undefined,
+  ): Promise<StoppedBuild | undefined>;
+  failInitializing(buildUuid: string): Promise<StoppedBuild | undefined>;
+  cancelUnstarted(buildUuid: string): Promise<CancelledRow | undefined>;
+}
+
+export function buildRows(env: ManagementEnv): BuildRows {
+  return {
+    recordCommit: (uuid, commit) => recordCommit(env, uuid, commit),
+    markRunning: (uuid) => markRunning(env, uuid),
+    markStopped: (uuid, outcome, failureClass) => markStopped(env, uuid, outcome, failureClass),
+    failInitializing: (uuid) => failInitializing(env, uuid),
+    cancelUnstarted: (uuid) => cancelUnstarted(env, uuid),
+  };
+}
+
+const STOPPED = "account_id, worker_id, created_at, initializing_at, running_at, stopped_at";
+
 /** The runner's resolved commit, for a build whose push did not name one. */
-export function recordCommit(env: ManagementEnv, buildUuid: string, commitHash: string): Promise<unknown> {
+function recordCommit(env: ManagementEnv, buildUuid: string, commitHash: string): Promise<unknown> {
   return withDb(env.HYPERDRIVE, (db) =>
     db.query("UPDATE builds SET commit_hash = $2 WHERE build_uuid = $1 AND commit_hash IS NULL", [
       buildUuid,
@@ -23,7 +56,7 @@ export function recordCommit(env: ManagementEnv, buildUuid: string, commitHash: 
   );
 }
 
-export function markRunning(env: ManagementEnv, buildUuid: string): Promise<unknown> {
+function markRunning(env: ManagementEnv, buildUuid: string): Promise<unknown> {
   return withDb(env.HYPERDRIVE, (db) =>
     db.query(
       "UPDATE builds SET status = 'running', running_at = clock_timestamp() WHERE build_uuid = $1 AND status = 'initializing'",
@@ -32,51 +65,54 @@ export function markRunning(env: ManagementEnv, buildUuid: string): Promise<unkn
   );
 }
 
-/** Stops a build not yet stopped; its timestamps when this call stopped it, undefined when it already was. */
-export async function markStopped(
+/** Stops a build not yet stopped; undefined when it already was. */
+async function markStopped(
   env: ManagementEnv,
   buildUuid: string,
   outcome: BuildOutcome,
   failureClass: FailureClass | undefined,
-): Promise<StoppedTimes | undefined> {
+): Promise<StoppedBuild | undefined> {
   const rows = await withDb(env.HYPERDRIVE, (db) =>
-    db.query<StoppedTimes>(
+    db.query<StoppedBuild>(
       `UPDATE builds SET status = 'stopped', build_outcome = $2, failure_class = $3, stopped_at = clock_timestamp()
         WHERE build_uuid = $1 AND status <> 'stopped'
-        RETURNING created_at, initializing_at, running_at, stopped_at`,
+        RETURNING ${STOPPED}`,
       [buildUuid, outcome, failureClass ?? null],
     ),
   );
   return rows[0];
 }
 
-/** Fails a build that could not be prepared; true when this call failed it (it was still initializing). */
-export async function failInitializing(env: ManagementEnv, buildUuid: string): Promise<boolean> {
+/** Fails a build that could not be prepared; undefined unless this call failed it (it was initializing). */
+async function failInitializing(env: ManagementEnv, buildUuid: string): Promise<StoppedBuild | undefined> {
   const rows = await withDb(env.HYPERDRIVE, (db) =>
-    db.query(
+    db.query<StoppedBuild>(
       `UPDATE builds SET status = 'stopped', build_outcome = 'failed', failure_class = 'initialization',
-              stopped_at = clock_timestamp() WHERE build_uuid = $1 AND status = 'initializing' RETURNING 1`,
+              stopped_at = clock_timestamp() WHERE build_uuid = $1 AND status = 'initializing'
+        RETURNING ${STOPPED}`,
       [buildUuid],
     ),
   );
-  return rows.length > 0;
+  return rows[0];
 }
 
 /**
  * Cancels a build this object never started (queued, or admitted a moment ago), in one statement: the row
  * as it now is, and whether this call cancelled it. Undefined for an unknown build.
  */
-export async function cancelUnstarted(
+async function cancelUnstarted(
   env: ManagementEnv,
   buildUuid: string,
-): Promise<{ status: BuildStatus; build_outcome: BuildOutcome | null; changed: boolean } | undefined> {
+): Promise<
+  (StoppedBuild & { status: BuildStatus; build_outcome: BuildOutcome | null; changed: boolean }) | undefined
+> {
   const rows = await withDb(env.HYPERDRIVE, (db) =>
-    db.query<{ status: BuildStatus; build_outcome: BuildOutcome | null; changed: boolean }>(
+    db.query<CancelledRow>(
       `WITH changed AS (
          UPDATE builds SET status = 'stopped', build_outcome = 'cancelled', stopped_at = clock_timestamp()
-          WHERE build_uuid = $1 AND status IN ('queued', 'initializing') RETURNING status, build_outcome)
-       SELECT status, build_outcome, true AS changed FROM changed
-       UNION ALL SELECT status, build_outcome, false FROM builds
+          WHERE build_uuid = $1 AND status IN ('queued', 'initializing') RETURNING status, build_outcome, ${STOPPED})
+       SELECT status, build_outcome, ${STOPPED}, true AS changed FROM changed
+       UNION ALL SELECT status, build_outcome, ${STOPPED}, false FROM builds
         WHERE build_uuid = $1 AND NOT EXISTS (SELECT 1 FROM changed)`,
       [buildUuid],
     ),

@@ -25,7 +25,9 @@ buildRoutes.post("/api/triggers/:trigger/builds", async (c) => {
     const t = await findTrigger(db, accountId, trigger);
     // A commit alone is built as on the production branch.
     const branch = input.branch ?? t.production_branch;
-    const [queued] = await queueBuilds(db, [
+    const {
+      queued: [queued],
+    } = await queueBuilds(db, [
       {
         accountId,
         workerId: t.worker_id,

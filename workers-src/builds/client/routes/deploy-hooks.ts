@@ -9,7 +9,7 @@ import type { Db } from "../../shared/db";
 import type { AppEnv } from "../env";
 import { ConflictError, NotFoundError, ok, RateLimitedError } from "../envelope";
 import { logger } from "../logger";
-import { queueBuildsInTransaction, wakeScheduler } from "../queue-build";
+import { queueBuildsInTransaction, recordSuperseded, wakeScheduler } from "../queue-build";
 import { findTrigger } from "../records";
 import { accountOf, body, db, params, query } from "../request";
 import {
@@ -107,7 +107,7 @@ deployHookRoutes.post("/hooks/deploy/:secret", async (c) => {
   const secret = c.req.param("secret");
   if (!DEPLOY_HOOK_SECRET.test(secret)) throw new NotFoundError("deploy hook");
   const digest = await sha256Hex(secret);
-  const build = await db(c, async (db) => {
+  const { build, superseded } = await db(c, async (db) => {
     const hooks = await db.query<{
       account_id: string;
       worker_id: string;
@@ -125,7 +125,10 @@ deployHookRoutes.post("/hooks/deploy/:secret", async (c) => {
     if (Math.random() < PRUNE_PROBABILITY) await pruneRateLimits(db);
     return db.transaction(async (tx) => {
       await takeRateLimit(tx, { worker: hook.worker_id, account: hook.account_id });
-      const [queued] = await queueBuildsInTransaction(tx, [
+      const {
+        queued: [queued],
+        superseded,
+      } = await queueBuildsInTransaction(tx, [
         {
           accountId: hook.account_id,
           workerId: hook.worker_id,
@@ -137,9 +140,10 @@ deployHookRoutes.post("/hooks/deploy/:secret", async (c) => {
           production: hook.branch === hook.production_branch,
         },
       ]);
-      return queued!;
+      return { build: queued!, superseded };
     });
   });
+  recordSuperseded(c, superseded);
   wakeScheduler(c);
   return c.json(ok({ build_uuid: build.build_uuid, status: build.status }), 202);
 });

@@ -17,7 +17,13 @@ import {
 import type { AppEnv } from "../env";
 import { ApiError, ERROR_CODES, ok, ValidationError } from "../envelope";
 import { logger } from "../logger";
-import { commitTitle, type QueueBuildRequest, queueBuilds, wakeScheduler } from "../queue-build";
+import {
+  commitTitle,
+  type QueueBuildRequest,
+  queueBuilds,
+  recordSuperseded,
+  wakeScheduler,
+} from "../queue-build";
 import { TRIGGER_SELECT, type TriggerRow } from "../records";
 import { db } from "../request";
 import { parseJsonBytes, readBodyBytes, WEBHOOK_BODY_LIMIT } from "../validation";
@@ -109,7 +115,7 @@ async function receivePush(c: Context<AppEnv>, provider: Provider): Promise<Resp
       throw err;
     }
     if (parsed.kind === "ignored")
-      return { status: 200 as const, result: { builds: [], ignored: parsed.reason } };
+      return { status: 200 as const, superseded: [], result: { builds: [], ignored: parsed.reason } };
     const push = parsed.push;
 
     const triggers = await db.query<TriggerRow>(
@@ -143,9 +149,10 @@ async function receivePush(c: Context<AppEnv>, provider: Provider): Promise<Resp
         production: match.production,
       });
     }
-    const builds = await queueBuilds(db, requests);
+    const { queued: builds, superseded } = await queueBuilds(db, requests);
     return {
       status: 202 as const,
+      superseded,
       result: {
         builds: builds.map((b) => ({ build_uuid: b.build_uuid, trigger_id: b.trigger_id, status: b.status })),
         skipped,
@@ -153,6 +160,7 @@ async function receivePush(c: Context<AppEnv>, provider: Provider): Promise<Resp
     };
   });
 
+  recordSuperseded(c, outcome.superseded);
   if (outcome.result.builds.length > 0) wakeScheduler(c);
   const r = outcome.result;
   logger.info(
