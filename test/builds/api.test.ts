@@ -257,7 +257,7 @@ describe("triggers", () => {
     );
   });
 
-  it("deletes a trigger without builds, and refuses while a build is queued", async () => {
+  it("deletes a trigger with its variables and hooks, refusing while a build is queued and keeping stopped builds", async () => {
     const token = await t.token("acct-del");
     const idle = (await t.workerWithTrigger(token)).trigger;
     const del = await t.call("DELETE", `/api/triggers/${idle.id}`, { token });
@@ -266,24 +266,41 @@ describe("triggers", () => {
     expect(await t.sql("SELECT id FROM triggers WHERE id = $1", [idle.id])).toEqual([]);
     expect((await t.call("GET", `/api/triggers/${idle.id}`, { token })).status).toBe(404);
 
-    const busy = (await t.workerWithTrigger(token)).trigger;
+    const { worker, trigger: busy } = await t.workerWithTrigger(token, {
+      env_vars: [{ name: "API_KEY", type: "secret", value: "s3cret-value" }],
+    });
+    const hook = await t.call("POST", `/api/triggers/${busy.id}/deploy_hooks`, {
+      token,
+      body: { name: "nightly" },
+    });
+    expect(hook.status).toBe(201);
+    expect(await t.sql("SELECT 1 FROM build_variables WHERE trigger_id = $1", [busy.id])).toHaveLength(1);
     expect((await t.call("POST", `/api/triggers/${busy.id}/builds`, { token })).status).toBe(201);
     const refused = await t.call("DELETE", `/api/triggers/${busy.id}`, { token });
     expect(refused.status).toBe(409);
     expect(refused.json.errors[0]!.message).toMatch(/has 1 queued or running builds/);
     expect(await t.sql("SELECT id FROM triggers WHERE id = $1", [busy.id])).toHaveLength(1);
 
-    // Stopped builds still reference their trigger (builds.trigger_id has no ON DELETE action).
+    // Once its builds stopped, the trigger goes; they stay in the Worker's history without it.
     const [build] = await t.sql<{ build_uuid: string }>(
       "SELECT build_uuid FROM builds WHERE trigger_id = $1",
       [busy.id],
     );
     await t.call("PUT", `/api/builds/${build!.build_uuid}/cancel`, { token });
-    const history = await t.call("DELETE", `/api/triggers/${busy.id}`, { token });
-    expect(history.status).toBe(409);
-    expect(history.json.errors[0]!.message).toBe(
-      `trigger ${busy.id} has 1 builds in its history, which reference it`,
-    );
+    const deleted = await t.call("DELETE", `/api/triggers/${busy.id}`, { token });
+    expect(deleted.status).toBe(200);
+    expect(await t.sql("SELECT id FROM triggers WHERE id = $1", [busy.id])).toEqual([]);
+    const kept = await t.call("GET", `/api/builds/${build!.build_uuid}`, { token });
+    expect(kept.status).toBe(200);
+    expect(kept.json.result).toMatchObject({
+      trigger_id: null,
+      status: "stopped",
+      build_outcome: "cancelled",
+    });
+    const list = await t.call("GET", `/api/workers/${worker.id}/builds`, { token });
+    expect(list.json.result.map((b: { build_uuid: string }) => b.build_uuid)).toEqual([build!.build_uuid]);
+    expect(await t.sql("SELECT 1 FROM build_variables WHERE trigger_id = $1", [busy.id])).toEqual([]);
+    expect(await t.sql("SELECT 1 FROM deploy_hooks WHERE trigger_id = $1", [busy.id])).toEqual([]);
   });
 });
 

@@ -45,7 +45,8 @@ export interface BuildRow {
   build_uuid: string;
   account_id: string;
   worker_id: string;
-  trigger_id: string;
+  /** Null once the trigger that made the build was deleted. */
+  trigger_id: string | null;
   status: BuildStatus;
   build_outcome: BuildOutcome | null;
   failure_class: string | null;

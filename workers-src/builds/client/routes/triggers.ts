@@ -111,21 +111,17 @@ triggerRoutes.delete("/api/triggers/:trigger", async (c) => {
   await db(c, (db) =>
     db.transaction(async (tx) => {
       await findTrigger(tx, accountId, trigger, true);
-      const [{ active, total }] = (await tx.query<{ active: number; total: number }>(
-        `SELECT count(*) FILTER (WHERE status <> 'stopped')::int AS active, count(*)::int AS total
-         FROM builds WHERE trigger_id = $1`,
+      const [{ active }] = (await tx.query<{ active: number }>(
+        "SELECT count(*)::int AS active FROM builds WHERE trigger_id = $1 AND status <> 'stopped'",
         [trigger],
-      )) as [{ active: number; total: number }];
+      )) as [{ active: number }];
       if (active > 0) {
         throw new ConflictError(
           `trigger ${trigger} has ${active} queued or running builds; cancel them (PUT /api/builds/:uuid/cancel) first`,
         );
       }
-      if (total > 0) {
-        // builds.trigger_id references the trigger without ON DELETE: history would block the delete
-        // with a foreign key error, so say what blocks it instead.
-        throw new ConflictError(`trigger ${trigger} has ${total} builds in its history, which reference it`);
-      }
+      // Its stopped builds stay in the Worker's history, with trigger_id NULL (ON DELETE SET NULL); its
+      // variables and deploy hooks go with it.
       await tx.query("DELETE FROM triggers WHERE id = $1", [trigger]);
     }),
   );
