@@ -259,6 +259,8 @@ describe("tenant isolation", () => {
       ],
       ["GET", `/api/workers/${worker.id}/builds`],
       ["DELETE", `/api/workers/${worker.id}/build_cache`],
+      ["DELETE", `/api/workers/${worker.id}`],
+      ["DELETE", `/api/workers/${worker.name}`],
       ["GET", `/api/triggers/${trigger.id}`],
       ["PATCH", `/api/triggers/${trigger.id}`, { build_command: "evil" }],
       ["DELETE", `/api/triggers/${trigger.id}`],

@@ -436,6 +436,56 @@ describe("builds", () => {
     );
   });
 
+  it("deletes a Worker with its triggers, variables, hooks, builds and their logs, refusing while a build is queued", async () => {
+    const token = await t.token("acct-del-worker");
+    const { worker, trigger } = await t.workerWithTrigger(token, {
+      env_vars: [{ name: "API_KEY", type: "secret", value: "s3cret-value" }],
+    });
+    await t.call("POST", `/api/triggers/${trigger.id}/deploy_hooks`, { token, body: { name: "nightly" } });
+    const build = (await t.call("POST", `/api/triggers/${trigger.id}/builds`, { token })).json.result;
+    const refused = await t.call("DELETE", `/api/workers/${worker.name}`, { token });
+    expect(refused.status).toBe(409);
+    expect(refused.json.errors[0]!.message).toBe(
+      `Worker ${worker.name} has 1 queued or running builds; cancel them (PUT /api/builds/:uuid/cancel) first`,
+    );
+    expect(await t.sql("SELECT 1 FROM builds WHERE worker_id = $1", [worker.id])).toHaveLength(1);
+
+    await t.call("PUT", `/api/builds/${build.build_uuid}/cancel`, { token });
+    const buddies = await t.platform.target.mf.getDurableObjectNamespace(
+      "BUILD_BUDDY",
+      Object.keys(t.platform.target.workers).find((w) => w.endsWith("-builds-management"))!,
+    );
+    const buddy = buddies.get(buddies.idFromName(build.build_uuid)) as unknown as {
+      inspect(): Promise<{ state: unknown; lines: number; alarm: number | null }>;
+    };
+    expect((await buddy.inspect()).state).toMatchObject({ status: "stopped", outcome: "cancelled" });
+
+    const deleted = await t.call("DELETE", `/api/workers/${worker.id}`, { token });
+    expect(deleted.status).toBe(200);
+    expect(deleted.json).toMatchObject({
+      success: true,
+      messages: [],
+      result: { id: worker.id, name: worker.name, builds_deleted: 1 },
+    });
+    expect((await t.call("GET", `/api/workers/${worker.id}`, { token })).status).toBe(404);
+    expect((await t.call("GET", `/api/builds/${build.build_uuid}`, { token })).status).toBe(404);
+    expect((await t.call("GET", `/api/triggers/${trigger.id}`, { token })).status).toBe(404);
+    for (const [table, column, id] of [
+      ["workers", "id", worker.id],
+      ["triggers", "worker_id", worker.id],
+      ["builds", "worker_id", worker.id],
+      ["build_variables", "trigger_id", trigger.id],
+      ["deploy_hooks", "trigger_id", trigger.id],
+    ]) {
+      expect(await t.sql(`SELECT 1 FROM ${table} WHERE ${column} = $1`, [id]), table).toEqual([]);
+    }
+    // The build's BuildBuddy kept its state and log in its own storage: gone too.
+    expect(await buddy.inspect()).toEqual({ state: undefined, lines: 0, alarm: null });
+    // The name is free again; a second delete finds nothing.
+    expect((await t.call("POST", "/api/workers", { token, body: { name: worker.name } })).status).toBe(201);
+    expect((await t.call("DELETE", `/api/workers/${worker.id}`, { token })).status).toBe(404);
+  });
+
   it("clears a Worker's build cache", async () => {
     const token = await t.token("acct-cache");
     const { worker } = await t.workerWithTrigger(token);

@@ -35,6 +35,8 @@ export const ERROR_CODES = {
   rateLimited: 1006,
   unauthorized: 1007,
   internal: 10000,
+  /** Done, but a clean-up after it (a deleted Worker's logs or cache) is not complete. */
+  cleanupIncomplete: 10001,
 } as const;
 
 export function ok<T>(result: T, resultInfo?: ResultInfo): Envelope<T> {

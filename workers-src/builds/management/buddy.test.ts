@@ -282,3 +282,29 @@ describe("BuildBuddy metrics: one Analytics Engine point per build it stops, whi
     expect(points).toEqual([]);
   });
 });
+
+describe("BuildBuddy purge (its Worker was deleted)", () => {
+  it("deletes a stopped build's state, log and alarm, and answers an empty object afterwards", async () => {
+    const stub = await startedBuddy({ status: "stopped", outcome: "success", lastLogSeq: 1 });
+    await stub.runnerLogs(TOKEN, { seq: 1, lines: lines(1) });
+    await runInDurableObject(stub, (_i: BuildBuddy, s) => s.storage.setAlarm(Date.now() + 60_000));
+    expect((await stub.inspect()).lines).toBe(3);
+    expect(await stub.purge()).toEqual({ purged: true });
+    expect(await stub.inspect()).toEqual({ state: undefined, lines: 0, alarm: null });
+    expect(await stub.readLogs(null)).toEqual({ lines: [], cursor: "0", done: false });
+    expect(await stub.purge()).toEqual({ purged: false });
+  });
+
+  it("refuses to purge a build that has not stopped, and keeps it whole", async () => {
+    const stub = await startedBuddy({ status: "running" });
+    await stub.runnerLogs(TOKEN, { seq: 1, lines: lines(1) });
+    // Awaited through then(): expect().rejects reads properties of the RPC promise, each a call of its own.
+    const refused = await stub.purge().then(
+      () => undefined,
+      (error: Error) => error,
+    );
+    expect(refused?.message).toMatch(/is running: cancel it before purging its log/);
+    expect((await stub.inspect()).lines).toBe(3);
+    expect((await stub.inspect()).state).toMatchObject({ status: "running" });
+  });
+});

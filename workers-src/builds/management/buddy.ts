@@ -41,7 +41,7 @@ export { LOG_GRACE_MS, parseCursor } from "./buddy-state";
  * eviction is in storage; alarms are idempotent.
  */
 export class BuildBuddy extends DurableObject<ManagementEnv> {
-  private readonly logs: LogStore;
+  private logs: LogStore;
   private chain: Promise<unknown> = Promise.resolve();
   private readonly readers = new Wakeup();
   /** Tests replace the compute backend; otherwise it comes from the Worker's vars. */
@@ -438,6 +438,27 @@ export class BuildBuddy extends DurableObject<ManagementEnv> {
         case "rearm":
           return this.save(state);
       }
+    });
+  }
+
+  /**
+   * Deletes everything this object keeps (state, log, alarm): its build's row is gone (its Worker was
+   * deleted). Refused while the build has not stopped. A later call finds an empty object, as for a build
+   * it never started.
+   */
+  async purge(): Promise<{ purged: boolean }> {
+    return this.serial(async () => {
+      const state = await this.load();
+      if (state !== undefined && state.status !== "stopped") {
+        throw new Error(`build ${state.buildUuid} is ${state.status}: cancel it before purging its log`);
+      }
+      const had = state !== undefined || this.logs.count() > 0;
+      await this.ctx.storage.deleteAlarm();
+      await this.ctx.storage.deleteAll();
+      // deleteAll dropped the log's tables: a new store makes them again, empty.
+      this.logs = new LogStore(this.ctx.storage);
+      this.wakeReaders();
+      return { purged: had };
     });
   }
 

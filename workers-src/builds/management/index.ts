@@ -10,6 +10,7 @@ import { BuildScheduler, type SchedulerLimits } from "./scheduler";
 export type { ManagementEnv };
 export { BuildBuddy, BuildContainer, BuildScheduler };
 
+const PURGE_BATCH = 25;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 function buildId(uuid: string): string {
@@ -33,6 +34,17 @@ export class BuildManagement extends WorkerEntrypoint<ManagementEnv> implements 
 
   async readLogs(buildUuid: string, cursor: string | null, options?: ReadLogsOptions): Promise<LogPage> {
     return buddyOf(this.env, buildId(buildUuid)).readLogs(cursor, options);
+  }
+
+  async purgeBuilds(buildUuids: string[]): Promise<{ purged: number }> {
+    let purged = 0;
+    // A few BuildBuddies at a time: a Worker's history can hold thousands of builds.
+    for (let i = 0; i < buildUuids.length; i += PURGE_BATCH) {
+      const batch = buildUuids.slice(i, i + PURGE_BATCH).map(buildId);
+      const results = await Promise.all(batch.map((uuid) => buddyOf(this.env, uuid).purge()));
+      purged += results.filter((r) => r.purged).length;
+    }
+    return { purged };
   }
 
   async clearCache(workerId: string): Promise<{ deleted: number }> {

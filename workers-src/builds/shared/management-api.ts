@@ -33,4 +33,9 @@ export interface BuildManagementApi {
   readLogs(buildUuid: string, cursor: string | null, options?: ReadLogsOptions): Promise<LogPage>;
   /** Removes the Worker's build cache entries; answers how many were removed. */
   clearCache(workerId: string): Promise<{ deleted: number }>;
+  /**
+   * Deletes the logs and state of stopped builds whose rows were deleted (their Worker was); answers how
+   * many builds had something to delete. Throws, naming it, for a build that has not stopped.
+   */
+  purgeBuilds(buildUuids: string[]): Promise<{ purged: number }>;
 }
