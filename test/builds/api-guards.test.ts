@@ -138,6 +138,24 @@ describe("validation", () => {
     ["a per_page of 101", "GET", () => "/api/workers?per_page=101", undefined, /^per_page: /],
     ["an unknown status", "GET", () => `/api/workers/${workerId}/builds?status=done`, undefined, /^status: /],
     ["an unknown query parameter", "GET", () => "/api/workers?page=2", undefined, /^query: Unrecognized key/],
+    ...(
+      [
+        ["a trigger delete", "DELETE", () => `/api/triggers/${triggerId}?force=true`],
+        ["a Worker delete", "DELETE", () => `/api/workers/${workerId}?cascade=1`],
+        ["a cache clear", "DELETE", () => `/api/workers/${workerId}/build_cache?all=1`],
+        ["a cancel", "PUT", () => `/api/builds/${MISSING}/cancel?force=1`],
+        ["a deploy hook delete", "DELETE", () => `/api/deploy_hooks/${MISSING}?x=1`],
+      ] as const
+    ).map(
+      ([what, method, path]) =>
+        [
+          `a query parameter on ${what}`,
+          method,
+          path,
+          undefined,
+          /^query: Unrecognized key/,
+        ] as (typeof cases)[number],
+    ),
   ];
 
   it.each(cases)("refuses %s with 400 and writes nothing", async (_, method, path, body, message) => {

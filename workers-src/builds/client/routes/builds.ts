@@ -75,6 +75,7 @@ buildRoutes.get("/api/builds/:uuid", async (c) => {
 
 buildRoutes.put("/api/builds/:uuid/cancel", async (c) => {
   const { uuid } = params(c, buildParamSchema);
+  query(c, emptyQuerySchema);
   const accountId = accountOf(c);
   const before = await db(c, (db) => findBuild(db, accountId, uuid));
   const stopped = (outcome: string | null) =>

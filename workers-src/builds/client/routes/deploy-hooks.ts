@@ -95,6 +95,7 @@ deployHookRoutes.get("/api/triggers/:trigger/deploy_hooks", async (c) => {
 
 deployHookRoutes.delete("/api/deploy_hooks/:id", async (c) => {
   const { id } = params(c, deployHookParamSchema);
+  query(c, emptyQuerySchema);
   const deleted = await db(c, (db) =>
     db.query("DELETE FROM deploy_hooks WHERE account_id = $1 AND id = $2 RETURNING id", [accountOf(c), id]),
   );

@@ -107,6 +107,7 @@ triggerRoutes.patch("/api/triggers/:trigger", async (c) => {
 
 triggerRoutes.delete("/api/triggers/:trigger", async (c) => {
   const { trigger } = params(c, triggerParamSchema);
+  query(c, emptyQuerySchema);
   const accountId = accountOf(c);
   await db(c, (db) =>
     db.transaction(async (tx) => {

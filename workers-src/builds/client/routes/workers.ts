@@ -107,6 +107,7 @@ workerRoutes.delete("/api/workers/:worker", async (c) => {
 
 workerRoutes.delete("/api/workers/:worker/build_cache", async (c) => {
   const { worker } = params(c, workerRefSchema);
+  query(c, emptyQuerySchema);
   const row = await db(c, (db) => findWorker(db, accountOf(c), worker));
   const { deleted } = await c.env.MANAGEMENT.clearCache(row.id);
   return c.json(ok({ deleted }));
