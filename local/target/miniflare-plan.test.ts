@@ -320,6 +320,40 @@ describe("planLocal resources around the Workers", () => {
     expect(plan.notEmulated.every((n) => n.reason.length > 10)).toBe(true);
   });
 
+  it("plans an R2 bucket's expiry rules for the runner and names the parts it cannot apply", () => {
+    const plan = planLocal([
+      res(TYPES.r2, "cache", { name: "cache" }),
+      res(TYPES.r2Lifecycle, "cache-lifecycle", {
+        bucketName: "cache",
+        rules: [
+          {
+            id: "expiry",
+            enabled: true,
+            conditions: { prefix: "" },
+            deleteObjectsTransition: { condition: { type: "Age", maxAge: 604800 } },
+          },
+          {
+            id: "ia",
+            storageClassTransitions: [
+              { condition: { type: "Age", maxAge: 60 }, storageClass: "InfrequentAccess" },
+            ],
+          },
+        ],
+      }),
+    ]);
+    expect(plan.r2Lifecycles).toEqual([
+      {
+        bucketName: "cache",
+        rules: [{ id: "expiry", prefix: "", maxAgeSeconds: 604800 }],
+        ignored: ["ia: storage class transitions"],
+      },
+    ]);
+    expect(plan.notEmulated.map((n) => [n.type, n.name])).toEqual([
+      [TYPES.r2Lifecycle, "cache-lifecycle"],
+      [`${TYPES.r2Lifecycle}.rules`, "cache-lifecycle (ia: storage class transitions)"],
+    ]);
+  });
+
   it("skips components, providers and the PostgreSQL side", () => {
     const plan = planLocal([
       res("workers-platform:cloudflare:Worker", "w", {}, { custom: false }),
@@ -336,6 +370,7 @@ describe("planLocal resources around the Workers", () => {
       hosts: [],
       d1: [],
       hyperdrives: [],
+      r2Lifecycles: [],
       queueConsumers: [],
     });
   });

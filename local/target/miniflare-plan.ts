@@ -1,5 +1,6 @@
 import { D1_MIGRATIONS_TYPE, SQL_MIGRATIONS_TYPE } from "../../components/migration-types";
 import { type CapturedResource, mockD1Uuid, mockIdOf, reveal } from "../graph";
+import { type LocalLifecycle, lifecycleOf } from "./r2-lifecycle";
 
 /**
  * Turns the captured resource graph of a stack into what the local target starts: one Miniflare Worker
@@ -41,6 +42,8 @@ export interface LocalPlan {
     id: string;
     origin: { host: string; port: number; database: string; user: string; password: string };
   }[];
+  /** Buckets with expiry rules, which the runner applies itself. */
+  r2Lifecycles: LocalLifecycle[];
   queueConsumers: {
     queueName: string;
     scriptName: string;
@@ -79,8 +82,11 @@ const REASONS: Record<string, string> = {
   [TYPES.subdomain]: "no workers.dev locally: each Worker is served on its own 127.0.0.1 port",
   [TYPES.customDomain]: "served by Host header on the local entry port instead of DNS and a certificate",
   [TYPES.route]: "served by Host header on the local entry port (host part only; paths are not matched)",
-  [TYPES.r2Lifecycle]: "the local R2 store does not expire or transition objects",
+  [TYPES.r2Lifecycle]:
+    "workerd's R2 store keeps objects forever: the local runner deletes the ones expiry rules expire, at start and every hour",
   [TYPES.cron]: "workerd has no scheduler: the local runner fires the scheduled handler on each schedule",
+  [`${TYPES.r2Lifecycle}.rules`]:
+    "storage class transitions and multipart upload aborts have no local store to act on",
   [PLACEMENT]: "Smart Placement has no meaning on one machine",
   [OBSERVABILITY]: "Workers Observability is Cloudflare's dashboard; locally logs go to the console",
 };
@@ -320,8 +326,13 @@ export function planLocal(resources: CapturedResource[]): LocalPlan {
     if (host) addHost(host, script(target, where(r)));
   }
 
-  for (const type of [TYPES.subdomain, TYPES.r2Lifecycle]) {
-    for (const { r } of ofType(type)) report(type, r.name);
+  for (const { r } of ofType(TYPES.subdomain)) report(TYPES.subdomain, r.name);
+  const r2Lifecycles: LocalLifecycle[] = [];
+  for (const { r, inputs } of ofType(TYPES.r2Lifecycle)) {
+    const lifecycle = lifecycleOf(str(inputs, "bucketName", where(r)), inputs.rules);
+    r2Lifecycles.push(lifecycle);
+    report(TYPES.r2Lifecycle, r.name);
+    for (const part of lifecycle.ignored) report(`${TYPES.r2Lifecycle}.rules`, `${r.name} (${part})`);
   }
 
   return {
@@ -335,6 +346,7 @@ export function planLocal(resources: CapturedResource[]): LocalPlan {
     hosts,
     d1,
     hyperdrives,
+    r2Lifecycles,
     queueConsumers,
   };
 }

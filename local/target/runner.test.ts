@@ -97,6 +97,19 @@ describe("local target on a program that uses every binding kind", () => {
     expect(consumed).toBe("yes");
   });
 
+  it("deletes the R2 objects its bucket's expiry rule expires, and nothing else", async () => {
+    const bucket = await target.mf.getR2Bucket("FILES", MAIN);
+    await bucket.put("tmp/scratch.txt", "short-lived");
+    await bucket.put("kept/report.txt", "kept");
+    const bucketName = target.plan.workers.find((w) => w.name === MAIN)!.r2Buckets.FILES!;
+    // Written a moment ago: the one-day rule expires nothing yet.
+    expect(await target.expireR2Objects(new Date())).toEqual([{ bucketName, deleted: [] }]);
+    const later = new Date(Date.now() + 25 * 3_600_000);
+    expect(await target.expireR2Objects(later)).toEqual([{ bucketName, deleted: ["tmp/scratch.txt"] }]);
+    expect(await bucket.get("tmp/scratch.txt")).toBeNull();
+    expect(await (await bucket.get("kept/report.txt"))?.text()).toBe("kept");
+  });
+
   it("fires a cron trigger's scheduled handler when its schedule matches", async () => {
     expect(await target.fireCrons(new Date())).toEqual([`${MAIN} * * * * *`]);
     expect(await get("/cron")).toEqual({ cron: "* * * * *" });

@@ -13,6 +13,7 @@ import { type LocalBuildRunner, startLocalBuildRunners } from "./build-runner";
 import { type CronSchedule, cronMatches, parseCron } from "./cron";
 import { type LocalPlan, planLocal } from "./miniflare-plan";
 import { applyPostgresGraph, hyperdriveOriginUrl } from "./postgres-apply";
+import { expireR2Objects } from "./r2-lifecycle";
 
 export interface LocalTargetOptions {
   /** @default "local" */
@@ -51,6 +52,11 @@ export interface LocalTarget {
   restartWorkerd(): Promise<void>;
   /** Fires the scheduled handlers whose crons match `date` (the target does this every minute). */
   fireCrons(date: Date): Promise<string[]>;
+  /**
+   * Deletes the R2 objects that the graph's lifecycle expiry rules expire at `now` (the target does this
+   * at start and every hour); answers the keys deleted per bucket.
+   */
+  expireR2Objects(now: Date): Promise<{ bucketName: string; deleted: string[] }[]>;
   stop(): Promise<void>;
 }
 
@@ -323,6 +329,23 @@ export async function startLocalTarget(options: LocalTargetOptions = {}): Promis
       cleanups.push(() => clearTimeout(timer));
     }
 
+    const expireR2 = (now: Date) =>
+      expireR2Objects(plan, (binding, worker) => mf.getR2Bucket(binding, worker), now);
+    if (plan.r2Lifecycles.some((l) => l.rules.length > 0)) {
+      const sweepNow = () =>
+        expireR2(new Date()).then(
+          (results) => {
+            for (const r of results)
+              if (r.deleted.length > 0)
+                log(`R2 lifecycle: ${r.bucketName}: deleted ${r.deleted.length} expired object(s)`);
+          },
+          (err) => log(`R2 lifecycle sweep failed: ${(err as Error).message}`),
+        );
+      void sweepNow();
+      const hourly = setInterval(sweepNow, 3_600_000);
+      cleanups.push(() => clearInterval(hourly));
+    }
+
     const workers: Record<string, string> = {};
     for (const w of plan.workers)
       workers[w.name] = (await mf.unsafeGetDirectURL(w.name)).toString().replace(/\/$/, "");
@@ -351,6 +374,7 @@ export async function startLocalTarget(options: LocalTargetOptions = {}): Promis
       runners: localRunners.runners,
       devToken,
       fireCrons,
+      expireR2Objects: expireR2,
       restartWorkerd: async () => {
         await mf.setOptions(mfOptions);
       },
