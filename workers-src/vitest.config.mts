@@ -50,6 +50,8 @@ export default defineProject({
   ],
   test: {
     name: "workers",
+    // `npm test` runs four projects at once on two cores: a call into workerd can wait its turn.
+    testTimeout: 20_000,
     include: ["**/*.test.ts"],
     exclude: ["builds/runner/**", "framework/**", "**/node_modules/**"],
   },

@@ -19,6 +19,8 @@ export default defineProject({
   ],
   test: {
     name: "framework-storage",
+    // `npm test` runs four projects at once on two cores: a call into workerd can wait its turn.
+    testTimeout: 20_000,
     include: ["**/*.test.ts"],
   },
 });
