@@ -288,6 +288,7 @@ describe("tenant isolation", () => {
       ["DELETE", `/api/deploy_hooks/${hook.id}`],
       ["GET", `/api/builds/${build.build_uuid}`],
       ["PUT", `/api/builds/${build.build_uuid}/cancel`],
+      ["POST", `/api/builds/${build.build_uuid}/retry`],
       ["GET", `/api/builds/${build.build_uuid}/logs`],
       ["GET", `/api/builds/${build.build_uuid}/logs/stream`],
     ];

@@ -7,6 +7,7 @@ import type { Answer } from "./http";
 import { usePlatform } from "./platform";
 
 const t = usePlatform();
+const MISSING_BUILD = "7d3c0f43-2a51-4b8e-9b0f-6a1e2c3d4e5f";
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const SECRET_VALUE = "sup3r-secret-value-that-must-never-leave";
@@ -484,6 +485,48 @@ describe("builds", () => {
     // The name is free again; a second delete finds nothing.
     expect((await t.call("POST", "/api/workers", { token, body: { name: worker.name } })).status).toBe(201);
     expect((await t.call("DELETE", `/api/workers/${worker.id}`, { token })).status).toBe(404);
+  });
+
+  it("retries a stopped build as a new build of the same trigger, branch and commit", async () => {
+    const token = await t.token("acct-retry");
+    const { worker, trigger } = await t.workerWithTrigger(token);
+    const commit = "a".repeat(40);
+    const first = (
+      await t.call("POST", `/api/triggers/${trigger.id}/builds`, { token, body: { commit_hash: commit } })
+    ).json.result;
+    const early = await t.call("POST", `/api/builds/${first.build_uuid}/retry`, { token });
+    expect(early.status).toBe(409);
+    expect(early.json.errors[0]!.message).toBe(
+      `build ${first.build_uuid} is queued; only a stopped build can be retried`,
+    );
+    await t.call("PUT", `/api/builds/${first.build_uuid}/cancel`, { token });
+
+    const retry = await t.call("POST", `/api/builds/${first.build_uuid}/retry`, { token });
+    expect(retry.status).toBe(201);
+    expect(retry.json.result).toMatchObject({
+      worker_id: worker.id,
+      trigger_id: trigger.id,
+      status: "queued",
+      branch: first.branch,
+      commit_hash: commit,
+      production: true,
+      source: "api",
+    });
+    expect(retry.json.result.build_uuid).not.toBe(first.build_uuid);
+    // The first build is left as it was.
+    expect(
+      (await t.call("GET", `/api/builds/${first.build_uuid}`, { token })).json.result.build_outcome,
+    ).toBe("cancelled");
+
+    // Once its trigger is gone, a build cannot be retried.
+    await t.call("PUT", `/api/builds/${retry.json.result.build_uuid}/cancel`, { token });
+    expect((await t.call("DELETE", `/api/triggers/${trigger.id}`, { token })).status).toBe(200);
+    const orphan = await t.call("POST", `/api/builds/${first.build_uuid}/retry`, { token });
+    expect(orphan.status).toBe(409);
+    expect(orphan.json.errors[0]!.message).toBe(
+      `the trigger of build ${first.build_uuid} was deleted; start a build on another trigger`,
+    );
+    expect((await t.call("POST", `/api/builds/${MISSING_BUILD}/retry`, { token })).status).toBe(404);
   });
 
   it("clears a Worker's build cache", async () => {

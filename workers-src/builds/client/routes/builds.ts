@@ -1,9 +1,9 @@
-/** Builds: start one by hand, list a Worker's, read one, cancel one. */
+/** Builds: start one by hand, list a Worker's, read one, cancel one, retry one. */
 import { Hono } from "hono";
 import type { AppEnv } from "../env";
 import { ConflictError, ok } from "../envelope";
 import { CURSOR_TIMESTAMP_SQL, DEFAULT_PER_PAGE, decodeCursor, pageOf } from "../pagination";
-import { queueBuilds, wakeScheduler } from "../queue-build";
+import { queueBuilds, queueBuildsInTransaction, wakeScheduler } from "../queue-build";
 import { BUILD_COLUMNS, type BuildRow, buildJson, findBuild, findTrigger, findWorker } from "../records";
 import { accountOf, body, db, params, query } from "../request";
 import {
@@ -86,4 +86,45 @@ buildRoutes.put("/api/builds/:uuid/cancel", async (c) => {
   const after = await db(c, (db) => findBuild(db, accountId, uuid));
   // Management's answer is the fresher one if Postgres has not caught up yet.
   return c.json(ok({ ...buildJson(after), status: result.status, build_outcome: result.build_outcome }));
+});
+
+/**
+ * Retries a stopped build: a new build of the same trigger, branch and commit (the one the runner checked
+ * out, when the first build got that far; else the branch's head). Like any build asked for through the
+ * API, it is never superseded by a push.
+ */
+buildRoutes.post("/api/builds/:uuid/retry", async (c) => {
+  const { uuid } = params(c, buildParamSchema);
+  query(c, emptyQuerySchema);
+  const accountId = accountOf(c);
+  const build = await db(c, (db) =>
+    db.transaction(async (tx) => {
+      const original = await findBuild(tx, accountId, uuid);
+      if (original.status !== "stopped") {
+        throw new ConflictError(`build ${uuid} is ${original.status}; only a stopped build can be retried`);
+      }
+      if (original.trigger_id === null) {
+        throw new ConflictError(`the trigger of build ${uuid} was deleted; start a build on another trigger`);
+      }
+      // Locked, so that the trigger cannot be deleted between here and the new build's insert.
+      const trigger = await findTrigger(tx, accountId, original.trigger_id, true);
+      const {
+        queued: [queued],
+      } = await queueBuildsInTransaction(tx, [
+        {
+          accountId,
+          workerId: original.worker_id,
+          triggerId: trigger.id,
+          source: "api",
+          branch: original.branch,
+          commitHash: original.commit_hash,
+          commitMessage: original.commit_message,
+          production: original.branch === trigger.production_branch,
+        },
+      ]);
+      return queued!;
+    }),
+  );
+  wakeScheduler(c);
+  return c.json(ok(buildJson(build)), 201);
 });
