@@ -63,9 +63,11 @@ export async function freePort(random: () => number = Math.random): Promise<numb
   const [from, to] = pickRange(ephemeralRange());
   for (let attempt = 0; attempt < 50; attempt++) {
     const port = from + Math.floor(random() * (to - from + 1));
-    if (handedOut.has(port) || !(await canBind(port))) continue;
+    if (handedOut.has(port)) continue;
+    // Taken before the bind check, so that a concurrent call cannot draw it meanwhile.
     handedOut.add(port);
-    return port;
+    if (await canBind(port)) return port;
+    handedOut.delete(port);
   }
   // Everything tried was taken: fall back to the kernel's choice rather than fail the start.
   const port = await kernelPort();

@@ -59,6 +59,19 @@ describe("routing", () => {
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toBe("application/json");
     expect(res.body).toBeNull();
+    // An error, a 404 and a validation failure lose their bodies too.
+    for (const [path, status] of [
+      ["/teapot", 418],
+      ["/nowhere", 404],
+      ["/users/%E0%A4%A", 400],
+    ] as const) {
+      const head = await worker.fetch(
+        new Request(`https://example.com${path}`, { method: "HEAD" }),
+        env as unknown as TestEnv,
+        createExecutionContext(),
+      );
+      expect([head.status, head.body]).toEqual([status, null]);
+    }
     const teapot = await get("/teapot", { method: "HEAD" });
     expect(teapot.status).toBe(418);
     expect(teapot.headers.get("x-trace")).toBe("outer:in,inner:in,inner:out,outer:out");

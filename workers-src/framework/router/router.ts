@@ -142,6 +142,19 @@ export function allowHeader(methods: HttpMethod[]): string {
 }
 
 /**
+ * A HEAD answer: the status and headers of the response, without its body (cancelled unread: it may be a
+ * stream that never ends). A `content-length` the response gave is kept.
+ */
+async function withoutBody(response: Response): Promise<Response> {
+  await response.body?.cancel();
+  return new Response(null, {
+    status: response.status,
+    statusText: response.statusText,
+    headers: response.headers,
+  });
+}
+
+/**
  * How a handler's result is answered: see {@link Handler}. A Response is copied because one from `fetch()`
  * or RPC has immutable headers, and middleware must be able to set headers on its way out.
  */
@@ -238,15 +251,7 @@ export function router<Env, Vars = Record<string, unknown>>(): Router<Env, Vars>
       if (checked.error) return checked.error;
       ctx.body = checked.body;
       ctx.query = checked.query;
-      const response = toResponse(await route.handler(ctx as Context<Env, Record<string, string>>));
-      if (ctx.request.method !== "HEAD") return response;
-      // HEAD is answered by the GET route: the same status and headers, without the body.
-      await response.body?.cancel();
-      return new Response(null, {
-        status: response.status,
-        statusText: response.statusText,
-        headers: response.headers,
-      });
+      return toResponse(await route.handler(ctx as Context<Env, Record<string, string>>));
     } catch (e) {
       // Answered here so that middleware sees the error response on its way out.
       if (e instanceof HttpError) return json(e.status, { error: e.message });
@@ -291,8 +296,10 @@ export function router<Env, Vars = Record<string, unknown>>(): Router<Env, Vars>
           break;
         }
       } catch (e) {
-        if (e instanceof URIError)
-          return json(400, { error: `path ${url.pathname} is not validly percent-encoded` });
+        if (e instanceof URIError) {
+          const bad = json(400, { error: `path ${url.pathname} is not validly percent-encoded` });
+          return request.method === "HEAD" ? withoutBody(bad) : bad;
+        }
         throw e;
       }
       const ctx: Context<Env, Record<string, string>, unknown, unknown, Vars> = {
@@ -310,12 +317,15 @@ export function router<Env, Vars = Record<string, unknown>>(): Router<Env, Vars>
         if (!mw) return dispatch(matched, allowed, ctx);
         return Promise.resolve(mw(ctx as Parameters<Middleware<Env, Vars>>[0], () => run(i + 1)));
       };
+      let response: Response;
       try {
-        return await run(0);
+        response = await run(0);
       } catch (e) {
-        if (e instanceof HttpError) return json(e.status, { error: e.message });
-        throw e;
+        if (e instanceof HttpError) response = json(e.status, { error: e.message });
+        else throw e;
       }
+      // HEAD is answered by the GET route (or the error): its status and headers, without the body.
+      return request.method === "HEAD" ? withoutBody(response) : response;
     },
     async scheduled(controller, env, execution) {
       const handler = crons.get(controller.cron);
