@@ -341,9 +341,15 @@ export async function startLocalTarget(options: LocalTargetOptions = {}): Promis
           },
           (err) => log(`R2 lifecycle sweep failed: ${(err as Error).message}`),
         );
-      void sweepNow();
-      const hourly = setInterval(sweepNow, 3_600_000);
-      cleanups.push(() => clearInterval(hourly));
+      let sweeping = sweepNow();
+      const hourly = setInterval(() => {
+        sweeping = sweepNow();
+      }, 3_600_000);
+      // A sweep in flight ends before workerd goes (cleanups run last-in first-out).
+      cleanups.push(async () => {
+        clearInterval(hourly);
+        await sweeping;
+      });
     }
 
     const workers: Record<string, string> = {};
@@ -355,9 +361,7 @@ export async function startLocalTarget(options: LocalTargetOptions = {}): Promis
       `${JSON.stringify({ workers, postgres: postgresUrl }, null, 2)}\n`,
     );
 
-    const kinds = new Map<string, string>();
-    for (const n of plan.notEmulated) kinds.set(n.type, n.reason);
-    for (const [type, reason] of kinds) log(`not emulated locally: ${type} (${reason})`);
+    for (const n of plan.notEmulated) log(`not emulated locally: ${n.type} (${n.reason}): ${n.name}`);
     log(`ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     for (const [name, url] of Object.entries(workers)) log(`  ${name.padEnd(40)} ${url}`);
     for (const h of plan.hosts) log(`  ${h.host.padEnd(40)} ${entryUrl} (Host: ${h.host}) → ${h.scriptName}`);

@@ -295,6 +295,25 @@ describe("BuildBuddy purge (its Worker was deleted)", () => {
     expect(await stub.purge()).toEqual({ purged: false });
   });
 
+  it("leaves nothing behind in an object that never had a build (a superseded one), and refuses later batches", async () => {
+    const stub = env.BUILD_BUDDY.get(env.BUILD_BUDDY.idFromName(`never-${Date.now()}`));
+    expect(await stub.purge()).toEqual({ purged: false });
+    const tables = await runInDurableObject(stub, (_i: BuildBuddy, s) =>
+      s.storage.sql
+        .exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'log%'")
+        .toArray(),
+    );
+    expect(tables).toEqual([]);
+
+    const purged = await startedBuddy({ status: "stopped", outcome: "success" });
+    await purged.purge();
+    expect(await purged.runnerLogs(TOKEN, { seq: 1, lines: lines(1) })).toMatchObject({
+      status: 401,
+      accepted: false,
+    });
+    expect((await purged.inspect()).lines).toBe(0);
+  });
+
   it("refuses to purge a build that has not stopped, and keeps it whole", async () => {
     const stub = await startedBuddy({ status: "running" });
     await stub.runnerLogs(TOKEN, { seq: 1, lines: lines(1) });

@@ -32,6 +32,18 @@ import { LogStore } from "./log-store";
 import { Wakeup } from "./wakeup";
 
 export type { BuddyState, CacheGrant, CallbackResult } from "./buddy-state";
+
+/** Whether the log's tables exist: they are made on the first read or write of the log. */
+function hasLogTables(storage: DurableObjectStorage): boolean {
+  return (
+    storage.sql
+      .exec<{ n: number }>(
+        "SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'log_lines'",
+      )
+      .one().n > 0
+  );
+}
+
 export { LOG_GRACE_MS, parseCursor } from "./buddy-state";
 
 /**
@@ -41,7 +53,10 @@ export { LOG_GRACE_MS, parseCursor } from "./buddy-state";
  * eviction is in storage; alarms are idempotent.
  */
 export class BuildBuddy extends DurableObject<ManagementEnv> {
-  private logs: LogStore;
+  /** Made on first use, so that an object asked only to purge never creates the log's tables. */
+  private store?: LogStore;
+  /** This instance purged its storage: a callback already past its token check must not write again. */
+  private purged = false;
   private chain: Promise<unknown> = Promise.resolve();
   private readonly readers = new Wakeup();
   /** Tests replace the compute backend; otherwise it comes from the Worker's vars. */
@@ -53,7 +68,11 @@ export class BuildBuddy extends DurableObject<ManagementEnv> {
 
   constructor(ctx: DurableObjectState, env: ManagementEnv) {
     super(ctx, env);
-    this.logs = new LogStore(ctx.storage);
+  }
+
+  private get logs(): LogStore {
+    this.store ??= new LogStore(this.ctx.storage);
+    return this.store;
   }
 
   /** State changes run one at a time: a callback that awaits PostgreSQL never interleaves with another. */
@@ -265,7 +284,7 @@ export class BuildBuddy extends DurableObject<ManagementEnv> {
     const parsed = logBatchSchema.safeParse(body);
     if (!parsed.success) return { status: 400, accepted: false, error: "invalid log batch" };
     const state = await this.authorized(token);
-    if (!state) return { status: 401, accepted: false, error: "invalid callback token" };
+    if (!state || this.purged) return { status: 401, accepted: false, error: "invalid callback token" };
     return this.appendBatch(parsed.data, state);
   }
 
@@ -452,11 +471,12 @@ export class BuildBuddy extends DurableObject<ManagementEnv> {
       if (state !== undefined && state.status !== "stopped") {
         throw new Error(`build ${state.buildUuid} is ${state.status}: cancel it before purging its log`);
       }
-      const had = state !== undefined || this.logs.count() > 0;
+      const had = state !== undefined || (hasLogTables(this.ctx.storage) && this.logs.count() > 0);
       await this.ctx.storage.deleteAlarm();
       await this.ctx.storage.deleteAll();
-      // deleteAll dropped the log's tables: a new store makes them again, empty.
-      this.logs = new LogStore(this.ctx.storage);
+      this.purged = true;
+      // deleteAll dropped the log's tables: the next use makes them again, empty.
+      this.store = undefined;
       this.wakeReaders();
       return { purged: had };
     });
