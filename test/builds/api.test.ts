@@ -480,8 +480,14 @@ describe("builds", () => {
     ]) {
       expect(await t.sql(`SELECT 1 FROM ${table} WHERE ${column} = $1`, [id]), table).toEqual([]);
     }
-    // The build's BuildBuddy kept its state and log in its own storage: gone too.
+    // The build's BuildBuddy kept its state and log in its own storage: gone too, and nothing is left
+    // for the scheduler to retry.
     expect(await buddy.inspect()).toEqual({ state: undefined, lines: 0, alarm: null });
+    expect(
+      await t.sql("SELECT kind FROM pending_purges WHERE target = ANY($1::uuid[])", [
+        [build.build_uuid, worker.id],
+      ]),
+    ).toEqual([]);
     // The name is free again; a second delete finds nothing.
     expect((await t.call("POST", "/api/workers", { token, body: { name: worker.name } })).status).toBe(201);
     expect((await t.call("DELETE", `/api/workers/${worker.id}`, { token })).status).toBe(404);
@@ -527,6 +533,27 @@ describe("builds", () => {
       `the trigger of build ${first.build_uuid} was deleted; start a build on another trigger`,
     );
     expect((await t.call("POST", `/api/builds/${MISSING_BUILD}/retry`, { token })).status).toBe(404);
+  });
+
+  it("leaves what a delete's request could not purge to the scheduler, which retries it after a minute", async () => {
+    const management = Object.keys(t.platform.target.workers).find((w) => w.endsWith("-builds-management"))!;
+    const schedulers = await t.platform.target.mf.getDurableObjectNamespace("BUILD_SCHEDULER", management);
+    const scheduler = schedulers.get(schedulers.idFromName("global")) as unknown as {
+      drainPurges(): Promise<{ done: number; failed: number }>;
+    };
+    const stale = "0badc0de-0000-4000-8000-000000000001";
+    const fresh = "0badc0de-0000-4000-8000-000000000002";
+    await t.sql(
+      `INSERT INTO pending_purges (kind, target, created_at) VALUES
+         ('build', $1, clock_timestamp() - interval '5 minutes'), ('cache', $2, clock_timestamp())`,
+      [stale, fresh],
+    );
+    expect(await scheduler.drainPurges()).toEqual({ done: 1, failed: 0 });
+    // The fresh row is still its own request's to purge.
+    expect(
+      await t.sql("SELECT kind, target FROM pending_purges WHERE target = ANY($1::uuid[])", [[stale, fresh]]),
+    ).toEqual([{ kind: "cache", target: fresh }]);
+    await t.sql("DELETE FROM pending_purges WHERE target = $1", [fresh]);
   });
 
   it("clears a Worker's build cache", async () => {

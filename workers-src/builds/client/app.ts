@@ -6,7 +6,7 @@ import { Hono } from "hono";
 import { withLogTags } from "workers-tagged-logger";
 import { requireAuth } from "./auth";
 import type { AppEnv } from "./env";
-import { ApiError, ERROR_CODES, failure, internalErrorEnvelope, ok } from "./envelope";
+import { ApiError, concurrencyConflict, ERROR_CODES, failure, internalErrorEnvelope, ok } from "./envelope";
 import { logger, requestContext } from "./logger";
 import { errorFields } from "./queue-build";
 import { buildRoutes } from "./routes/builds";
@@ -51,9 +51,10 @@ app.notFound((c) =>
   ),
 );
 
-app.onError((err, c) => {
+app.onError((raw, c) => {
   const requestId = c.get("requestId") ?? "unknown";
   c.header("X-Request-Id", requestId);
+  const err = concurrencyConflict(raw) ?? raw;
   if (err instanceof ApiError) {
     logger.info(`answered ${err.status}: ${err.message}`);
     for (const [name, value] of Object.entries(err.headers)) c.header(name, value);

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   AuthError,
   ConflictError,
+  concurrencyConflict,
   ERROR_CODES,
   failure,
   internalErrorEnvelope,
@@ -71,5 +72,39 @@ describe("API errors", () => {
     expect(new RateLimitedError("slow down", 7).headers).toEqual({ "Retry-After": "7" });
     expect(new AuthError("no").headers).toEqual({ "WWW-Authenticate": "Bearer" });
     expect(new NotFoundError("x").message).toBe("x not found");
+  });
+});
+
+describe("concurrencyConflict", () => {
+  it.each([
+    {
+      code: "40P01",
+      message: "another request changed the same objects at the same time; nothing was changed, try again",
+    },
+    {
+      code: "40001",
+      message: "another request changed the same objects at the same time; nothing was changed, try again",
+    },
+    {
+      code: "23503",
+      message:
+        "an object this request refers to was deleted by another request; nothing was changed, try again",
+    },
+  ])("answers PostgreSQL's $code with 409", ({ code, message }) => {
+    const conflict = concurrencyConflict(Object.assign(new Error("pg says"), { code }));
+    expect(conflict?.status).toBe(409);
+    expect(conflict?.errors).toEqual([{ code: ERROR_CODES.conflict, message }]);
+  });
+
+  it.each([
+    {
+      why: "a unique violation (a route's own 409 says which)",
+      err: Object.assign(new Error("dup"), { code: "23505" }),
+    },
+    { why: "a connection failure", err: Object.assign(new Error("ECONNREFUSED"), { code: "ECONNREFUSED" }) },
+    { why: "an error without a code", err: new Error("boom") },
+    { why: "not an error at all", err: "boom" },
+  ])("leaves $why alone", ({ err }) => {
+    expect(concurrencyConflict(err)).toBeUndefined();
   });
 });

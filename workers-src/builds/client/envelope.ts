@@ -122,3 +122,20 @@ export function internalErrorEnvelope(requestId: string): Envelope<null> {
     [{ code: ERROR_CODES.internal, message: `request id: ${requestId}` }],
   );
 }
+
+/**
+ * PostgreSQL's answers when another request changed the same rows at the same moment (a deadlock, a
+ * serialization failure, a row another transaction just deleted): the request did nothing, and trying it
+ * again is the remedy. Answered 409, not 500.
+ */
+const CONCURRENCY_CODES: Record<string, string> = {
+  "40P01": "another request changed the same objects at the same time",
+  "40001": "another request changed the same objects at the same time",
+  "23503": "an object this request refers to was deleted by another request",
+};
+
+export function concurrencyConflict(err: unknown): ConflictError | undefined {
+  const code = typeof err === "object" && err !== null ? (err as { code?: unknown }).code : undefined;
+  const why = typeof code === "string" ? CONCURRENCY_CODES[code] : undefined;
+  return why === undefined ? undefined : new ConflictError(`${why}; nothing was changed, try again`);
+}

@@ -1,16 +1,23 @@
 import { WorkerEntrypoint } from "cloudflare:workers";
 import { withLogTags } from "workers-tagged-logger";
-import type { BuildManagementApi, CancelResult, LogPage, ReadLogsOptions } from "../shared/management-api";
+import type {
+  BuildManagementApi,
+  CancelResult,
+  LogPage,
+  PurgeItem,
+  PurgeResult,
+  ReadLogsOptions,
+} from "../shared/management-api";
 import { BuildBuddy } from "./buddy";
-import { cachePrefix, handleCallback } from "./callbacks";
+import { handleCallback } from "./callbacks";
 import { BuildContainer } from "./container";
 import { buddyOf, logFor, type ManagementEnv, schedulerOf } from "./env";
+import { clearWorkerCache, purgeNow } from "./purges";
 import { BuildScheduler, type SchedulerLimits } from "./scheduler";
 
 export type { ManagementEnv };
 export { BuildBuddy, BuildContainer, BuildScheduler };
 
-const PURGE_BATCH = 25;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 function buildId(uuid: string): string {
@@ -36,29 +43,17 @@ export class BuildManagement extends WorkerEntrypoint<ManagementEnv> implements 
     return buddyOf(this.env, buildId(buildUuid)).readLogs(cursor, options);
   }
 
-  async purgeBuilds(buildUuids: string[]): Promise<{ purged: number }> {
-    let purged = 0;
-    // A few BuildBuddies at a time: a Worker's history can hold thousands of builds.
-    for (let i = 0; i < buildUuids.length; i += PURGE_BATCH) {
-      const batch = buildUuids.slice(i, i + PURGE_BATCH).map(buildId);
-      const results = await Promise.all(batch.map((uuid) => buddyOf(this.env, uuid).purge()));
-      purged += results.filter((r) => r.purged).length;
+  async runPurges(items: PurgeItem[]): Promise<PurgeResult> {
+    for (const item of items) {
+      if (item.kind !== "build" && item.kind !== "cache")
+        throw new RangeError(`unknown purge kind "${item.kind}"`);
+      buildId(item.target);
     }
-    return { purged };
+    return purgeNow(this.env, items);
   }
 
   async clearCache(workerId: string): Promise<{ deleted: number }> {
-    let deleted = 0;
-    let cursor: string | undefined;
-    do {
-      const page = await this.env.BUILD_CACHE.list({ prefix: cachePrefix(workerId), cursor });
-      if (page.objects.length > 0) {
-        await this.env.BUILD_CACHE.delete(page.objects.map((o) => o.key));
-        deleted += page.objects.length;
-      }
-      cursor = page.truncated ? page.cursor : undefined;
-    } while (cursor);
-    return { deleted };
+    return { deleted: await clearWorkerCache(this.env, workerId) };
   }
 }
 

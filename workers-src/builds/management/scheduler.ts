@@ -1,6 +1,8 @@
 import { DurableObject } from "cloudflare:workers";
 import { withDb } from "../shared/db";
+import type { PurgeResult } from "../shared/management-api";
 import { buddyOf, logFor, type ManagementEnv, numberVar } from "./env";
+import { drainPurges } from "./purges";
 
 export interface SchedulerLimits {
   maxConcurrentBuilds: number;
@@ -91,6 +93,19 @@ export class BuildScheduler extends DurableObject<ManagementEnv> {
     // The next alarm is set first: a tick that throws is retried by the runtime, and the poll goes on.
     await this.ctx.storage.setAlarm(Date.now() + this.pollMs());
     await this.tick({ restartStuck: true });
+    await this.drainPurges().catch((err: Error) =>
+      logFor(this.env).error("pending purges failed", err.message),
+    );
+  }
+
+  /**
+   * Deletes what deleted Workers left outside PostgreSQL (logs, caches) that the delete's own request could
+   * not remove: the rows of `pending_purges` older than a minute. The alarm calls it.
+   */
+  async drainPurges(): Promise<PurgeResult> {
+    const result = await drainPurges(this.env);
+    if (result.failed > 0) logFor(this.env).warn("pending purges left for the next alarm", result);
+    return result;
   }
 
   /** Admits what fits now. Safe to call any number of times, from any number of callers. */

@@ -26,6 +26,18 @@ export interface CancelResult {
   cancelled: boolean;
 }
 
+/** One row of `pending_purges`. */
+export interface PurgeItem {
+  kind: "build" | "cache";
+  /** A build uuid (`build`) or a Worker id (`cache`). */
+  target: string;
+}
+
+export interface PurgeResult {
+  done: number;
+  failed: number;
+}
+
 export interface BuildManagementApi {
   /** A build was queued: the scheduler looks at the queue now rather than at its next alarm. */
   buildQueued(): Promise<void>;
@@ -34,8 +46,8 @@ export interface BuildManagementApi {
   /** Removes the Worker's build cache entries; answers how many were removed. */
   clearCache(workerId: string): Promise<{ deleted: number }>;
   /**
-   * Deletes the logs and state of stopped builds whose rows were deleted (their Worker was); answers how
-   * many builds had something to delete. Throws, naming it, for a build that has not stopped.
+   * Deletes what the given `pending_purges` rows name (a build's BuildBuddy, a Worker's build cache) and
+   * removes the rows that succeeded; a failed one stays for the scheduler to retry.
    */
-  purgeBuilds(buildUuids: string[]): Promise<{ purged: number }>;
+  runPurges(items: PurgeItem[]): Promise<PurgeResult>;
 }

@@ -1,5 +1,6 @@
 /** Worker entries of an account, and their build cache. */
 import { Hono } from "hono";
+import type { PurgeItem } from "../../shared/management-api";
 import type { AppEnv } from "../env";
 import { type ApiMessage, ConflictError, ERROR_CODES, ok } from "../envelope";
 import { logger } from "../logger";
@@ -58,8 +59,8 @@ workerRoutes.get("/api/workers/:worker", async (c) => {
 /**
  * Deletes a Worker entry with everything of it: triggers (with their variables and deploy hooks), builds
  * and their logs, and its build cache. Refused while a build is queued or running. The rows go in one
- * transaction; the logs and the cache after it, so a failure there leaves nothing the API can still reach
- * and is reported in `messages`.
+ * transaction, which also records in `pending_purges` what lives outside PostgreSQL (each build's
+ * BuildBuddy, the cache); those are deleted right after, and whatever fails is retried by the scheduler.
  */
 workerRoutes.delete("/api/workers/:worker", async (c) => {
   const { worker } = params(c, workerRefSchema);
@@ -67,7 +68,11 @@ workerRoutes.delete("/api/workers/:worker", async (c) => {
   const accountId = accountOf(c);
   const deleted = await db(c, (db) =>
     db.transaction(async (tx) => {
-      const row = await findWorker(tx, accountId, worker, true);
+      // Locks in the order every other writer takes them: the Worker's triggers first (a retry, a trigger
+      // delete, a queued build hold one), then the Worker.
+      const { id } = await findWorker(tx, accountId, worker);
+      await tx.query("SELECT id FROM triggers WHERE worker_id = $1 ORDER BY id FOR UPDATE", [id]);
+      const row = await findWorker(tx, accountId, id, true);
       const [{ active }] = (await tx.query<{ active: number }>(
         "SELECT count(*)::int AS active FROM builds WHERE worker_id = $1 AND status <> 'stopped'",
         [row.id],
@@ -77,27 +82,38 @@ workerRoutes.delete("/api/workers/:worker", async (c) => {
           `Worker ${row.name} has ${active} queued or running builds; cancel them (PUT /api/builds/:uuid/cancel) first`,
         );
       }
-      const builds = await tx.query<{ build_uuid: string }>(
-        "DELETE FROM builds WHERE worker_id = $1 RETURNING build_uuid",
+      const builds = await tx.query<{ target: string }>(
+        `WITH gone AS (DELETE FROM builds WHERE worker_id = $1 RETURNING build_uuid)
+         INSERT INTO pending_purges (kind, target) SELECT 'build', build_uuid FROM gone
+         ON CONFLICT DO NOTHING RETURNING target`,
+        [row.id],
+      );
+      await tx.query(
+        "INSERT INTO pending_purges (kind, target) VALUES ('cache', $1) ON CONFLICT DO NOTHING",
         [row.id],
       );
       await tx.query("DELETE FROM triggers WHERE worker_id = $1", [row.id]);
       await tx.query("DELETE FROM workers WHERE id = $1", [row.id]);
-      return { id: row.id, name: row.name, builds: builds.map((b) => b.build_uuid) };
+      return { id: row.id, name: row.name, builds: builds.map((b) => b.target) };
     }),
   );
+  const items: PurgeItem[] = [
+    ...deleted.builds.map((target) => ({ kind: "build" as const, target })),
+    { kind: "cache", target: deleted.id },
+  ];
   const messages: ApiMessage[] = [];
-  try {
-    await c.env.MANAGEMENT.purgeBuilds(deleted.builds);
-    await c.env.MANAGEMENT.clearCache(deleted.id);
-  } catch (err) {
-    logger
-      .withFields({ error: errorFields(err), worker_id: deleted.id })
-      .error("Worker deleted, but its build logs or cache could not all be deleted");
+  const incomplete = (why: string) => {
+    logger.withFields({ worker_id: deleted.id }).warn(`Worker deleted; clean-up incomplete: ${why}`);
     messages.push({
       code: ERROR_CODES.cleanupIncomplete,
-      message: "build logs or cache of the deleted Worker could not all be removed",
+      message: "some build logs or cache entries of the deleted Worker are not removed yet; they will be",
     });
+  };
+  try {
+    const result = await c.env.MANAGEMENT.runPurges(items);
+    if (result.failed > 0) incomplete(`${result.failed} of ${items.length} purges failed`);
+  } catch (err) {
+    incomplete(errorFields(err).message);
   }
   return c.json({
     ...ok({ id: deleted.id, name: deleted.name, builds_deleted: deleted.builds.length }),
