@@ -372,6 +372,7 @@ function followUps(conn: Connection, stateDir: string, account: string, built: B
     `  curl -sN ${auth} ${build}/logs/stream`,
     `  curl -s ${auth} $API/api/workers/${built.workerName}/builds`,
     `  curl -s ${auth} -H "Content-Type: application/json" -d '{"branch":"${BRANCH}"}' $API/api/triggers/${built.triggerId}/builds`,
+    `  curl -s ${auth} -X POST ${build}/retry`,
   );
   return lines;
 }
