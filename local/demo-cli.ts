@@ -1,4 +1,5 @@
 import { parseArgs } from "node:util";
+import { exitOnHelp } from "./cli-args";
 import { runDemo } from "./demo";
 import { accountProblem } from "./token-cli";
 
@@ -6,6 +7,7 @@ const USAGE = "usage: npm run demo -- [--state-dir <path>] [--account <id>] [--v
 
 /** Exit code: 0 when the demo's build succeeded, 1 on any other outcome or error, 130 when interrupted. */
 async function main(): Promise<number> {
+  exitOnHelp(USAGE);
   let values: { "state-dir"?: string; account?: string; verbose?: boolean };
   try {
     ({ values } = parseArgs({

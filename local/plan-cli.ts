@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { parseArgs } from "node:util";
+import { exitOnHelp } from "./cli-args";
 import { captureStack } from "./synth";
 import { planLocal } from "./target/miniflare-plan";
 
@@ -8,7 +9,10 @@ import { planLocal } from "./target/miniflare-plan";
  * D1 databases, queue consumers, what is not emulated) as JSON, secrets masked and module sources as
  * digests. The workerd test project derives its bindings from it.
  */
+const USAGE = "usage: npm run plan -- [--stack <name>] [--config-file <path>] [--program <entry.ts>]";
+
 async function main(): Promise<number> {
+  exitOnHelp(USAGE);
   const { values } = parseArgs({
     options: {
       stack: { type: "string", default: "local" },

@@ -1,10 +1,12 @@
 import { parseArgs } from "node:util";
+import { exitOnHelp } from "./cli-args";
 import { startLocalTarget } from "./target/runner";
 
 const USAGE =
   "usage: npm start -- [--reset] [--database-url <postgres superuser URL>] [--stack <name>] [--config-file <path>] [--program <entry.ts>] [--state-dir <path>]";
 
 async function main(): Promise<void> {
+  exitOnHelp(USAGE);
   let values: {
     reset?: boolean;
     "database-url"?: string;

@@ -1,12 +1,14 @@
 import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { StackConfigError } from "../stacks/config";
+import { exitOnHelp } from "./cli-args";
 import { stackFilePath } from "./stack-file";
 import { synth } from "./synth";
 
 const USAGE = "usage: npm run synth -- --stack <name> [--config-file <path>] [--live-tags <path>]";
 
 async function main(): Promise<number> {
+  exitOnHelp(USAGE);
   let values: { stack?: string; "config-file"?: string; "live-tags"?: string };
   try {
     ({ values } = parseArgs({

@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { exitOnHelp } from "./cli-args";
 import { apiJwtSecretOf, DEFAULT_DEV_ACCOUNT, signDevToken } from "./dev-token";
 import { projectName, readStackFile, stackFilePath } from "./stack-file";
 import { captureStack } from "./synth";
@@ -108,6 +109,7 @@ export async function devTokenFor(options: TokenOptions): Promise<string> {
 }
 
 async function main(): Promise<number> {
+  exitOnHelp(USAGE);
   let options: TokenOptions;
   try {
     options = parseTokenArgs(process.argv.slice(2));
