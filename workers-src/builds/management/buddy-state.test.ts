@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { type AlarmAction, alarmAction, type BuddyState, parseCursor, tombstone } from "./buddy-state";
+import type { StatusCallback } from "../shared/protocol";
+import {
+  type AlarmAction,
+  alarmAction,
+  type BuddyState,
+  parseCursor,
+  statusEffect,
+  tombstone,
+} from "./buddy-state";
 
 const T = 1_000_000;
 const base: BuddyState = {
@@ -121,4 +129,86 @@ describe("parseCursor", () => {
   it.each(["-1", "1.5", "abc", "1e3", "9".repeat(16)])("refuses %s", (cursor) =>
     expect(() => parseCursor(cursor)).toThrow(/invalid log cursor/),
   );
+});
+
+describe("statusEffect", () => {
+  const SHA = "c".repeat(40);
+  const stopped = (extra: Partial<Extract<StatusCallback, { status: "stopped" }>> = {}): StatusCallback => ({
+    status: "stopped",
+    outcome: "failed",
+    failure_class: "build_command",
+    last_log_seq: 4,
+    ...extra,
+  });
+  it.each<{
+    why: string;
+    state: Partial<BuddyState>;
+    update: StatusCallback;
+    expected: ReturnType<typeof statusEffect>;
+  }>([
+    {
+      why: "the runner starts",
+      state: {},
+      update: { status: "running" },
+      expected: { effect: { kind: "running" } },
+    },
+    {
+      why: "the runner starts and names the commit it checked out",
+      state: {},
+      update: { status: "running", commit_hash: SHA },
+      expected: { commit: SHA, effect: { kind: "running" } },
+    },
+    {
+      why: "a heartbeat that names the commit again records it only once",
+      state: { status: "running", commitRecorded: true },
+      update: { status: "running", commit_hash: SHA },
+      expected: { effect: { kind: "none" } },
+    },
+    {
+      why: "a heartbeat with the commit not yet recorded records it, and moves nothing",
+      state: { status: "running" },
+      update: { status: "running", commit_hash: SHA },
+      expected: { commit: SHA, effect: { kind: "none" } },
+    },
+    {
+      why: "a failure report stops the build with its class and last batch",
+      state: { status: "running" },
+      update: stopped(),
+      expected: {
+        effect: { kind: "stopped", outcome: "failed", failureClass: "build_command", lastLogSeq: 4 },
+      },
+    },
+    {
+      why: "a success carries no failure class, whatever the runner sent",
+      state: { status: "running" },
+      update: stopped({ outcome: "success" }),
+      expected: { effect: { kind: "stopped", outcome: "success", failureClass: undefined, lastLogSeq: 4 } },
+    },
+    {
+      why: "a runner that stops before reporting running still stops the build",
+      state: {},
+      update: stopped({ failure_class: "clone" }),
+      expected: { effect: { kind: "stopped", outcome: "failed", failureClass: "clone", lastLogSeq: 4 } },
+    },
+    {
+      why: "the runner's stop after the platform stopped it says which batch was last",
+      state: { status: "stopped", outcome: "cancelled" },
+      update: stopped({ outcome: "cancelled", last_log_seq: 9 }),
+      expected: { effect: { kind: "last-log-seq", lastLogSeq: 9 } },
+    },
+    {
+      why: "a duplicate stop after that changes nothing",
+      state: { status: "stopped", outcome: "cancelled", lastLogSeq: 9 },
+      update: stopped({ last_log_seq: 12 }),
+      expected: { effect: { kind: "none" } },
+    },
+    {
+      why: "a late running after the stop changes nothing, commit included",
+      state: { status: "stopped", outcome: "success", lastLogSeq: 3 },
+      update: { status: "running", commit_hash: SHA },
+      expected: { effect: { kind: "none" } },
+    },
+  ])("$why", ({ state, update, expected }) => {
+    expect(statusEffect({ ...base, ...state }, update)).toEqual(expected);
+  });
 });

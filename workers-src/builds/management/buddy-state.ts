@@ -1,5 +1,5 @@
 /** What a BuildBuddy keeps in storage, and the small helpers around it. */
-import type { BuildOutcome, BuildStatus, FailureClass } from "../shared/protocol";
+import type { BuildOutcome, BuildStatus, FailureClass, StatusCallback } from "../shared/protocol";
 
 /** After the runner says it stopped, how long its last log batches may still take to arrive. */
 export const LOG_GRACE_MS = 30_000;
@@ -108,4 +108,42 @@ export function alarmAction(
   if (state.status === "stopped" && state.logDeadline !== undefined && now >= state.logDeadline)
     return "seal-log";
   return "rearm";
+}
+
+/** What a runner's status callback does to the build. */
+export type StatusEffect =
+  /** Late, duplicate or out of order: nothing moves. */
+  | { kind: "none" }
+  /** The platform stopped the build first; the runner's own report still says which batch was its last. */
+  | { kind: "last-log-seq"; lastLogSeq: number }
+  | { kind: "running" }
+  | { kind: "stopped"; outcome: BuildOutcome; failureClass: FailureClass | undefined; lastLogSeq: number };
+
+/**
+ * The effect of `update` on a build in `state`, and the commit to record first (once: a build asked for a
+ * branch learns its commit from the runner). Pure. Status only ever moves forward.
+ */
+export function statusEffect(
+  state: BuddyState,
+  update: StatusCallback,
+): { commit?: string; effect: StatusEffect } {
+  if (state.status === "stopped" && update.status === "stopped" && state.lastLogSeq === undefined) {
+    return { effect: { kind: "last-log-seq", lastLogSeq: update.last_log_seq } };
+  }
+  const commit =
+    update.status === "running" && update.commit_hash && !state.commitRecorded && state.status !== "stopped"
+      ? update.commit_hash
+      : undefined;
+  const withCommit = commit === undefined ? {} : { commit };
+  if (STATUS_RANK[update.status] <= STATUS_RANK[state.status])
+    return { ...withCommit, effect: { kind: "none" } };
+  if (update.status === "running") return { ...withCommit, effect: { kind: "running" } };
+  return {
+    effect: {
+      kind: "stopped",
+      outcome: update.outcome,
+      failureClass: update.outcome === "success" ? undefined : update.failure_class,
+      lastLogSeq: update.last_log_seq,
+    },
+  };
 }

@@ -20,8 +20,8 @@ import {
   LOG_GRACE_MS,
   parseCursor,
   START_RETRY_MS,
-  STATUS_RANK,
   STOPPED_LOG_GRACE_MS,
+  statusEffect,
   tombstone,
 } from "./buddy-state";
 import { type BuildRows, buildRows, type StoppedBuild } from "./build-rows";
@@ -247,36 +247,31 @@ export class BuildBuddy extends DurableObject<ManagementEnv> {
 
   private async applyStatus(state: BuddyState, update: StatusCallback): Promise<CallbackResult> {
     await this.ctx.storage.put("lastSeen", Date.now());
-    if (state.status === "stopped" && update.status === "stopped" && state.lastLogSeq === undefined) {
-      // The platform stopped the build first; the runner's own report still says which batch was its last.
-      const next = { ...state, lastLogSeq: update.last_log_seq };
-      await this.save(next);
-      if (this.done(next)) this.wakeReaders();
-      return { status: 200, accepted: false };
-    }
-    if (
-      update.status === "running" &&
-      update.commit_hash &&
-      !state.commitRecorded &&
-      state.status !== "stopped"
-    ) {
-      await this.db().recordCommit(state.buildUuid, update.commit_hash);
+    const { commit, effect } = statusEffect(state, update);
+    if (commit !== undefined) {
+      await this.db().recordCommit(state.buildUuid, commit);
       state = { ...state, commitRecorded: true };
       await this.ctx.storage.put("state", state);
     }
-    if (STATUS_RANK[update.status] <= STATUS_RANK[state.status]) return { status: 200, accepted: false };
-    if (update.status === "running") {
-      await this.db().markRunning(state.buildUuid);
-      await this.save({ ...state, status: "running" });
-      return { status: 200, accepted: true };
+    switch (effect.kind) {
+      case "none":
+        return { status: 200, accepted: false };
+      case "last-log-seq": {
+        const next = { ...state, lastLogSeq: effect.lastLogSeq };
+        await this.save(next);
+        if (this.done(next)) this.wakeReaders();
+        return { status: 200, accepted: false };
+      }
+      case "running":
+        await this.db().markRunning(state.buildUuid);
+        await this.save({ ...state, status: "running" });
+        return { status: 200, accepted: true };
+      case "stopped":
+        await this.finish({ ...state, lastLogSeq: effect.lastLogSeq }, effect.outcome, effect.failureClass, {
+          stopRunner: false,
+        });
+        return { status: 200, accepted: true };
     }
-    await this.finish(
-      { ...state, lastLogSeq: update.last_log_seq },
-      update.outcome,
-      update.outcome === "success" ? undefined : update.failure_class,
-      { stopRunner: false },
-    );
-    return { status: 200, accepted: true };
   }
 
   /** `POST /api/builds/:uuid/logs` from the runner. */
