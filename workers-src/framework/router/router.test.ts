@@ -108,8 +108,30 @@ describe("routing", () => {
     expect(res.headers.get("x-trace")).toBe("outer:in,inner:in,inner:out,outer:out");
   });
 
+  it.each([
+    { path: "/files/readme.md", expected: { path: "readme.md" } },
+    { path: "/files/docs/guide/intro%20page.md", expected: { path: "docs/guide/intro page.md" } },
+    { path: "/users/7/files/a/b", expected: { id: "7", rest: "a/b" } },
+  ])("gives a trailing *name the rest of the path: $path", async ({ path, expected }) => {
+    expect(await (await get(path)).json()).toEqual(expected);
+  });
+
+  it("matches a trailing *name only with at least one segment", async () => {
+    expect((await get("/files")).status).toBe(404);
+    expect((await get("/files/")).status).toBe(404);
+  });
+
+  it.each(["/a/*", "/*rest/more", "/a/*rest/:id"])("refuses the route %s at registration", (path) => {
+    expect(() => router<TestEnv>().get(path, () => undefined)).toThrow(
+      `router: GET ${path}: a "*name" segment must be named and come last`,
+    );
+  });
+
   it("types params from the path literal", () => {
     const app = router<TestEnv>();
+    app.get("/files/:bucket/*key", (ctx) => {
+      expectTypeOf(ctx.params).toEqualTypeOf<{ bucket: string; key: string }>();
+    });
     app.get("/a/:first/b/:second", (ctx) => {
       expectTypeOf(ctx.params).toEqualTypeOf<{ first: string; second: string }>();
       expectTypeOf(ctx.body).toEqualTypeOf<undefined>();

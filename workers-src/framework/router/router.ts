@@ -4,13 +4,22 @@
 import type * as z from "zod";
 
 /** The names of the `:name` segments of a path literal: `"/users/:id/posts/:post"` → `"id" | "post"`. */
-export type ParamNames<P extends string> = P extends `${string}:${infer Rest}`
+type ColonNames<P extends string> = P extends `${string}:${infer Rest}`
   ? Rest extends `${infer Name}/${infer Tail}`
-    ? Name | ParamNames<`/${Tail}`>
+    ? Name | ColonNames<`/${Tail}`>
     : Rest
   : never;
 
-/** The `params` of a route, one string per `:name` segment of its path. */
+/** The name of a trailing `*name` segment: `"/files/*path"` → `"path"`. */
+type RestName<P extends string> = P extends `${string}/*${infer Name}` ? Name : never;
+
+/** Every parameter name of a path literal: its `:name` segments and its trailing `*name`. */
+export type ParamNames<P extends string> = ColonNames<P> | RestName<P>;
+
+/**
+ * The `params` of a route, one string per `:name` segment of its path, and for a trailing `*name` the rest
+ * of the path (one or more segments, each decoded, joined by "/").
+ */
 export type PathParams<P extends string> = { [K in ParamNames<P>]: string };
 
 export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
@@ -169,12 +178,27 @@ export function toResponse(result: unknown): Response {
 
 const splitPath = (path: string) => path.split("/").filter((s) => s !== "");
 
+/** A route's segments, checked once at registration: a `*name` rest segment comes last and has a name. */
+function patternOf(method: string, path: string): string[] {
+  const segments = splitPath(path);
+  segments.forEach((segment, i) => {
+    if (!segment.startsWith("*")) return;
+    if (segment.length === 1 || i !== segments.length - 1) {
+      throw new TypeError(`router: ${method} ${path}: a "*name" segment must be named and come last`);
+    }
+  });
+  return segments;
+}
+
 function matchSegments(pattern: string[], actual: string[]): Record<string, string> | undefined {
-  if (pattern.length !== actual.length) return undefined;
+  const rest = pattern.at(-1)?.startsWith("*") === true;
+  if (rest ? actual.length < pattern.length : pattern.length !== actual.length) return undefined;
   const params: Record<string, string> = {};
   for (const [i, part] of pattern.entries()) {
     const value = actual[i]!;
-    if (part.startsWith(":")) params[part.slice(1)] = decodeURIComponent(value);
+    if (part.startsWith("*")) {
+      params[part.slice(1)] = actual.slice(i).map(decodeURIComponent).join("/");
+    } else if (part.startsWith(":")) params[part.slice(1)] = decodeURIComponent(value);
     else if (part !== value) return undefined;
   }
   return params;
@@ -227,7 +251,7 @@ export function router<Env, Vars = Record<string, unknown>>(): Router<Env, Vars>
       routes.push({
         method,
         host: options.host?.toLowerCase(),
-        segments: splitPath(path),
+        segments: patternOf(method, path),
         body: options.body,
         query: options.query,
         handler,
