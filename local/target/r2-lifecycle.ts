@@ -3,6 +3,8 @@
  * store keeps objects forever, so the runner deletes expired ones itself (at start and every hour).
  */
 
+import { firstBinding } from "./bindings";
+
 /** One enabled rule that deletes objects: after an age, or from a date on. */
 export interface LocalExpiryRule {
   id: string;
@@ -97,21 +99,17 @@ export async function sweep(bucket: ListableBucket, lifecycle: LocalLifecycle, n
 
 /** The buckets the plan gives expiry rules, each through a Worker that binds it. */
 export async function expireR2Objects(
-  plan: { r2Lifecycles: LocalLifecycle[]; workers: { name: string; r2Buckets: Record<string, string> }[] },
+  plan: {
+    r2Lifecycles: LocalLifecycle[];
+    workers: readonly { name: string; r2Buckets: Record<string, string> }[];
+  },
   bucketOf: (binding: string, workerName: string) => Promise<ListableBucket>,
   now: Date,
 ): Promise<{ bucketName: string; deleted: string[] }[]> {
   const results: { bucketName: string; deleted: string[] }[] = [];
   for (const lifecycle of plan.r2Lifecycles) {
     if (lifecycle.rules.length === 0) continue;
-    let found: { binding: string; worker: string } | undefined;
-    for (const w of plan.workers) {
-      const binding = Object.entries(w.r2Buckets).find(([, name]) => name === lifecycle.bucketName)?.[0];
-      if (binding) {
-        found = { binding, worker: w.name };
-        break;
-      }
-    }
+    const found = firstBinding(plan.workers, "r2Buckets", lifecycle.bucketName);
     // A bucket no Worker binds has nothing in it locally.
     if (!found) continue;
     const bucket = await bucketOf(found.binding, found.worker);

@@ -9,6 +9,7 @@ import type { CapturedResource } from "../graph";
 import { freePort } from "../ports";
 import { type PostgresServer, startEmbeddedPostgres } from "../postgres-server";
 import type * as Synth from "../synth";
+import { firstBinding } from "./bindings";
 import { type LocalBuildRunner, startLocalBuildRunners } from "./build-runner";
 import { type CronSchedule, cronMatches, parseCron } from "./cron";
 import { type LocalPlan, planLocal } from "./miniflare-plan";
@@ -286,16 +287,15 @@ export async function startLocalTarget(options: LocalTargetOptions = {}): Promis
     const entryUrl = entry.toString();
 
     for (const d1 of plan.d1) {
-      const owner = plan.workers.find((w) => Object.values(w.d1Databases).includes(d1.databaseId));
-      const binding = owner && Object.entries(owner.d1Databases).find(([, id]) => id === d1.databaseId)?.[0];
-      if (!owner || !binding) {
+      const found = firstBinding(plan.workers, "d1Databases", d1.databaseId);
+      if (!found) {
         log(`  D1 database ${d1.databaseId} is bound by no Worker: its migrations wait until one binds it`);
         continue;
       }
-      const db = await mf.getD1Database(binding, owner.name);
+      const db = await mf.getD1Database(found.binding, found.worker);
       const result = await applyD1Migrations(d1BindingExecutor(db), d1.migrations);
       log(
-        `  D1 ${binding} (${owner.name}): ${result.applied.length === 0 ? "up to date" : `applied ${result.applied.join(", ")}`}`,
+        `  D1 ${found.binding} (${found.worker}): ${result.applied.length === 0 ? "up to date" : `applied ${result.applied.join(", ")}`}`,
       );
     }
 

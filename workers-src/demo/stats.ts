@@ -25,20 +25,14 @@ const statsOf = (env: DemoEnv) => kvStore<DocStats>(env.DEMO_KV, { prefix: "stat
  * creation time, so the first and last keys are the oldest and newest documents.
  */
 export async function tallyDocs(env: DemoEnv, cron: string, now: Date): Promise<DocStats> {
-  const docs = kvStore(env.DEMO_KV, { prefix: DOCS_PREFIX });
   let documents = 0;
   let oldest: string | undefined;
   let newest: string | undefined;
-  let cursor: string | undefined;
-  do {
-    const page = await docs.keys(cursor === undefined ? {} : { cursor });
-    for (const id of page.entries) {
-      documents++;
-      oldest ??= id;
-      newest = id;
-    }
-    cursor = page.complete ? undefined : page.cursor;
-  } while (cursor !== undefined);
+  for await (const id of kvStore(env.DEMO_KV, { prefix: DOCS_PREFIX }).allKeys()) {
+    documents++;
+    oldest ??= id;
+    newest = id;
+  }
   return {
     documents,
     ...(oldest !== undefined ? { oldest } : {}),

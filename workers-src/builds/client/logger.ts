@@ -16,6 +16,12 @@ export type ClientLogTags = {
 
 export const logger = new WorkersLogger<ClientLogTags>();
 
+/** What a log line may say about an error: its class, message and stack. */
+export function errorFields(err: unknown): { error: string; message: string; stack: string | undefined } {
+  if (err instanceof Error) return { error: err.name, message: err.message, stack: err.stack };
+  return { error: typeof err, message: String(err), stack: undefined };
+}
+
 /**
  * Gives the request its id (also answered as `X-Request-Id`) and tags the log context with it; runs
  * inside `useWorkersLogger`, which opens that context.

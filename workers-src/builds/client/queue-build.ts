@@ -6,9 +6,9 @@
  */
 import type { Context } from "hono";
 import type { Db } from "../shared/db";
-import { type BuildTimes, buildDataPoint } from "../shared/metrics";
+import { buildDataPoint, STOPPED_BUILD_COLUMNS, type StoppedBuild } from "../shared/metrics";
 import type { AppEnv } from "./env";
-import { logger } from "./logger";
+import { errorFields, logger } from "./logger";
 import { BUILD_COLUMNS, type BuildRow } from "./records";
 
 export interface QueueBuildRequest {
@@ -32,16 +32,10 @@ export function commitTitle(message: string): string | null {
   return first === "" ? null : first.slice(0, MAX_COMMIT_MESSAGE_CHARS);
 }
 
-/** A queued build that a newer push or hook superseded: it stopped as `skipped`. */
-export interface SupersededBuild extends BuildTimes {
-  account_id: string;
-  worker_id: string;
-}
-
 export interface QueuedBuilds {
   /** One per request, in order. */
   queued: BuildRow[];
-  superseded: SupersededBuild[];
+  superseded: StoppedBuild[];
 }
 
 /** Queues builds in one transaction: all or none. */
@@ -56,17 +50,17 @@ export async function queueBuilds(db: Db, requests: QueueBuildRequest[]): Promis
  */
 export async function queueBuildsInTransaction(tx: Db, requests: QueueBuildRequest[]): Promise<QueuedBuilds> {
   const queued: BuildRow[] = [];
-  const superseded: SupersededBuild[] = [];
+  const superseded: StoppedBuild[] = [];
   for (const r of requests) {
     await tx.query("SELECT pg_advisory_xact_lock(hashtextextended($1::text || ':' || $2::text, 0))", [
       r.triggerId,
       r.branch,
     ]);
     if (r.source !== "api") {
-      const skipped = await tx.query<SupersededBuild>(
+      const skipped = await tx.query<StoppedBuild>(
         `UPDATE builds SET status = 'stopped', build_outcome = 'skipped', stopped_at = clock_timestamp()
          WHERE trigger_id = $1 AND branch = $2 AND status = 'queued' AND source <> 'api'
-         RETURNING account_id, worker_id, created_at, initializing_at, running_at, stopped_at`,
+         RETURNING ${STOPPED_BUILD_COLUMNS}`,
         [r.triggerId, r.branch],
       );
       superseded.push(...skipped);
@@ -85,17 +79,9 @@ export async function queueBuildsInTransaction(tx: Db, requests: QueueBuildReque
  * One Analytics Engine point per superseded build, as the Build Management Worker writes for every build
  * it stops: call it once the transaction that superseded them has committed.
  */
-export function recordSuperseded(c: Context<AppEnv>, superseded: SupersededBuild[]): void {
+export function recordSuperseded(c: Context<AppEnv>, superseded: StoppedBuild[]): void {
   for (const build of superseded) {
-    c.env.BUILD_METRICS?.writeDataPoint(
-      buildDataPoint(
-        { accountId: build.account_id, workerId: build.worker_id },
-        "skipped",
-        undefined,
-        build,
-        c.env.RELEASE,
-      ),
-    );
+    c.env.BUILD_METRICS?.writeDataPoint(buildDataPoint(build, "skipped", undefined, c.env.RELEASE));
   }
 }
 
@@ -114,10 +100,4 @@ export function wakeScheduler(c: Context<AppEnv>): void {
     }
   };
   c.executionCtx.waitUntil(wake());
-}
-
-/** What a log line may say about an error: its class, message and stack. */
-export function errorFields(err: unknown): { error: string; message: string; stack: string | undefined } {
-  if (err instanceof Error) return { error: err.name, message: err.message, stack: err.stack };
-  return { error: typeof err, message: String(err), stack: undefined };
 }

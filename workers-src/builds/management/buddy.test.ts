@@ -1,8 +1,9 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { sha256Hex } from "../lib/digest";
+import type { StoppedBuild } from "../shared/metrics";
 import { type BuddyState, BuildBuddy } from "./buddy";
-import type { BuildRows, StoppedBuild } from "./build-rows";
+import type { BuildRows } from "./build-rows";
 import { BuildScheduler } from "./scheduler";
 
 const TOKEN = "t".repeat(64);

@@ -1,7 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { constantTimeEqualText, randomHex, sha256Hex } from "../lib/digest";
 import type { CancelResult, LogPage, ReadLogsOptions } from "../shared/management-api";
-import { buildDataPoint } from "../shared/metrics";
+import { buildDataPoint, type StoppedBuild } from "../shared/metrics";
 import {
   type BuildOutcome,
   type FailureClass,
@@ -24,7 +24,7 @@ import {
   statusEffect,
   tombstone,
 } from "./buddy-state";
-import { type BuildRows, buildRows, type StoppedBuild } from "./build-rows";
+import { type BuildRows, buildRows } from "./build-rows";
 import { type ComputeBackend, ComputeError, computeBackend } from "./compute";
 import { logFor, type ManagementEnv, numberVar, schedulerOf } from "./env";
 import { loadBuild, startRequest } from "./load-build";
@@ -125,14 +125,9 @@ export class BuildBuddy extends DurableObject<ManagementEnv> {
     outcome: BuildOutcome,
     failureClass: FailureClass | undefined,
   ): void {
-    const point = buildDataPoint(
-      { accountId: build.account_id, workerId: build.worker_id },
-      outcome,
-      failureClass,
-      build,
-      this.env.RELEASE,
+    (this.metrics ?? this.env.BUILD_METRICS)?.writeDataPoint(
+      buildDataPoint(build, outcome, failureClass, this.env.RELEASE),
     );
-    (this.metrics ?? this.env.BUILD_METRICS)?.writeDataPoint(point);
   }
 
   private wakeReaders(): void {

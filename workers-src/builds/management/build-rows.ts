@@ -3,15 +3,9 @@
  * so a retried or late call changes nothing: status only ever moves forward.
  */
 import { withDb } from "../shared/db";
-import type { BuildTimes } from "../shared/metrics";
+import { STOPPED_BUILD_COLUMNS, type StoppedBuild } from "../shared/metrics";
 import type { BuildOutcome, BuildStatus, FailureClass } from "../shared/protocol";
 import type { ManagementEnv } from "./env";
-
-/** A build this call stopped: what its metrics data point needs. */
-export interface StoppedBuild extends BuildTimes {
-  account_id: string;
-  worker_id: string;
-}
 
 /** A build's row, as `cancelUnstarted` leaves it. */
 export interface CancelledRow extends StoppedBuild {
@@ -44,8 +38,6 @@ export function buildRows(env: ManagementEnv): BuildRows {
   };
 }
 
-const STOPPED = "account_id, worker_id, created_at, initializing_at, running_at, stopped_at";
-
 /** The runner's resolved commit, for a build whose push did not name one. */
 function recordCommit(env: ManagementEnv, buildUuid: string, commitHash: string): Promise<unknown> {
   return withDb(env.HYPERDRIVE, (db) =>
@@ -76,7 +68,7 @@ async function markStopped(
     db.query<StoppedBuild>(
       `UPDATE builds SET status = 'stopped', build_outcome = $2, failure_class = $3, stopped_at = clock_timestamp()
         WHERE build_uuid = $1 AND status <> 'stopped'
-        RETURNING ${STOPPED}`,
+        RETURNING ${STOPPED_BUILD_COLUMNS}`,
       [buildUuid, outcome, failureClass ?? null],
     ),
   );
@@ -89,7 +81,7 @@ async function failInitializing(env: ManagementEnv, buildUuid: string): Promise<
     db.query<StoppedBuild>(
       `UPDATE builds SET status = 'stopped', build_outcome = 'failed', failure_class = 'initialization',
               stopped_at = clock_timestamp() WHERE build_uuid = $1 AND status = 'initializing'
-        RETURNING ${STOPPED}`,
+        RETURNING ${STOPPED_BUILD_COLUMNS}`,
       [buildUuid],
     ),
   );
@@ -100,19 +92,14 @@ async function failInitializing(env: ManagementEnv, buildUuid: string): Promise<
  * Cancels a build this object never started (queued, or admitted a moment ago), in one statement: the row
  * as it now is, and whether this call cancelled it. Undefined for an unknown build.
  */
-async function cancelUnstarted(
-  env: ManagementEnv,
-  buildUuid: string,
-): Promise<
-  (StoppedBuild & { status: BuildStatus; build_outcome: BuildOutcome | null; changed: boolean }) | undefined
-> {
+async function cancelUnstarted(env: ManagementEnv, buildUuid: string): Promise<CancelledRow | undefined> {
   const rows = await withDb(env.HYPERDRIVE, (db) =>
     db.query<CancelledRow>(
       `WITH changed AS (
          UPDATE builds SET status = 'stopped', build_outcome = 'cancelled', stopped_at = clock_timestamp()
-          WHERE build_uuid = $1 AND status IN ('queued', 'initializing') RETURNING status, build_outcome, ${STOPPED})
-       SELECT status, build_outcome, ${STOPPED}, true AS changed FROM changed
-       UNION ALL SELECT status, build_outcome, ${STOPPED}, false FROM builds
+          WHERE build_uuid = $1 AND status IN ('queued', 'initializing') RETURNING status, build_outcome, ${STOPPED_BUILD_COLUMNS})
+       SELECT status, build_outcome, ${STOPPED_BUILD_COLUMNS}, true AS changed FROM changed
+       UNION ALL SELECT status, build_outcome, ${STOPPED_BUILD_COLUMNS}, false FROM builds
         WHERE build_uuid = $1 AND NOT EXISTS (SELECT 1 FROM changed)`,
       [buildUuid],
     ),

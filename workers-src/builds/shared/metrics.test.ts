@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { buildDataPoint } from "./metrics";
 
 const at = (seconds: number) => new Date(Date.UTC(2026, 10, 23, 12, 0, seconds));
-const build = { accountId: "acct-1", workerId: "worker-1" };
+const build = { account_id: "acct-1", worker_id: "worker-1" };
 
 describe("buildDataPoint: one Analytics Engine point per stopped build", () => {
   it.each([
@@ -39,7 +39,7 @@ describe("buildDataPoint: one Analytics Engine point per stopped build", () => {
       doubles: [0, 58000, 59000],
     },
   ])("$name", ({ outcome, failure, times, blobs, doubles }) => {
-    expect(buildDataPoint(build, outcome, failure, times, "r1")).toEqual({
+    expect(buildDataPoint({ ...build, ...times }, outcome, failure, "r1")).toEqual({
       indexes: ["acct-1"],
       blobs,
       doubles,

@@ -1,11 +1,18 @@
-import type { BuildOutcome, FailureClass } from "../shared/protocol";
+import type { BuildOutcome, FailureClass } from "./protocol";
 
-export interface BuildTimes {
+/** A build's row as it stopped: what its metrics data point is made of. */
+export interface StoppedBuild {
+  account_id: string;
+  worker_id: string;
   created_at: Date;
   initializing_at: Date | null;
   running_at: Date | null;
   stopped_at: Date;
 }
+
+/** The `builds` columns of a {@link StoppedBuild}, for a `RETURNING` or `SELECT` list. */
+export const STOPPED_BUILD_COLUMNS =
+  "account_id, worker_id, created_at, initializing_at, running_at, stopped_at";
 
 /**
  * The Analytics Engine data point of a stopped build, indexed by account. Blobs: outcome, failure class
@@ -13,21 +20,20 @@ export interface BuildTimes {
  * 0 if it never started), time running (running → stopped; 0 if it never ran), total (created → stopped).
  */
 export function buildDataPoint(
-  build: { accountId: string; workerId: string },
+  build: StoppedBuild,
   outcome: BuildOutcome,
   failureClass: FailureClass | undefined,
-  times: BuildTimes,
   release: string,
 ): AnalyticsEngineDataPoint {
   const ms = (from: Date | null, to: Date | null) =>
     from && to ? Math.max(0, new Date(to).getTime() - new Date(from).getTime()) : 0;
   return {
-    indexes: [build.accountId],
-    blobs: [outcome, failureClass ?? "", build.workerId, release],
+    indexes: [build.account_id],
+    blobs: [outcome, failureClass ?? "", build.worker_id, release],
     doubles: [
-      ms(times.created_at, times.initializing_at),
-      ms(times.running_at, times.stopped_at),
-      ms(times.created_at, times.stopped_at),
+      ms(build.created_at, build.initializing_at),
+      ms(build.running_at, build.stopped_at),
+      ms(build.created_at, build.stopped_at),
     ],
   };
 }

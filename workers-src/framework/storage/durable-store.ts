@@ -158,6 +158,9 @@ export function durableStore<T = unknown>(
     entries(options = {}) {
       return followCursors((cursor) => store.list({ ...options, cursor }));
     },
+    allKeys(options = {}) {
+      return followCursors((cursor) => store.keys({ ...options, cursor }));
+    },
     async alarm() {
       const removed = sql
         .exec(`DELETE FROM ${DURABLE_STORE_TABLE} WHERE expires_at <= ? RETURNING key`, now())

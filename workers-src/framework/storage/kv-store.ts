@@ -140,6 +140,9 @@ export function kvStore<T = unknown, M = unknown>(
     entries(options = {}) {
       return followCursors((cursor) => store.list({ ...options, cursor }));
     },
+    allKeys(options = {}) {
+      return followCursors((cursor) => store.keys({ ...options, cursor }));
+    },
   };
   return store;
 }

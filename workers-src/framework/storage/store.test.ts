@@ -128,5 +128,9 @@ describe.each(BACKENDS)("$name", (backend) => {
       const iterated: [string, unknown][] = [];
       for await (const entry of store.entries({ prefix: "item:", limit: 100 })) iterated.push(entry);
       expect(iterated).toStrictEqual(keys.map((key, i) => [key, { i }]));
+
+      const allKeys: string[] = [];
+      for await (const key of store.allKeys({ prefix: "item:", limit: 100 })) allKeys.push(key);
+      expect(allKeys).toStrictEqual(keys);
     }));
 });

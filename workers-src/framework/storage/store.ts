@@ -51,6 +51,8 @@ export interface Store<T = unknown> {
   keys(options?: ListOptions): Promise<ListPage<string>>;
   /** Every entry under `prefix`, page after page (`limit` is the page size). */
   entries(options?: Omit<ListOptions, "cursor">): AsyncIterableIterator<[key: string, value: T]>;
+  /** Every key under `prefix`, page after page (`limit` is the page size); on KV, no value is read. */
+  allKeys(options?: Omit<ListOptions, "cursor">): AsyncIterableIterator<string>;
 }
 
 export const MAX_LIST_LIMIT = 1000;
