@@ -83,7 +83,7 @@ const REASONS: Record<string, string> = {
   [TYPES.customDomain]: "served by Host header on the local entry port instead of DNS and a certificate",
   [TYPES.route]: "served by Host header on the local entry port (host part only; paths are not matched)",
   [TYPES.r2Lifecycle]:
-    "workerd's R2 store keeps objects forever: the local runner deletes the ones expiry rules expire, at start and every hour",
+    "workerd's R2 store keeps objects forever: the local runner deletes the ones expiry rules expire, a minute after start and then every hour",
   [TYPES.cron]: "workerd has no scheduler: the local runner fires the scheduled handler on each schedule",
   [`${TYPES.r2Lifecycle}.rules`]:
     "storage class transitions and multipart upload aborts have no local store to act on",

@@ -1,6 +1,6 @@
 /**
  * The expiry rules of an R2 bucket's lifecycle configuration, applied by the local target: workerd's R2
- * store keeps objects forever, so the runner deletes expired ones itself (at start and every hour).
+ * store keeps objects forever, so the runner deletes expired ones itself (a minute after start and then every hour).
  */
 
 import { firstBinding } from "./bindings";

@@ -55,7 +55,7 @@ export interface LocalTarget {
   fireCrons(date: Date): Promise<string[]>;
   /**
    * Deletes the R2 objects that the graph's lifecycle expiry rules expire at `now` (the target does this
-   * at start and every hour); answers the keys deleted per bucket.
+   * a minute after start and then every hour); answers the keys deleted per bucket.
    */
   expireR2Objects(now: Date): Promise<{ bucketName: string; deleted: string[] }[]>;
   stop(): Promise<void>;
@@ -341,12 +341,18 @@ export async function startLocalTarget(options: LocalTargetOptions = {}): Promis
           },
           (err) => log(`R2 lifecycle sweep failed: ${(err as Error).message}`),
         );
-      let sweeping = sweepNow();
-      const hourly = setInterval(() => {
+      // The first sweep waits a minute, so that listing a large bucket does not slow the start down.
+      let sweeping: Promise<void> | undefined;
+      let hourly: NodeJS.Timeout | undefined;
+      const first = setTimeout(() => {
         sweeping = sweepNow();
-      }, 3_600_000);
+        hourly = setInterval(() => {
+          sweeping = sweepNow();
+        }, 3_600_000);
+      }, 60_000);
       // A sweep in flight ends before workerd goes (cleanups run last-in first-out).
       cleanups.push(async () => {
+        clearTimeout(first);
         clearInterval(hourly);
         await sweeping;
       });
