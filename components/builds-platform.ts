@@ -26,8 +26,17 @@ export interface BuildLimits {
   heartbeatTimeoutSeconds: number;
   cacheExpiryDays: number;
   scheduler: { wakeOnQueue: boolean; pollIntervalSeconds: number };
-  /** `runnerUrl: "local"`: the local target starts a runner and wires it in. */
-  compute: { backend: "http" | "container"; runnerUrl: string; callbackUrl?: string };
+  /**
+   * `runnerUrl`: one runner or a list sharing the builds; `"local"`: the local target starts
+   * `localRunners` runners and wires them in.
+   */
+  compute: {
+    backend: "http" | "container";
+    runnerUrl: string | string[];
+    /** @default 1 */
+    localRunners?: number;
+    callbackUrl?: string;
+  };
 }
 
 export interface BuildsPlatformArgs {
@@ -146,7 +155,10 @@ export class BuildsPlatform extends pulumi.ComponentResource {
           SCHEDULER_WAKE: builds.scheduler.wakeOnQueue ? "on" : "off",
           SCHEDULER_POLL_SECONDS: String(builds.scheduler.pollIntervalSeconds),
           COMPUTE_BACKEND: builds.compute.backend,
-          RUNNER_URL: builds.compute.runnerUrl,
+          RUNNER_URL: [builds.compute.runnerUrl].flat().join(","),
+          ...(builds.compute.runnerUrl === "local"
+            ? { LOCAL_RUNNERS: String(builds.compute.localRunners ?? 1) }
+            : {}),
           ...(builds.compute.callbackUrl ? { CALLBACK_URL: builds.compute.callbackUrl } : {}),
           ...shared,
         },

@@ -183,8 +183,15 @@ export const stackConfigSchema = z.strictObject({
            * the runner image, attached to the BuildContainer class. @default "http"
            */
           backend: z.enum(["http", "container"]).default("http"),
-          /** The HTTP runner service, or `local` on the local stack. @default "local" */
-          runnerUrl: z.union([z.literal("local"), httpsUrl]).default("local"),
+          /**
+           * The HTTP runner service: one URL, or a list of runners that share the builds (each build goes to
+           * one with free capacity); `local` on the local stack. @default "local"
+           */
+          runnerUrl: z
+            .union([z.literal("local"), httpsUrl, z.array(httpsUrl).min(1, "must list at least one runner")])
+            .default("local"),
+          /** With `runnerUrl: local`, how many runner processes the local target starts. @default 1 */
+          localRunners: int(1, 8).default(1),
           /** Base URL of the Build Management Worker the runner calls back. */
           callbackUrl: httpsUrl.optional(),
         })

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
+import { ensureSandboxPrograms } from "../../workers-src/builds/runner/sandbox/host-tools";
 import { freePort } from "../ports";
 import type { LocalPlan } from "./miniflare-plan";
 
@@ -41,11 +42,24 @@ async function waitForHealth(url: string, child: ChildProcess, output: () => str
   throw new Error(`the build runner at ${url} did not answer within 30 s`);
 }
 
+/** Builds one local runner takes at once; also the size of its uid range. */
+const LOCAL_RUNNER_UIDS = 100;
+
 /**
- * Starts a build runner process for every Worker of the plan whose `RUNNER_URL` var is `local` (the
- * builds platform's Build Management Worker on the local stack) and points that var at it. The runner
- * takes the Worker's own `RUNNER_TOKEN`, allows `file://` repositories when the Worker's
- * `ALLOW_FILE_REPOS` says so, and calls back the Worker's own URL unless the Worker names a `CALLBACK_URL`.
+ * The first uid a local runner gives its builds. Runners sharing a host need ranges of their own; one
+ * derived from the runner's port is, since no two live runners hold the same port.
+ */
+export function localUidBase(port: number): number {
+  return 1_000_000 + port * LOCAL_RUNNER_UIDS;
+}
+
+/**
+ * Starts `LOCAL_RUNNERS` (default 1) build runner processes for every Worker of the plan whose
+ * `RUNNER_URL` var is `local` (the builds platform's Build Management Worker on the local stack) and
+ * points that var at them (a comma-separated list). Each runner takes the Worker's own `RUNNER_TOKEN`,
+ * allows `file://` repositories when the Worker's `ALLOW_FILE_REPOS` says so, calls back the Worker's
+ * own URL unless the Worker names a `CALLBACK_URL`, and isolates every build in a sandbox (installing
+ * the sandbox's Debian packages first where they are missing).
  */
 export async function startLocalBuildRunners(
   plan: LocalPlan,
@@ -54,47 +68,63 @@ export async function startLocalBuildRunners(
   log: (line: string) => void,
 ): Promise<LocalBuildRunners> {
   const started: { runner: LocalBuildRunner; child: ChildProcess; ready: Promise<void> }[] = [];
-  for (const worker of plan.workers) {
-    if (worker.bindings.RUNNER_URL !== LOCAL_RUNNER) continue;
+  const wanted = plan.workers.filter((worker) => worker.bindings.RUNNER_URL === LOCAL_RUNNER);
+  if (wanted.length > 0) await ensureSandboxPrograms(log);
+  for (const worker of wanted) {
     const token = worker.bindings.RUNNER_TOKEN;
     if (!token)
       throw new Error(`Worker ${worker.name} asks for a local build runner but has no RUNNER_TOKEN`);
-    const port = await freePort();
-    const url = `http://127.0.0.1:${port}`;
-    const workRoot = path.join(stateDir, "runner", worker.name);
-    mkdirSync(workRoot, { recursive: true });
-    const args = [
-      "-r",
-      path.join(REPO_ROOT, "local", "register.cjs"),
-      CLI,
-      "--port",
-      String(port),
-      "--callback-url",
-      worker.bindings.CALLBACK_URL ?? (workerUrls[worker.name] as string),
-      "--work-root",
-      workRoot,
-      "--max-concurrent",
-      String(Number(worker.bindings.MAX_CONCURRENT_BUILDS_GLOBAL) || 8),
-      ...(worker.bindings.ALLOW_FILE_REPOS === "true" ? ["--allow-file-repos"] : []),
-    ];
-    const child = spawn(process.execPath, args, {
-      cwd: REPO_ROOT,
-      env: { ...process.env, RUNNER_TOKEN: token },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let output = "";
-    const collect = (chunk: Buffer) => {
-      output = (output + chunk.toString()).slice(-4000);
-    };
-    child.stdout?.on("data", collect);
-    child.stderr?.on("data", (chunk: Buffer) => {
-      collect(chunk);
-      for (const line of chunk.toString().split("\n")) if (line.trim()) log(`build runner: ${line}`);
-    });
-    worker.bindings.RUNNER_URL = url;
-    const runner = { scriptName: worker.name, url, pid: child.pid as number };
-    started.push({ runner, child, ready: waitForHealth(url, child, () => output) });
-    log(`build runner for ${worker.name} on ${url}`);
+    const count = Math.max(1, Number(worker.bindings.LOCAL_RUNNERS) || 1);
+    const urls: string[] = [];
+    for (let index = 0; index < count; index++) {
+      const port = await freePort();
+      const url = `http://127.0.0.1:${port}`;
+      const name = count === 1 ? worker.name : `${worker.name}-${index + 1}`;
+      const workRoot = path.join(stateDir, "runner", name);
+      mkdirSync(workRoot, { recursive: true });
+      const maxConcurrent = Math.min(
+        Number(worker.bindings.MAX_CONCURRENT_BUILDS_GLOBAL) || 8,
+        LOCAL_RUNNER_UIDS,
+      );
+      const args = [
+        "-r",
+        path.join(REPO_ROOT, "local", "register.cjs"),
+        CLI,
+        "--port",
+        String(port),
+        "--callback-url",
+        worker.bindings.CALLBACK_URL ?? (workerUrls[worker.name] as string),
+        "--work-root",
+        workRoot,
+        "--max-concurrent",
+        String(maxConcurrent),
+        "--uid-base",
+        String(localUidBase(port)),
+        // A local runner stops with the target: what still runs is handed back at once.
+        "--drain-seconds",
+        "0",
+        ...(worker.bindings.ALLOW_FILE_REPOS === "true" ? ["--allow-file-repos"] : []),
+      ];
+      const child = spawn(process.execPath, args, {
+        cwd: REPO_ROOT,
+        env: { ...process.env, RUNNER_TOKEN: token },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let output = "";
+      const collect = (chunk: Buffer) => {
+        output = (output + chunk.toString()).slice(-4000);
+      };
+      child.stdout?.on("data", collect);
+      child.stderr?.on("data", (chunk: Buffer) => {
+        collect(chunk);
+        for (const line of chunk.toString().split("\n")) if (line.trim()) log(`build runner: ${line}`);
+      });
+      urls.push(url);
+      const runner = { scriptName: worker.name, url, pid: child.pid as number };
+      started.push({ runner, child, ready: waitForHealth(url, child, () => output) });
+      log(`build runner for ${worker.name} on ${url}`);
+    }
+    worker.bindings.RUNNER_URL = urls.join(",");
   }
   const stop = async () => {
     await Promise.all(

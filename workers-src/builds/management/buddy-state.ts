@@ -50,6 +50,8 @@ export interface BuddyState {
   commitRecorded?: boolean;
   /** The runner was busy or unreachable: the start is tried again at this time. */
   retryAt?: number;
+  /** The runner that took the build, where there are several (a stop goes there). */
+  runner?: string;
   /** When the log is sealed even if batches are still missing. */
   logDeadline?: number;
 }

@@ -187,9 +187,9 @@ describe("BuildBuddy metrics: one Analytics Engine point per build it stops, whi
     await runInDurableObject(stub, (instance: BuildBuddy) => {
       instance.metrics = { writeDataPoint: (p) => points.push(p ?? {}) };
       instance.compute = {
-        startBuild: async () => {},
-        stopBuild: async (uuid) => {
-          stops.push(uuid);
+        startBuild: async () => ({}),
+        stopBuild: async (uuid, runner) => {
+          stops.push(runner ? `${uuid}@${runner}` : uuid);
         },
       };
       instance.rows = {
@@ -217,6 +217,14 @@ describe("BuildBuddy metrics: one Analytics Engine point per build it stops, whi
     expect(points).toEqual([
       { indexes: ["acct"], blobs: ["cancelled", "", "worker", env.RELEASE], doubles: [1000, 5000, 7000] },
     ]);
+  });
+
+  it("a cancel goes to the runner that took the build, where there are several", async () => {
+    const stub = await startedBuddy({ runner: "http://127.0.0.1:9002" });
+    const { stops } = await instrumented(stub, { markStopped: async () => stopped() });
+    const uuid = (await stub.inspect()).state!.buildUuid;
+    await stub.cancel(uuid);
+    expect(stops).toEqual([`${uuid}@http://127.0.0.1:9002`]);
   });
 
   it("a build the runner reports failed: outcome and failure class from the report", async () => {

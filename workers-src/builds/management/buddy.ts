@@ -165,9 +165,11 @@ export class BuildBuddy extends DurableObject<ManagementEnv> {
    */
   private async attemptStart(request: StartBuildRequest, retry = false): Promise<void> {
     try {
-      await this.backend().startBuild(request);
+      const { runner } = await this.backend().startBuild(request);
       const state = await this.load();
-      if (state?.retryAt !== undefined) await this.save({ ...state, retryAt: undefined });
+      if (state && (state.retryAt !== undefined || runner !== undefined)) {
+        await this.save({ ...state, retryAt: undefined, runner });
+      }
     } catch (err) {
       const message = (err as Error).message;
       const state = await this.load();
@@ -366,7 +368,7 @@ export class BuildBuddy extends DurableObject<ManagementEnv> {
     }
     if (options.stopRunner) {
       await this.backend()
-        .stopBuild(state.buildUuid)
+        .stopBuild(state.buildUuid, state.runner)
         .catch((err: Error) =>
           logFor(this.env, { build_uuid: state.buildUuid }).warn("runner stop failed", err.message),
         );

@@ -1,12 +1,13 @@
-import type { StartBuildRequest } from "../shared/protocol";
+import { type RunnerHealth, runnerHealthSchema, type StartBuildRequest } from "../shared/protocol";
 import { ContainerBackend } from "./container";
 import type { ManagementEnv } from "./env";
 
 /** Where builds run. Each backend starts and stops one build; the build reports back on its own. */
 export interface ComputeBackend {
-  startBuild(request: StartBuildRequest): Promise<void>;
-  /** Stops a build's processes; stopping one that is not running is not an error. */
-  stopBuild(buildUuid: string): Promise<void>;
+  /** Starts the build; answers which runner took it, where there are several. */
+  startBuild(request: StartBuildRequest): Promise<{ runner?: string }>;
+  /** Stops a build's processes (on `runner`, when known); stopping one that is not running is not an error. */
+  stopBuild(buildUuid: string, runner?: string): Promise<void>;
   /** The build ended on its own: whatever it held (a container) can go. */
   releaseBuild?(buildUuid: string): Promise<void>;
 }
@@ -22,31 +23,113 @@ export class ComputeError extends Error {
   }
 }
 
-/** The HTTP runner service (`workers-src/builds/runner`), reached with a shared bearer token. */
+/** How long a runner's health check may take before the runner counts as down. */
+const HEALTH_TIMEOUT_MS = 2000;
+
+/** One runner's answer to `GET /health`, or why there was none. */
+export type RunnerProbe = { url: string; health: RunnerHealth } | { url: string; problem: string };
+
+/**
+ * The runners to offer a build to, most free capacity first (ties keep the configured order), and why the
+ * others were left out. Pure.
+ */
+export function rankRunners(probes: readonly RunnerProbe[]): { order: string[]; skipped: string[] } {
+  const ready: { url: string; free: number; index: number }[] = [];
+  const skipped: string[] = [];
+  for (const [index, probe] of probes.entries()) {
+    if ("problem" in probe) {
+      skipped.push(`${probe.url}: ${probe.problem}`);
+      continue;
+    }
+    const { health } = probe;
+    const free = health.capacity - health.active;
+    if (!health.ok || health.draining) skipped.push(`${probe.url}: shutting down`);
+    else if (free <= 0) skipped.push(`${probe.url}: busy (${health.active} of ${health.capacity} builds)`);
+    else ready.push({ url: probe.url, free, index });
+  }
+  ready.sort((a, b) => b.free - a.free || a.index - b.index);
+  return { order: ready.map((r) => r.url), skipped };
+}
+
+/**
+ * The HTTP runner service (`workers-src/builds/runner`), reached with a shared bearer token. With several
+ * runners, each build goes to the one with the most free capacity that answers its health check; a runner
+ * that is down, busy or shutting down is skipped.
+ */
 export class HttpRunnerBackend implements ComputeBackend {
+  private readonly urls: string[];
+
   constructor(
-    private readonly baseUrl: string,
+    urls: string | readonly string[],
     private readonly token: string,
     private readonly fetcher: typeof fetch = (input, init) => fetch(input, init),
-  ) {}
+  ) {
+    this.urls = [urls].flat().map((url) => url.replace(/\/+$/, ""));
+    if (this.urls.length === 0) throw new ComputeError("no runner URL");
+  }
 
-  async startBuild(request: StartBuildRequest): Promise<void> {
-    const res = await this.call("POST", "/builds", JSON.stringify(request));
-    if (res.status !== 202) {
+  async startBuild(request: StartBuildRequest): Promise<{ runner?: string }> {
+    const body = JSON.stringify(request);
+    let order = this.urls;
+    const problems: string[] = [];
+    if (this.urls.length > 1) {
+      const ranked = rankRunners(await Promise.all(this.urls.map((url) => this.probe(url))));
+      order = ranked.order;
+      problems.push(...ranked.skipped);
+    }
+    for (const runner of order) {
+      let res: Response;
+      try {
+        res = await this.call(runner, "POST", "/builds", body);
+      } catch (error) {
+        problems.push((error as Error).message);
+        continue;
+      }
+      if (res.status === 202) {
+        await res.body?.cancel();
+        return { runner };
+      }
       const text = await res.text();
-      throw new ComputeError(`runner refused the build: HTTP ${res.status} ${text}`, res.status === 503);
+      if (res.status !== 503) {
+        throw new ComputeError(`runner ${runner} refused the build: HTTP ${res.status} ${text}`);
+      }
+      problems.push(`${runner} refused the build: HTTP 503 ${text}`);
+    }
+    const one = this.urls.length === 1;
+    throw new ComputeError(
+      one ? (problems[0] ?? "runner unavailable") : `no runner took the build (${problems.join("; ")})`,
+      true,
+    );
+  }
+
+  async stopBuild(buildUuid: string, runner?: string): Promise<void> {
+    const targets = runner && this.urls.includes(runner) ? [runner] : this.urls;
+    const results = await Promise.allSettled(
+      targets.map(async (url) => {
+        const res = await this.call(url, "DELETE", `/builds/${encodeURIComponent(buildUuid)}`);
+        await res.body?.cancel();
+        if (res.status !== 202 && res.status !== 404)
+          throw new ComputeError(`runner ${url} did not stop the build: HTTP ${res.status}`);
+      }),
+    );
+    const failed = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed.length > 0) throw failed[0]?.reason;
+  }
+
+  private async probe(url: string): Promise<RunnerProbe> {
+    try {
+      const res = await this.fetcher(`${url}/health`, { signal: AbortSignal.timeout(HEALTH_TIMEOUT_MS) });
+      const parsed = runnerHealthSchema.safeParse(await res.json());
+      if (!parsed.success)
+        return { url, problem: `health check answered HTTP ${res.status} without a health body` };
+      return { url, health: parsed.data };
+    } catch (error) {
+      return { url, problem: `unreachable: ${(error as Error).message}` };
     }
   }
 
-  async stopBuild(buildUuid: string): Promise<void> {
-    const res = await this.call("DELETE", `/builds/${encodeURIComponent(buildUuid)}`);
-    await res.body?.cancel();
-    if (res.status !== 202 && res.status !== 404)
-      throw new ComputeError(`runner did not stop the build: HTTP ${res.status}`);
-  }
-
-  private async call(method: string, path: string, body?: string): Promise<Response> {
-    const url = new URL(`${this.baseUrl.replace(/\/+$/, "")}${path}`);
+  private async call(baseUrl: string, method: string, path: string, body?: string): Promise<Response> {
+    const url = new URL(`${baseUrl}${path}`);
     try {
       return await this.fetcher(url.toString(), {
         method,
@@ -67,8 +150,10 @@ export function computeBackend(env: ManagementEnv): ComputeBackend {
   if (env.COMPUTE_BACKEND === "container") return new ContainerBackend(env.BUILD_CONTAINER);
   if (env.COMPUTE_BACKEND !== "http")
     throw new ComputeError(`unknown compute backend "${env.COMPUTE_BACKEND}"`);
-  if (!/^https?:\/\//.test(env.RUNNER_URL)) {
-    throw new ComputeError(`RUNNER_URL "${env.RUNNER_URL}" is not a URL: is the build runner started?`);
+  const urls = env.RUNNER_URL.split(",").map((url) => url.trim());
+  const bad = urls.find((url) => !/^https?:\/\//.test(url));
+  if (bad !== undefined) {
+    throw new ComputeError(`RUNNER_URL "${bad}" is not a URL: is the build runner started?`);
   }
-  return new HttpRunnerBackend(env.RUNNER_URL, env.RUNNER_TOKEN);
+  return new HttpRunnerBackend(urls, env.RUNNER_TOKEN);
 }

@@ -112,8 +112,9 @@ export class ContainerBackend implements ComputeBackend {
     return this.namespace.get(this.namespace.idFromName(buildUuid));
   }
 
-  async startBuild(request: StartBuildRequest): Promise<void> {
+  async startBuild(request: StartBuildRequest): Promise<{ runner?: string }> {
     await this.stub(request.build_uuid).startBuild(request);
+    return {};
   }
 
   async stopBuild(buildUuid: string): Promise<void> {

@@ -7,10 +7,12 @@ import {
   buildRequest,
   type CallbackServer,
   createTestRepo,
-  processAlive,
+  hostProcessesRunning,
   startCallbackServer,
   type TestRepo,
   tempDir,
+  testSandbox,
+  uniqueSleep,
 } from "./testing";
 
 const RUNNER_TOKEN = "runner-token-for-tests-0123456789";
@@ -28,7 +30,7 @@ beforeAll(async () => {
     token: RUNNER_TOKEN,
     callbackUrl: callback.url,
     allowFileRepos: true,
-    workRoot,
+    sandbox: await testSandbox(workRoot),
     maxConcurrent: 8,
     logFlushIntervalMs: 50,
     killGraceMs: 500,
@@ -210,7 +212,7 @@ describe("a build", () => {
       token: RUNNER_TOKEN,
       callbackUrl: callback.url,
       allowFileRepos: false,
-      workRoot,
+      sandbox: await testSandbox(path.join(work.dir, "builds-https")),
       logFlushIntervalMs: 50,
     });
     try {
@@ -226,9 +228,10 @@ describe("a build", () => {
 
   it("is terminated with failure class timeout after timeout_seconds, with its process tree killed", async () => {
     const started = Date.now();
+    const marker = uniqueSleep();
     const { stopped, lines } = await build({
       timeout_seconds: 1,
-      build_command: 'sleep 1000 & echo "child=$!"; wait',
+      build_command: `sleep ${marker} & echo "child=$!"; wait`,
     });
     expect(stopped).toEqual({
       status: "stopped",
@@ -237,17 +240,20 @@ describe("a build", () => {
       last_log_seq: expect.any(Number),
     });
     expect(Date.now() - started).toBeLessThan(5000);
-    const pid = Number(lines.find((line) => line.startsWith("child="))?.slice("child=".length));
-    expect(pid).toBeGreaterThan(0);
-    await expect.poll(() => processAlive(pid), { timeout: 1000 }).toBe(false);
+    expect(lines.some((line) => line.startsWith("child="))).toBe(true);
+    await expect.poll(() => hostProcessesRunning(`sleep ${marker}`), { timeout: 1000 }).toEqual([]);
     expect(lines).toContain("Build exceeded its time limit of 1 s; stopping");
   });
 
   it("is cancelled by DELETE /builds/:uuid, with its process tree killed", async () => {
-    const request = buildRequest({ repo_url: repo.url, build_command: 'sleep 1000 & echo "child=$!"; wait' });
+    const marker = uniqueSleep();
+    const request = buildRequest({
+      repo_url: repo.url,
+      build_command: `sleep ${marker} & echo "child=$!"; wait`,
+    });
     await startOn(runner, request);
-    const pid = Number((await waitForLine(request.build_uuid, /^child=/)).slice("child=".length));
-    expect(processAlive(pid)).toBe(true);
+    await waitForLine(request.build_uuid, /^child=/);
+    expect(hostProcessesRunning(`sleep ${marker}`)).toHaveLength(1);
     const response = await fetch(`${runner.url}/builds/${request.build_uuid}`, {
       method: "DELETE",
       headers: { authorization: `Bearer ${RUNNER_TOKEN}` },
@@ -256,7 +262,7 @@ describe("a build", () => {
     const stopped = await callback.waitForStopped(request.build_uuid);
     expect(stopped).toMatchObject({ outcome: "cancelled" });
     expect(stopped).not.toHaveProperty("failure_class");
-    await expect.poll(() => processAlive(pid), { timeout: 1000 }).toBe(false);
+    await expect.poll(() => hostProcessesRunning(`sleep ${marker}`), { timeout: 1000 }).toEqual([]);
     expect(callback.lines(request.build_uuid)).toContain("Build cancelled; stopping");
   });
 

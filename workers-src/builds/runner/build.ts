@@ -1,21 +1,14 @@
-import { mkdirSync } from "node:fs";
-import { rm } from "node:fs/promises";
+import path from "node:path";
 import { createMasker, type Masker } from "../shared/mask";
 import { type FailureClass, MAX_LOG_LINE_BYTES, type StartBuildRequest } from "../shared/protocol";
 import { cacheEnv, restoreCache, saveCache } from "./cache";
 import { type CallbackClient, createCallbackClient, errorMessage, startHeartbeat } from "./callback";
 import { CloneError, cloneRepo, describeExit, redactUrl, urlCredentials } from "./git";
 import { LogBatcher } from "./log-batcher";
-import { type ProcessResult, shellArgv, startProcess, truncateUtf8 } from "./process";
+import { type ProcessResult, runCollect, shellArgv, startProcess, truncateUtf8 } from "./process";
 import type { RetryOptions } from "./retry";
-import {
-  baseEnv,
-  hasNpmLockfile,
-  normalizeRoot,
-  resolveRootDirectory,
-  type Workspace,
-  workspaceFor,
-} from "./workspace";
+import type { BuildSandbox, Sandbox, StepAccess } from "./sandbox";
+import { baseEnv, hasNpmLockfile, normalizeRoot, resolveRootDirectory, SYSTEM_BUILD_PATH } from "./workspace";
 
 export interface BuildOptions {
   request: StartBuildRequest;
@@ -23,8 +16,8 @@ export interface BuildOptions {
   callbackUrl?: string;
   /** Allow `file:///` repositories (the local stack). */
   allowFileRepos: boolean;
-  /** The build works in `<workRoot>/<build_uuid>`, which is removed at the end. */
-  workRoot: string;
+  /** Where the build's processes run; the build's part of it is removed at the end. */
+  sandbox: Sandbox;
   /** Longest time a log line waits before it is sent. @default 1000 */
   logFlushIntervalMs?: number;
   /** Time a killed process tree gets between SIGTERM and SIGKILL. @default 2000 */
@@ -50,6 +43,8 @@ export interface BuildHandle {
   readonly done: Promise<BuildResult>;
   /** Kills the build's process tree; the build reports `cancelled`. */
   cancel(): void;
+  /** Kills the build's process tree because the runner is going away; the build reports `failed` (`health_check`). */
+  abandon(): void;
 }
 
 /** A step that failed in a way users are told about, with the failure class they see. */
@@ -62,10 +57,20 @@ class StepFailure extends Error {
   }
 }
 
-/** Thrown out of the running step once the build is cancelled or timed out. */
+/** Thrown out of the running step once the build is cancelled, timed out or over a limit. */
 class Stopped extends Error {}
 
-type StopReason = "cancelled" | "timeout";
+/** Why the build was stopped from outside its own steps. */
+type StopReason =
+  | { kind: "cancelled" }
+  | { kind: "timeout" }
+  /** It went over a limit of its sandbox. */
+  | { kind: "limit"; message: string }
+  /** The runner is shutting down and its builds' time to finish ran out. */
+  | { kind: "shutdown" };
+
+/** How often a running build's resource use is checked against its limits. */
+const LIMIT_CHECK_MS = 500;
 
 /** Starts one build; see `shared/protocol.ts` for what it reports and when. */
 export function startBuild(options: BuildOptions): BuildHandle {
@@ -77,7 +82,12 @@ export function startBuild(options: BuildOptions): BuildHandle {
     report(`unexpected error: ${errorMessage(error)}`);
     return { outcome: "failed", failureClass: "internal", lastLogSeq: 0 };
   });
-  return { uuid: options.request.build_uuid, done, cancel: () => cancel.abort("cancelled") };
+  return {
+    uuid: options.request.build_uuid,
+    done,
+    cancel: () => cancel.abort({ kind: "cancelled" } satisfies StopReason),
+    abandon: () => cancel.abort({ kind: "shutdown" } satisfies StopReason),
+  };
 }
 
 async function runBuild(
@@ -105,9 +115,9 @@ async function runBuild(
     return run.finish({ outcome: "failed", failureClass: "internal" });
   }
   const heartbeat = startHeartbeat(client, request.heartbeat_seconds, report);
-  const onCancel = () => run.stop("cancelled");
+  const onCancel = () => run.stop(cancelSignal.reason as StopReason);
   cancelSignal.addEventListener("abort", onCancel);
-  const timer = setTimeout(() => run.stop("timeout"), request.timeout_seconds * 1000);
+  const timer = setTimeout(() => run.stop({ kind: "timeout" }), request.timeout_seconds * 1000);
   if (cancelSignal.aborted) onCancel();
   let result: Omit<BuildResult, "lastLogSeq">;
   try {
@@ -127,8 +137,8 @@ class BuildRun {
   private readonly batcher: LogBatcher;
   private readonly mask: Masker;
   private readonly maxRawLineBytes: number;
-  private readonly workspace: Workspace;
-  private readonly baseEnv: Record<string, string>;
+  private box: BuildSandbox | undefined;
+  private limitWatch: NodeJS.Timeout | undefined;
   private readonly startedAt = Date.now();
   private commitSha: string | undefined;
 
@@ -152,8 +162,19 @@ class BuildRun {
       onGiveUp: (error, batch) =>
         report(`log batch ${batch.seq} could not be delivered; log ends here: ${errorMessage(error)}`),
     });
-    this.workspace = workspaceFor(options.workRoot, this.request.build_uuid);
-    this.baseEnv = baseEnv(this.workspace);
+  }
+
+  private get sandbox(): BuildSandbox {
+    if (!this.box) throw new Error("the build's sandbox is not prepared yet");
+    return this.box;
+  }
+
+  private get baseEnv(): Record<string, string> {
+    const isolated = this.options.sandbox.isolated;
+    return baseEnv(
+      this.sandbox.workspace,
+      isolated ? SYSTEM_BUILD_PATH : (process.env.PATH ?? SYSTEM_BUILD_PATH),
+    );
   }
 
   readonly log = (line: string): void => {
@@ -162,12 +183,21 @@ class BuildRun {
 
   stop(reason: StopReason): void {
     if (this.stopController.signal.aborted) return;
-    this.log(
-      reason === "cancelled"
-        ? "Build cancelled; stopping"
-        : `Build exceeded its time limit of ${this.request.timeout_seconds} s; stopping`,
-    );
+    const lines: Record<StopReason["kind"], string> = {
+      cancelled: "Build cancelled; stopping",
+      timeout: `Build exceeded its time limit of ${this.request.timeout_seconds} s; stopping`,
+      limit: `Build stopped: ${reason.kind === "limit" ? reason.message : ""}`,
+      shutdown: "The runner is shutting down and this build did not finish in time; stopping",
+    };
+    this.log(lines[reason.kind]);
     this.stopController.abort(reason);
+  }
+
+  /** Stops the build once it is over one of its sandbox's limits; true when it is. */
+  private checkLimits(): boolean {
+    const breach = this.box?.breach();
+    if (breach) this.stop({ kind: "limit", message: breach.message });
+    return breach !== undefined;
   }
 
   private get stopReason(): StopReason | undefined {
@@ -182,10 +212,20 @@ class BuildRun {
       this.log(`Build succeeded in ${((Date.now() - this.startedAt) / 1000).toFixed(1)} s`);
       return { outcome: "success", commitSha: this.commitSha };
     } catch (error) {
+      // A step that failed because the build went over a limit (a process killed for memory) fails as that.
+      if (!this.stopReason) this.checkLimits();
       const reason = this.stopReason;
-      if (reason === "cancelled") return { outcome: "cancelled", commitSha: this.commitSha };
-      if (reason === "timeout")
-        return { outcome: "terminated", failureClass: "timeout", commitSha: this.commitSha };
+      const commitSha = this.commitSha;
+      switch (reason?.kind) {
+        case "cancelled":
+          return { outcome: "cancelled", commitSha };
+        case "timeout":
+          return { outcome: "terminated", failureClass: "timeout", commitSha };
+        case "limit":
+          return { outcome: "failed", failureClass: "resource_limit", commitSha };
+        case "shutdown":
+          return { outcome: "failed", failureClass: "health_check", commitSha };
+      }
       if (error instanceof StepFailure) {
         this.log(`Build failed (${error.failureClass}): ${error.message}`);
         return { outcome: "failed", failureClass: error.failureClass, commitSha: this.commitSha };
@@ -195,8 +235,12 @@ class BuildRun {
     }
   }
 
-  /** Delivers the log, reports `stopped`, removes the work folder. */
+  /** Removes the sandbox, delivers the log, reports `stopped`. */
   async finish(result: Omit<BuildResult, "lastLogSeq">): Promise<BuildResult> {
+    clearInterval(this.limitWatch);
+    await this.box
+      ?.dispose()
+      .catch((error) => this.report(`could not remove the build's sandbox: ${errorMessage(error)}`));
     const lastLogSeq = await this.batcher.close();
     try {
       await this.client.postStatus({
@@ -208,10 +252,6 @@ class BuildRun {
     } catch (error) {
       this.report(`could not report status stopped (${result.outcome}): ${errorMessage(error)}`);
     }
-    const { workDir } = this.workspace;
-    await rm(workDir, { recursive: true, force: true, maxRetries: 3 }).catch((error) =>
-      this.report(`could not remove work folder ${workDir}: ${errorMessage(error)}`),
-    );
     return { ...result, lastLogSeq };
   }
 
@@ -224,19 +264,31 @@ class BuildRun {
     this.log(`Root directory: /${normalizeRoot(request.root_directory)}`);
     this.log(`Build cache: ${request.cache_enabled ? "enabled" : "disabled"}`);
 
-    const { workDir, repoDir, cacheDir, homeDir, tmpDir } = this.workspace;
-    await rm(workDir, { recursive: true, force: true });
-    for (const dir of [repoDir, cacheDir, homeDir, tmpDir]) mkdirSync(dir, { recursive: true });
+    try {
+      this.box = await this.options.sandbox.prepare(request.build_uuid);
+    } catch (error) {
+      throw new StepFailure(
+        "initialization",
+        `the build's sandbox could not be prepared: ${errorMessage(error)}`,
+      );
+    }
+    this.log(`Sandbox: ${this.sandbox.description}`);
+    this.limitWatch = setInterval(() => this.checkLimits(), LIMIT_CHECK_MS);
+    const { repoDir, cacheDir } = this.sandbox.workspace;
 
+    const repo = this.sandbox.repoAccess(request.repo_url);
     try {
       this.commitSha = await cloneRepo({
         repoUrl: request.repo_url,
+        fetchUrl: repo.url,
         commitHash: request.commit_hash,
         branch: request.branch,
         dir: repoDir,
         allowFileRepos: this.options.allowFileRepos,
-        env: this.baseEnv,
-        exec: (argv, cwd, env) => this.exec(argv, cwd, env),
+        env: { ...this.baseEnv, ...repo.env },
+        exec: (argv, cwd, env) => this.exec(argv, cwd, env, repo.access),
+        collect: (argv, cwd, env) =>
+          runCollect(argv, { cwd, env, launcher: this.sandbox.launcher(repo.access) }),
         log: this.log,
       });
     } catch (error) {
@@ -247,20 +299,23 @@ class BuildRun {
     await this.client
       .postStatus({ status: "running", commit_hash: this.commitSha }, { once: true })
       .catch((error) => this.report(`could not report the commit: ${errorMessage(error)}`));
-    const root = resolveRootDirectory(repoDir, request.root_directory);
+    const hostRepoDir = this.sandbox.hostPath(repoDir);
+    const root = resolveRootDirectory(hostRepoDir, request.root_directory);
     if ("problem" in root) {
       throw new StepFailure(
         "clone",
         `${root.problem} at commit ${this.commitSha}; check the project's root directory setting`,
       );
     }
-    const rootDir = root.dir;
+    const rootDir = path.join(repoDir, path.relative(hostRepoDir, root.dir));
 
     const cacheContext = {
       client: this.client,
       cacheDir,
-      scratchDir: workDir,
-      exec: (argv: string[], cwd: string) => this.exec(argv, cwd, this.baseEnv),
+      hostCacheDir: this.sandbox.hostPath(cacheDir),
+      input: () => this.sandbox.cacheInput(),
+      output: () => this.sandbox.cacheOutput(),
+      exec: (argv: string[], cwd: string, access: StepAccess) => this.exec(argv, cwd, this.baseEnv, access),
       log: this.log,
       signal: this.stopController.signal,
     };
@@ -277,7 +332,7 @@ class BuildRun {
       WORKERS_CI_BRANCH: request.branch,
     };
     const buildCommand = request.build_command?.trim() ? request.build_command : null;
-    if (buildCommand === null && hasNpmLockfile(rootDir)) {
+    if (buildCommand === null && hasNpmLockfile(root.dir)) {
       this.log("No build command; package-lock.json found, so dependencies are installed with npm ci");
       await this.runCommand("install", "npm ci", rootDir, env);
     }
@@ -307,8 +362,16 @@ class BuildRun {
       throw new StepFailure(failureClass, `\`${command}\` failed (${describeExit(result)})`);
   }
 
-  /** Runs a process whose output goes to the build log and that is killed when the build stops. */
-  private async exec(argv: string[], cwd: string, env: Record<string, string>): Promise<ProcessResult> {
+  /**
+   * Runs a process in the build's sandbox, its output going to the build log; it is killed when the build
+   * stops. `access` adds what this step alone needs (the repository for the clone, an archive for tar).
+   */
+  private async exec(
+    argv: string[],
+    cwd: string,
+    env: Record<string, string>,
+    access: StepAccess = {},
+  ): Promise<ProcessResult> {
     const signal = this.stopController.signal;
     if (signal.aborted) throw new Stopped();
     const child = startProcess({
@@ -318,12 +381,13 @@ class BuildRun {
       onLine: this.log,
       maxLineBytes: this.maxRawLineBytes,
       killGraceMs: this.options.killGraceMs,
+      launcher: this.sandbox.launcher(access),
     });
     const kill = () => child.kill();
     signal.addEventListener("abort", kill);
     try {
       const result = await child.done;
-      if (signal.aborted) throw new Stopped();
+      if (signal.aborted || this.checkLimits()) throw new Stopped();
       return result;
     } finally {
       signal.removeEventListener("abort", kill);

@@ -1,9 +1,10 @@
-import { type Dirent, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
+import { type Dirent, lstatSync, readdirSync, rmSync, statSync } from "node:fs";
 import path from "node:path";
 import type { CallbackClient } from "./callback";
 import { errorMessage } from "./callback";
 import { describeExit } from "./git";
 import type { ProcessResult } from "./process";
+import type { Handover, StepAccess } from "./sandbox";
 
 /** A larger archive is not uploaded: it would cost more to move than it saves. */
 export const MAX_CACHE_ARCHIVE_BYTES = 512 * 1024 * 1024;
@@ -23,12 +24,16 @@ export function cacheEnv(cacheDir: string): Record<string, string> {
 
 export interface CacheContext {
   client: Pick<CallbackClient, "downloadCache" | "uploadCache">;
-  /** The folder {@link cacheEnv} points into. */
+  /** The folder {@link cacheEnv} points into, as the build's processes see it. */
   cacheDir: string;
-  /** A folder for the archive, outside `cacheDir`. */
-  scratchDir: string;
-  /** Runs `tar` (killable along with the build). */
-  exec: (argv: string[], cwd: string) => Promise<ProcessResult>;
+  /** The folder as the runner sees it. */
+  hostCacheDir: string;
+  /** The archive to restore from, as the runner and the build see it. */
+  input: () => Handover;
+  /** The archive to save to. */
+  output: () => Handover;
+  /** Runs `tar` where the build runs (killable along with the build). */
+  exec: (argv: string[], cwd: string, access: StepAccess) => Promise<ProcessResult>;
   log: (line: string) => void;
   /** Stops a transfer when the build is cancelled or times out. */
   signal?: AbortSignal;
@@ -36,53 +41,58 @@ export interface CacheContext {
 
 /** Fills `cacheDir` from the build cache, if there is one. Never throws: a cache is only an optimisation. */
 export async function restoreCache(context: CacheContext): Promise<void> {
-  const archive = path.join(context.scratchDir, "cache-restore.tar.gz");
+  const archive = context.input();
   try {
-    mkdirSync(context.cacheDir, { recursive: true });
-    if (!(await context.client.downloadCache(archive, context.signal))) {
+    if (!(await context.client.downloadCache(archive.hostFile, context.signal))) {
       context.log("No build cache yet; building without one");
       return;
     }
-    const size = statSync(archive).size;
+    const size = statSync(archive.hostFile).size;
     const result = await context.exec(
-      ["tar", "-xzf", archive, "--no-same-owner", "-C", context.cacheDir],
-      context.scratchDir,
+      ["tar", "-xzf", archive.sandboxFile, "--no-same-owner", "-C", context.cacheDir],
+      context.cacheDir,
+      archive.access,
     );
     if (result.code !== 0) throw new Error(`tar -xzf failed (${describeExit(result)})`);
     context.log(`Restored the build cache (${formatBytes(size)})`);
   } catch (error) {
     context.log(`Warning: could not restore the build cache, building without it: ${errorMessage(error)}`);
   } finally {
-    rmSync(archive, { force: true });
+    rmSync(archive.hostFile, { force: true });
   }
 }
 
 /** Uploads `cacheDir` as the build cache, unless it is empty. Never throws. */
 export async function saveCache(context: CacheContext): Promise<void> {
-  const archive = path.join(context.scratchDir, "cache-save.tar.gz");
+  let archive: Handover | undefined;
   try {
-    if (!hasFiles(context.cacheDir)) {
+    if (!hasFiles(context.hostCacheDir)) {
       context.log("The build cache is empty; nothing to save");
       return;
     }
+    archive = context.output();
     const result = await context.exec(
-      ["tar", "-czf", archive, "-C", context.cacheDir, "."],
-      context.scratchDir,
+      ["tar", "-czf", archive.sandboxFile, "-C", context.cacheDir, "."],
+      context.cacheDir,
+      archive.access,
     );
     if (result.code !== 0) throw new Error(`tar -czf failed (${describeExit(result)})`);
-    const size = statSync(archive).size;
+    // What the build wrote is read as the runner: it must be the plain file it was given, not a link.
+    const stat = lstatSync(archive.hostFile);
+    if (!stat.isFile()) throw new Error("the archive is not a regular file");
+    const size = stat.size;
     if (size > MAX_CACHE_ARCHIVE_BYTES) {
       context.log(
         `Warning: the build cache is ${formatBytes(size)}, over the ${formatBytes(MAX_CACHE_ARCHIVE_BYTES)} limit; not saved`,
       );
       return;
     }
-    await context.client.uploadCache(archive, context.signal);
+    await context.client.uploadCache(archive.hostFile, context.signal);
     context.log(`Saved the build cache (${formatBytes(size)})`);
   } catch (error) {
     context.log(`Warning: could not save the build cache: ${errorMessage(error)}`);
   } finally {
-    rmSync(archive, { force: true });
+    if (archive) rmSync(archive.hostFile, { force: true });
   }
 }
 

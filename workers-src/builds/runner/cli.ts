@@ -1,11 +1,39 @@
 /**
  * The build runner as a standalone service:
  *
- *   RUNNER_TOKEN=... node -r ./local/register.cjs workers-src/builds/runner/cli.ts --port 8791 \
- *     [--host 127.0.0.1] [--callback-url URL] [--allow-file-repos] [--work-root DIR] [--max-concurrent N]
+ *   RUNNER_TOKEN=... node -r ./local/register.cjs workers-src/builds/runner/cli.ts --port 8791 [options]
+ *
+ * Runs as root: each build gets its own namespaces, unprivileged uid, cgroup, disk and network (see
+ * `sandbox/`). A host that cannot isolate builds makes the runner refuse to start, unless it is given
+ * --insecure-no-sandbox (only for a host that runs a single tenant's builds).
  */
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { parseArgs } from "node:util";
+import { DEFAULT_LIMITS, openSandbox, type Sandbox, SandboxUnavailable, unisolatedSandbox } from "./sandbox";
 import { startRunnerServer } from "./server";
+
+const USAGE = `usage: RUNNER_TOKEN=<token> runner [options]
+
+  --port N                 port to listen on (default 8791; 0 picks one)
+  --host ADDRESS           address to listen on (default 127.0.0.1)
+  --callback-url URL       the Build Management Worker's URL, for builds whose request names none
+  --work-root DIR          where builds' workspaces are made (default <tmp>/workers-builds-runner)
+  --max-concurrent N       builds run at once (default 4); more are answered 503
+  --drain-seconds N        on SIGTERM, how long running builds get to finish (default 600)
+  --allow-file-repos       allow file:/// repositories (the local stack only)
+  --memory-mb N            memory per build (default ${DEFAULT_LIMITS.memoryMb})
+  --pids N                 processes and threads per build (default ${DEFAULT_LIMITS.pids})
+  --cpus N                 CPU cores per build (default ${DEFAULT_LIMITS.cpus})
+  --cpu-seconds N          CPU time per build (default ${DEFAULT_LIMITS.cpuSeconds})
+  --disk-mb N              workspace size per build (default ${DEFAULT_LIMITS.diskMb})
+  --uid-base N             first uid given to builds (default 200000); runners sharing a host need
+                           ranges of their own
+  --insecure-no-sandbox    run builds as the runner's own user with no isolation: only for a host that
+                           runs one tenant's builds
+  -h, --help               this text
+
+Exit codes: 0 stopped cleanly, 1 error, 2 the host cannot isolate builds (see the message).`;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -16,9 +44,22 @@ async function main(): Promise<void> {
       "allow-file-repos": { type: "boolean", default: false },
       "work-root": { type: "string" },
       "max-concurrent": { type: "string" },
+      "drain-seconds": { type: "string", default: "600" },
+      "memory-mb": { type: "string" },
+      pids: { type: "string" },
+      cpus: { type: "string" },
+      "cpu-seconds": { type: "string" },
+      "disk-mb": { type: "string" },
+      "uid-base": { type: "string" },
+      "insecure-no-sandbox": { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
     },
     strict: true,
   });
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
   const token = process.env.RUNNER_TOKEN;
   if (!token)
     throw new Error("runner: set RUNNER_TOKEN to the bearer token the Build Management Worker sends");
@@ -27,6 +68,42 @@ async function main(): Promise<void> {
     values["max-concurrent"] === undefined
       ? undefined
       : parseInteger("--max-concurrent", values["max-concurrent"], 1, 1000);
+  const drainMs = parseInteger("--drain-seconds", values["drain-seconds"], 0, 86_400) * 1000;
+  const workRoot = values["work-root"] ?? path.join(tmpdir(), "workers-builds-runner");
+
+  let sandbox: Sandbox;
+  if (values["insecure-no-sandbox"]) {
+    sandbox = unisolatedSandbox(workRoot);
+  } else {
+    const limits = Object.fromEntries(
+      Object.entries({
+        memoryMb: values["memory-mb"],
+        pids: values.pids,
+        cpus: values.cpus,
+        cpuSeconds: values["cpu-seconds"],
+        diskMb: values["disk-mb"],
+      })
+        .filter(([, text]) => text !== undefined)
+        .map(([key, text]) => [key, Number(text)]),
+    );
+    try {
+      sandbox = await openSandbox({
+        workRoot,
+        limits,
+        uidBase:
+          values["uid-base"] === undefined
+            ? undefined
+            : parseInteger("--uid-base", values["uid-base"], 1000, 2 ** 31 - 1_000_000),
+      });
+    } catch (error) {
+      if (error instanceof SandboxUnavailable) {
+        console.error(`runner: ${error.message}`);
+        process.exit(2);
+      }
+      throw error;
+    }
+  }
+  console.log(`runner: builds ${sandbox.description}`);
 
   const server = await startRunnerServer({
     host: values.host,
@@ -34,7 +111,7 @@ async function main(): Promise<void> {
     token,
     callbackUrl: values["callback-url"],
     allowFileRepos: values["allow-file-repos"],
-    workRoot: values["work-root"],
+    sandbox,
     maxConcurrent,
   });
   console.log(`runner listening on ${server.url}`);
@@ -43,16 +120,17 @@ async function main(): Promise<void> {
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
+    const running = server.activeBuilds().length;
     console.log(
-      `runner: ${signal}, cancelling ${server.activeBuilds().length} running build(s) and stopping`,
+      `runner: ${signal}, taking no new builds; ${running} running build(s) get ${drainMs / 1000} s to finish`,
     );
-    // Builds are killed at once; their last reports get a few seconds, not longer: a runner whose API
-    // is already gone (its target stopped) must not linger retrying callbacks.
+    // Past the drain, builds are stopped and their last reports get a little time, not longer: a runner
+    // whose API is already gone must not linger retrying callbacks.
     setTimeout(() => {
       console.error("runner: builds did not report in time; exiting");
       process.exit(1);
-    }, 5_000).unref();
-    server.close().then(
+    }, drainMs + 15_000).unref();
+    server.close({ drainMs }).then(
       () => process.exit(0),
       (error) => {
         console.error(`runner: error while stopping: ${error}`);

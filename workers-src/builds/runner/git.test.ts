@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CloneError, cloneRepo, redactUrl, repoUrlProblem, urlCredentials } from "./git";
-import { startProcess } from "./process";
+import { runCollect, startProcess } from "./process";
 import { createTestRepo, type TestRepo, tempDir } from "./testing";
 
 describe("repoUrlProblem", () => {
@@ -79,6 +79,7 @@ describe("cloneRepo", () => {
       allowFileRepos: options.allowFile ?? true,
       env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dir },
       exec: (argv, cwd, env) => startProcess({ argv, cwd, env, onLine: (line) => log.push(line) }).done,
+      collect: (argv, cwd, env) => runCollect(argv, { cwd, env }),
       log: (line) => log.push(line),
     });
     return { sha, log, read: (file: string) => readFileSync(path.join(dir, file), "utf8") };

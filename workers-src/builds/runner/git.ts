@@ -1,5 +1,4 @@
 import type { ProcessResult } from "./process";
-import { runCollect } from "./process";
 
 /** A repository that cannot be cloned; the build fails with failure class `clone`. */
 export class CloneError extends Error {
@@ -67,6 +66,8 @@ function safeDecode(text: string): string {
 
 export interface CloneOptions {
   repoUrl: string;
+  /** Where git fetches from when that differs from `repoUrl` (a local repository bound into the sandbox). */
+  fetchUrl?: string;
   /** Full or abbreviated commit to check out; null: the head of `branch`. */
   commitHash: string | null;
   branch: string;
@@ -77,6 +78,12 @@ export interface CloneOptions {
   env: Record<string, string>;
   /** Runs a command with its output going to the build log; honours cancellation. */
   exec: (argv: string[], cwd: string, env: Record<string, string>) => Promise<ProcessResult>;
+  /** Runs a command and collects its output (`git rev-parse`), where `exec` runs. */
+  collect: (
+    argv: string[],
+    cwd: string,
+    env: Record<string, string>,
+  ) => Promise<ProcessResult & { stdout: string[] }>;
   log: (line: string) => void;
 }
 
@@ -85,6 +92,7 @@ export async function cloneRepo(options: CloneOptions): Promise<string> {
   const problem = repoUrlProblem(options.repoUrl, options.allowFileRepos);
   if (problem) throw new CloneError(`Refusing to clone: ${problem}`);
   const { dir, commitHash, repoUrl } = options;
+  const source = options.fetchUrl ?? repoUrl;
   const env = {
     ...options.env,
     GIT_TERMINAL_PROMPT: "0",
@@ -111,7 +119,7 @@ export async function cloneRepo(options: CloneOptions): Promise<string> {
   let target = "FETCH_HEAD";
   if (commitHash === null) {
     await run(
-      ["fetch", "--depth", "1", "--no-tags", "--", repoUrl, `refs/heads/${options.branch}`],
+      ["fetch", "--depth", "1", "--no-tags", "--", source, `refs/heads/${options.branch}`],
       `Fetching branch ${options.branch}`,
     );
   } else {
@@ -119,16 +127,17 @@ export async function cloneRepo(options: CloneOptions): Promise<string> {
     // abbreviated sha, or a server that refuses, needs the branches' history to find the commit in.
     const fullSha = /^[0-9a-f]{40}$|^[0-9a-f]{64}$/.test(commitHash);
     const shallow = fullSha
-      ? await options.exec(git("fetch", "--depth", "1", "--no-tags", "--", repoUrl, commitHash), dir, env)
+      ? await options.exec(git("fetch", "--depth", "1", "--no-tags", "--", source, commitHash), dir, env)
       : undefined;
     if (shallow?.code !== 0) {
       if (shallow)
         options.log(`Fetching commit ${commitHash} alone failed; fetching the repository's branches`);
-      await run(["fetch", "--no-tags", "--", repoUrl, "+refs/heads/*:refs/remotes/origin/*"], "git fetch");
-      const resolved = await runCollect(git("rev-parse", "--verify", "--quiet", `${commitHash}^{commit}`), {
-        cwd: dir,
+      await run(["fetch", "--no-tags", "--", source, "+refs/heads/*:refs/remotes/origin/*"], "git fetch");
+      const resolved = await options.collect(
+        git("rev-parse", "--verify", "--quiet", `${commitHash}^{commit}`),
+        dir,
         env,
-      });
+      );
       const sha = resolved.stdout[0];
       if (resolved.code !== 0 || !sha) {
         throw new CloneError(`Commit ${commitHash} is not in the repository (not found on any branch)`);
@@ -137,7 +146,7 @@ export async function cloneRepo(options: CloneOptions): Promise<string> {
     }
   }
   await run(["checkout", "-q", "--detach", target], "git checkout");
-  const head = await runCollect(git("rev-parse", "HEAD"), { cwd: dir, env });
+  const head = await options.collect(git("rev-parse", "HEAD"), dir, env);
   const sha = head.stdout[0];
   if (head.code !== 0 || !sha) throw new CloneError("git rev-parse HEAD failed after checkout");
   if (commitHash && !sha.startsWith(commitHash)) {

@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { MAX_LOG_LINE_BYTES } from "../shared/protocol";
 
@@ -16,7 +16,36 @@ export interface ProcessOptions {
   maxLineBytes?: number;
   /** Time `kill()` leaves the process tree between SIGTERM and SIGKILL. @default 2000 */
   killGraceMs?: number;
+  /** Where the process runs (a build's sandbox). @default a new process group on the host */
+  launcher?: Launcher;
 }
+
+/** How a process is started, and how everything it starts is signalled. */
+export interface Launcher {
+  /** Starts the process with stdout and stderr as pipes; a failure after the spawn is an `error` event. */
+  spawn(argv: readonly string[], cwd: string, env: Record<string, string>): ChildProcess;
+  /** Sends `signal` to every process `child` started (0 only asks); true while any was there. */
+  signal(child: ChildProcess, signal: NodeJS.Signals | 0): boolean;
+}
+
+/** A new process group on the host: the process and everything it starts are signalled together. */
+export const processGroupLauncher: Launcher = {
+  spawn(argv, cwd, env) {
+    const [program, ...args] = argv;
+    if (!program) throw new Error("startProcess: argv is empty");
+    return spawn(program, args, { cwd, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  },
+  signal(child, signal) {
+    if (child.pid === undefined) return false;
+    try {
+      process.kill(-child.pid, signal);
+      return true;
+    } catch {
+      // ESRCH: the group is already gone.
+      return false;
+    }
+  },
+};
 
 export interface ProcessResult {
   /** Exit code, or null when the process was ended by a signal. */
@@ -115,34 +144,22 @@ export class LineSplitter {
  * When the process exits, whatever it left running in its group is killed.
  */
 export function startProcess(options: ProcessOptions): RunningProcess {
-  const [program, ...args] = options.argv;
-  if (!program) throw new Error("startProcess: argv is empty");
+  if (options.argv.length === 0) throw new Error("startProcess: argv is empty");
   const maxLineBytes = options.maxLineBytes ?? MAX_LOG_LINE_BYTES;
   const graceMs = options.killGraceMs ?? 2000;
-  const child = spawn(program, args, {
-    cwd: options.cwd,
-    env: options.env,
-    detached: true,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const launcher = options.launcher ?? processGroupLauncher;
+  const child = launcher.spawn(options.argv, options.cwd, options.env);
+  const childOut = child.stdout as NonNullable<ChildProcess["stdout"]>;
+  const childErr = child.stderr as NonNullable<ChildProcess["stderr"]>;
   const stdout = new LineSplitter(maxLineBytes, (line) => options.onLine(line, "stdout"));
   const stderr = new LineSplitter(maxLineBytes, (line) => options.onLine(line, "stderr"));
-  child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk));
-  child.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
+  childOut.on("data", (chunk: Buffer) => stdout.push(chunk));
+  childErr.on("data", (chunk: Buffer) => stderr.push(chunk));
 
   let exit: ProcessResult | undefined;
   let killDeadline: number | undefined;
   let killTimer: NodeJS.Timeout | undefined;
-  const signalGroup = (signal: NodeJS.Signals | 0) => {
-    if (child.pid === undefined) return false;
-    try {
-      process.kill(-child.pid, signal);
-      return true;
-    } catch {
-      // ESRCH: the group is already gone.
-      return false;
-    }
-  };
+  const signalGroup = (signal: NodeJS.Signals | 0) => launcher.signal(child, signal);
   // What is left of the group once its leader exited: given the rest of the grace time when the tree is
   // being killed, otherwise killed at once (a build leaves nothing running behind it).
   const endGroup = async () => {
@@ -176,8 +193,8 @@ export function startProcess(options: ProcessOptions): RunningProcess {
       void endGroup().then(() => {
         if (closed) return settle();
         drainTimer = setTimeout(() => {
-          child.stdout.destroy();
-          child.stderr.destroy();
+          childOut.destroy();
+          childErr.destroy();
           settle();
         }, STDIO_DRAIN_MS);
       });
@@ -204,7 +221,7 @@ export function startProcess(options: ProcessOptions): RunningProcess {
 /** Runs a process to its end and collects its output lines (for short helper commands such as `git rev-parse`). */
 export async function runCollect(
   argv: readonly string[],
-  options: { cwd: string; env: Record<string, string> },
+  options: { cwd: string; env: Record<string, string>; launcher?: Launcher },
 ): Promise<ProcessResult & { stdout: string[]; stderr: string[] }> {
   const lines: Record<OutputStream, string[]> = { stdout: [], stderr: [] };
   const result = await startProcess({ ...options, argv, onLine: (line, stream) => lines[stream].push(line) })

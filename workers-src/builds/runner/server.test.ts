@@ -9,6 +9,7 @@ import {
   startCallbackServer,
   type TestRepo,
   tempDir,
+  testSandbox,
 } from "./testing";
 
 const TOKEN = "server-test-token-0123456789abcdef";
@@ -25,7 +26,7 @@ beforeAll(async () => {
   runner = await startRunnerServer({
     token: TOKEN,
     allowFileRepos: true,
-    workRoot: path.join(work.dir, "builds"),
+    sandbox: await testSandbox(path.join(work.dir, "builds")),
     maxConcurrent: 1,
     logFlushIntervalMs: 50,
     killGraceMs: 500,
@@ -57,7 +58,13 @@ describe("runner server", () => {
   it("answers GET /health without a token", async () => {
     const response = await fetch(`${runner.url}/health`);
     expect(response.status).toBe(200);
-    expect(await response.json()).toEqual({ ok: true, active: 0 });
+    expect(await response.json()).toEqual({
+      ok: true,
+      active: 0,
+      capacity: 1,
+      draining: false,
+      isolated: true,
+    });
   });
 
   it.each([
@@ -153,26 +160,61 @@ describe("runner server", () => {
     expect(await callback.waitForStopped(later.build_uuid)).toMatchObject({ outcome: "success" });
   });
 
-  it("close() cancels running builds, which report cancelled", async () => {
-    const own = await startRunnerServer({
+  async function ownRunner(name: string) {
+    return startRunnerServer({
       token: TOKEN,
       allowFileRepos: true,
-      workRoot: path.join(work.dir, "builds-close"),
+      sandbox: await testSandbox(path.join(work.dir, name)),
       logFlushIntervalMs: 50,
       killGraceMs: 500,
     });
-    const build = request({ build_command: "echo started; sleep 1000" });
-    const response = await fetch(`${own.url}/builds`, {
+  }
+
+  async function startOn(server: RunnerServer, build: StartBuildRequest) {
+    const response = await fetch(`${server.url}/builds`, {
       method: "POST",
       headers: { authorization: `Bearer ${TOKEN}` },
       body: JSON.stringify(build),
     });
     expect(response.status).toBe(202);
+  }
+
+  it("close() lets running builds finish within the drain time, refusing new ones meanwhile", async () => {
+    const own = await ownRunner("builds-drain");
+    const build = request({ build_command: "echo started; sleep 1; echo finished" });
+    await startOn(own, build);
     await expect.poll(() => callback.lines(build.build_uuid)).toContain("started");
-    await own.close();
+    const closed = own.close({ drainMs: 30_000 });
+    const health = await fetch(`${own.url}/health`);
+    expect(health.status).toBe(503);
+    expect(await health.json()).toMatchObject({ ok: false, draining: true, active: 1 });
+    const refused = await fetch(`${own.url}/builds`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${TOKEN}` },
+      body: JSON.stringify(request()),
+    });
+    expect(refused.status).toBe(503);
+    await closed;
+    expect(callback.lines(build.build_uuid)).toContain("finished");
     expect(callback.record(build.build_uuid).statuses.at(-1)).toMatchObject({
       status: "stopped",
-      outcome: "cancelled",
+      outcome: "success",
     });
+  });
+
+  it("close() stops the builds still running after the drain time: failed, class health_check, with a log line", async () => {
+    const own = await ownRunner("builds-close");
+    const build = request({ build_command: "echo started; sleep 1000" });
+    await startOn(own, build);
+    await expect.poll(() => callback.lines(build.build_uuid)).toContain("started");
+    await own.close({ drainMs: 200 });
+    expect(callback.record(build.build_uuid).statuses.at(-1)).toMatchObject({
+      status: "stopped",
+      outcome: "failed",
+      failure_class: "health_check",
+    });
+    expect(callback.lines(build.build_uuid)).toContain(
+      "The runner is shutting down and this build did not finish in time; stopping",
+    );
   });
 });

@@ -1,13 +1,11 @@
 import { createHash, timingSafeEqual } from "node:crypto";
-import { mkdirSync } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import { startBuildRequestSchema } from "../shared/protocol";
+import { type RunnerHealth, startBuildRequestSchema } from "../shared/protocol";
 import { type BuildHandle, startBuild } from "./build";
 import { errorMessage } from "./callback";
 import type { RetryOptions } from "./retry";
+import type { Sandbox } from "./sandbox";
 
 /** Largest `POST /builds` body accepted. */
 export const MAX_REQUEST_BYTES = 1024 * 1024;
@@ -25,8 +23,8 @@ export interface RunnerServerOptions {
   callbackUrl?: string;
   /** Allow `file:///` repositories; only for the local stack. */
   allowFileRepos: boolean;
-  /** Folder that holds the builds' work folders. @default `<os tmpdir>/workers-builds-runner` */
-  workRoot?: string;
+  /** Where builds run (see `openSandbox`, or `unisolatedSandbox` for a single-tenant host). */
+  sandbox: Sandbox;
   /** Builds run at the same time; more are answered 503. @default 4 */
   maxConcurrent?: number;
   /** Longest time a log line waits before it is sent. @default 1000 */
@@ -46,15 +44,16 @@ export interface RunnerServer {
   setCallbackUrl(url: string): void;
   /** Ids of the builds that have not finished yet. */
   activeBuilds(): string[];
-  /** Cancels the running builds, waits for them to report, and stops the server. */
-  close(): Promise<void>;
+  /**
+   * Takes no new builds, gives the running ones `drainMs` to finish, then stops the rest (they report
+   * `failed`, class `health_check`), waits for every build to report, and stops the server.
+   */
+  close(options?: { drainMs?: number }): Promise<void>;
 }
 
 /** The runner's HTTP service: `POST /builds`, `DELETE /builds/:uuid`, `GET /health`. */
 export async function startRunnerServer(options: RunnerServerOptions): Promise<RunnerServer> {
   if (options.token.length < 16) throw new Error("runner: the token must be at least 16 characters long");
-  const workRoot = options.workRoot ?? path.join(tmpdir(), "workers-builds-runner");
-  mkdirSync(workRoot, { recursive: true });
   const maxConcurrent = options.maxConcurrent ?? 4;
   const tokenDigest = sha256(options.token);
   let callbackUrl = options.callbackUrl;
@@ -86,7 +85,10 @@ export async function startRunnerServer(options: RunnerServerOptions): Promise<R
     const request = parsed.data;
     if (builds.has(request.build_uuid) || finished.has(request.build_uuid))
       return send(res, 202, { accepted: true });
-    if (closing) return send(res, 503, { error: "the runner is shutting down" });
+    if (closing) {
+      res.setHeader("retry-after", "5");
+      return send(res, 503, { error: "the runner is shutting down" });
+    }
     if (builds.size >= maxConcurrent) {
       res.setHeader("retry-after", "5");
       return send(res, 503, {
@@ -97,7 +99,7 @@ export async function startRunnerServer(options: RunnerServerOptions): Promise<R
       request,
       callbackUrl,
       allowFileRepos: options.allowFileRepos,
-      workRoot,
+      sandbox: options.sandbox,
       logFlushIntervalMs: options.logFlushIntervalMs,
       killGraceMs: options.killGraceMs,
       callbackRetry: options.callbackRetry,
@@ -116,7 +118,14 @@ export async function startRunnerServer(options: RunnerServerOptions): Promise<R
     const { pathname } = new URL(req.url ?? "/", "http://runner");
     if (pathname === "/health") {
       if (req.method !== "GET") return send(res, 405, { error: "use GET" });
-      return send(res, 200, { ok: true, active: builds.size });
+      const health: RunnerHealth = {
+        ok: !closing,
+        active: builds.size,
+        capacity: maxConcurrent,
+        draining: closing,
+        isolated: options.sandbox.isolated,
+      };
+      return send(res, closing ? 503 : 200, health);
     }
     const buildMatch = /^\/builds\/([^/]+)$/.exec(pathname);
     if (pathname !== "/builds" && !buildMatch) return send(res, 404, { error: `no route ${pathname}` });
@@ -158,12 +167,16 @@ export async function startRunnerServer(options: RunnerServerOptions): Promise<R
       callbackUrl = url;
     },
     activeBuilds: () => [...builds.keys()],
-    async close() {
+    async close({ drainMs = 0 } = {}) {
       closing = true;
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       const running = [...builds.values()];
-      for (const build of running) build.cancel();
-      await Promise.all(running.map((build) => build.done));
+      const allDone = Promise.all(running.map((build) => build.done));
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([allDone, new Promise((resolve) => (timer = setTimeout(resolve, drainMs)))]);
+      clearTimeout(timer);
+      for (const build of builds.values()) build.abandon();
+      await allDone;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       await closed;
     },

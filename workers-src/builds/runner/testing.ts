@@ -1,7 +1,7 @@
 /** Test helpers for the runner: real git repositories and a stand-in for the callback API. */
 import { execFileSync } from "node:child_process";
-import { randomBytes, randomUUID } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { randomBytes, randomInt, randomUUID } from "node:crypto";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -13,6 +13,16 @@ import {
   type StatusCallback,
   statusCallbackSchema,
 } from "../shared/protocol";
+import { openSandbox, type Sandbox, type SandboxLimits } from "./sandbox";
+
+/**
+ * The real sandbox, as the runner opens it, with its builds' workspaces under `workRoot` (a folder of its
+ * own: opening a sandbox clears what is in it) and a uid range of its own, as runners sharing a host have.
+ */
+export function testSandbox(workRoot: string, limits: Partial<SandboxLimits> = {}): Promise<Sandbox> {
+  const uidBase = 300_000 + randomInt(0, 50_000) * 100;
+  return openSandbox({ workRoot, limits: { diskMb: 512, ...limits }, uidBase, uidCount: 100 });
+}
 
 export function tempDir(prefix: string): { dir: string; remove(): void } {
   const dir = mkdtempSync(path.join(tmpdir(), prefix));
@@ -216,4 +226,24 @@ export function processAlive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** A `sleep` duration no other process on the host has, so the process can be found from outside its sandbox. */
+export function uniqueSleep(): string {
+  return `1000.${randomInt(1, 1_000_000_000)}`;
+}
+
+/** Host pids of the processes whose command line is `text` (a build's pids differ inside its sandbox). */
+export function hostProcessesRunning(text: string): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, "utf8").replaceAll("\0", " ").trim();
+      if (cmdline === text && processAlive(Number(entry))) found.push(Number(entry));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return found;
 }

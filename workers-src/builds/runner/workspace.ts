@@ -24,10 +24,13 @@ export function workspaceFor(workRoot: string, buildUuid: string): Workspace {
   };
 }
 
-/** The environment every process of a build starts from: nothing of the runner's own beyond PATH. */
-export function baseEnv(workspace: Workspace): Record<string, string> {
+/** The PATH of a build in a sandbox: the system's own folders. */
+export const SYSTEM_BUILD_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/** The environment every process of a build starts from: nothing of the runner's own beyond `path`. */
+export function baseEnv(workspace: Workspace, path: string): Record<string, string> {
   return {
-    PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin",
+    PATH: path,
     HOME: workspace.homeDir,
     TMPDIR: workspace.tmpDir,
     LANG: "C.UTF-8",

@@ -3,8 +3,10 @@
  * container). Both sides validate what they receive with these schemas.
  *
  * management → runner
+ *   GET    {runner}/health                                                   → 200 | 503 RunnerHealth
  *   POST   {runner}/builds            Authorization: Bearer <runner token>   body: StartBuildRequest → 202
- *   DELETE {runner}/builds/:uuid      Authorization: Bearer <runner token>   → 202 (kills the process tree)
+ *                                                                           (503: busy or shutting down)
+ *   DELETE {runner}/builds/:uuid      Authorization: Bearer <runner token>   → 202 (kills the sandbox)
  *
  * runner → management (callback_url, Authorization: Bearer <the build's callback token>)
  *   POST {callback}/api/builds/:uuid/status   body: StatusCallback (`running` again every heartbeat_seconds)
@@ -31,6 +33,8 @@ export const FAILURE_CLASSES = [
   "deploy_command",
   "timeout",
   "health_check",
+  /** The build went over one of its sandbox's limits (memory, processes, CPU time, disk); its log names it. */
+  "resource_limit",
   "internal",
 ] as const;
 export type FailureClass = (typeof FAILURE_CLASSES)[number];
@@ -94,3 +98,17 @@ export const logBatchSchema = z.strictObject({
   lines: z.array(logLineSchema).check(z.maxLength(MAX_LOG_BATCH_LINES)),
 });
 export type LogBatch = z.infer<typeof logBatchSchema>;
+
+/** What a runner's `GET /health` answers (503 while it shuts down): the platform picks runners with it. */
+export const runnerHealthSchema = z.object({
+  ok: z.boolean(),
+  /** Builds running now. */
+  active: z.int().check(z.minimum(0)),
+  /** Builds it runs at once. */
+  capacity: z.int().check(z.minimum(0)),
+  /** Shutting down: it takes no new builds. */
+  draining: z.boolean(),
+  /** Every build runs in a sandbox of its own. */
+  isolated: z.boolean(),
+});
+export type RunnerHealth = z.infer<typeof runnerHealthSchema>;

@@ -1,0 +1,246 @@
+/**
+ * The runner's sandbox for builds: checks at start that the host can isolate builds, and gives each build
+ * its own namespaces, unprivileged uid, cgroup, disk and network (see `build-sandbox.ts`).
+ */
+import { execFileSync } from "node:child_process";
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+} from "node:fs";
+import path from "node:path";
+import { type BuildSandbox, HostBuild, IsolatedBuild } from "./build-sandbox";
+import type { SystemEntry } from "./bwrap";
+import { BuildCgroup, type CgroupLayout, findCgroupLayout, prepareCgroupParent } from "./cgroup";
+import { createDisk, removeDisk } from "./disk";
+import { findProgram, SANDBOX_PROGRAMS, SYSTEM_PATH } from "./host-tools";
+import { checkLimits, describeLimits, type SandboxLimits } from "./limits";
+import { BuildNetwork, netnsName, removeNetns } from "./network";
+
+export type { BuildSandbox, Handover, StepAccess } from "./build-sandbox";
+export { DEFAULT_LIMITS, type LimitBreach, type SandboxLimits } from "./limits";
+
+export interface SandboxOptions {
+  /** Holds one folder per build (root only). */
+  workRoot: string;
+  limits?: Partial<SandboxLimits>;
+  /** First of the uids given to builds; each running build has one of its own. @default 200000 */
+  uidBase?: number;
+  /** How many uids the runner may give out (at least its number of concurrent builds). @default 1000 */
+  uidCount?: number;
+}
+
+/** The host cannot isolate builds; the message lists every reason and what to do. */
+export class SandboxUnavailable extends Error {
+  override name = "SandboxUnavailable";
+  constructor(readonly problems: string[]) {
+    super(
+      `builds cannot be isolated on this host:\n${problems.map((p) => `  - ${p}`).join("\n")}\n` +
+        "Fix the above (as root: workers-src/builds/runner/install-sandbox-tools.sh installs the programs), " +
+        "or, on a host that only ever runs one tenant's builds, start the runner with --insecure-no-sandbox.",
+    );
+  }
+}
+
+export interface Sandbox {
+  readonly isolated: boolean;
+  /** One line for the runner's start-up log. */
+  readonly description: string;
+  readonly limits: SandboxLimits;
+  /** Everything one build gets; `dispose` it when the build is over. */
+  prepare(buildUuid: string): Promise<BuildSandbox>;
+}
+
+/** Builds run as the runner does, with no isolation: for a host that only ever runs one tenant's builds. */
+export function unisolatedSandbox(workRoot: string): Sandbox {
+  return {
+    isolated: false,
+    description:
+      "NOT ISOLATED (--insecure-no-sandbox): builds run as the runner's own user, seeing its processes and files",
+    limits: checkLimits({}),
+    prepare: async (buildUuid) => new HostBuild(workRoot, buildUuid),
+  };
+}
+
+const SYSTEM_DIRS = ["usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc"];
+
+/** How `/usr` and its neighbours look on this host: bound as they are, links kept as links. */
+export function systemLayout(root = "/"): SystemEntry[] {
+  const entries: SystemEntry[] = [];
+  for (const name of SYSTEM_DIRS) {
+    const full = path.join(root, name);
+    let stat: ReturnType<typeof lstatSync>;
+    try {
+      stat = lstatSync(full);
+    } catch {
+      continue;
+    }
+    const entry = `/${name}`;
+    if (stat.isSymbolicLink()) entries.push({ path: entry, kind: "symlink", target: readlinkSync(full) });
+    else if (stat.isDirectory()) entries.push({ path: entry, kind: "dir" });
+  }
+  return entries;
+}
+
+/** Uids with a live process on this host (from /proc), so a uid in use elsewhere is never handed out. */
+function uidsInUse(): Set<number> {
+  const used = new Set<number>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const status = readFileSync(`/proc/${entry}/status`, "utf8");
+      const match = /^Uid:\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)/m.exec(status);
+      if (match) for (const uid of match.slice(1)) used.add(Number(uid));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return used;
+}
+
+/** Picks the lowest uid of the range that no running build of this runner and no process holds. Pure. */
+export function pickUid(
+  base: number,
+  count: number,
+  taken: ReadonlySet<number>,
+  inUse: ReadonlySet<number>,
+): number {
+  for (let uid = base; uid < base + count; uid++) if (!taken.has(uid) && !inUse.has(uid)) return uid;
+  throw new Error(`no free build uid in ${base}-${base + count - 1}: raise --uid-count`);
+}
+
+/**
+ * Checks that this host can isolate builds and returns the sandbox; throws `SandboxUnavailable` listing
+ * every reason it cannot. Leftovers of a runner that died (mounts, namespaces, cgroups) are removed.
+ */
+export async function openSandbox(options: SandboxOptions): Promise<Sandbox> {
+  const limits = checkLimits(options.limits ?? {});
+  const uidBase = options.uidBase ?? 200_000;
+  const uidCount = options.uidCount ?? 1000;
+  if (!Number.isInteger(uidBase) || uidBase < 1000 || uidBase + uidCount > 2 ** 31) {
+    throw new RangeError(`--uid-base must be an integer of at least 1000 (got ${uidBase})`);
+  }
+  const problems: string[] = [];
+  if (process.platform !== "linux")
+    problems.push(`builds are isolated with Linux namespaces; this is ${process.platform}`);
+  if (process.getuid?.() !== 0) {
+    problems.push(
+      "the runner must run as root to give each build its own uid, cgroup, disk and network namespace (the builds themselves never run as root)",
+    );
+  }
+  const programs: Record<string, string> = {};
+  for (const [program, pkg] of Object.entries(SANDBOX_PROGRAMS)) {
+    const found = findProgram(program);
+    if (found) programs[program] = found;
+    else problems.push(`${program} is missing (Debian package ${pkg})`);
+  }
+  let layout: CgroupLayout | undefined;
+  if (problems.length === 0) {
+    const found = findCgroupLayout(
+      readFileSync("/proc/self/cgroup", "utf8"),
+      readFileSync("/proc/self/mountinfo", "utf8"),
+    );
+    if ("problem" in found) problems.push(`cgroups: ${found.problem}`);
+    else {
+      try {
+        prepareCgroupParent(found);
+        layout = found;
+      } catch (error) {
+        problems.push(`cgroups are not writable: ${(error as Error).message}`);
+      }
+    }
+    if (!existsSync("/dev/loop-control"))
+      problems.push("loop devices are not available (/dev/loop-control is missing)");
+  }
+  if (problems.length === 0) {
+    try {
+      execFileSync(
+        programs.bwrap as string,
+        ["--unshare-pid", "--unshare-net", "--ro-bind", "/", "/", "--", "/bin/true"],
+        {
+          env: { PATH: SYSTEM_PATH },
+          stdio: ["ignore", "ignore", "pipe"],
+          timeout: 10_000,
+        },
+      );
+    } catch (error) {
+      const stderr = String((error as { stderr?: Buffer }).stderr ?? "").trim();
+      problems.push(`bubblewrap cannot create namespaces here: ${stderr || (error as Error).message}`);
+    }
+  }
+  if (problems.length > 0 || !layout) throw new SandboxUnavailable(problems);
+
+  mkdirSync(options.workRoot, { recursive: true });
+  chmodSync(options.workRoot, 0o700);
+  await removeLeftovers(options.workRoot, layout);
+
+  const system = systemLayout();
+  const taken = new Set<number>();
+  const cgroupLayout = layout;
+  return {
+    isolated: true,
+    limits,
+    description: `isolated: namespaces, an own uid (${uidBase}-${uidBase + uidCount - 1}), cgroup and network per build; ${describeLimits(limits)}`,
+    async prepare(buildUuid) {
+      const uid = pickUid(uidBase, uidCount, taken, uidsInUse());
+      taken.add(uid);
+      const jobDir = path.join(options.workRoot, buildUuid);
+      const diskMount = path.join(jobDir, "fs");
+      const diskImage = path.join(jobDir, "disk.img");
+      const undo: (() => Promise<void> | void)[] = [() => rmSync(jobDir, { recursive: true, force: true })];
+      try {
+        mkdirSync(diskMount, { recursive: true, mode: 0o700 });
+        chmodSync(jobDir, 0o700);
+        undo.push(() => removeDisk(diskImage, diskMount));
+        await createDisk({ image: diskImage, mountPoint: diskMount, sizeMb: limits.diskMb, uid, gid: uid });
+        const cgroup = BuildCgroup.create(cgroupLayout, buildUuid, limits);
+        undo.push(() => cgroup.remove());
+        const network = await BuildNetwork.create(netnsName(buildUuid));
+        undo.push(() => network.close());
+        return new IsolatedBuild({
+          buildUuid,
+          jobDir,
+          uid,
+          gid: uid,
+          system,
+          cgroup,
+          network,
+          diskMount,
+          diskImage,
+          diskMb: limits.diskMb,
+          bwrap: programs.bwrap as string,
+          nsenter: programs.nsenter as string,
+          setpriv: programs.setpriv as string,
+          release: () => taken.delete(uid),
+        });
+      } catch (error) {
+        for (const step of undo.reverse())
+          await Promise.resolve()
+            .then(step)
+            .catch(() => undefined);
+        taken.delete(uid);
+        throw error;
+      }
+    },
+  };
+}
+
+/** What builds of a runner that died left behind in its work root: mounts, namespaces, cgroups, folders. */
+async function removeLeftovers(workRoot: string, layout: CgroupLayout): Promise<void> {
+  for (const name of readdirSync(workRoot)) {
+    const jobDir = path.join(workRoot, name);
+    await removeDisk(path.join(jobDir, "disk.img"), path.join(jobDir, "fs")).catch(() => undefined);
+    await removeNetns(netnsName(name)).catch(() => undefined);
+    if (/^[A-Za-z0-9_-]+$/.test(name)) {
+      await BuildCgroup.open(layout, name)
+        ?.remove()
+        .catch(() => undefined);
+    }
+    rmSync(jobDir, { recursive: true, force: true });
+  }
+}
