@@ -256,6 +256,7 @@ describe("BuildsPlatform", () => {
       SCHEDULER_POLL_SECONDS: "30",
       COMPUTE_BACKEND: "http",
       RUNNER_URL: "local",
+      LOCAL_RUNNERS: "1",
       RELEASE: "unreleased",
       ALLOW_FILE_REPOS: "false",
     });
@@ -281,6 +282,22 @@ describe("BuildsPlatform", () => {
       expect(client.secret.map((b) => b.name)).not.toContain("CALLBACK_URL");
     },
   );
+
+  it("joins a list of runners into RUNNER_URL, comma-separated, with no LOCAL_RUNNERS", async () => {
+    const compute = {
+      backend: "http" as const,
+      runnerUrl: ["https://r1.example.net", "https://r2.example.net"],
+      callbackUrl: "https://management.example.net",
+    };
+    const { resources } = await capturePlatform(args({ builds: limits({ compute }) }));
+    const bindings = revealSecrets(find(resources, SCRIPT, "builds-management").inputs.bindings) as {
+      secret: { name: string; text?: string }[];
+    };
+    expect(bindings.secret.find((b) => b.name === "RUNNER_URL")?.text).toBe(
+      "https://r1.example.net,https://r2.example.net",
+    );
+    expect(bindings.secret.map((b) => b.name)).not.toContain("LOCAL_RUNNERS");
+  });
 
   it.each([
     [true, "true"],

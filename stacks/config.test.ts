@@ -78,7 +78,7 @@ describe("parseStackConfig defaults", () => {
         startTimeoutSeconds: 120,
         heartbeatTimeoutSeconds: 60,
         scheduler: { wakeOnQueue: true, pollIntervalSeconds: 30 },
-        compute: { backend: "http", runnerUrl: RUNNER_URL, callbackUrl: CALLBACK_URL },
+        compute: { backend: "http", runnerUrl: RUNNER_URL, localRunners: 1, callbackUrl: CALLBACK_URL },
       },
     });
     expect(secretValues).toEqual({
@@ -104,7 +104,7 @@ describe("parseStackConfig defaults", () => {
       startTimeoutSeconds: 120,
       heartbeatTimeoutSeconds: 60,
       scheduler: { wakeOnQueue: true, pollIntervalSeconds: 30 },
-      compute: { backend: "http", runnerUrl: "local" },
+      compute: { backend: "http", runnerUrl: "local", localRunners: 1 },
     });
     expect(settings.builds.compute).not.toHaveProperty("callbackUrl");
   });
@@ -173,6 +173,7 @@ describe("parseStackConfig defaults", () => {
     expect(settings.builds.compute).toEqual({
       backend: "container",
       runnerUrl: "local",
+      localRunners: 1,
       callbackUrl: CALLBACK_URL,
     });
   });
@@ -185,7 +186,31 @@ describe("parseStackConfig defaults", () => {
     expect(parseStackConfig(local, SECRETS).settings.builds.compute).toEqual({
       backend: "http",
       runnerUrl: "local",
+      localRunners: 1,
     });
+  });
+
+  it("takes a list of runners that share the builds, and a number of local runners", () => {
+    const fleet = withChange((c) => {
+      c.environment = "prod";
+      c.protect = true;
+      c.workersDev = false;
+      c.builds = {
+        compute: {
+          runnerUrl: ["https://r1.example.net", "https://r2.example.net"],
+          callbackUrl: CALLBACK_URL,
+        },
+      };
+    });
+    expect(parseStackConfig(fleet, SECRETS).settings.builds.compute.runnerUrl).toEqual([
+      "https://r1.example.net",
+      "https://r2.example.net",
+    ]);
+    const two = withChange((c) => {
+      c.environment = "local";
+      c.builds = { compute: { runnerUrl: "local", localRunners: 2 } };
+    });
+    expect(parseStackConfig(two, SECRETS).settings.builds.compute.localRunners).toBe(2);
   });
 });
 
@@ -444,6 +469,27 @@ const invalid: [string, (c: Record<string, unknown>) => void, string, ReadonlySe
       compute(c).runnerUrl = "http://runner.example.net";
     },
     "builds.compute.runnerUrl: must be an https:// URL (got string)",
+  ],
+  [
+    "an empty list of runners",
+    (c) => {
+      compute(c).runnerUrl = [];
+    },
+    "builds.compute.runnerUrl: must have at least 1 entry (got array)",
+  ],
+  [
+    "a list of runners with one over plain http",
+    (c) => {
+      compute(c).runnerUrl = ["https://r1.example.net", "http://r2.example.net"];
+    },
+    "builds.compute.runnerUrl.1: must be an https:// URL (got string)",
+  ],
+  [
+    "no local runners",
+    (c) => {
+      compute(c).localRunners = 0;
+    },
+    "builds.compute.localRunners: must be between 1 and 8 (got number)",
   ],
   [
     "callback URL over plain http",

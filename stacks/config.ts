@@ -187,9 +187,7 @@ export const stackConfigSchema = z.strictObject({
            * The HTTP runner service: one URL, or a list of runners that share the builds (each build goes to
            * one with free capacity); `local` on the local stack. @default "local"
            */
-          runnerUrl: z
-            .union([z.literal("local"), httpsUrl, z.array(httpsUrl).min(1, "must list at least one runner")])
-            .default("local"),
+          runnerUrl: z.union([z.literal("local"), httpsUrl, z.array(httpsUrl).min(1)]).default("local"),
           /** With `runnerUrl: local`, how many runner processes the local target starts. @default 1 */
           localRunners: int(1, 8).default(1),
           /** Base URL of the Build Management Worker the runner calls back. */
@@ -280,7 +278,8 @@ function describeIssue(issue: z.core.$ZodIssue, value: unknown): string {
     case "invalid_value":
       return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
     case "too_small":
-      if (issue.origin === "array") return `must have at least ${issue.minimum} entries`;
+      if (issue.origin === "array")
+        return `must have at least ${issue.minimum} ${issue.minimum === 1 ? "entry" : "entries"}`;
       if (issue.origin === "string") return `must be at least ${issue.minimum} characters`;
       return issue.message;
     default:

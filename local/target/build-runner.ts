@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
+import { removeSandboxLeftovers } from "../../workers-src/builds/runner/sandbox";
 import { ensureSandboxPrograms } from "../../workers-src/builds/runner/sandbox/host-tools";
 import { freePort } from "../ports";
 import type { LocalPlan } from "./miniflare-plan";
@@ -67,7 +68,8 @@ export async function startLocalBuildRunners(
   stateDir: string,
   log: (line: string) => void,
 ): Promise<LocalBuildRunners> {
-  const started: { runner: LocalBuildRunner; child: ChildProcess; ready: Promise<void> }[] = [];
+  const started: { runner: LocalBuildRunner; child: ChildProcess; workRoot: string; ready: Promise<void> }[] =
+    [];
   const wanted = plan.workers.filter((worker) => worker.bindings.RUNNER_URL === LOCAL_RUNNER);
   if (wanted.length > 0) await ensureSandboxPrograms(log);
   for (const worker of wanted) {
@@ -121,23 +123,26 @@ export async function startLocalBuildRunners(
       });
       urls.push(url);
       const runner = { scriptName: worker.name, url, pid: child.pid as number };
-      started.push({ runner, child, ready: waitForHealth(url, child, () => output) });
+      started.push({ runner, child, workRoot, ready: waitForHealth(url, child, () => output) });
       log(`build runner for ${worker.name} on ${url}`);
     }
     worker.bindings.RUNNER_URL = urls.join(",");
   }
   const stop = async () => {
     await Promise.all(
-      started.map(
-        ({ child }) =>
-          new Promise<void>((resolve) => {
-            if (child.exitCode !== null || child.signalCode !== null) return resolve();
-            child.once("exit", () => resolve());
-            child.kill("SIGTERM");
-            // A runner that does not stop in time is killed: its builds are cancelled either way.
-            setTimeout(() => child.kill("SIGKILL"), 10_000).unref();
-          }),
-      ),
+      started.map(async ({ child, workRoot }) => {
+        await new Promise<void>((resolve) => {
+          if (child.exitCode !== null || child.signalCode !== null) return resolve();
+          child.once("exit", () => resolve());
+          child.kill("SIGTERM");
+          // A runner that does not stop in time is killed: its builds die with it (their sandboxes are
+          // tied to its life), and what they leave is removed below.
+          setTimeout(() => child.kill("SIGKILL"), 10_000).unref();
+        });
+        await removeSandboxLeftovers(workRoot).catch((error: Error) =>
+          log(`build runner: could not clean up ${workRoot}: ${error.message}`),
+        );
+      }),
     );
   };
   return {

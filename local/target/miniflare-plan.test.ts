@@ -486,6 +486,7 @@ describe("planLocal on captured programs", () => {
       SCHEDULER_POLL_SECONDS: "30",
       COMPUTE_BACKEND: "http",
       RUNNER_URL: "local",
+      LOCAL_RUNNERS: "1",
       RELEASE: "unreleased",
       ALLOW_FILE_REPOS: "true",
       RUNNER_TOKEN: local("runnerToken"),

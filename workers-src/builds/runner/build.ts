@@ -208,6 +208,22 @@ class BuildRun {
   /** Runs every step; resolves with the outcome, which `finish` then reports. */
   async execute(): Promise<Omit<BuildResult, "lastLogSeq">> {
     try {
+      return await this.runSteps();
+    } finally {
+      // Before anything that may wait on the callback API: the sandbox (mounts, namespaces, uid) goes now.
+      await this.releaseSandbox();
+    }
+  }
+
+  private async releaseSandbox(): Promise<void> {
+    clearInterval(this.limitWatch);
+    await this.box
+      ?.dispose()
+      .catch((error) => this.report(`could not remove the build's sandbox: ${errorMessage(error)}`));
+  }
+
+  private async runSteps(): Promise<Omit<BuildResult, "lastLogSeq">> {
+    try {
       await this.steps();
       this.log(`Build succeeded in ${((Date.now() - this.startedAt) / 1000).toFixed(1)} s`);
       return { outcome: "success", commitSha: this.commitSha };
@@ -237,10 +253,7 @@ class BuildRun {
 
   /** Removes the sandbox, delivers the log, reports `stopped`. */
   async finish(result: Omit<BuildResult, "lastLogSeq">): Promise<BuildResult> {
-    clearInterval(this.limitWatch);
-    await this.box
-      ?.dispose()
-      .catch((error) => this.report(`could not remove the build's sandbox: ${errorMessage(error)}`));
+    await this.releaseSandbox();
     const lastLogSeq = await this.batcher.close();
     try {
       await this.client.postStatus({

@@ -13,7 +13,7 @@ import type { Workspace } from "../workspace";
 import { workspaceFor } from "../workspace";
 import { type Bind, bwrapArgs, encodeArgs, type SystemEntry } from "./bwrap";
 import type { BuildCgroup } from "./cgroup";
-import { diskUsage, removeDisk } from "./disk";
+import { diskAvailable, removeDisk } from "./disk";
 import { SYSTEM_PATH } from "./host-tools";
 import type { LimitBreach } from "./limits";
 import type { BuildNetwork } from "./network";
@@ -308,9 +308,8 @@ export class IsolatedBuild implements BuildSandbox {
     const found = this.parts.cgroup.breach();
     if (found) return found;
     try {
-      const { usedBytes, totalBytes } = diskUsage(this.parts.diskMount);
       // Full to the last few blocks: a write has failed or is about to.
-      if (totalBytes - usedBytes < 64 * 1024) {
+      if (diskAvailable(this.parts.diskMount) < 64 * 1024) {
         return { limit: "diskMb", message: `it filled its disk limit of ${this.parts.diskMb} MiB` };
       }
     } catch {

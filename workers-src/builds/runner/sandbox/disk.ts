@@ -35,13 +35,10 @@ export async function createDisk(options: {
   rmSync(path.join(options.mountPoint, "lost+found"), { recursive: true, force: true });
 }
 
-/** Bytes in use and in all on the mounted workspace. */
-export function diskUsage(mountPoint: string): { usedBytes: number; totalBytes: number } {
+/** Bytes the build can still write to the mounted workspace (ext4 keeps a few blocks back from it). */
+export function diskAvailable(mountPoint: string): number {
   const stats = statfsSync(mountPoint);
-  return {
-    usedBytes: (stats.blocks - stats.bfree) * stats.bsize,
-    totalBytes: stats.blocks * stats.bsize,
-  };
+  return stats.bavail * stats.bsize;
 }
 
 /** Unmounts (detaching the loop device) and deletes the image; both are fine to call on what is gone. */

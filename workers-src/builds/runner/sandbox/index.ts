@@ -230,13 +230,25 @@ export async function openSandbox(options: SandboxOptions): Promise<Sandbox> {
   };
 }
 
-/** What builds of a runner that died left behind in its work root: mounts, namespaces, cgroups, folders. */
-async function removeLeftovers(workRoot: string, layout: CgroupLayout): Promise<void> {
+/**
+ * Removes what the builds of a runner that was killed left in `workRoot` (mounts, network namespaces,
+ * cgroups, folders). The runner does it itself at start; a supervisor may call it once the runner is gone.
+ */
+export async function removeSandboxLeftovers(workRoot: string): Promise<void> {
+  if (!existsSync(workRoot)) return;
+  const found = findCgroupLayout(
+    readFileSync("/proc/self/cgroup", "utf8"),
+    readFileSync("/proc/self/mountinfo", "utf8"),
+  );
+  await removeLeftovers(workRoot, "problem" in found ? undefined : found);
+}
+
+async function removeLeftovers(workRoot: string, layout: CgroupLayout | undefined): Promise<void> {
   for (const name of readdirSync(workRoot)) {
     const jobDir = path.join(workRoot, name);
     await removeDisk(path.join(jobDir, "disk.img"), path.join(jobDir, "fs")).catch(() => undefined);
     await removeNetns(netnsName(name)).catch(() => undefined);
-    if (/^[A-Za-z0-9_-]+$/.test(name)) {
+    if (layout && /^[A-Za-z0-9_-]+$/.test(name)) {
       await BuildCgroup.open(layout, name)
         ?.remove()
         .catch(() => undefined);
