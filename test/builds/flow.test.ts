@@ -5,13 +5,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type BuildsPlatform, type GitRepo, startBuildsPlatform } from "../builds-harness";
+import { type Build, buildsApi } from "./builds";
 import { client, githubPush, githubSignature } from "./http";
 
 let platform: BuildsPlatform;
 let api: ReturnType<typeof client>["call"];
 let token: string;
 let repo: GitRepo;
-let workerSeq = 0;
 
 beforeAll(async () => {
   platform = await startBuildsPlatform({
@@ -19,68 +19,20 @@ beforeAll(async () => {
   });
   api = client(platform.api).call;
   token = await platform.token("flow-account");
+  builds = buildsApi(platform.api, token);
   repo = await platform.gitRepo();
 }, 120_000);
 
 afterAll(() => platform?.stop(), 60_000);
 
-interface Build {
-  build_uuid: string;
-  status: string;
-  build_outcome: string | null;
-  failure_class: string | null;
-  commit_hash: string | null;
-  initializing_at: string | null;
-  running_at: string | null;
-  stopped_at: string | null;
-}
-
-async function workerWithTrigger(trigger: Record<string, unknown>) {
-  const name = `flow-${++workerSeq}`;
-  const worker = await api("POST", "/api/workers", { token, body: { name } });
-  expect(worker.status).toBe(201);
-  const created = await api<{ id: string; webhook_secret: string }>("POST", `/api/workers/${name}/triggers`, {
-    token,
-    body: { repo_url: repo.url, production_branch: "main", deploy_command: "echo deployed", ...trigger },
-  });
-  expect(created.status, created.text).toBe(201);
-  return { name, trigger: created.json.result };
-}
-
-async function startBuild(triggerId: string, body: Record<string, unknown> = {}): Promise<string> {
-  const res = await api<Build>("POST", `/api/triggers/${triggerId}/builds`, { token, body });
-  expect(res.status, res.text).toBe(201);
-  return res.json.result.build_uuid;
-}
-
-async function waitForBuild(uuid: string, until: (b: Build) => boolean, timeoutMs = 30_000): Promise<Build> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const res = await api<Build>("GET", `/api/builds/${uuid}`, { token });
-    if (until(res.json.result)) return res.json.result;
-    if (Date.now() > deadline) throw new Error(`build ${uuid} still ${JSON.stringify(res.json.result)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-const stopped = (uuid: string, timeoutMs?: number) =>
-  waitForBuild(uuid, (b) => b.status === "stopped", timeoutMs);
-
-async function allLogLines(uuid: string): Promise<string[]> {
-  const lines: string[] = [];
-  let cursor = "";
-  for (;;) {
-    const res = await api<{ lines: { line: string }[]; cursor: string; done: boolean }>(
-      "GET",
-      `/api/builds/${uuid}/logs?${cursor ? `cursor=${cursor}&` : ""}limit=500`,
-      { token },
-    );
-    expect(res.status, res.text).toBe(200);
-    lines.push(...res.json.result.lines.map((l) => l.line));
-    cursor = res.json.result.cursor;
-    if (res.json.result.done && res.json.result.lines.length === 0) return lines;
-    if (res.json.result.lines.length === 0) await new Promise((r) => setTimeout(r, 100));
-  }
-}
+let builds: ReturnType<typeof buildsApi>;
+const workerWithTrigger = (trigger: Record<string, unknown>) =>
+  builds.workerWithTrigger("flow", { repo_url: repo.url, ...trigger });
+const startBuild = (triggerId: string, body?: Record<string, unknown>) => builds.startBuild(triggerId, body);
+const waitForBuild = (uuid: string, until: (b: Build) => boolean, timeoutMs?: number) =>
+  builds.waitForBuild(uuid, until, timeoutMs);
+const stopped = (uuid: string, timeoutMs?: number) => builds.stopped(uuid, timeoutMs);
+const allLogLines = (uuid: string) => builds.allLogLines(uuid);
 
 describe("a push becomes a build", () => {
   it("clones the pushed commit, builds with the CI variables and masked secrets, deploys, and succeeds", async () => {

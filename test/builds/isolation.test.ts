@@ -1,0 +1,129 @@
+/**
+ * Builds of two accounts at once on the local target, the second one attacking: it reads every process's
+ * environment and command line, walks the file system for the first build's workspace and secret, reads
+ * the runner's environment, and tries the runner's API and the target's other ports with every token it
+ * can find. None of it may succeed, and both builds must end as they would alone.
+ */
+import { randomBytes, randomInt } from "node:crypto";
+import { networkInterfaces } from "node:os";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type BuildsPlatform, type GitRepo, startBuildsPlatform } from "../builds-harness";
+import { buildsApi } from "./builds";
+
+let platform: BuildsPlatform;
+let repo: GitRepo;
+
+beforeAll(async () => {
+  platform = await startBuildsPlatform({ builds: { heartbeatTimeoutSeconds: 10 } });
+  repo = await platform.gitRepo();
+  await repo.commit({ "README.md": "isolation\n" }, "first");
+}, 120_000);
+
+afterAll(() => platform?.stop(), 60_000);
+
+/** A text the build's script holds in two halves, so that only a joined copy is a real hit. */
+function split(text: string): string {
+  const half = Math.floor(text.length / 2);
+  return `"${text.slice(0, half)}""${text.slice(half)}"`;
+}
+
+/** This machine's addresses other than loopback: a build must not reach the target through them either. */
+function hostAddresses(): string[] {
+  return Object.values(networkInterfaces())
+    .flat()
+    .filter((a) => a && a.family === "IPv4" && !a.internal)
+    .map((a) => a!.address);
+}
+
+describe("two accounts building at once", () => {
+  it("the second account's build reads, finds and reaches nothing of the first build, the runner or the target", async () => {
+    const a = buildsApi(platform.api, await platform.token("isolation-account-a"));
+    const b = buildsApi(platform.api, await platform.token("isolation-account-b"));
+    const secret = `sec-${randomBytes(16).toString("hex")}`;
+    const sleep = `15.${randomInt(1, 1_000_000_000)}`;
+    const first = await a.workerWithTrigger("victim", {
+      repo_url: repo.url,
+      build_command: `echo "uid=$(id -u)"; echo "$VICTIM_SECRET" > "$HOME/secret.txt"; cp "$HOME/secret.txt" copy.txt; echo ready; sleep ${sleep}`,
+      env_vars: [{ name: "VICTIM_SECRET", value: secret, type: "secret" }],
+    });
+    const victim = await a.startBuild(first.trigger.id);
+    await expect.poll(() => a.logSoFar(victim), { timeout: 30_000, interval: 200 }).toContain("ready");
+
+    const runnerToken = platform.target.plan.workers.find((w) => w.bindings.RUNNER_TOKEN)?.bindings
+      .RUNNER_TOKEN as string;
+    const ports = [
+      ...platform.target.runners.map((r) => new URL(r.url).port),
+      new URL(platform.api).port,
+      new URL(platform.management).port,
+      new URL(platform.target.postgres).port,
+      new URL(platform.target.entryUrl).port,
+    ];
+    const targets = ports.flatMap((port) =>
+      ["127.0.0.1", "10.0.2.2", ...hostAddresses()].map((host) => `${host}:${port}`),
+    );
+    const runnerPids = platform.target.runners.map((r) => r.pid).join(" ");
+    const attack = [
+      `n=${split(secret)}; u=${split(victim)}; t=${split(runnerToken)}; s=${split(sleep)}`,
+      'echo "uid=$(id -u)"',
+      // Every process's environment and command line.
+      'hits=0; for f in /proc/[0-9]*/environ /proc/[0-9]*/cmdline; do if tr "\\0" "\\n" < "$f" 2>/dev/null | grep -qF -e "$n" -e "$t" -e "$s"; then hits=$((hits+1)); echo "PROC-HIT $f"; fi; done; echo "proc-hits=$hits"',
+      'echo "processes=$(ls -d /proc/[0-9]* | wc -l)"',
+      // The runner's own environment, by its pid on the host.
+      `for p in ${runnerPids}; do if cat /proc/$p/environ 2>/dev/null | tr "\\0" "\\n" | grep -q RUNNER_TOKEN; then echo "RUNNER-ENV-READ $p"; else echo "runner-env-unreadable $p"; fi; done`,
+      // The file system from the root: the victim's workspace by name, its secret and the runner token by content.
+      'find / \\( -path /proc -o -path /sys \\) -prune -o -name "*$u*" -print 2>/dev/null | sed "s/^/FS-NAME-HIT /"',
+      'grep -rlsF -e "$n" -e "$t" / --exclude-dir=proc --exclude-dir=sys --exclude-dir=usr 2>/dev/null | sed "s/^/FS-CONTENT-HIT /"',
+      'echo "fs-walk-done"; echo "root: $(ls -A / | tr "\\n" " ")"; echo "beside: $(ls -A /build/.. | tr "\\n" " ")"',
+      // Writing anywhere but the workspace.
+      'for d in / /usr /etc /run /build/..; do if touch "$d/planted" 2>/dev/null; then echo "WRITE-OK $d"; else echo "write-refused $d"; fi; done',
+      // The runner's API and the target's ports, with every token in sight.
+      `for target in ${targets.join(" ")}; do if timeout 3 bash -c "exec 3<>/dev/tcp/\${target%:*}/\${target#*:}" 2>/dev/null; then echo "OPEN $target"; else echo "closed $target"; fi; done`,
+      'for tok in $(env | grep -i token | cut -d= -f2) "$t"; do for p in ' +
+        platform.target.runners.map((r) => new URL(r.url).port).join(" ") +
+        '; do if timeout 3 bash -c "exec 3<>/dev/tcp/127.0.0.1/$p; printf \\"POST /builds HTTP/1.0\\r\\nAuthorization: Bearer $tok\\r\\n\\r\\n\\" >&3; cat <&3" 2>/dev/null | grep -q HTTP; then echo "RUNNER-API-ANSWERED $p"; else echo "runner-api-unreachable $p"; fi; done; done',
+      "echo attack-done",
+    ].join("\n");
+    const second = await b.workerWithTrigger("attacker", { repo_url: repo.url, build_command: attack });
+    const attacker = await b.startBuild(second.trigger.id);
+
+    const attackerBuild = await b.stopped(attacker, 90_000);
+    expect(attackerBuild).toMatchObject({ build_outcome: "success" });
+    const victimStillRunning = await a.call("GET", `/api/builds/${victim}`, {
+      token: await platform.token("isolation-account-a"),
+    });
+    expect(victimStillRunning.json.result.status).toBe("running");
+    const victimBuild = await a.stopped(victim, 60_000);
+    expect(victimBuild).toMatchObject({ build_outcome: "success", failure_class: null });
+
+    const log = await b.allLogLines(attacker);
+    const text = log.join("\n");
+    if (process.env.SHOW_ATTACK) console.log(text);
+    expect(log).toContain("attack-done");
+    expect(log).toContain("proc-hits=0");
+    expect(log).toContain("fs-walk-done");
+    expect(
+      log.filter((l) =>
+        /^(PROC-HIT|FS-NAME-HIT|FS-CONTENT-HIT|RUNNER-ENV-READ|WRITE-OK|OPEN|RUNNER-API-ANSWERED)\b/.test(l),
+      ),
+    ).toEqual([]);
+    for (const target of targets) expect(log).toContain(`closed ${target}`);
+    for (const runner of platform.target.runners) {
+      expect(log).toContain(`runner-env-unreadable ${runner.pid}`);
+      expect(log).toContain(`runner-api-unreachable ${new URL(runner.url).port}`);
+    }
+    // Only its own sandbox: a few processes, no neighbours beside its workspace.
+    expect(Number(log.find((l) => l.startsWith("processes="))?.slice(10))).toBeLessThan(10);
+    expect(log.find((l) => l.startsWith("beside: "))).toBe(
+      log.find((l) => l.startsWith("root: "))?.replace("root: ", "beside: "),
+    );
+    for (const value of [secret, victim, runnerToken, sleep]) expect(text).not.toContain(value);
+
+    const victimLog = await a.allLogLines(victim);
+    const uidOf = (lines: string[]) => Number(lines.find((l) => l.startsWith("uid="))?.slice(4));
+    const [victimUid, attackerUid] = [uidOf(victimLog), uidOf(log)];
+    expect(victimUid).toBeGreaterThanOrEqual(1000);
+    expect(attackerUid).toBeGreaterThanOrEqual(1000);
+    expect(attackerUid).not.toBe(victimUid);
+    expect(victimLog.join("\n")).not.toContain(secret);
+  }, 180_000);
+});
