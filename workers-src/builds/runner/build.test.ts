@@ -150,6 +150,42 @@ describe("a build", () => {
     expect(stopped).toMatchObject({ outcome: "failed", failure_class: "clone" });
   });
 
+  it("gives the build's processes only its own variables and the CI ones: nothing of the runner's", async () => {
+    const { stopped, lines } = await build({
+      env: { MY_TEXT: "text", MY_SECRET: "a-secret-value" },
+      secret_names: ["MY_SECRET"],
+      build_command: "env | cut -d= -f1 | sort | tr '\\n' ' '; echo; id -u",
+    });
+    expect(stopped.outcome).toBe("success");
+    const names = lines
+      .find((line) => line.startsWith("BUN_INSTALL_CACHE_DIR"))
+      ?.trim()
+      .split(" ");
+    expect(names).toEqual([
+      "BUN_INSTALL_CACHE_DIR",
+      "CI",
+      "HOME",
+      "LANG",
+      "MY_SECRET",
+      "MY_TEXT",
+      "PATH",
+      "PNPM_STORE_DIR",
+      "PWD",
+      "SHLVL",
+      "TMPDIR",
+      "WORKERS_CI",
+      "WORKERS_CI_BRANCH",
+      "WORKERS_CI_BUILD_UUID",
+      "WORKERS_CI_COMMIT_SHA",
+      "YARN_CACHE_FOLDER",
+      "_",
+      "npm_config_cache",
+    ]);
+    // Its own unprivileged uid, from the test sandbox's range.
+    const uid = Number(lines[lines.findIndex((l) => l.startsWith("BUN_INSTALL")) + 1]);
+    expect(uid).toBeGreaterThanOrEqual(300_000);
+  });
+
   it("masks secret values in every line it sends, and only secret ones", async () => {
     const secret = "s3cr3t-Value.*";
     const { stopped, record, lines } = await build({

@@ -103,7 +103,8 @@ async function main(): Promise<void> {
       throw error;
     }
   }
-  console.log(`runner: builds ${sandbox.description}`);
+  if (sandbox.isolated) console.log(`runner: builds ${sandbox.description}`);
+  else console.error(`runner: WARNING: builds are ${sandbox.description}`);
 
   const server = await startRunnerServer({
     host: values.host,
