@@ -168,6 +168,7 @@ describe("a build", () => {
       "LANG",
       "MY_SECRET",
       "MY_TEXT",
+      "NODE_EXTRA_CA_CERTS",
       "PATH",
       "PNPM_STORE_DIR",
       "PWD",
@@ -184,6 +185,20 @@ describe("a build", () => {
     // Its own unprivileged uid, from the test sandbox's range.
     const uid = Number(lines[lines.findIndex((l) => l.startsWith("BUN_INSTALL")) + 1]);
     expect(uid).toBeGreaterThanOrEqual(300_000);
+  });
+
+  it("reaches the package registry by name over its network, but not the runner's host's loopback", async () => {
+    const port = new URL(callback.url).port;
+    const script = [
+      'fetch("https://registry.npmjs.org/is-number").then((r) => console.log("registry", r.status), (e) => console.log("registry failed", e.cause?.code ?? e.message))',
+      `.then(() => fetch("http://127.0.0.1:${port}/")).then((r) => console.log("loopback", r.status), () => console.log("loopback unreachable"))`,
+      // fetch keeps its connection alive for seconds after the answer; the build need not wait for that.
+      ".then(() => process.exit(0))",
+    ].join("");
+    const { stopped, lines } = await build({ build_command: `node -e '${script}'` });
+    expect(stopped.outcome).toBe("success");
+    expect(lines).toContain("registry 200");
+    expect(lines).toContain("loopback unreachable");
   });
 
   it("masks secret values in every line it sends, and only secret ones", async () => {

@@ -27,9 +27,17 @@ export function workspaceFor(workRoot: string, buildUuid: string): Workspace {
 /** The PATH of a build in a sandbox: the system's own folders. */
 export const SYSTEM_BUILD_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-/** The environment every process of a build starts from: nothing of the runner's own beyond `path`. */
+/** The system's CA bundle (Debian's path), which Node does not read unless told to. */
+const SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt";
+
+/**
+ * The environment every process of a build starts from: nothing of the runner's own beyond `path`. Node
+ * (npm, and every build tool on it) is pointed at the system's CA bundle, which git and curl read anyway,
+ * so that a registry behind a CA the host trusts is trusted by builds too.
+ */
 export function baseEnv(workspace: Workspace, path: string): Record<string, string> {
   return {
+    ...(existsSync(SYSTEM_CA_BUNDLE) ? { NODE_EXTRA_CA_CERTS: SYSTEM_CA_BUNDLE } : {}),
     PATH: path,
     HOME: workspace.homeDir,
     TMPDIR: workspace.tmpDir,
