@@ -102,6 +102,8 @@ export async function startLocalBuildRunners(
         String(maxConcurrent),
         "--uid-base",
         String(localUidBase(port)),
+        "--uid-count",
+        String(LOCAL_RUNNER_UIDS),
         // A local runner stops with the target: what still runs is handed back at once.
         "--drain-seconds",
         "0",

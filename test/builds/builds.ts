@@ -55,22 +55,26 @@ export function buildsApi(apiUrl: string, token: string) {
     waitForBuild,
     stopped: (uuid: string, timeoutMs?: number) =>
       waitForBuild(uuid, (b) => b.status === "stopped", timeoutMs),
-    /** Every line of a build's log, once the log is complete. */
-    async allLogLines(uuid: string): Promise<string[]> {
-      const lines: string[] = [];
+    /** Every entry of a build's log (`ts` in ms, `line`), once the log is complete. */
+    async logEntries(uuid: string): Promise<{ ts: number; line: string }[]> {
+      const entries: { ts: number; line: string }[] = [];
       let cursor = "";
       for (;;) {
-        const res = await call<{ lines: { line: string }[]; cursor: string; done: boolean }>(
+        const res = await call<{ lines: { ts: number; line: string }[]; cursor: string; done: boolean }>(
           "GET",
           `/api/builds/${uuid}/logs?${cursor ? `cursor=${cursor}&` : ""}limit=500`,
           { token },
         );
         expect(res.status, res.text).toBe(200);
-        lines.push(...res.json.result.lines.map((l) => l.line));
+        entries.push(...res.json.result.lines);
         cursor = res.json.result.cursor;
-        if (res.json.result.done && res.json.result.lines.length === 0) return lines;
+        if (res.json.result.done && res.json.result.lines.length === 0) return entries;
         if (res.json.result.lines.length === 0) await new Promise((r) => setTimeout(r, 100));
       }
+    },
+    /** Every line of a build's log, once the log is complete. */
+    async allLogLines(uuid: string): Promise<string[]> {
+      return (await api.logEntries(uuid)).map((entry) => entry.line);
     },
     /** The log as far as it goes now. */
     async logSoFar(uuid: string): Promise<string[]> {

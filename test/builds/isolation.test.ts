@@ -7,8 +7,12 @@
 import { randomBytes, randomInt } from "node:crypto";
 import { networkInterfaces } from "node:os";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { hostCommandLinesContaining } from "../../workers-src/builds/runner/testing";
 import { type BuildsPlatform, type GitRepo, startBuildsPlatform } from "../builds-harness";
 import { buildsApi } from "./builds";
+
+/** How much longer than alone a build may take beside one that goes over a limit. */
+const SLOWDOWN_BOUND = 3;
 
 let platform: BuildsPlatform;
 let repo: GitRepo;
@@ -48,6 +52,8 @@ describe("two accounts building at once", () => {
     });
     const victim = await a.startBuild(first.trigger.id);
     await expect.poll(() => a.logSoFar(victim), { timeout: 30_000, interval: 200 }).toContain("ready");
+    // Its secret is on no command line of the host, where any user could read it.
+    expect(hostCommandLinesContaining(secret)).toEqual([]);
 
     const runnerToken = platform.target.plan.workers.find((w) => w.bindings.RUNNER_TOKEN)?.bindings
       .RUNNER_TOKEN as string;
@@ -74,6 +80,8 @@ describe("two accounts building at once", () => {
       'find / \\( -path /proc -o -path /sys \\) -prune -o -name "*$u*" -print 2>/dev/null | sed "s/^/FS-NAME-HIT /"',
       'grep -rlsF -e "$n" -e "$t" / --exclude-dir=proc --exclude-dir=sys --exclude-dir=usr 2>/dev/null | sed "s/^/FS-CONTENT-HIT /"',
       'echo "fs-walk-done"; echo "root: $(ls -A / | tr "\\n" " ")"; echo "beside: $(ls -A /build/.. | tr "\\n" " ")"',
+      // Swapping a folder of its workspace for a link, for the runner or bwrap to follow on the host.
+      'if rm -rf /build/tmp 2>/dev/null && ln -s /proc /build/tmp 2>/dev/null; then echo "TMP-SWAPPED"; else echo "tmp-swap-refused"; fi',
       // Writing anywhere but the workspace.
       'for d in / /usr /etc /run /build/..; do if touch "$d/planted" 2>/dev/null; then echo "WRITE-OK $d"; else echo "write-refused $d"; fi; done',
       // The runner's API and the target's ports, with every token in sight.
@@ -83,7 +91,12 @@ describe("two accounts building at once", () => {
         '; do if timeout 3 bash -c "exec 3<>/dev/tcp/127.0.0.1/$p; printf \\"POST /builds HTTP/1.0\\r\\nAuthorization: Bearer $tok\\r\\n\\r\\n\\" >&3; cat <&3" 2>/dev/null | grep -q HTTP; then echo "RUNNER-API-ANSWERED $p"; else echo "runner-api-unreachable $p"; fi; done; done',
       "echo attack-done",
     ].join("\n");
-    const second = await b.workerWithTrigger("attacker", { repo_url: repo.url, build_command: attack });
+    const second = await b.workerWithTrigger("attacker", {
+      repo_url: repo.url,
+      build_command: attack,
+      // A later step of the same build: /tmp is still its own.
+      deploy_command: 'echo "tmp-entries=$(ls -A /tmp | wc -l)"',
+    });
     const attacker = await b.startBuild(second.trigger.id);
 
     const attackerBuild = await b.stopped(attacker, 90_000);
@@ -103,9 +116,13 @@ describe("two accounts building at once", () => {
     expect(log).toContain("fs-walk-done");
     expect(
       log.filter((l) =>
-        /^(PROC-HIT|FS-NAME-HIT|FS-CONTENT-HIT|RUNNER-ENV-READ|WRITE-OK|OPEN|RUNNER-API-ANSWERED)\b/.test(l),
+        /^(PROC-HIT|FS-NAME-HIT|FS-CONTENT-HIT|RUNNER-ENV-READ|WRITE-OK|OPEN|RUNNER-API-ANSWERED|TMP-SWAPPED)\b/.test(
+          l,
+        ),
       ),
     ).toEqual([]);
+    expect(log).toContain("tmp-swap-refused");
+    expect(Number(log.find((l) => l.startsWith("tmp-entries="))?.slice(12))).toBeLessThan(5);
     for (const target of targets) expect(log).toContain(`closed ${target}`);
     for (const runner of platform.target.runners) {
       expect(log).toContain(`runner-env-unreadable ${runner.pid}`);
@@ -126,4 +143,55 @@ describe("two accounts building at once", () => {
     expect(attackerUid).not.toBe(victimUid);
     expect(victimLog.join("\n")).not.toContain(secret);
   }, 180_000);
+
+  it("a fork bomb and a memory hog of the second account each end failed (resource_limit) while the first account's build beside them is not slowed past the bound", async () => {
+    const a = buildsApi(platform.api, await platform.token("isolation-account-a"));
+    const b = buildsApi(platform.api, await platform.token("isolation-account-b"));
+    // A fixed amount of CPU work (about 2 s of one core here), timed inside the build.
+    const work =
+      "echo work-start; node -e 'const t = Date.now(); let x = 0; for (let i = 0; i < 1.5e9; i++) x = (x + i) % 1000003; console.log(\"work-ms\", Date.now() - t)'";
+    const { trigger: steady } = await a.workerWithTrigger("steady", {
+      repo_url: repo.url,
+      build_command: work,
+    });
+    const steadyBuild = async (uuid: string) => {
+      expect(await a.stopped(uuid, 90_000)).toMatchObject({ build_outcome: "success" });
+      const entries = await a.logEntries(uuid);
+      const done = entries.find((e) => e.line.startsWith("work-ms "));
+      const started = entries.find((e) => e.line === "work-start");
+      return { ms: Number(done?.line.slice(8)), from: started?.ts ?? 0, to: done?.ts ?? 0 };
+    };
+    const alone = await steadyBuild(await a.startBuild(steady.id));
+    for (const [attack, limit] of [
+      [
+        "f() { f | f & }; f; sleep 60",
+        "Build stopped: it reached its limit of 1024 processes and threads (a new one was refused)",
+      ],
+      [
+        "node -e 'const a = []; for (;;) a.push(Buffer.alloc(1 << 20, 1))'",
+        "Build stopped: it went over its memory limit of 2048 MiB (a process was killed for lack of memory)",
+      ],
+    ] as const) {
+      // The attack waits a moment, so that it runs while the steady build works.
+      const { trigger } = await b.workerWithTrigger("hostile", {
+        repo_url: repo.url,
+        build_command: `sleep 1; echo attack-start; ${attack}`,
+      });
+      const hostile = await b.startBuild(trigger.id);
+      await b.waitForBuild(hostile, (build) => build.status === "running", 30_000);
+      const beside = await steadyBuild(await a.startBuild(steady.id));
+      expect(await b.stopped(hostile, 90_000)).toMatchObject({
+        build_outcome: "failed",
+        failure_class: "resource_limit",
+      });
+      const hostileLog = await b.logEntries(hostile);
+      expect(hostileLog.map((e) => e.line)).toContain(limit);
+      // They overlapped: the attack began before the work ended, and was stopped after the work began.
+      const attackFrom = hostileLog.find((e) => e.line === "attack-start")?.ts ?? Number.POSITIVE_INFINITY;
+      const attackTo = hostileLog.find((e) => e.line === limit)?.ts ?? 0;
+      expect(attackFrom).toBeLessThan(beside.to);
+      expect(attackTo).toBeGreaterThan(beside.from);
+      expect(beside.ms).toBeLessThan(alone.ms * SLOWDOWN_BOUND + 2000);
+    }
+  }, 240_000);
 });

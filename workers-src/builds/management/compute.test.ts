@@ -134,7 +134,7 @@ describe("rankRunners: which runner a build is offered to first", () => {
 
 describe("HttpRunnerBackend with several runners", () => {
   /** Runners by URL: their health answer (or an Error when down) and the status they answer a POST with. */
-  function fleet(runners: Record<string, { health: RunnerHealth | Error; post?: number }>) {
+  function fleet(runners: Record<string, { health: RunnerHealth | Error; post?: number | Error }>) {
     const calls: string[] = [];
     const fetcher = (async (input: RequestInfo | URL, init?: RequestInit) => {
       const request = new Request(input, init);
@@ -144,7 +144,9 @@ describe("HttpRunnerBackend with several runners", () => {
       if (!runner || runner.health instanceof Error) throw runner?.health ?? new Error("no such host");
       if (url.pathname === "/health")
         return Response.json(runner.health, { status: runner.health.ok ? 200 : 503 });
-      return new Response("", { status: request.method === "POST" ? (runner.post ?? 202) : 202 });
+      if (request.method === "POST" && runner.post instanceof Error) throw runner.post;
+      const post = typeof runner.post === "number" ? runner.post : 202;
+      return new Response("", { status: request.method === "POST" ? post : 202 });
     }) as typeof fetch;
     return { calls, fetcher };
   }
@@ -174,6 +176,20 @@ describe("HttpRunnerBackend with several runners", () => {
     expect(calls.filter((c) => c.startsWith("POST"))).toEqual([
       "POST https://b.example/builds",
       "POST https://c.example/builds",
+    ]);
+  });
+
+  it("withdraws a build from a runner whose answer was lost before offering it to the next", async () => {
+    const { calls, fetcher } = fleet({
+      "https://a.example": { health: health(0, 4), post: new Error("connection reset") },
+      "https://b.example": { health: health(1, 4) },
+    });
+    const backend = new HttpRunnerBackend(["https://a.example", "https://b.example"], "t", fetcher);
+    expect(await backend.startBuild(request)).toEqual({ runner: "https://b.example" });
+    expect(calls.filter((c) => !c.endsWith("/health"))).toEqual([
+      "POST https://a.example/builds",
+      `DELETE https://a.example/builds/${request.build_uuid}`,
+      "POST https://b.example/builds",
     ]);
   });
 

@@ -25,6 +25,8 @@ export class ComputeError extends Error {
 
 /** How long a runner's health check may take before the runner counts as down. */
 const HEALTH_TIMEOUT_MS = 2000;
+/** How long a start or stop may take before the runner counts as unreachable. */
+const CALL_TIMEOUT_MS = 10_000;
 
 /** One runner's answer to `GET /health`, or why there was none. */
 export type RunnerProbe = { url: string; health: RunnerHealth } | { url: string; problem: string };
@@ -83,6 +85,9 @@ export class HttpRunnerBackend implements ComputeBackend {
         res = await this.call(runner, "POST", "/builds", body);
       } catch (error) {
         problems.push((error as Error).message);
+        // The runner may have taken the build although its answer was lost: it is told to drop it before
+        // another runner is asked, so that the build never runs twice.
+        if (order.length > 1) await this.stopBuild(request.build_uuid, runner).catch(() => undefined);
         continue;
       }
       if (res.status === 202) {
@@ -134,6 +139,7 @@ export class HttpRunnerBackend implements ComputeBackend {
       return await this.fetcher(url.toString(), {
         method,
         body,
+        signal: AbortSignal.timeout(CALL_TIMEOUT_MS),
         headers: {
           authorization: `Bearer ${this.token}`,
           ...(body ? { "content-type": "application/json" } : {}),

@@ -96,14 +96,25 @@ export async function saveCache(context: CacheContext): Promise<void> {
   }
 }
 
-function hasFiles(dir: string): boolean {
+/**
+ * Whether the build left anything in its cache folder. The folder is the build's: links are not followed
+ * (an entry that is not a folder counts as content), and the walk stops after `budget` entries, counting a
+ * tree that large as content, so a folder of endless empty folders cannot hold the runner up.
+ */
+export function hasFiles(dir: string, budget = { entries: 10_000 }): boolean {
   let entries: Dirent[];
   try {
+    if (!lstatSync(dir).isDirectory()) return false;
     entries = readdirSync(dir, { withFileTypes: true });
   } catch {
     return false;
   }
-  return entries.some((entry) => (entry.isDirectory() ? hasFiles(path.join(dir, entry.name)) : true));
+  for (const entry of entries) {
+    if (--budget.entries < 0) return true;
+    if (!entry.isDirectory()) return true;
+    if (hasFiles(path.join(dir, entry.name), budget)) return true;
+  }
+  return false;
 }
 
 export function formatBytes(bytes: number): string {

@@ -29,6 +29,7 @@ const USAGE = `usage: RUNNER_TOKEN=<token> runner [options]
   --disk-mb N              workspace size per build (default ${DEFAULT_LIMITS.diskMb})
   --uid-base N             first uid given to builds (default 200000); runners sharing a host need
                            ranges of their own
+  --uid-count N            how many uids from --uid-base (default 1000; at least --max-concurrent)
   --insecure-no-sandbox    run builds as the runner's own user with no isolation: only for a host that
                            runs one tenant's builds
   -h, --help               this text
@@ -51,6 +52,7 @@ async function main(): Promise<void> {
       "cpu-seconds": { type: "string" },
       "disk-mb": { type: "string" },
       "uid-base": { type: "string" },
+      "uid-count": { type: "string" },
       "insecure-no-sandbox": { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },

@@ -1,9 +1,38 @@
 import { mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CloneError, cloneRepo, redactUrl, repoUrlProblem, urlCredentials } from "./git";
+import { CloneError, cloneRepo, credentialsAsHeader, redactUrl, repoUrlProblem, urlCredentials } from "./git";
 import { runCollect, startProcess } from "./process";
 import { createTestRepo, type TestRepo, tempDir } from "./testing";
+
+describe("credentialsAsHeader", () => {
+  it.each([
+    ["no credentials", "https://github.com/a/b.git", "https://github.com/a/b.git", {}],
+    [
+      "user and password",
+      "https://x-access-token:ghs_abc@github.com/a/b.git",
+      "https://github.com/a/b.git",
+      {
+        GIT_CONFIG_COUNT: "1",
+        GIT_CONFIG_KEY_0: "http.https://github.com/.extraHeader",
+        GIT_CONFIG_VALUE_0: `Authorization: Basic ${Buffer.from("x-access-token:ghs_abc").toString("base64")}`,
+      },
+    ],
+    [
+      "a token as the user name, percent-encoded",
+      "https://tok%40en@gitlab.example.com:8443/g/p.git",
+      "https://gitlab.example.com:8443/g/p.git",
+      {
+        GIT_CONFIG_COUNT: "1",
+        GIT_CONFIG_KEY_0: "http.https://gitlab.example.com:8443/.extraHeader",
+        GIT_CONFIG_VALUE_0: `Authorization: Basic ${Buffer.from("tok@en:").toString("base64")}`,
+      },
+    ],
+    ["a local repository", "file:///srv/repo.git", "file:///srv/repo.git", {}],
+  ])("%s", (_name, url, expectedUrl, env) => {
+    expect(credentialsAsHeader(url)).toEqual({ url: expectedUrl, env });
+  });
+});
 
 describe("repoUrlProblem", () => {
   const cases: { url: string; allowFile: boolean; allowed: boolean }[] = [

@@ -56,6 +56,34 @@ export function urlCredentials(url: string): string[] {
   }
 }
 
+/**
+ * `url` without its credentials, and the git settings (as `GIT_CONFIG_*` variables) that send them as an
+ * `Authorization` header to that origin only: the token never appears on a command line, where any user
+ * of the host could read it in `/proc`. Pure.
+ */
+export function credentialsAsHeader(url: string): { url: string; env: Record<string, string> } {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return { url, env: {} };
+  }
+  if ((!parsed.username && !parsed.password) || parsed.protocol !== "https:") return { url, env: {} };
+  const basic = Buffer.from(`${safeDecode(parsed.username)}:${safeDecode(parsed.password)}`).toString(
+    "base64",
+  );
+  parsed.username = "";
+  parsed.password = "";
+  return {
+    url: parsed.toString(),
+    env: {
+      GIT_CONFIG_COUNT: "1",
+      GIT_CONFIG_KEY_0: `http.${parsed.origin}/.extraHeader`,
+      GIT_CONFIG_VALUE_0: `Authorization: Basic ${basic}`,
+    },
+  };
+}
+
 function safeDecode(text: string): string {
   try {
     return decodeURIComponent(text);
@@ -92,9 +120,11 @@ export async function cloneRepo(options: CloneOptions): Promise<string> {
   const problem = repoUrlProblem(options.repoUrl, options.allowFileRepos);
   if (problem) throw new CloneError(`Refusing to clone: ${problem}`);
   const { dir, commitHash, repoUrl } = options;
-  const source = options.fetchUrl ?? repoUrl;
+  const credentials = credentialsAsHeader(options.fetchUrl ?? repoUrl);
+  const source = credentials.url;
   const env = {
     ...options.env,
+    ...credentials.env,
     GIT_TERMINAL_PROMPT: "0",
     GIT_CONFIG_NOSYSTEM: "1",
     // Enforced by git itself for every transport it is asked to use, including redirects and submodules.

@@ -247,3 +247,17 @@ export function hostProcessesRunning(text: string): number[] {
   }
   return found;
 }
+
+/** Host pids of the processes whose command line contains `text` anywhere (a secret must never be there). */
+export function hostCommandLinesContaining(text: string): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, "utf8").includes(text)) found.push(Number(entry));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return found;
+}

@@ -142,6 +142,8 @@ export class IsolatedBuild implements BuildSandbox {
   readonly workspace = workspaceFor(path.dirname(SANDBOX_ROOT), path.basename(SANDBOX_ROOT));
   readonly description: string;
   private readonly etcFiles: { source: string; target: string }[];
+  /** Each step's first process in its sandbox: its PID namespace's init, whose death ends the namespace. */
+  private readonly inits = new WeakMap<ChildProcess, number>();
   private disposed = false;
 
   constructor(private readonly parts: IsolatedBuildParts) {
@@ -186,7 +188,7 @@ export class IsolatedBuild implements BuildSandbox {
     ];
     return {
       spawn: (argv, cwd, env) => {
-        const { options, command } = bwrapArgs({
+        const { options, command, script } = bwrapArgs({
           argv,
           cwd,
           env,
@@ -197,6 +199,7 @@ export class IsolatedBuild implements BuildSandbox {
           binds,
           infoFd: 4,
           blockFd: 5,
+          stepFd: 6,
         });
         // setpriv ties bwrap's life to the runner's: if the runner dies, the sandbox dies with it.
         const child = spawn(
@@ -214,12 +217,14 @@ export class IsolatedBuild implements BuildSandbox {
           ],
           {
             env: { PATH: SYSTEM_PATH },
-            stdio: ["ignore", "pipe", "pipe", "pipe", "pipe", "pipe"],
+            stdio: ["ignore", "pipe", "pipe", "pipe", "pipe", "pipe", "pipe"],
           },
         );
+        const stdio = child.stdio as unknown as (Readable | Writable | null)[];
         // bwrap closes these descriptors when it is done with them; that is no error of the build's.
-        for (const stream of child.stdio.slice(3)) stream?.on("error", () => undefined);
-        (child.stdio[3] as Writable).end(encodeArgs(options));
+        for (const stream of stdio.slice(3)) stream?.on("error", () => undefined);
+        (stdio[3] as Writable).end(encodeArgs(options));
+        (stdio[6] as Writable).end(script);
         this.admit(child).catch((error: Error) => {
           child.kill("SIGKILL");
           child.emit("error", new Error(`the sandbox could not start: ${error.message}`));
@@ -227,8 +232,13 @@ export class IsolatedBuild implements BuildSandbox {
         return child;
       },
       signal: (child, signal) => {
-        const inside = parts.cgroup.signalAll(signal);
+        const init = this.inits.get(child);
         const outside = child.exitCode === null && child.signalCode === null;
+        // Killing the namespace's init takes every process in it at once, however fast they fork.
+        if (signal === "SIGKILL" && init !== undefined) killQuietly(init, "SIGKILL");
+        const inside = parts.cgroup.signalAll(signal);
+        // Before the step is in its cgroup (bwrap still holds it), ending bwrap ends it.
+        if (outside && signal !== 0 && (init === undefined || signal === "SIGKILL")) child.kill(signal);
         return inside || outside;
       },
     };
@@ -257,6 +267,7 @@ export class IsolatedBuild implements BuildSandbox {
     info.removeAllListeners("data");
     info.resume();
     this.parts.cgroup.join(pid);
+    this.inits.set(child, pid);
     block.end("1");
   }
 
@@ -322,6 +333,13 @@ export class IsolatedBuild implements BuildSandbox {
     if (this.disposed) return;
     this.disposed = true;
     const { parts } = this;
+    // Nothing else is removed while a process of the build may be alive: a runner that starts on this work
+    // root later removes what is left.
+    try {
+      await parts.cgroup.remove();
+    } catch (error) {
+      throw new Error(`could not remove the build's sandbox: ${(error as Error).message}`);
+    }
     const problems: string[] = [];
     const attempt = async (what: string, fn: () => Promise<void> | void) => {
       try {
@@ -330,12 +348,19 @@ export class IsolatedBuild implements BuildSandbox {
         problems.push(`${what}: ${(error as Error).message}`);
       }
     };
-    await attempt("cgroup", () => parts.cgroup.remove());
     await attempt("network", () => parts.network.close());
     await attempt("disk", () => removeDisk(parts.diskImage, parts.diskMount));
     await attempt("folder", () => rmSync(parts.jobDir, { recursive: true, force: true, maxRetries: 3 }));
-    // The uid goes back only once no process of the build can be left.
-    if (problems.length === 0) parts.release();
+    // No process of the build is left: its uid may go to another build.
+    parts.release();
     if (problems.length > 0) throw new Error(`could not remove the build's sandbox: ${problems.join("; ")}`);
+  }
+}
+
+function killQuietly(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // gone already
   }
 }

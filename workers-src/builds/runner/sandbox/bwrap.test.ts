@@ -1,5 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { bwrapArgs, ENV, encodeArgs, type SandboxedCommand, SETPRIV } from "./bwrap";
+import {
+  bwrapArgs,
+  encodeArgs,
+  type SandboxedCommand,
+  SETPRIV,
+  SHELL,
+  STEP_SCRIPT,
+  shellQuote,
+  stepScript,
+} from "./bwrap";
 
 const base: SandboxedCommand = {
   argv: ["/bin/bash", "-c", "npm run build"],
@@ -10,12 +19,12 @@ const base: SandboxedCommand = {
   system: [
     { path: "/usr", kind: "dir" },
     { path: "/bin", kind: "symlink", target: "usr/bin" },
-    { path: "/etc", kind: "dir" },
   ],
   etcFiles: [{ source: "/job/etc/passwd", target: "/etc/passwd" }],
   binds: [{ source: "/job/fs", target: "/build", writable: true }],
   infoFd: 4,
   blockFd: 5,
+  stepFd: 6,
 };
 
 /** Pairs `--flag value` of an argument list, as `flag value`. */
@@ -43,16 +52,23 @@ describe("bwrapArgs", () => {
     expect(options).not.toContain("--share-net");
   });
 
-  it("binds the system read-only, keeps links as links, lays files over /etc, and binds the workspace writable", () => {
+  it("binds the system read-only, keeps links as links, takes only listed files of /etc, and binds the workspace writable", () => {
     const { options } = bwrapArgs(base);
     const joined = options.join(" ");
     expect(joined).toContain("--ro-bind /usr /usr");
     expect(joined).toContain("--symlink usr/bin /bin");
-    expect(joined).toContain("--ro-bind /etc /etc --ro-bind /job/etc/passwd /etc/passwd");
+    expect(joined).toContain("--perms 0755 --dir /etc --ro-bind-try /etc/alternatives /etc/alternatives");
+    expect(joined).toContain("--ro-bind-try /etc/ssl /etc/ssl");
+    expect(joined).toContain(
+      "--ro-bind-try /etc/timezone /etc/timezone --ro-bind /job/etc/passwd /etc/passwd",
+    );
     expect(joined).toContain("--proc /proc --dev /dev");
     expect(joined).toContain("--bind /job/fs /build");
-    // Nothing of the host is bound but what is listed: no /home, /root, /tmp of the host, /var, /run.
-    expect(options.filter((a) => a === "--bind" || a === "--ro-bind")).toHaveLength(4);
+    // Nothing of the host is bound but what is listed: no /etc as a whole, /home, /root, host /tmp, /var.
+    expect(pairs(options, "--ro-bind")).toEqual(["/usr", "/job/etc/passwd"]);
+    expect(pairs(options, "--bind")).toEqual(["/job/fs"]);
+    expect(pairs(options, "--ro-bind-try").every((source) => source.startsWith("/etc/"))).toBe(true);
+    expect(pairs(options, "--ro-bind-try")).not.toContain("/etc/environment");
   });
 
   it("makes a bind's missing parent folders world-readable rather than root's alone", () => {
@@ -64,12 +80,12 @@ describe("bwrapArgs", () => {
       ],
     });
     expect(options.join(" ")).toContain(
-      "--perms 0755 --dir /run --perms 0755 --dir /run/build-out --bind /job/out/cache.tar.gz /run/build-out/cache.tar.gz --ro-bind-try /srv/repo.git /run/repo.git",
+      "--perms 0755 --dir /run/build-out --bind /job/out/cache.tar.gz /run/build-out/cache.tar.gz --ro-bind-try /srv/repo.git /run/repo.git",
     );
   });
 
-  it("drops to the build's uid with no capabilities, and sets the build's variables only after that", () => {
-    const { options, command } = bwrapArgs(base);
+  it("drops to the build's uid with no capabilities, then runs the step's script, which alone holds the variables", () => {
+    const { options, command, script } = bwrapArgs(base);
     expect(options.slice(-6)).toEqual([
       "--chdir",
       "/build/repo",
@@ -78,8 +94,8 @@ describe("bwrapArgs", () => {
       "PATH",
       "/usr/sbin:/usr/bin:/sbin:/bin",
     ]);
+    expect(options.join(" ")).toContain("--perms 0444 --ro-bind-data 6 /run/build-step");
     expect(pairs(options, "--setenv")).toEqual(["PATH"]);
-    expect(options.join(" ")).not.toContain("s3cret");
     expect(command).toEqual([
       SETPRIV,
       "--reuid=200001",
@@ -89,24 +105,40 @@ describe("bwrapArgs", () => {
       "--bounding-set=-all",
       "--no-new-privs",
       "--",
-      ENV,
-      "-i",
-      "--",
-      "PATH=/usr/bin:/bin",
-      "SECRET=s3cret",
-      "/bin/bash",
-      "-c",
-      "npm run build",
+      SHELL,
+      STEP_SCRIPT,
     ]);
+    // Neither the variables nor the command are on any command line.
+    expect([...options, ...command].join(" ")).not.toContain("s3cret");
+    expect([...options, ...command].join(" ")).not.toContain("npm run build");
+    expect(script).toBe(
+      "export PATH='/usr/bin:/bin'\nexport SECRET='s3cret'\nexec '/bin/bash' '-c' 'npm run build'\n",
+    );
   });
 
   it.each([
-    ["a variable name with =", { env: { "A=B": "x" } }, /invalid environment variable name/],
-    ["an empty variable name", { env: { "": "x" } }, /invalid environment variable name/],
-    ["a program name with =", { argv: ["A=B", "x"] }, /invalid program/],
-    ["no program", { argv: [] }, /invalid program/],
+    ["a variable name with =", { env: { "A=B": "x" } }, /invalid environment variable name "A=B"/],
+    ["an empty variable name", { env: { "": "x" } }, /invalid environment variable name ""/],
+    ["a variable name starting with a digit", { env: { "1A": "x" } }, /invalid environment variable name/],
+    ["a value with a NUL", { env: { A: "x\0y" } }, /A contains a NUL byte/],
+    ["no program", { argv: [] }, /needs a program/],
   ])("refuses %s", (_name, change, message) => {
     expect(() => bwrapArgs({ ...base, ...change })).toThrow(message);
+  });
+});
+
+describe("stepScript", () => {
+  it.each([
+    ["plain", "abc"],
+    ["quotes", `it's "quoted"`],
+    ["shell syntax", "$(touch /tmp/x); `id`; $HOME && ; | > <"],
+    ["newlines", "line one\nline two"],
+    ["empty", ""],
+  ])("a value with %s comes through exactly", async (_name, value) => {
+    const { execFileSync } = await import("node:child_process");
+    const script = stepScript({ V: value }, ["/usr/bin/printenv", "V"]);
+    expect(execFileSync("/bin/sh", ["-c", script], { env: {}, encoding: "utf8" })).toBe(`${value}\n`);
+    expect(shellQuote(value).startsWith("'")).toBe(true);
   });
 });
 

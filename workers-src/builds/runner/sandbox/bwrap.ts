@@ -22,7 +22,7 @@ export interface SandboxedCommand {
   env: Record<string, string>;
   uid: number;
   gid: number;
-  /** Read-only system: `/usr` and its neighbours, `/etc`. */
+  /** Read-only system: `/usr` and its neighbours (`/etc` is made of `ETC_ENTRIES`). */
   system: readonly SystemEntry[];
   /** Files laid over the system's (`/etc/passwd`, `/etc/resolv.conf`, ...), read-only. */
   etcFiles: readonly { source: string; target: string }[];
@@ -30,24 +30,63 @@ export interface SandboxedCommand {
   binds: readonly Bind[];
   /** Where the command learns nothing: host name inside the sandbox. @default "build" */
   hostname?: string;
-  /** File descriptor numbers of the bwrap process (see `SandboxProcess`). */
+  /** File descriptor numbers of the bwrap process: its info, the hold until the cgroup is joined, the step. */
   infoFd: number;
   blockFd: number;
+  stepFd: number;
 }
+
+/**
+ * What a build sees of the host's `/etc`: what programs need to run, resolve names, speak TLS and find
+ * the alternatives `/usr/bin` links into; not the rest (service units, `environment`, the runner's own
+ * configuration), which may hold the host's secrets. Missing ones are skipped.
+ */
+export const ETC_ENTRIES = [
+  "alternatives",
+  "bash.bashrc",
+  "ca-certificates",
+  "ca-certificates.conf",
+  "debian_version",
+  "gai.conf",
+  "host.conf",
+  "inputrc",
+  "ld.so.cache",
+  "ld.so.conf",
+  "ld.so.conf.d",
+  "localtime",
+  "mime.types",
+  "nsswitch.conf",
+  "os-release",
+  "profile",
+  "protocols",
+  "services",
+  "shells",
+  "ssl",
+  "timezone",
+] as const;
+
+/** Where the step's script (its environment and command) appears in the sandbox. */
+export const STEP_SCRIPT = "/run/build-step";
 
 /** Where the tools run from inside the sandbox: the system's own copies, bound read-only. */
 export const SETPRIV = "/usr/bin/setpriv";
-export const ENV = "/usr/bin/env";
+export const SHELL = "/bin/sh";
 
 /**
- * bwrap's options (passed through `--args <fd>`, so that host paths never show in a process list) and its
- * command line after `--`. The options: new PID, IPC, UTS and cgroup namespaces (the network
+ * bwrap's options (passed through `--args <fd>`, so that host paths never show in a process list), its
+ * command line after `--`, and the step's script, which bwrap lays at `/run/build-step` from a descriptor:
+ * the build's variables and command never appear on a command line, where any user of the host could read
+ * them in `/proc`. The options: new PID, IPC, UTS and cgroup namespaces (the network
  * namespace is the build's own, entered before bwrap runs), an empty root holding only the read-only system,
  * the workspace and the step's binds, a fresh `/proc` and a minimal `/dev`; then `setpriv` drops to the
  * build's uid and gid with no capabilities and no way back (`no_new_privs`), and `env -i` sets the build's
  * environment only after that switch.
  */
-export function bwrapArgs(command: SandboxedCommand): { options: string[]; command: string[] } {
+export function bwrapArgs(command: SandboxedCommand): {
+  options: string[];
+  command: string[];
+  script: string;
+} {
   const args = [
     "--unshare-pid",
     "--unshare-ipc",
@@ -66,11 +105,14 @@ export function bwrapArgs(command: SandboxedCommand): { options: string[]; comma
     if (entry.kind === "dir") args.push("--ro-bind", entry.path, entry.path);
     else args.push("--symlink", entry.target, entry.path);
   }
+  args.push("--perms", "0755", "--dir", "/etc");
+  for (const entry of ETC_ENTRIES) args.push("--ro-bind-try", `/etc/${entry}`, `/etc/${entry}`);
   for (const file of command.etcFiles) args.push("--ro-bind", file.source, file.target);
-  args.push("--proc", "/proc", "--dev", "/dev");
+  args.push("--proc", "/proc", "--dev", "/dev", "--perms", "0755", "--dir", "/run");
+  args.push("--perms", "0444", "--ro-bind-data", String(command.stepFd), STEP_SCRIPT);
   // Folders bwrap would make on its own for a bind's target are root's alone (0700): the build could not
   // reach what is bound there.
-  const made = new Set(["/", ...command.system.map((entry) => entry.path), "/proc", "/dev"]);
+  const made = new Set(["/", ...command.system.map((entry) => entry.path), "/etc", "/proc", "/dev", "/run"]);
   for (const bind of command.binds) {
     for (const dir of ancestors(bind.target)) {
       if (made.has(dir)) continue;
@@ -82,8 +124,8 @@ export function bwrapArgs(command: SandboxedCommand): { options: string[]; comma
     made.add(bind.target);
   }
   args.push("--chdir", command.cwd, "--clearenv", "--setenv", "PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
-  // The build's variables are set by `env` after the switch to the build's user: given to bwrap, they would
-  // reach setpriv, which still runs as root (LD_PRELOAD and the like).
+  // The build's variables are set by the step's script after the switch to the build's user: given to
+  // bwrap, they would reach setpriv, which still runs as root (LD_PRELOAD and the like).
   const tail = [
     SETPRIV,
     `--reuid=${command.uid}`,
@@ -93,20 +135,30 @@ export function bwrapArgs(command: SandboxedCommand): { options: string[]; comma
     "--bounding-set=-all",
     "--no-new-privs",
     "--",
-    ENV,
-    "-i",
-    "--",
+    SHELL,
+    STEP_SCRIPT,
   ];
-  for (const [name, value] of Object.entries(command.env)) {
-    if (name === "" || name.includes("="))
+  return { options: args, command: tail, script: stepScript(command.env, command.argv) };
+}
+
+/** A shell word that is `text` and nothing else. */
+export function shellQuote(text: string): string {
+  return `'${text.replaceAll("'", "'\\''")}'`;
+}
+
+/** The step's script: export each variable, then replace the shell with the command. Pure. */
+export function stepScript(env: Record<string, string>, argv: readonly string[]): string {
+  const lines: string[] = [];
+  for (const [name, value] of Object.entries(env)) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
       throw new Error(`invalid environment variable name ${JSON.stringify(name)}`);
-    tail.push(`${name}=${value}`);
+    }
+    if (value.includes("\0")) throw new Error(`environment variable ${name} contains a NUL byte`);
+    lines.push(`export ${name}=${shellQuote(value)}`);
   }
-  // `env` would take a program name with `=` for one more variable.
-  const [program] = command.argv;
-  if (!program || program.includes("=")) throw new Error(`invalid program ${JSON.stringify(program)}`);
-  tail.push(...command.argv);
-  return { options: args, command: tail };
+  if (argv.length === 0 || argv[0] === "") throw new Error("a sandboxed command needs a program");
+  lines.push(`exec ${argv.map(shellQuote).join(" ")}`);
+  return `${lines.join("\n")}\n`;
 }
 
 /** `/a/b/c` → `/a`, `/a/b`. */

@@ -111,18 +111,12 @@ export class BuildCgroup {
     const dirOf = BuildCgroup.dirsFor(layout, name);
     for (const dir of Object.values(dirOf)) mkdirSync(dir, { recursive: true });
     const cgroup = new BuildCgroup(layout.version, dirOf, limits);
-    if (layout.version === 1) {
-      cgroup.write("memory", "memory.limit_in_bytes", memory);
-      // With swap accounting, memory + swap gets the same limit: swap is no way around it.
-      writeOptional(path.join(dirOf.memory, "memory.memsw.limit_in_bytes"), memory);
-      cgroup.write("pids", "pids.max", String(limits.pids));
-      cgroup.write("cpu", "cpu.cfs_period_us", "100000");
-      cgroup.write("cpu", "cpu.cfs_quota_us", quota);
-    } else {
-      cgroup.write("memory", "memory.max", memory);
-      writeOptional(path.join(dirOf.memory, "memory.swap.max"), "0");
-      cgroup.write("pids", "pids.max", String(limits.pids));
-      cgroup.write("cpu", "cpu.max", `${quota} 100000`);
+    try {
+      cgroup.applyLimits(memory, quota);
+    } catch (error) {
+      // Made but not limited: removed at once, so that nothing is left when the build's start fails.
+      for (const dir of cgroup.dirs) rmdirSync(dir);
+      throw error;
     }
     return cgroup;
   }
@@ -141,6 +135,23 @@ export class BuildCgroup {
       dirOf[controller] = path.join(base, BuildCgroup.PARENT, name);
     }
     return dirOf;
+  }
+
+  private applyLimits(memory: string, quota: string): void {
+    const { dirOf, limits } = this;
+    if (this.version === 1) {
+      this.write("memory", "memory.limit_in_bytes", memory);
+      // With swap accounting, memory + swap gets the same limit: swap is no way around it.
+      writeOptional(path.join(dirOf.memory, "memory.memsw.limit_in_bytes"), memory);
+      this.write("pids", "pids.max", String(limits.pids));
+      this.write("cpu", "cpu.cfs_period_us", "100000");
+      this.write("cpu", "cpu.cfs_quota_us", quota);
+    } else {
+      this.write("memory", "memory.max", memory);
+      writeOptional(path.join(dirOf.memory, "memory.swap.max"), "0");
+      this.write("pids", "pids.max", String(limits.pids));
+      this.write("cpu", "cpu.max", `${quota} 100000`);
+    }
   }
 
   private write(controller: V1Controller, file: string, value: string): void {

@@ -7,12 +7,15 @@ import { closeSync, ftruncateSync, openSync, rmSync, statfsSync } from "node:fs"
 import path from "node:path";
 import { run } from "./host-tools";
 
+/**
+ * Makes and mounts the disk. Its root folder stays root's (0755): the build owns only the folders the
+ * runner makes in it, so it can never swap one of them for a link that the runner, or bwrap binding it,
+ * would follow on the host.
+ */
 export async function createDisk(options: {
   image: string;
   mountPoint: string;
   sizeMb: number;
-  uid: number;
-  gid: number;
 }): Promise<void> {
   const fd = openSync(options.image, "wx", 0o600);
   try {
@@ -28,7 +31,7 @@ export async function createDisk(options: {
     "-O",
     "^has_journal",
     "-E",
-    `root_owner=${options.uid}:${options.gid},lazy_itable_init=1`,
+    "root_owner=0:0,lazy_itable_init=1",
     options.image,
   ]);
   await run("mount", ["-o", "loop,nosuid,nodev", options.image, options.mountPoint]);

@@ -67,7 +67,7 @@ export function unisolatedSandbox(workRoot: string): Sandbox {
   };
 }
 
-const SYSTEM_DIRS = ["usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc"];
+const SYSTEM_DIRS = ["usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32"];
 
 /** How `/usr` and its neighbours look on this host: bound as they are, links kept as links. */
 export function systemLayout(root = "/"): SystemEntry[] {
@@ -103,14 +103,23 @@ function uidsInUse(): Set<number> {
   return used;
 }
 
-/** Picks the lowest uid of the range that no running build of this runner and no process holds. Pure. */
+/**
+ * Picks the first uid of the range, going round from `from`, that no running build of this runner and no
+ * process on the host holds. Going round rather than taking the lowest free one leaves a uid unused for as
+ * long as the range allows, so that what the kernel keeps per uid (a user keyring) is not handed on at
+ * once. Pure.
+ */
 export function pickUid(
   base: number,
   count: number,
   taken: ReadonlySet<number>,
   inUse: ReadonlySet<number>,
+  from = base,
 ): number {
-  for (let uid = base; uid < base + count; uid++) if (!taken.has(uid) && !inUse.has(uid)) return uid;
+  for (let i = 0; i < count; i++) {
+    const uid = base + ((from - base + i) % count);
+    if (!taken.has(uid) && !inUse.has(uid)) return uid;
+  }
   throw new Error(`no free build uid in ${base}-${base + count - 1}: raise --uid-count`);
 }
 
@@ -181,14 +190,16 @@ export async function openSandbox(options: SandboxOptions): Promise<Sandbox> {
 
   const system = systemLayout();
   const taken = new Set<number>();
+  let nextUid = uidBase;
   const cgroupLayout = layout;
   return {
     isolated: true,
     limits,
     description: `isolated: namespaces, an own uid (${uidBase}-${uidBase + uidCount - 1}), cgroup and network per build; ${describeLimits(limits)}`,
     async prepare(buildUuid) {
-      const uid = pickUid(uidBase, uidCount, taken, uidsInUse());
+      const uid = pickUid(uidBase, uidCount, taken, uidsInUse(), nextUid);
       taken.add(uid);
+      nextUid = uid + 1 < uidBase + uidCount ? uid + 1 : uidBase;
       const jobDir = path.join(options.workRoot, buildUuid);
       const diskMount = path.join(jobDir, "fs");
       const diskImage = path.join(jobDir, "disk.img");
@@ -197,7 +208,7 @@ export async function openSandbox(options: SandboxOptions): Promise<Sandbox> {
         mkdirSync(diskMount, { recursive: true, mode: 0o700 });
         chmodSync(jobDir, 0o700);
         undo.push(() => removeDisk(diskImage, diskMount));
-        await createDisk({ image: diskImage, mountPoint: diskMount, sizeMb: limits.diskMb, uid, gid: uid });
+        await createDisk({ image: diskImage, mountPoint: diskMount, sizeMb: limits.diskMb });
         const cgroup = BuildCgroup.create(cgroupLayout, buildUuid, limits);
         undo.push(() => cgroup.remove());
         const network = await BuildNetwork.create(netnsName(buildUuid));

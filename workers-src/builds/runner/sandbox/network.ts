@@ -10,6 +10,8 @@ import { findProgram, run, SYSTEM_PATH } from "./host-tools";
 /** The address slirp4netns answers DNS on, inside the namespace. */
 export const SANDBOX_DNS = "10.0.2.3";
 const NETNS_DIR = "/run/netns";
+/** A build whose network is not up by then fails to start rather than hold its slot. */
+const READY_TIMEOUT_MS = 10_000;
 
 export function netnsName(buildUuid: string): string {
   return `wb-${buildUuid.replace(/-/g, "").slice(0, 12)}`;
@@ -35,6 +37,9 @@ export class BuildNetwork {
         "--configure",
         "--mtu=65520",
         "--disable-host-loopback",
+        // It parses the build's packets: system calls it never needs are refused. (Its --enable-sandbox
+        // would unmount the namespace's file under /run/netns for everyone, so it is not used.)
+        "--enable-seccomp",
         "--netns-type=path",
         "--ready-fd=3",
         "--exit-fd=4",
@@ -50,9 +55,25 @@ export class BuildNetwork {
     try {
       await new Promise<void>((resolve, reject) => {
         const ready = slirp.stdio[3] as Readable;
-        ready.once("data", () => resolve());
-        slirp.once("error", reject);
-        slirp.once("exit", (code) => reject(new Error(`slirp4netns exited (${code}): ${stderr.trim()}`)));
+        const timer = setTimeout(
+          () =>
+            reject(
+              new Error(`slirp4netns was not ready within ${READY_TIMEOUT_MS / 1000} s: ${stderr.trim()}`),
+            ),
+          READY_TIMEOUT_MS,
+        );
+        ready.once("data", () => {
+          clearTimeout(timer);
+          resolve();
+        });
+        slirp.once("error", (error) => {
+          clearTimeout(timer);
+          reject(error);
+        });
+        slirp.once("exit", (code) => {
+          clearTimeout(timer);
+          reject(new Error(`slirp4netns exited (${code}): ${stderr.trim()}`));
+        });
       });
     } catch (error) {
       slirp.kill("SIGKILL");
