@@ -1,4 +1,7 @@
 import { existsSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { networkInterfaces } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MAX_LOG_LINE_BYTES, type StartBuildRequest } from "../shared/protocol";
@@ -187,18 +190,39 @@ describe("a build", () => {
     expect(uid).toBeGreaterThanOrEqual(300_000);
   });
 
-  it("reaches the package registry by name over its network, but not the runner's host's loopback", async () => {
-    const port = new URL(callback.url).port;
+  it("reaches the package registry by name over its network, but not the host: its loopback, its own addresses, link-local (metadata) or private networks", async () => {
+    // A service of the host listening on every address, as a careless one would.
+    const open = createServer((_req, res) => res.end("host service"));
+    await new Promise<void>((resolve) => open.listen(0, "0.0.0.0", resolve));
+    const port = (open.address() as AddressInfo).port;
+    const hostAddress = Object.values(networkInterfaces())
+      .flat()
+      .find((a) => a && a.family === "IPv4" && !a.internal)?.address;
+    const targets = [
+      `127.0.0.1:${new URL(callback.url).port}`,
+      `127.0.0.1:${port}`,
+      ...(hostAddress ? [`${hostAddress}:${port}`] : []),
+      "169.254.169.254:80",
+      "10.0.2.2:80",
+      "192.168.1.1:80",
+    ];
+    const probe = (target: string) =>
+      `.then(() => fetch("http://${target}/", { signal: AbortSignal.timeout(2000) })).then((r) => console.log("REACHED ${target}", r.status), () => console.log("unreachable ${target}"))`;
     const script = [
       'fetch("https://registry.npmjs.org/is-number").then((r) => console.log("registry", r.status), (e) => console.log("registry failed", e.cause?.code ?? e.message))',
-      `.then(() => fetch("http://127.0.0.1:${port}/")).then((r) => console.log("loopback", r.status), () => console.log("loopback unreachable"))`,
+      ...targets.map(probe),
       // fetch keeps its connection alive for seconds after the answer; the build need not wait for that.
       ".then(() => process.exit(0))",
     ].join("");
-    const { stopped, lines } = await build({ build_command: `node -e '${script}'` });
-    expect(stopped.outcome).toBe("success");
-    expect(lines).toContain("registry 200");
-    expect(lines).toContain("loopback unreachable");
+    try {
+      const { stopped, lines } = await build({ build_command: `node -e '${script}'` });
+      expect(stopped.outcome).toBe("success");
+      expect(lines).toContain("registry 200");
+      for (const target of targets) expect(lines).toContain(`unreachable ${target}`);
+      expect(lines.filter((line) => line.startsWith("REACHED"))).toEqual([]);
+    } finally {
+      open.close();
+    }
   });
 
   it("masks secret values in every line it sends, and only secret ones", async () => {

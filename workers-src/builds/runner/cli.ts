@@ -29,7 +29,10 @@ const USAGE = `usage: RUNNER_TOKEN=<token> runner [options]
   --disk-mb N              workspace size per build (default ${DEFAULT_LIMITS.diskMb})
   --uid-base N             first uid given to builds (default 200000); runners sharing a host need
                            ranges of their own
-  --uid-count N            how many uids from --uid-base (default 1000; at least --max-concurrent)
+  --uid-count N            how many uids from --uid-base (default 1000; more than --max-concurrent): the
+                           first runs the builds' network, builds get the others
+  --allow-network CIDR     a private network builds may reach (repeatable); the host's own addresses,
+                           loopback, link-local (cloud metadata) and the other private ranges are refused
   --insecure-no-sandbox    run builds as the runner's own user with no isolation: only for a host that
                            runs one tenant's builds
   -h, --help               this text
@@ -53,6 +56,7 @@ async function main(): Promise<void> {
       "disk-mb": { type: "string" },
       "uid-base": { type: "string" },
       "uid-count": { type: "string" },
+      "allow-network": { type: "string", multiple: true },
       "insecure-no-sandbox": { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -143,6 +147,12 @@ async function main(): Promise<void> {
   };
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
+}
+
+function parseCidr(text: string): string {
+  const match = /^([0-9.]+|[0-9a-fA-F:]+)\/(\d{1,3})$/.exec(text);
+  if (!match) throw new Error(`runner: --allow-network must be a network such as 10.1.0.0/16 (got ${text})`);
+  return text;
 }
 
 function parseInteger(flag: string, text: string | undefined, min: number, max: number): number {

@@ -1,12 +1,13 @@
 #!/bin/sh
 # Installs what the build runner's sandbox needs, from Debian's packages, where it is missing:
 # bubblewrap (namespaces), slirp4netns (a build's network), util-linux (setpriv, nsenter), iproute2
-# (network namespaces), e2fsprogs (the workspace's file system), mount (its loop mount).
+# (network namespaces), e2fsprogs (the workspace's file system), mount (its loop mount), nftables (what a
+# build's network may not reach).
 set -eu
 PATH=/usr/sbin:/usr/bin:/sbin:/bin
 missing=""
 for pair in bwrap:bubblewrap slirp4netns:slirp4netns setpriv:util-linux nsenter:util-linux \
-  ip:iproute2 mkfs.ext4:e2fsprogs mount:mount; do
+  ip:iproute2 mkfs.ext4:e2fsprogs mount:mount nft:nftables; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || missing="$missing ${pair#*:}"
 done
 [ -z "$missing" ] && exit 0

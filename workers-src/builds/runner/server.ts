@@ -179,6 +179,7 @@ export async function startRunnerServer(options: RunnerServerOptions): Promise<R
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       await closed;
+      await options.sandbox.close();
     },
   };
 }

@@ -13,6 +13,7 @@ export const SANDBOX_PROGRAMS: Record<string, string> = {
   umount: "mount",
   ip: "iproute2",
   "mkfs.ext4": "e2fsprogs",
+  nft: "nftables",
 };
 
 /** Where the sandbox looks for its programs: the system's folders, not the caller's PATH. */

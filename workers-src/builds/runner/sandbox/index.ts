@@ -20,7 +20,14 @@ import { BuildCgroup, type CgroupLayout, findCgroupLayout, prepareCgroupParent }
 import { createDisk, removeDisk } from "./disk";
 import { findProgram, SANDBOX_PROGRAMS, SYSTEM_PATH } from "./host-tools";
 import { checkLimits, describeLimits, type SandboxLimits } from "./limits";
-import { BuildNetwork, netnsName, removeNetns } from "./network";
+import {
+  BuildNetwork,
+  hostNetwork,
+  installNetworkPolicy,
+  netnsName,
+  removeNetns,
+  removeNetworkPolicy,
+} from "./network";
 
 export type { BuildSandbox, Handover, StepAccess } from "./build-sandbox";
 export { DEFAULT_LIMITS, type LimitBreach, type SandboxLimits } from "./limits";
@@ -31,8 +38,13 @@ export interface SandboxOptions {
   limits?: Partial<SandboxLimits>;
   /** First of the uids given to builds; each running build has one of its own. @default 200000 */
   uidBase?: number;
-  /** How many uids the runner may give out (at least its number of concurrent builds). @default 1000 */
+  /**
+   * How many uids the runner may use: the first runs the builds' network (slirp4netns), the others are
+   * given to builds (at least the number of concurrent builds). @default 1000
+   */
   uidCount?: number;
+  /** Private networks (CIDR) builds may reach; the rest of the private ranges are refused. @default [] */
+  allowNetworks?: string[];
 }
 
 /** The host cannot isolate builds; the message lists every reason and what to do. */
@@ -54,6 +66,8 @@ export interface Sandbox {
   readonly limits: SandboxLimits;
   /** Everything one build gets; `dispose` it when the build is over. */
   prepare(buildUuid: string): Promise<BuildSandbox>;
+  /** Removes what the sandbox set up on the host for all builds (its network filter); no build may run. */
+  close(): Promise<void>;
 }
 
 /** Builds run as the runner does, with no isolation: for a host that only ever runs one tenant's builds. */
@@ -64,6 +78,7 @@ export function unisolatedSandbox(workRoot: string): Sandbox {
       "NOT ISOLATED (--insecure-no-sandbox): builds run as the runner's own user, seeing its processes and files",
     limits: checkLimits({}),
     prepare: async (buildUuid) => new HostBuild(workRoot, buildUuid),
+    close: async () => undefined,
   };
 }
 
@@ -134,6 +149,9 @@ export async function openSandbox(options: SandboxOptions): Promise<Sandbox> {
   if (!Number.isInteger(uidBase) || uidBase < 1000 || uidBase + uidCount > 2 ** 31) {
     throw new RangeError(`--uid-base must be an integer of at least 1000 (got ${uidBase})`);
   }
+  if (!Number.isInteger(uidCount) || uidCount < 2) {
+    throw new RangeError(`--uid-count must be an integer of at least 2 (got ${uidCount})`);
+  }
   const problems: string[] = [];
   if (process.platform !== "linux")
     problems.push(`builds are isolated with Linux namespaces; this is ${process.platform}`);
@@ -165,11 +183,24 @@ export async function openSandbox(options: SandboxOptions): Promise<Sandbox> {
     }
     if (!existsSync("/dev/loop-control"))
       problems.push("loop devices are not available (/dev/loop-control is missing)");
+    try {
+      mkdirSync(options.workRoot, { recursive: true, mode: 0o700 });
+      const resolvConf = existsSync("/etc/resolv.conf") ? readFileSync("/etc/resolv.conf", "utf8") : "";
+      await installNetworkPolicy(
+        { slirpUid: uidBase, ...hostNetwork(resolvConf), allowed: options.allowNetworks ?? [] },
+        options.workRoot,
+      );
+    } catch (error) {
+      problems.push(
+        `the builds' network filter (nftables) could not be installed: ${(error as Error).message}`,
+      );
+    }
   }
-  if (problems.length === 0) {
+  // Whatever else is wrong, whether namespaces can be made is said too.
+  if (programs.bwrap) {
     try {
       execFileSync(
-        programs.bwrap as string,
+        programs.bwrap,
         ["--unshare-pid", "--unshare-net", "--ro-bind", "/", "/", "--", "/bin/true"],
         {
           env: { PATH: SYSTEM_PATH },
@@ -190,16 +221,19 @@ export async function openSandbox(options: SandboxOptions): Promise<Sandbox> {
 
   const system = systemLayout();
   const taken = new Set<number>();
-  let nextUid = uidBase;
+  // The range's first uid runs the builds' network; builds get the others.
+  const buildUids = { base: uidBase + 1, count: uidCount - 1 };
+  let nextUid = buildUids.base;
   const cgroupLayout = layout;
   return {
     isolated: true,
     limits,
-    description: `isolated: namespaces, an own uid (${uidBase}-${uidBase + uidCount - 1}), cgroup and network per build; ${describeLimits(limits)}`,
+    close: () => removeNetworkPolicy(uidBase),
+    description: `isolated: namespaces, an own uid (${buildUids.base}-${buildUids.base + buildUids.count - 1}), cgroup and network per build; ${describeLimits(limits)}`,
     async prepare(buildUuid) {
-      const uid = pickUid(uidBase, uidCount, taken, uidsInUse(), nextUid);
+      const uid = pickUid(buildUids.base, buildUids.count, taken, uidsInUse(), nextUid);
       taken.add(uid);
-      nextUid = uid + 1 < uidBase + uidCount ? uid + 1 : uidBase;
+      nextUid = uid + 1 < buildUids.base + buildUids.count ? uid + 1 : buildUids.base;
       const jobDir = path.join(options.workRoot, buildUuid);
       const diskMount = path.join(jobDir, "fs");
       const diskImage = path.join(jobDir, "disk.img");
@@ -211,7 +245,7 @@ export async function openSandbox(options: SandboxOptions): Promise<Sandbox> {
         await createDisk({ image: diskImage, mountPoint: diskMount, sizeMb: limits.diskMb });
         const cgroup = BuildCgroup.create(cgroupLayout, buildUuid, limits);
         undo.push(() => cgroup.remove());
-        const network = await BuildNetwork.create(netnsName(buildUuid));
+        const network = await BuildNetwork.create(netnsName(buildUuid), uidBase);
         undo.push(() => network.close());
         return new IsolatedBuild({
           buildUuid,

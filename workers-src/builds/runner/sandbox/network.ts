@@ -1,11 +1,99 @@
 /**
  * A build's network: a network namespace of its own, connected to the outside by slirp4netns (user-space
  * NAT). Outbound connections (git, package registries) work; the host's loopback, where the runner's API
- * and the local target's services listen, is not reachable (`--disable-host-loopback`).
+ * and the local target's services listen, is not reachable (`--disable-host-loopback`). slirp4netns runs
+ * as a uid of its own, and an nftables table refuses that uid's connections to the host's own addresses,
+ * link-local addresses (cloud metadata) and private networks, but for DNS to the host's resolvers.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { networkInterfaces } from "node:os";
+import path from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { findProgram, run, SYSTEM_PATH } from "./host-tools";
+
+/** What slirp4netns keeps of root's powers: joining the namespace, making its tap device, opening /dev/net/tun. */
+const SLIRP_CAPS = "+sys_admin,+net_admin,+dac_override";
+
+/** Addresses no build reaches, besides the host's own and what the runner is told to allow. */
+export const BLOCKED_V4 = [
+  "0.0.0.0/8",
+  "10.0.0.0/8",
+  "100.64.0.0/10",
+  "127.0.0.0/8",
+  "169.254.0.0/16",
+  "172.16.0.0/12",
+  "192.168.0.0/16",
+  "224.0.0.0/4",
+];
+export const BLOCKED_V6 = ["::1/128", "fc00::/7", "fe80::/10", "ff00::/8"];
+
+export interface NetworkPolicy {
+  /** The uid slirp4netns runs as; the rules match its connections. */
+  slirpUid: number;
+  /** The host's own addresses. */
+  hostAddresses: string[];
+  /** The resolvers slirp4netns forwards DNS to (from /etc/resolv.conf): port 53 stays open to them. */
+  dnsServers: string[];
+  /** Networks builds may reach although they are private (a registry on the company network). */
+  allowed: string[];
+}
+
+/** The nftables script of the policy: one table of its own, replaced as a whole. Pure. */
+export function networkPolicyScript(policy: NetworkPolicy): string {
+  const table = `workers_builds_${policy.slirpUid}`;
+  const uid = `meta skuid ${policy.slirpUid}`;
+  const v4 = (xs: string[]) => xs.filter((x) => !x.includes(":"));
+  const v6 = (xs: string[]) => xs.filter((x) => x.includes(":"));
+  const set = (xs: string[]) => `{ ${xs.join(", ")} }`;
+  const lines = [
+    `table inet ${table} {`,
+    "  chain output {",
+    "    type filter hook output priority 0; policy accept;",
+  ];
+  for (const [family, dns] of [
+    ["ip", v4(policy.dnsServers)],
+    ["ip6", v6(policy.dnsServers)],
+  ] as const) {
+    if (dns.length > 0) {
+      lines.push(`    ${uid} ${family} daddr ${set(dns)} udp dport 53 accept`);
+      lines.push(`    ${uid} ${family} daddr ${set(dns)} tcp dport 53 accept`);
+    }
+  }
+  for (const [family, allowed] of [
+    ["ip", v4(policy.allowed)],
+    ["ip6", v6(policy.allowed)],
+  ] as const) {
+    if (allowed.length > 0) lines.push(`    ${uid} ${family} daddr ${set(allowed)} accept`);
+  }
+  lines.push(`    ${uid} ip daddr ${set([...BLOCKED_V4, ...v4(policy.hostAddresses)])} reject`);
+  lines.push(`    ${uid} ip6 daddr ${set([...BLOCKED_V6, ...v6(policy.hostAddresses)])} reject`);
+  lines.push("  }", "}");
+  // Deleting first (after making sure it exists) replaces an older version of the table as a whole.
+  return [`table inet ${table}`, `delete table inet ${table}`, ...lines, ""].join("\n");
+}
+
+/** The host's addresses, and the resolvers of /etc/resolv.conf. */
+export function hostNetwork(resolvConf: string): { hostAddresses: string[]; dnsServers: string[] } {
+  const hostAddresses = Object.values(networkInterfaces())
+    .flat()
+    .filter((a): a is NonNullable<typeof a> => a !== undefined && !a.internal)
+    .map((a) => a.address.split("%")[0] as string);
+  const dnsServers = [...resolvConf.matchAll(/^\s*nameserver\s+(\S+)/gm)].map((m) => m[1] as string);
+  return { hostAddresses, dnsServers };
+}
+
+/** Removes the policy's nftables table (the runner is stopping). */
+export async function removeNetworkPolicy(slirpUid: number): Promise<void> {
+  await run("nft", ["delete", "table", "inet", `workers_builds_${slirpUid}`]).catch(() => undefined);
+}
+
+/** Installs (or replaces) the policy's nftables table. */
+export async function installNetworkPolicy(policy: NetworkPolicy, scratchDir: string): Promise<void> {
+  const file = path.join(scratchDir, `nftables-${policy.slirpUid}.nft`);
+  writeFileSync(file, networkPolicyScript(policy), { mode: 0o600 });
+  await run("nft", ["-f", file]);
+}
 
 /** The address slirp4netns answers DNS on, inside the namespace. */
 export const SANDBOX_DNS = "10.0.2.3";
@@ -28,12 +116,19 @@ export class BuildNetwork {
     return `${NETNS_DIR}/${this.name}`;
   }
 
-  static async create(name: string): Promise<BuildNetwork> {
+  static async create(name: string, slirpUid: number): Promise<BuildNetwork> {
     await run("ip", ["netns", "add", name]);
     const slirp4netns = findProgram("slirp4netns") ?? "slirp4netns";
     const slirp = spawn(
-      slirp4netns,
+      findProgram("setpriv") ?? "setpriv",
       [
+        `--reuid=${slirpUid}`,
+        `--regid=${slirpUid}`,
+        "--clear-groups",
+        `--inh-caps=${SLIRP_CAPS}`,
+        `--ambient-caps=${SLIRP_CAPS}`,
+        "--",
+        slirp4netns,
         "--configure",
         "--mtu=65520",
         "--disable-host-loopback",
