@@ -98,6 +98,11 @@ describe("runner cli", () => {
   it.each([
     [["--memory-mb", "10"], "sandbox limit memoryMb must be an integer between 64 and 1048576 (got 10)"],
     [["--uid-base", "0"], "runner: --uid-base must be an integer between 1000"],
+    [["--uid-count", "3"], "runner: --uid-count must be an integer between 5 and 1000000 (got 3)"],
+    [
+      ["--allow-network", "10.0.0.0"],
+      "runner: --allow-network must be a network such as 10.1.0.0/16 (got 10.0.0.0)",
+    ],
   ])("refuses %j with a message that names it", async (args, message) => {
     const runner = await start(["--work-root", path.join(work.dir, "bad"), ...args]);
     expect(runner.code).toBe(1);

@@ -100,6 +100,11 @@ async function main(): Promise<void> {
           values["uid-base"] === undefined
             ? undefined
             : parseInteger("--uid-base", values["uid-base"], 1000, 2 ** 31 - 1_000_000),
+        uidCount:
+          values["uid-count"] === undefined
+            ? undefined
+            : parseInteger("--uid-count", values["uid-count"], (maxConcurrent ?? 4) + 1, 1_000_000),
+        allowNetworks: (values["allow-network"] ?? []).map(parseCidr),
       });
     } catch (error) {
       if (error instanceof SandboxUnavailable) {
@@ -151,7 +156,9 @@ async function main(): Promise<void> {
 
 function parseCidr(text: string): string {
   const match = /^([0-9.]+|[0-9a-fA-F:]+)\/(\d{1,3})$/.exec(text);
-  if (!match) throw new Error(`runner: --allow-network must be a network such as 10.1.0.0/16 (got ${text})`);
+  if (!match || Number(match[2]) > (match[1]?.includes(":") ? 128 : 32)) {
+    throw new Error(`runner: --allow-network must be a network such as 10.1.0.0/16 (got ${text})`);
+  }
   return text;
 }
 
