@@ -86,7 +86,7 @@ export async function startLocalBuildRunners(
       mkdirSync(workRoot, { recursive: true });
       const maxConcurrent = Math.min(
         Number(worker.bindings.MAX_CONCURRENT_BUILDS_GLOBAL) || 8,
-        LOCAL_RUNNER_UIDS,
+        LOCAL_RUNNER_UIDS - 1,
       );
       const args = [
         "-r",
