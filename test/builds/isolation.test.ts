@@ -44,10 +44,11 @@ describe("two accounts building at once", () => {
     const a = buildsApi(platform.api, await platform.token("isolation-account-a"));
     const b = buildsApi(platform.api, await platform.token("isolation-account-b"));
     const secret = `sec-${randomBytes(16).toString("hex")}`;
-    const sleep = `15.${randomInt(1, 1_000_000_000)}`;
+    // Long enough for the attack to run while it sleeps, even on a loaded machine (checked below).
+    const sleep = `40.${randomInt(1, 1_000_000_000)}`;
     const first = await a.workerWithTrigger("victim", {
       repo_url: repo.url,
-      build_command: `echo "uid=$(id -u)"; echo "$VICTIM_SECRET" > "$HOME/secret.txt"; cp "$HOME/secret.txt" copy.txt; echo ready; sleep ${sleep}`,
+      build_command: `echo "uid=$(id -u)"; echo "$VICTIM_SECRET" > "$HOME/secret.txt"; cp "$HOME/secret.txt" copy.txt; echo ready; sleep ${sleep}; echo victim-done`,
       env_vars: [{ name: "VICTIM_SECRET", value: secret, type: "secret" }],
     });
     const victim = await a.startBuild(first.trigger.id);
@@ -101,10 +102,6 @@ describe("two accounts building at once", () => {
 
     const attackerBuild = await b.stopped(attacker, 90_000);
     expect(attackerBuild).toMatchObject({ build_outcome: "success" });
-    const victimStillRunning = await a.call("GET", `/api/builds/${victim}`, {
-      token: await platform.token("isolation-account-a"),
-    });
-    expect(victimStillRunning.json.result.status).toBe("running");
     const victimBuild = await a.stopped(victim, 60_000);
     expect(victimBuild).toMatchObject({ build_outcome: "success", failure_class: null });
 
@@ -135,7 +132,14 @@ describe("two accounts building at once", () => {
     );
     for (const value of [secret, victim, runnerToken, sleep]) expect(text).not.toContain(value);
 
-    const victimLog = await a.allLogLines(victim);
+    // The attack ran while the victim's build ran.
+    const victimEntries = await a.logEntries(victim);
+    const attackerEntries = await b.logEntries(attacker);
+    const at = (entries: { ts: number; line: string }[], line: string) =>
+      entries.find((e) => e.line === line)?.ts ?? Number.NaN;
+    expect(at(victimEntries, "ready")).toBeLessThan(at(attackerEntries, "attack-done"));
+    expect(at(attackerEntries, "attack-done")).toBeLessThan(at(victimEntries, "victim-done"));
+    const victimLog = victimEntries.map((e) => e.line);
     const uidOf = (lines: string[]) => Number(lines.find((l) => l.startsWith("uid="))?.slice(4));
     const [victimUid, attackerUid] = [uidOf(victimLog), uidOf(log)];
     expect(victimUid).toBeGreaterThanOrEqual(1000);
