@@ -3,6 +3,7 @@ import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { removeSandboxLeftovers } from "../../workers-src/builds/runner/sandbox";
 import { ensureSandboxPrograms } from "../../workers-src/builds/runner/sandbox/host-tools";
+import { removeNetworkPolicy } from "../../workers-src/builds/runner/sandbox/network";
 import { freePort } from "../ports";
 import type { LocalPlan } from "./miniflare-plan";
 
@@ -68,8 +69,13 @@ export async function startLocalBuildRunners(
   stateDir: string,
   log: (line: string) => void,
 ): Promise<LocalBuildRunners> {
-  const started: { runner: LocalBuildRunner; child: ChildProcess; workRoot: string; ready: Promise<void> }[] =
-    [];
+  const started: {
+    runner: LocalBuildRunner;
+    child: ChildProcess;
+    workRoot: string;
+    uidBase: number;
+    ready: Promise<void>;
+  }[] = [];
   const wanted = plan.workers.filter((worker) => worker.bindings.RUNNER_URL === LOCAL_RUNNER);
   if (wanted.length > 0) await ensureSandboxPrograms(log);
   for (const worker of wanted) {
@@ -125,14 +131,20 @@ export async function startLocalBuildRunners(
       });
       urls.push(url);
       const runner = { scriptName: worker.name, url, pid: child.pid as number };
-      started.push({ runner, child, workRoot, ready: waitForHealth(url, child, () => output) });
+      started.push({
+        runner,
+        child,
+        workRoot,
+        uidBase: localUidBase(port),
+        ready: waitForHealth(url, child, () => output),
+      });
       log(`build runner for ${worker.name} on ${url}`);
     }
     worker.bindings.RUNNER_URL = urls.join(",");
   }
   const stop = async () => {
     await Promise.all(
-      started.map(async ({ child, workRoot }) => {
+      started.map(async ({ child, workRoot, uidBase }) => {
         await new Promise<void>((resolve) => {
           if (child.exitCode !== null || child.signalCode !== null) return resolve();
           child.once("exit", () => resolve());
@@ -144,6 +156,8 @@ export async function startLocalBuildRunners(
         await removeSandboxLeftovers(workRoot).catch((error: Error) =>
           log(`build runner: could not clean up ${workRoot}: ${error.message}`),
         );
+        // A runner that was killed did not remove its network filter.
+        await removeNetworkPolicy(uidBase);
       }),
     );
   };
