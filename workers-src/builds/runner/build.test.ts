@@ -225,6 +225,16 @@ describe("a build", () => {
     }
   });
 
+  it("cannot make a user namespace or use the kernel's keyrings (system call filter)", async () => {
+    const { stopped, lines } = await build({
+      build_command:
+        "if unshare -U true 2>/dev/null; then echo USERNS-MADE; else echo userns-refused; fi; perl -e 'syscall(250, 0) == -1 and print \"keyctl: $!\\n\"'",
+    });
+    expect(stopped.outcome).toBe("success");
+    expect(lines).toContain("userns-refused");
+    expect(lines).toContain("keyctl: Operation not permitted");
+  });
+
   it("masks secret values in every line it sends, and only secret ones", async () => {
     const secret = "s3cr3t-Value.*";
     const { stopped, record, lines } = await build({

@@ -130,6 +130,8 @@ export interface IsolatedBuildParts {
   diskMount: string;
   diskImage: string;
   diskMb: number;
+  /** The system call filter every process of the build runs under (none on other architectures). */
+  seccomp: Buffer | undefined;
   bwrap: string;
   nsenter: string;
   setpriv: string;
@@ -148,7 +150,7 @@ export class IsolatedBuild implements BuildSandbox {
 
   constructor(private readonly parts: IsolatedBuildParts) {
     const { jobDir, uid, gid } = parts;
-    this.description = `namespaces (pid, mount, network, ipc, uts), uid ${uid}, ${parts.diskMb} MiB disk`;
+    this.description = `namespaces (pid, mount, network, ipc, uts), uid ${uid}, ${parts.diskMb} MiB disk, ${parts.seccomp ? "system call filter" : `no system call filter on ${process.arch}`}`;
     const etc = path.join(jobDir, "etc");
     mkdirSync(etc, { mode: 0o755 });
     const files: Record<string, string> = {
@@ -200,6 +202,7 @@ export class IsolatedBuild implements BuildSandbox {
           infoFd: 4,
           blockFd: 5,
           stepFd: 6,
+          seccompFd: parts.seccomp ? 7 : undefined,
         });
         // setpriv ties bwrap's life to the runner's: if the runner dies, the sandbox dies with it.
         const child = spawn(
@@ -217,7 +220,16 @@ export class IsolatedBuild implements BuildSandbox {
           ],
           {
             env: { PATH: SYSTEM_PATH },
-            stdio: ["ignore", "pipe", "pipe", "pipe", "pipe", "pipe", "pipe"],
+            stdio: [
+              "ignore",
+              "pipe",
+              "pipe",
+              "pipe",
+              "pipe",
+              "pipe",
+              "pipe",
+              parts.seccomp ? "pipe" : "ignore",
+            ],
           },
         );
         const stdio = child.stdio as unknown as (Readable | Writable | null)[];
@@ -225,6 +237,7 @@ export class IsolatedBuild implements BuildSandbox {
         for (const stream of stdio.slice(3)) stream?.on("error", () => undefined);
         (stdio[3] as Writable).end(encodeArgs(options));
         (stdio[6] as Writable).end(script);
+        if (parts.seccomp) (stdio[7] as Writable).end(parts.seccomp);
         this.admit(child).catch((error: Error) => {
           child.kill("SIGKILL");
           child.emit("error", new Error(`the sandbox could not start: ${error.message}`));

@@ -116,6 +116,13 @@ describe("bwrapArgs", () => {
     );
   });
 
+  it("loads the system call filter from its descriptor when there is one", () => {
+    expect(bwrapArgs(base).options).not.toContain("--seccomp");
+    expect(bwrapArgs({ ...base, seccompFd: 7 }).options.join(" ")).toContain(
+      "--seccomp 7 --chdir /build/repo",
+    );
+  });
+
   it.each([
     ["a variable name with =", { env: { "A=B": "x" } }, /invalid environment variable name "A=B"/],
     ["an empty variable name", { env: { "": "x" } }, /invalid environment variable name ""/],

@@ -34,6 +34,8 @@ export interface SandboxedCommand {
   infoFd: number;
   blockFd: number;
   stepFd: number;
+  /** Where bwrap reads the seccomp filter from, when there is one. */
+  seccompFd?: number;
 }
 
 /**
@@ -123,6 +125,7 @@ export function bwrapArgs(command: SandboxedCommand): {
     args.push(bind.optional ? `${kind}-try` : kind, bind.source, bind.target);
     made.add(bind.target);
   }
+  if (command.seccompFd !== undefined) args.push("--seccomp", String(command.seccompFd));
   args.push("--chdir", command.cwd, "--clearenv", "--setenv", "PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
   // The build's variables are set by the step's script after the switch to the build's user: given to
   // bwrap, they would reach setpriv, which still runs as root (LD_PRELOAD and the like).

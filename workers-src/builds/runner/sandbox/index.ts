@@ -28,6 +28,7 @@ import {
   removeNetns,
   removeNetworkPolicy,
 } from "./network";
+import { seccompFilter } from "./seccomp";
 
 export type { BuildSandbox, Handover, StepAccess } from "./build-sandbox";
 export { DEFAULT_LIMITS, type LimitBreach, type SandboxLimits } from "./limits";
@@ -220,6 +221,7 @@ export async function openSandbox(options: SandboxOptions): Promise<Sandbox> {
   await removeLeftovers(options.workRoot, layout);
 
   const system = systemLayout();
+  const seccomp = seccompFilter();
   const taken = new Set<number>();
   // The range's first uid runs the builds' network; builds get the others.
   const buildUids = { base: uidBase + 1, count: uidCount - 1 };
@@ -258,6 +260,7 @@ export async function openSandbox(options: SandboxOptions): Promise<Sandbox> {
           diskMount,
           diskImage,
           diskMb: limits.diskMb,
+          seccomp,
           bwrap: programs.bwrap as string,
           nsenter: programs.nsenter as string,
           setpriv: programs.setpriv as string,
