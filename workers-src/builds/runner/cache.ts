@@ -35,6 +35,8 @@ export interface CacheContext {
   /** Runs `tar` where the build runs (killable along with the build). */
   exec: (argv: string[], cwd: string, access: StepAccess) => Promise<ProcessResult>;
   log: (line: string) => void;
+  /** Largest archive saved. @default MAX_CACHE_ARCHIVE_BYTES */
+  maxArchiveBytes?: number;
   /** Stops a transfer when the build is cancelled or times out. */
   signal?: AbortSignal;
 }
@@ -65,25 +67,41 @@ export async function restoreCache(context: CacheContext): Promise<void> {
 /** Uploads `cacheDir` as the build cache, unless it is empty. Never throws. */
 export async function saveCache(context: CacheContext): Promise<void> {
   let archive: Handover | undefined;
+  const maxBytes = context.maxArchiveBytes ?? MAX_CACHE_ARCHIVE_BYTES;
   try {
     if (!hasFiles(context.hostCacheDir)) {
       context.log("The build cache is empty; nothing to save");
       return;
     }
     archive = context.output();
+    // The archive is written outside the build's disk: the kernel stops it at the size limit (SIGXFSZ).
     const result = await context.exec(
-      ["tar", "-czf", archive.sandboxFile, "-C", context.cacheDir, "."],
+      [
+        "prlimit",
+        `--fsize=${maxBytes + 1}`,
+        "--",
+        "tar",
+        "-czf",
+        archive.sandboxFile,
+        "-C",
+        context.cacheDir,
+        ".",
+      ],
       context.cacheDir,
       archive.access,
     );
-    if (result.code !== 0) throw new Error(`tar -czf failed (${describeExit(result)})`);
+    if (result.code !== 0) {
+      throw new Error(
+        `tar -czf failed (${describeExit(result)}); an archive over ${formatBytes(maxBytes)} is not saved`,
+      );
+    }
     // What the build wrote is read as the runner: it must be the plain file it was given, not a link.
     const stat = lstatSync(archive.hostFile);
     if (!stat.isFile()) throw new Error("the archive is not a regular file");
     const size = stat.size;
-    if (size > MAX_CACHE_ARCHIVE_BYTES) {
+    if (size > maxBytes) {
       context.log(
-        `Warning: the build cache is ${formatBytes(size)}, over the ${formatBytes(MAX_CACHE_ARCHIVE_BYTES)} limit; not saved`,
+        `Warning: the build cache is ${formatBytes(size)}, over the ${formatBytes(maxBytes)} limit; not saved`,
       );
       return;
     }
