@@ -25,8 +25,8 @@ export class ComputeError extends Error {
 
 /** How long a runner's health check may take before the runner counts as down. */
 const HEALTH_TIMEOUT_MS = 2000;
-/** How long a start or stop may take before the runner counts as unreachable. */
-const CALL_TIMEOUT_MS = 10_000;
+/** How long a start or stop may take before the runner counts as unreachable (a busy runner is slow). */
+const CALL_TIMEOUT_MS = 60_000;
 
 /** One runner's answer to `GET /health`, or why there was none. */
 export type RunnerProbe = { url: string; health: RunnerHealth } | { url: string; problem: string };

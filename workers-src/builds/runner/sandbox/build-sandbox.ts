@@ -279,7 +279,7 @@ export class IsolatedBuild implements BuildSandbox {
     // bwrap may still write to it: reading on (and dropping) keeps it from a broken pipe.
     info.removeAllListeners("data");
     info.resume();
-    this.parts.cgroup.join(pid);
+    await this.parts.cgroup.join(pid);
     this.inits.set(child, pid);
     block.end("1");
   }

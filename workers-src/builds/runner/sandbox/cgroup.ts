@@ -4,6 +4,7 @@
  * (one unified hierarchy), found from the runner's own `/proc/self/cgroup` and mount table.
  */
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
+import { rmdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { DEFAULT_LIMITS, type LimitBreach, type SandboxLimits } from "./limits";
 
@@ -171,8 +172,12 @@ export class BuildCgroup {
   }
 
   /** Puts a process (before it starts any other) into the build's cgroup(s). */
-  join(pid: number): void {
-    for (const dir of this.dirs) writeFileSync(path.join(dir, "cgroup.procs"), String(pid));
+  /**
+   * Moving a process between cgroups can wait for the kernel (an RCU grace period on v1, milliseconds):
+   * done off the event loop, so that a runner starting many steps keeps answering.
+   */
+  async join(pid: number): Promise<void> {
+    await Promise.all(this.dirs.map((dir) => writeFile(path.join(dir, "cgroup.procs"), String(pid))));
   }
 
   /** CPU time used by all the build's processes so far. */
@@ -245,7 +250,7 @@ export class BuildCgroup {
       let left = 0;
       for (const dir of this.dirs) {
         try {
-          rmdirSync(dir);
+          await rmdir(dir);
         } catch (error) {
           if ((error as NodeJS.ErrnoException).code !== "ENOENT") left++;
         }

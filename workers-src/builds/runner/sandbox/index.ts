@@ -13,6 +13,7 @@ import {
   readlinkSync,
   rmSync,
 } from "node:fs";
+import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { type BuildSandbox, HostBuild, IsolatedBuild } from "./build-sandbox";
 import type { SystemEntry } from "./bwrap";
@@ -83,6 +84,27 @@ export function unisolatedSandbox(workRoot: string): Sandbox {
   };
 }
 
+/** Sandboxes made at once; more wait their turn. */
+const PREPARE_CONCURRENCY = 4;
+
+/** Runs at most `limit` of the functions given to it at once; the others wait, in order. */
+export function limiter(limit: number): <T>(fn: () => Promise<T>) => Promise<T> {
+  let active = 0;
+  const waiting: (() => void)[] = [];
+  return async (fn) => {
+    // A finishing call hands its place straight to the next waiting one.
+    if (active >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
+    else active++;
+    try {
+      return await fn();
+    } finally {
+      const next = waiting.shift();
+      if (next) next();
+      else active--;
+    }
+  };
+}
+
 const SYSTEM_DIRS = ["usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32"];
 
 /** How `/usr` and its neighbours look on this host: bound as they are, links kept as links. */
@@ -104,18 +126,20 @@ export function systemLayout(root = "/"): SystemEntry[] {
 }
 
 /** Uids with a live process on this host (from /proc), so a uid in use elsewhere is never handed out. */
-function uidsInUse(): Set<number> {
+async function uidsInUse(): Promise<Set<number>> {
   const used = new Set<number>();
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const status = readFileSync(`/proc/${entry}/status`, "utf8");
-      const match = /^Uid:\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)/m.exec(status);
-      if (match) for (const uid of match.slice(1)) used.add(Number(uid));
-    } catch {
-      // exited meanwhile
-    }
-  }
+  const pids = (await readdir("/proc")).filter((entry) => /^\d+$/.test(entry));
+  await Promise.all(
+    pids.map(async (pid) => {
+      try {
+        const status = await readFile(`/proc/${pid}/status`, "utf8");
+        const match = /^Uid:\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)/m.exec(status);
+        if (match) for (const uid of match.slice(1)) used.add(Number(uid));
+      } catch {
+        // exited meanwhile
+      }
+    }),
+  );
   return used;
 }
 
@@ -227,13 +251,22 @@ export async function openSandbox(options: SandboxOptions): Promise<Sandbox> {
   const buildUids = { base: uidBase + 1, count: uidCount - 1 };
   let nextUid = buildUids.base;
   const cgroupLayout = layout;
-  return {
+  const preparing = limiter(PREPARE_CONCURRENCY);
+  const sandbox = {
     isolated: true,
     limits,
     close: () => removeNetworkPolicy(uidBase),
     description: `isolated: namespaces, an own uid (${buildUids.base}-${buildUids.base + buildUids.count - 1}), cgroup and network per build; ${describeLimits(limits)}`,
-    async prepare(buildUuid) {
-      const uid = pickUid(buildUids.base, buildUids.count, taken, uidsInUse(), nextUid);
+    prepare: (buildUuid: string) =>
+      // A burst of builds makes their disks, cgroups and networks a few at a time, and a sandbox that
+      // could not be made (a loop device taken meanwhile, a slow slirp4netns) is tried once more.
+      preparing(() => sandbox.prepareOnce(buildUuid)).catch(async () => {
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        return preparing(() => sandbox.prepareOnce(buildUuid));
+      }),
+    async prepareOnce(buildUuid: string): Promise<BuildSandbox> {
+      const inUse = await uidsInUse();
+      const uid = pickUid(buildUids.base, buildUids.count, taken, inUse, nextUid);
       taken.add(uid);
       nextUid = uid + 1 < buildUids.base + buildUids.count ? uid + 1 : buildUids.base;
       const jobDir = path.join(options.workRoot, buildUuid);
@@ -276,6 +309,7 @@ export async function openSandbox(options: SandboxOptions): Promise<Sandbox> {
       }
     },
   };
+  return sandbox;
 }
 
 /**

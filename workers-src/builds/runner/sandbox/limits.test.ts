@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { pickUid } from "./index";
+import { limiter, pickUid } from "./index";
 import { checkLimits, DEFAULT_LIMITS } from "./limits";
 
 describe("checkLimits", () => {
@@ -42,5 +42,35 @@ describe("pickUid", () => {
     const pick = () => pickUid(1000, 3, new Set(taken), new Set(inUse));
     if (expected instanceof RegExp) expect(pick).toThrow(expected);
     else expect(pick()).toBe(expected);
+  });
+});
+
+describe("limiter", () => {
+  it("runs at most its limit at once, the others in the order they came, and goes on after a failure", async () => {
+    const run = limiter(2);
+    let active = 0;
+    let most = 0;
+    const order: number[] = [];
+    const task = (i: number) =>
+      run(async () => {
+        active++;
+        most = Math.max(most, active);
+        order.push(i);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        active--;
+        if (i === 1) throw new Error("task 1 fails");
+        return i;
+      });
+    const results = await Promise.allSettled([0, 1, 2, 3, 4, 5].map(task));
+    expect(most).toBe(2);
+    expect(order).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(results.map((r) => r.status)).toEqual([
+      "fulfilled",
+      "rejected",
+      "fulfilled",
+      "fulfilled",
+      "fulfilled",
+      "fulfilled",
+    ]);
   });
 });

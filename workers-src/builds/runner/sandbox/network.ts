@@ -99,7 +99,7 @@ export async function installNetworkPolicy(policy: NetworkPolicy, scratchDir: st
 export const SANDBOX_DNS = "10.0.2.3";
 const NETNS_DIR = "/run/netns";
 /** A build whose network is not up by then fails to start rather than hold its slot. */
-const READY_TIMEOUT_MS = 10_000;
+const READY_TIMEOUT_MS = 30_000;
 
 export function netnsName(buildUuid: string): string {
   return `wb-${buildUuid.replace(/-/g, "").slice(0, 12)}`;
