@@ -45,6 +45,11 @@ export interface BuildHandle {
   cancel(): void;
   /** Kills the build's process tree because the runner is going away; the build reports `failed` (`health_check`). */
   abandon(): void;
+  /**
+   * The platform asked again for this build with a new callback token (it lost the runner's first answer
+   * and cannot know this runner took the build): the build reports with that token from now on.
+   */
+  renewToken(token: string): void;
 }
 
 /** A step that failed in a way users are told about, with the failure class they see. */
@@ -78,7 +83,11 @@ export function startBuild(options: BuildOptions): BuildHandle {
   const report =
     options.onError ??
     ((message: string) => console.error(`runner: build ${options.request.build_uuid}: ${message}`));
-  const done = runBuild(options, cancel.signal, report).catch((error): BuildResult => {
+  const token = { current: options.request.callback_token, client: undefined as CallbackClient | undefined };
+  const done = runBuild(options, cancel.signal, report, (client) => {
+    token.client = client;
+    client.setToken(token.current);
+  }).catch((error): BuildResult => {
     report(`unexpected error: ${errorMessage(error)}`);
     return { outcome: "failed", failureClass: "internal", lastLogSeq: 0 };
   });
@@ -87,6 +96,10 @@ export function startBuild(options: BuildOptions): BuildHandle {
     done,
     cancel: () => cancel.abort({ kind: "cancelled" } satisfies StopReason),
     abandon: () => cancel.abort({ kind: "shutdown" } satisfies StopReason),
+    renewToken(next) {
+      token.current = next;
+      token.client?.setToken(next);
+    },
   };
 }
 
@@ -94,6 +107,7 @@ async function runBuild(
   options: BuildOptions,
   cancelSignal: AbortSignal,
   report: (message: string) => void,
+  onClient: (client: CallbackClient) => void,
 ): Promise<BuildResult> {
   const { request } = options;
   const baseUrl = request.callback_url ?? options.callbackUrl;
@@ -107,6 +121,7 @@ async function runBuild(
     token: request.callback_token,
     retry: options.callbackRetry,
   });
+  onClient(client);
   const run = new BuildRun(options, client, report);
   try {
     await client.postStatus({ status: "running" });

@@ -25,6 +25,8 @@ export interface CallbackClient {
   downloadCache(file: string, signal?: AbortSignal): Promise<boolean>;
   /** Uploads `file` as the build cache. */
   uploadCache(file: string, signal?: AbortSignal): Promise<void>;
+  /** Sends `token` from now on (the platform made a new one for this build). */
+  setToken(token: string): void;
 }
 
 const REQUEST_TIMEOUT_MS = 30_000;
@@ -70,6 +72,9 @@ export function createCallbackClient(options: CallbackClientOptions): CallbackCl
   };
 
   return {
+    setToken(token) {
+      headers.authorization = `Bearer ${token}`;
+    },
     async postStatus(status, { once = false } = {}) {
       const attempt = async () => {
         await discard(

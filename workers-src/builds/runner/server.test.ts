@@ -160,6 +160,21 @@ describe("runner server", () => {
     expect(await callback.waitForStopped(later.build_uuid)).toMatchObject({ outcome: "success" });
   });
 
+  it("takes the new callback token of a repeated start of a running build, and reports with it", async () => {
+    await expect.poll(() => runner.activeBuilds()).toEqual([]);
+    const build = request({ build_command: "echo started; sleep 1; echo finished" });
+    expect((await post(JSON.stringify(build))).status).toBe(202);
+    await expect.poll(() => callback.lines(build.build_uuid)).toContain("started");
+    const renewed = { ...build, callback_token: "b".repeat(48) };
+    callback.allow(build.build_uuid, renewed.callback_token);
+    expect((await post(JSON.stringify(renewed))).status).toBe(202);
+    expect(await callback.waitForStopped(build.build_uuid)).toMatchObject({ outcome: "success" });
+    expect(callback.lines(build.build_uuid)).toContain("finished");
+    const tokens = callback.record(build.build_uuid).tokens;
+    expect(tokens[0]).toBe(build.callback_token);
+    expect(tokens.at(-1)).toBe(renewed.callback_token);
+  });
+
   async function ownRunner(name: string) {
     return startRunnerServer({
       token: TOKEN,
@@ -181,7 +196,7 @@ describe("runner server", () => {
 
   it("close() lets running builds finish within the drain time, refusing new ones meanwhile", async () => {
     const own = await ownRunner("builds-drain");
-    const build = request({ build_command: "echo started; sleep 1; echo finished" });
+    const build = request({ build_command: "echo started; sleep 3; echo finished" });
     await startOn(own, build);
     await expect.poll(() => callback.lines(build.build_uuid)).toContain("started");
     const closed = own.close({ drainMs: 30_000 });

@@ -83,8 +83,12 @@ export async function startRunnerServer(options: RunnerServerOptions): Promise<R
     if (!parsed.success)
       return send(res, 400, { error: "invalid start build request", issues: parsed.error.issues });
     const request = parsed.data;
-    if (builds.has(request.build_uuid) || finished.has(request.build_uuid))
+    const running = builds.get(request.build_uuid);
+    if (running) {
+      running.renewToken(request.callback_token);
       return send(res, 202, { accepted: true });
+    }
+    if (finished.has(request.build_uuid)) return send(res, 202, { accepted: true });
     if (closing) {
       res.setHeader("retry-after", "5");
       return send(res, 503, { error: "the runner is shutting down" });

@@ -93,6 +93,8 @@ export interface CallbackRecord {
   logAttempts: number;
   cachePuts: number;
   cacheGets: number;
+  /** The bearer token of every accepted request, in order. */
+  tokens: string[];
 }
 
 export interface CallbackServer {
@@ -101,7 +103,7 @@ export interface CallbackServer {
   record(uuid: string): CallbackRecord;
   /** Lines of the accepted batches, in seq order. */
   lines(uuid: string): string[];
-  /** Tokens the API accepts, by build. */
+  /** Adds a token the API accepts for a build. */
   allow(uuid: string, token: string): void;
   /** Answers 500 to the first attempt of these log batches of one build. */
   failFirstAttempt(uuid: string, seqs: number[]): void;
@@ -115,14 +117,14 @@ export interface CallbackServer {
 /** A stand-in for the Build Management Worker's callback API that records what it receives. */
 export async function startCallbackServer(): Promise<CallbackServer> {
   const records = new Map<string, CallbackRecord>();
-  const tokens = new Map<string, string>();
+  const tokens = new Map<string, Set<string>>();
   const failing = new Set<string>();
   const failed = new Set<string>();
   const waiters: (() => void)[] = [];
   const record = (uuid: string) => {
     let entry = records.get(uuid);
     if (!entry) {
-      entry = { statuses: [], batches: [], logAttempts: 0, cachePuts: 0, cacheGets: 0 };
+      entry = { statuses: [], batches: [], logAttempts: 0, cachePuts: 0, cacheGets: 0, tokens: [] };
       records.set(uuid, entry);
     }
     return entry;
@@ -142,7 +144,9 @@ export async function startCallbackServer(): Promise<CallbackServer> {
     };
     if (!match) return reply(404, "no route");
     const [, uuid = "", route] = match;
-    if (req.headers.authorization !== `Bearer ${tokens.get(uuid)}`) return reply(401, "bad token");
+    const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? "")?.[1] ?? "";
+    if (!tokens.get(uuid)?.has(bearer)) return reply(401, "bad token");
+    record(uuid).tokens.push(bearer);
     const entry = record(uuid);
     if (route === "status" && req.method === "POST") {
       entry.statuses.push(statusCallbackSchema.parse(JSON.parse(body.toString())));
@@ -187,7 +191,7 @@ export async function startCallbackServer(): Promise<CallbackServer> {
       [...record(uuid).batches]
         .sort((a, b) => a.seq - b.seq)
         .flatMap((batch) => batch.lines.map((l) => l.line)),
-    allow: (uuid, token) => tokens.set(uuid, token),
+    allow: (uuid, token) => tokens.set(uuid, new Set([...(tokens.get(uuid) ?? []), token])),
     failFirstAttempt: (uuid, seqs) => {
       for (const seq of seqs) failing.add(`${uuid}/${seq}`);
     },
