@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { removeSandboxLeftovers } from "../../workers-src/builds/runner/sandbox";
-import { ensureSandboxPrograms } from "../../workers-src/builds/runner/sandbox/host-tools";
+import { ensureSandboxPrograms, findProgram } from "../../workers-src/builds/runner/sandbox/host-tools";
 import { removeNetworkPolicy } from "../../workers-src/builds/runner/sandbox/network";
 import { freePort } from "../ports";
 import type { LocalPlan } from "./miniflare-plan";
@@ -115,11 +115,13 @@ export async function startLocalBuildRunners(
         "0",
         ...(worker.bindings.ALLOW_FILE_REPOS === "true" ? ["--allow-file-repos"] : []),
       ];
-      const child = spawn(process.execPath, args, {
-        cwd: REPO_ROOT,
-        env: { ...process.env, RUNNER_TOKEN: token },
-        stdio: ["ignore", "pipe", "pipe"],
-      });
+      // Tied to the target's life: if the target is killed, the runner is told to stop (SIGTERM), so that it
+      // removes what it set up for its builds rather than run on alone.
+      const child = spawn(
+        findProgram("setpriv") ?? "setpriv",
+        ["--pdeathsig=SIGTERM", "--", process.execPath, ...args],
+        { cwd: REPO_ROOT, env: { ...process.env, RUNNER_TOKEN: token }, stdio: ["ignore", "pipe", "pipe"] },
+      );
       let output = "";
       const collect = (chunk: Buffer) => {
         output = (output + chunk.toString()).slice(-4000);

@@ -2,7 +2,7 @@
  * The runner's command line: it isolates builds where the host can, refuses to start where it cannot
  * (exit 2, saying why and what to do), and runs unisolated only with a flag that says so, warning at start.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import path from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { REPO_ROOT } from "../../../local/stack-file";
@@ -61,8 +61,26 @@ function start(args: string[], options: { withoutCapabilities?: boolean } = {}) 
 }
 
 describe("runner cli", () => {
-  it("isolates builds on a host that can, saying so at start, and stops cleanly on SIGTERM", async () => {
-    const runner = await start(["--work-root", path.join(work.dir, "isolated")]);
+  it("isolates builds on a host that can, saying so at start, and stops cleanly on SIGTERM, taking its network filter with it", async () => {
+    const uidBase = 6_000_000 + Math.floor(Math.random() * 10_000) * 100;
+    const table = () => {
+      try {
+        return execFileSync("nft", ["list", "table", "inet", `workers_builds_${uidBase}`], {
+          stdio: "pipe",
+        }).toString();
+      } catch {
+        return undefined;
+      }
+    };
+    const runner = await start([
+      "--work-root",
+      path.join(work.dir, "isolated"),
+      "--uid-base",
+      String(uidBase),
+      "--uid-count",
+      "10",
+    ]);
+    expect(table()).toContain(`meta skuid ${uidBase}`);
     expect(runner.url).toBeDefined();
     expect(runner.stdout).toMatch(/runner: builds isolated: namespaces, an own uid/);
     const health = await (await fetch(`${runner.url}/health`)).json();
@@ -70,6 +88,7 @@ describe("runner cli", () => {
     const exited = new Promise((resolve) => runner.child.once("exit", resolve));
     runner.child.kill("SIGTERM");
     expect(await exited).toBe(0);
+    expect(table()).toBeUndefined();
   });
 
   it("refuses to start where builds cannot be isolated: exit 2, the reason, and the flag for a single-tenant host", async () => {

@@ -114,6 +114,8 @@ async function main(): Promise<void> {
       throw error;
     }
   }
+  // Whichever way the runner exits (but SIGKILL), its network filter goes with it.
+  process.once("exit", () => sandbox.closeSync());
   if (sandbox.isolated) console.log(`runner: builds ${sandbox.description}`);
   else console.error(`runner: WARNING: builds are ${sandbox.description}`);
 

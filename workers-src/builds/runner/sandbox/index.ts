@@ -28,6 +28,7 @@ import {
   netnsName,
   removeNetns,
   removeNetworkPolicy,
+  removeNetworkPolicySync,
 } from "./network";
 import { seccompFilter } from "./seccomp";
 
@@ -70,6 +71,8 @@ export interface Sandbox {
   prepare(buildUuid: string): Promise<BuildSandbox>;
   /** Removes what the sandbox set up on the host for all builds (its network filter); no build may run. */
   close(): Promise<void>;
+  /** The same, synchronously, for a process that is exiting. */
+  closeSync(): void;
 }
 
 /** Builds run as the runner does, with no isolation: for a host that only ever runs one tenant's builds. */
@@ -81,6 +84,7 @@ export function unisolatedSandbox(workRoot: string): Sandbox {
     limits: checkLimits({}),
     prepare: async (buildUuid) => new HostBuild(workRoot, buildUuid),
     close: async () => undefined,
+    closeSync: () => undefined,
   };
 }
 
@@ -256,6 +260,7 @@ export async function openSandbox(options: SandboxOptions): Promise<Sandbox> {
     isolated: true,
     limits,
     close: () => removeNetworkPolicy(uidBase),
+    closeSync: () => removeNetworkPolicySync(uidBase),
     description: `isolated: namespaces, an own uid (${buildUids.base}-${buildUids.base + buildUids.count - 1}), cgroup and network per build; ${describeLimits(limits)}`,
     prepare: (buildUuid: string) =>
       // A burst of builds makes their disks, cgroups and networks a few at a time, and a sandbox that

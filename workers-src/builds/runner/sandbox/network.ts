@@ -5,7 +5,7 @@
  * as a uid of its own, and an nftables table refuses that uid's connections to the host's own addresses,
  * link-local addresses (cloud metadata) and private networks, but for DNS to the host's resolvers.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { networkInterfaces } from "node:os";
 import path from "node:path";
@@ -86,6 +86,18 @@ export function hostNetwork(resolvConf: string): { hostAddresses: string[]; dnsS
 /** Removes the policy's nftables table (the runner is stopping). */
 export async function removeNetworkPolicy(slirpUid: number): Promise<void> {
   await run("nft", ["delete", "table", "inet", `workers_builds_${slirpUid}`]).catch(() => undefined);
+}
+
+/** The same, synchronously: for a runner's last moment (`process.on("exit")`). */
+export function removeNetworkPolicySync(slirpUid: number): void {
+  try {
+    execFileSync(findProgram("nft") ?? "nft", ["delete", "table", "inet", `workers_builds_${slirpUid}`], {
+      stdio: "ignore",
+      timeout: 5000,
+    });
+  } catch {
+    // gone already
+  }
 }
 
 /** Installs (or replaces) the policy's nftables table. */
