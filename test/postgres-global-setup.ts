@@ -26,7 +26,17 @@ export default async function setup(project: TestProject) {
   chmodSync(dir, 0o755);
   const server = await startEmbeddedPostgres({ dataDir: path.join(dir, "data"), ephemeral: true });
   project.provide("postgresUrl", server.url);
+  // A run that is interrupted (Ctrl-C, a timeout's SIGTERM) skips the teardown below: the server is told
+  // to shut down anyway, then the signal takes its usual course.
+  const onSignal = (signal: NodeJS.Signals) => {
+    server.signalStop();
+    process.kill(process.pid, signal);
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
   return async () => {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
     await server.stop();
     rmSync(dir, { recursive: true, force: true });
   };

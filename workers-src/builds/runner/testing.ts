@@ -237,14 +237,14 @@ export function uniqueSleep(): string {
   return `1000.${randomInt(1, 1_000_000_000)}`;
 }
 
-/** Host pids of the processes whose command line is `text` (a build's pids differ inside its sandbox). */
-export function hostProcessesRunning(text: string): number[] {
-  const found: number[] = [];
+/** Every process on the host but this one, with its command line (arguments joined by spaces). */
+function hostCommandLines(): { pid: number; cmdline: string }[] {
+  const found: { pid: number; cmdline: string }[] = [];
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
     try {
       const cmdline = readFileSync(`/proc/${entry}/cmdline`, "utf8").replaceAll("\0", " ").trim();
-      if (cmdline === text && processAlive(Number(entry))) found.push(Number(entry));
+      found.push({ pid: Number(entry), cmdline });
     } catch {
       // exited meanwhile
     }
@@ -252,16 +252,16 @@ export function hostProcessesRunning(text: string): number[] {
   return found;
 }
 
+/** Host pids of the live processes whose command line is `text` (a build's pids differ inside its sandbox). */
+export function hostProcessesRunning(text: string): number[] {
+  return hostCommandLines()
+    .filter((p) => p.cmdline === text && processAlive(p.pid))
+    .map((p) => p.pid);
+}
+
 /** Host pids of the processes whose command line contains `text` anywhere (a secret must never be there). */
 export function hostCommandLinesContaining(text: string): number[] {
-  const found: number[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-    try {
-      if (readFileSync(`/proc/${entry}/cmdline`, "utf8").includes(text)) found.push(Number(entry));
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return found;
+  return hostCommandLines()
+    .filter((p) => p.cmdline.includes(text))
+    .map((p) => p.pid);
 }

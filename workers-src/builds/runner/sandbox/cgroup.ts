@@ -186,12 +186,6 @@ export class BuildCgroup {
     return Number(this.read("cpuacct", "cpuacct.usage").trim() || 0) / 1e9;
   }
 
-  /** Largest memory use so far, in MiB (0 where the kernel does not say). */
-  peakMemoryMb(): number {
-    const text = this.read("memory", this.version === 2 ? "memory.peak" : "memory.max_usage_in_bytes");
-    return Math.round(Number(text.trim() || 0) / 1024 / 1024);
-  }
-
   /** The first limit the build went over, if any. */
   breach(): LimitBreach | undefined {
     const oomKills = readKeyed(

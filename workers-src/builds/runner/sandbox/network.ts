@@ -161,26 +161,23 @@ export class BuildNetwork {
     });
     try {
       await new Promise<void>((resolve, reject) => {
-        const ready = slirp.stdio[3] as Readable;
         const timer = setTimeout(
           () =>
-            reject(
+            fail(
               new Error(`slirp4netns was not ready within ${READY_TIMEOUT_MS / 1000} s: ${stderr.trim()}`),
             ),
           READY_TIMEOUT_MS,
         );
-        ready.once("data", () => {
+        const fail = (error: Error) => {
+          clearTimeout(timer);
+          reject(error);
+        };
+        (slirp.stdio[3] as Readable).once("data", () => {
           clearTimeout(timer);
           resolve();
         });
-        slirp.once("error", (error) => {
-          clearTimeout(timer);
-          reject(error);
-        });
-        slirp.once("exit", (code) => {
-          clearTimeout(timer);
-          reject(new Error(`slirp4netns exited (${code}): ${stderr.trim()}`));
-        });
+        slirp.once("error", fail);
+        slirp.once("exit", (code) => fail(new Error(`slirp4netns exited (${code}): ${stderr.trim()}`)));
       });
     } catch (error) {
       slirp.kill("SIGKILL");
