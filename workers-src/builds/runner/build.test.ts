@@ -18,6 +18,8 @@ import {
   uniqueSleep,
 } from "./testing";
 
+/** A build takes its time on a loaded machine (its sandbox, its clone): polls wait for it this long. */
+const BUILD_WAIT = { timeout: 30_000 };
 const RUNNER_TOKEN = "runner-token-for-tests-0123456789";
 const work = tempDir("runner-build-");
 const workRoot = path.join(work.dir, "builds");
@@ -113,7 +115,7 @@ describe("a build", () => {
       "deploying",
       request.build_uuid,
     ]);
-    await expect.poll(() => runner.activeBuilds()).not.toContain(request.build_uuid);
+    await expect.poll(() => runner.activeBuilds(), BUILD_WAIT).not.toContain(request.build_uuid);
     expect(existsSync(path.join(workRoot, request.build_uuid))).toBe(false);
   });
 

@@ -12,6 +12,8 @@ import {
   testSandbox,
 } from "./testing";
 
+/** A build takes its time on a loaded machine (its sandbox, its clone): polls wait for it this long. */
+const BUILD_WAIT = { timeout: 30_000 };
 const TOKEN = "server-test-token-0123456789abcdef";
 const work = tempDir("runner-server-");
 let callback: CallbackServer;
@@ -34,7 +36,11 @@ beforeAll(async () => {
   });
 });
 
+/** Runners a test started for itself: closed at the end even when the test failed before closing it. */
+const owned: RunnerServer[] = [];
+
 afterAll(async () => {
+  await Promise.all(owned.map((own) => own.close().catch(() => undefined)));
   await runner?.close();
   await callback?.close();
   work.remove();
@@ -128,7 +134,7 @@ describe("runner server", () => {
   });
 
   it("answers 503 once maxConcurrent builds run, and takes builds again afterwards", async () => {
-    await expect.poll(() => runner.activeBuilds()).toEqual([]);
+    await expect.poll(() => runner.activeBuilds(), BUILD_WAIT).toEqual([]);
     const long = request({ build_command: "sleep 1000" });
     expect((await post(JSON.stringify(long))).status).toBe(202);
     expect(runner.activeBuilds()).toEqual([long.build_uuid]);
@@ -140,17 +146,17 @@ describe("runner server", () => {
       headers: { authorization: `Bearer ${TOKEN}` },
     });
     expect(await callback.waitForStopped(long.build_uuid)).toMatchObject({ outcome: "cancelled" });
-    await expect.poll(() => runner.activeBuilds()).toEqual([]);
+    await expect.poll(() => runner.activeBuilds(), BUILD_WAIT).toEqual([]);
     const next = request();
     expect((await post(JSON.stringify(next))).status).toBe(202);
     expect(await callback.waitForStopped(next.build_uuid)).toMatchObject({ outcome: "success" });
   });
 
   it("uses the callback URL set later when a request carries none, and fails a build that has none", async () => {
-    await expect.poll(() => runner.activeBuilds()).toEqual([]);
+    await expect.poll(() => runner.activeBuilds(), BUILD_WAIT).toEqual([]);
     const orphan = request({ callback_url: undefined });
     expect((await post(JSON.stringify(orphan))).status).toBe(202);
-    await expect.poll(() => runner.activeBuilds()).toEqual([]);
+    await expect.poll(() => runner.activeBuilds(), BUILD_WAIT).toEqual([]);
     expect(errors.some((error) => error.includes("no callback URL"))).toBe(true);
     expect(callback.record(orphan.build_uuid).statuses).toEqual([]);
 
@@ -161,10 +167,10 @@ describe("runner server", () => {
   });
 
   it("takes the new callback token of a repeated start of a running build, and reports with it", async () => {
-    await expect.poll(() => runner.activeBuilds()).toEqual([]);
+    await expect.poll(() => runner.activeBuilds(), BUILD_WAIT).toEqual([]);
     const build = request({ build_command: "echo started; sleep 1; echo finished" });
     expect((await post(JSON.stringify(build))).status).toBe(202);
-    await expect.poll(() => callback.lines(build.build_uuid)).toContain("started");
+    await expect.poll(() => callback.lines(build.build_uuid), BUILD_WAIT).toContain("started");
     const renewed = { ...build, callback_token: "b".repeat(48) };
     callback.allow(build.build_uuid, renewed.callback_token);
     expect((await post(JSON.stringify(renewed))).status).toBe(202);
@@ -176,13 +182,15 @@ describe("runner server", () => {
   });
 
   async function ownRunner(name: string) {
-    return startRunnerServer({
+    const own = await startRunnerServer({
       token: TOKEN,
       allowFileRepos: true,
       sandbox: await testSandbox(path.join(work.dir, name)),
       logFlushIntervalMs: 50,
       killGraceMs: 500,
     });
+    owned.push(own);
+    return own;
   }
 
   async function startOn(server: RunnerServer, build: StartBuildRequest) {
@@ -198,7 +206,7 @@ describe("runner server", () => {
     const own = await ownRunner("builds-drain");
     const build = request({ build_command: "echo started; sleep 3; echo finished" });
     await startOn(own, build);
-    await expect.poll(() => callback.lines(build.build_uuid)).toContain("started");
+    await expect.poll(() => callback.lines(build.build_uuid), BUILD_WAIT).toContain("started");
     const closed = own.close({ drainMs: 30_000 });
     const health = await fetch(`${own.url}/health`);
     expect(health.status).toBe(503);
@@ -221,7 +229,7 @@ describe("runner server", () => {
     const own = await ownRunner("builds-close");
     const build = request({ build_command: "echo started; sleep 1000" });
     await startOn(own, build);
-    await expect.poll(() => callback.lines(build.build_uuid)).toContain("started");
+    await expect.poll(() => callback.lines(build.build_uuid), BUILD_WAIT).toContain("started");
     await own.close({ drainMs: 200 });
     expect(callback.record(build.build_uuid).statuses.at(-1)).toMatchObject({
       status: "stopped",
