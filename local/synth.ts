@@ -4,6 +4,7 @@ import { LIVE_TAGS_ENV } from "../components/live-state";
 import { loadStackConfig, type StackConfig } from "../stacks/config";
 import { definePlatform } from "../stacks/program";
 import { type CapturedResource, captureProgram, isSecretWrapper } from "./capture";
+import { programEntryPath } from "./cli-args";
 import { projectName, projectRoot, REPO_ROOT, readStackFile, stackFilePath } from "./stack-file";
 
 export interface SynthResource {
@@ -112,7 +113,8 @@ function requireProgram(entry: string): unknown {
 }
 
 export async function captureStack(options: SynthOptions): Promise<CapturedResource[]> {
-  const root = options.entry ? projectRoot(path.dirname(path.resolve(options.entry))) : REPO_ROOT;
+  const entry = options.entry === undefined ? undefined : programEntryPath(options.entry);
+  const root = entry ? projectRoot(path.dirname(entry)) : REPO_ROOT;
   const project = projectName(root);
   const { config, secretKeys } = readStackFile(
     options.configFile ?? stackFilePath(options.stack, root),
@@ -121,8 +123,8 @@ export async function captureStack(options: SynthOptions): Promise<CapturedResou
   const previous = process.env[LIVE_TAGS_ENV];
   process.env[LIVE_TAGS_ENV] = options.liveTagsFile ?? "none";
   try {
-    const program = options.entry
-      ? () => requireProgram(path.resolve(options.entry as string))
+    const program = entry
+      ? () => requireProgram(entry)
       : () => (options.program ?? definePlatform)(loadStackConfig());
     const { resources } = await captureProgram(
       { project, stack: options.stack, config, secretKeys },

@@ -4,6 +4,7 @@ import path from "node:path";
 import type { Miniflare } from "miniflare";
 import { applyD1Migrations, d1BindingExecutor } from "../../components/d1-migrations";
 import type { StackConfig } from "../../stacks/config";
+import { programEntryPath } from "../cli-args";
 import { apiJwtSecretOf, DEFAULT_DEV_ACCOUNT, signDevToken } from "../dev-token";
 import type { CapturedResource } from "../graph";
 import { freePort } from "../ports";
@@ -177,6 +178,11 @@ function takeLock(stateDir: string): () => void {
  */
 export async function startLocalTarget(options: LocalTargetOptions = {}): Promise<LocalTarget> {
   const log = options.log ?? ((line: string) => process.stdout.write(`${line}\n`));
+  // A missing input is named before anything is created, locked or reset.
+  if (options.entry !== undefined) programEntryPath(options.entry);
+  if (options.configFile !== undefined && !existsSync(options.configFile)) {
+    throw new Error(`the stack config file ${options.configFile} does not exist`);
+  }
   const stateDir = path.resolve(options.stateDir ?? path.join(REPO_ROOT, ".local"));
   mkdirSync(stateDir, { recursive: true });
   const releaseLock = takeLock(stateDir);
