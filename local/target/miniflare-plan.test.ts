@@ -12,6 +12,7 @@ import {
 } from "../capture";
 import { projectName, readStackFile, stackFilePath } from "../stack-file";
 import { captureStack } from "../synth";
+import { firstBinding } from "./bindings";
 import {
   LocalPlanError,
   type LocalWorker,
@@ -446,6 +447,60 @@ describe("planLocal on captured programs", () => {
     expect(plan.d1.map((d) => d.databaseId)).toEqual([w?.d1Databases.DB]);
     expect(plan.hyperdrives.map((h) => h.id)).toEqual([w?.hyperdrives.HD]);
     expect(plan.queueConsumers).toEqual([{ queueName: "q", scriptName: "w" }]);
+  });
+
+  it("recognises a plain WorkersScript's d1 binding by the database's id, as one database with its uuid", async () => {
+    const { resources } = await captureProgram(
+      { project: "proj", stack: "test", config: {}, secretKeys: [] },
+      () => {
+        const accountId = "acc";
+        const db = new cloudflare.D1Database("db", {
+          accountId,
+          name: "db",
+          readReplication: { mode: "disabled" },
+        });
+        const worker = (scriptName: string, id: pulumi.Output<string>) =>
+          new cloudflare.WorkersScript(scriptName, {
+            accountId,
+            scriptName,
+            content: "export default {}",
+            mainModule: "index.js",
+            compatibilityDate: "2026-10-01",
+            bindings: [{ name: "DB", type: "d1", id }],
+          });
+        worker("by-id", db.id);
+        worker("by-uuid", db.uuid);
+      },
+    );
+    const db = resources.find((r) => r.type === TYPES.d1);
+    if (!db) throw new Error("no D1Database captured");
+    expect(mockIdOf(db)).not.toBe(mockD1Uuid(db));
+    const plan = planLocal(resources);
+    expect(plan.d1).toEqual([{ databaseId: mockD1Uuid(db), migrations: [] }]);
+    expect(plan.workers.map((w) => [w.name, w.d1Databases])).toEqual([
+      ["by-id", { DB: mockD1Uuid(db) }],
+      ["by-uuid", { DB: mockD1Uuid(db) }],
+    ]);
+    // What the local target asks before applying the database's migrations ("bound by no Worker" when none).
+    expect(firstBinding(plan.workers, "d1Databases", mockD1Uuid(db))).toEqual({
+      worker: "by-id",
+      binding: "DB",
+    });
+  });
+
+  it("attaches D1 migrations given the database's id to the same database", () => {
+    const migration = (n: string) => ({ name: n, sql: "CREATE TABLE t (x);", checksum: `sum-${n}` });
+    const db = res(TYPES.d1, "db", { name: "db" });
+    const plan = planLocal([
+      db,
+      script("w", [{ type: "d1", name: "DB", id: mockIdOf(db) }]),
+      res(D1_MIGRATIONS_TYPE, "db-migrations", {
+        databaseId: mockIdOf(db),
+        migrations: [migration("0001_init.sql")],
+      }),
+    ]);
+    expect(plan.d1).toEqual([{ databaseId: mockD1Uuid(db), migrations: [migration("0001_init.sql")] }]);
+    expect(plan.workers[0]?.d1Databases).toEqual({ DB: mockD1Uuid(db) });
   });
 
   it("plans the local stack: three Workers, RPC service binding, SQLite DOs, one Hyperdrive, builds vars and secrets", async () => {

@@ -181,6 +181,14 @@ export function planLocal(resources: CapturedResource[]): LocalPlan {
     };
   });
   const hyperdriveIds = new Set(hyperdrives.map((h) => h.id));
+  // On Cloudflare a D1 database's `id` and `uuid` are the same value, and a `d1` binding may carry either;
+  // the mocks give them different values, so both are mapped to the uuid: one database, whichever is used.
+  const d1Ids = new Map<string, string>();
+  for (const { r } of ofType(TYPES.d1)) {
+    d1Ids.set(mockIdOf(r), mockD1Uuid(r));
+    d1Ids.set(mockD1Uuid(r), mockD1Uuid(r));
+  }
+  const d1Id = (id: string) => d1Ids.get(id) ?? id;
 
   const workers = [...scripts].map(([name, { r, inputs }]): LocalWorker => {
     const content = inputs.content;
@@ -215,7 +223,7 @@ export function planLocal(resources: CapturedResource[]): LocalPlan {
           worker.kvNamespaces[binding] = str(b, "namespaceId", at);
           break;
         case "d1":
-          worker.d1Databases[binding] = str(b, "id", at);
+          worker.d1Databases[binding] = d1Id(str(b, "id", at));
           break;
         case "r2_bucket":
           worker.r2Buckets[binding] = str(b, "bucketName", at);
@@ -265,7 +273,7 @@ export function planLocal(resources: CapturedResource[]): LocalPlan {
     migrations: [],
   }));
   for (const { r, inputs } of ofType(TYPES.d1Migrations)) {
-    const databaseId = str(inputs, "databaseId", where(r));
+    const databaseId = d1Id(str(inputs, "databaseId", where(r)));
     let entry = d1.find((d) => d.databaseId === databaseId);
     if (!entry) {
       entry = { databaseId, migrations: [] };
