@@ -15,6 +15,7 @@ export const TABLES = [
   "builds",
   "deploy_hooks",
   "rate_limits",
+  "webhook_deliveries",
 ] as const;
 
 export function usePlatform() {

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
+  deliveryIdOf,
+  deliveryPayload,
   normalizeRepoUrl,
   parseGitHubPush,
   parseGitLabPush,
@@ -215,7 +217,7 @@ describe("parseGitHubPush", () => {
       name: "a tag push",
       event: "push",
       payload: gitHubPush({ ref: "refs/tags/v1.2.0", base_ref: "refs/heads/main" }),
-      reason: /refs\/tags\/v1\.2\.0 is not a branch/,
+      reason: /^tag v1\.2\.0 was pushed: tag pushes do not start builds$/,
     },
     {
       name: "a branch deletion",
@@ -386,10 +388,10 @@ describe("parseGitLabPush", () => {
       reason: /no X-Gitlab-Event header/,
     },
     {
-      name: "a Tag Push Hook",
-      event: "Tag Push Hook",
-      payload: gitLabPush({ object_kind: "tag_push" }),
-      reason: /Tag Push Hook events/,
+      name: "a System Hook",
+      event: "System Hook",
+      payload: gitLabPush({ event_name: "push" }),
+      reason: /^System Hook events do not start builds$/,
     },
     {
       name: "a Merge Request Hook",
@@ -398,16 +400,33 @@ describe("parseGitLabPush", () => {
       reason: /Merge Request Hook events/,
     },
     {
-      name: "a Push Hook whose object_kind is not push",
+      name: "a Push Hook whose object_kind is neither push nor tag_push",
       event: "Push Hook",
-      payload: gitLabPush({ object_kind: "tag_push" }),
-      reason: /tag_push events/,
+      payload: gitLabPush({ object_kind: "pipeline" }),
+      reason: /^pipeline events do not start builds$/,
     },
     {
-      name: "a push to a tag ref",
+      name: "a Tag Push Hook",
+      event: "Tag Push Hook",
+      payload: gitLabPush({ object_kind: "tag_push", ref: "refs/tags/v1.0.0", commits: [] }),
+      reason: /^tag v1\.0\.0 was pushed: tag pushes do not start builds$/,
+    },
+    {
+      name: "a tag deletion",
+      event: "Tag Push Hook",
+      payload: gitLabPush({
+        object_kind: "tag_push",
+        ref: "refs/tags/v1.0.0",
+        after: "0".repeat(40),
+        checkout_sha: null,
+      }),
+      reason: /^tag v1\.0\.0 was deleted$/,
+    },
+    {
+      name: "a push to a ref that is neither a branch nor a tag",
       event: "Push Hook",
-      payload: gitLabPush({ ref: "refs/tags/v1.0.0" }),
-      reason: /refs\/tags\/v1\.0\.0 is not a branch/,
+      payload: gitLabPush({ ref: "refs/merge-requests/1/head" }),
+      reason: /^refs\/merge-requests\/1\/head is not a branch$/,
     },
     {
       name: "a branch deletion",
@@ -542,5 +561,106 @@ describe("normalizeRepoUrl", () => {
   it("the SCP-like and ssh:// spellings of one remote compare equal", () => {
     const urls = ["git@github.com:acme/shop.git", "ssh://git@github.com/acme/shop"].map(normalizeRepoUrl);
     expect(urls[0]).toBe(urls[1]);
+  });
+});
+
+describe("deliveryPayload", () => {
+  const json = '{"zen":"Design for failure.","hook_id":1}';
+  const form = new URLSearchParams({ payload: json }).toString();
+  it.each([
+    { name: "JSON", type: "application/json", body: json },
+    { name: "JSON with a charset", type: "application/json; charset=utf-8", body: json },
+    { name: "no content type (read as JSON)", type: null, body: json },
+    {
+      name: "JSON labelled as text (fetch's default for a string)",
+      type: "text/plain;charset=UTF-8",
+      body: json,
+    },
+    { name: "JSON labelled as a form (curl -d)", type: "application/x-www-form-urlencoded", body: json },
+    { name: "GitHub's form encoding", type: "application/x-www-form-urlencoded", body: form },
+    {
+      name: "a form with spaces as + and other fields",
+      type: "Application/X-WWW-Form-Urlencoded",
+      body: `other=1&payload=${encodeURIComponent(json).replace(/%20/g, "+")}`,
+    },
+  ])("reads $name", ({ type, body }) => {
+    expect(deliveryPayload(type, encoder.encode(body))).toEqual({ zen: "Design for failure.", hook_id: 1 });
+  });
+
+  it.each([
+    {
+      name: "a form without a payload field",
+      type: "application/x-www-form-urlencoded",
+      body: "data=1",
+      message: /payload field; there is none/,
+    },
+    {
+      name: "a form whose payload is not JSON",
+      type: "application/x-www-form-urlencoded",
+      body: "payload=%7B",
+      message: /body: not valid JSON/,
+    },
+    { name: "an empty body", type: "application/json", body: "", message: /body: empty/ },
+    {
+      name: "a body of another type that is not JSON",
+      type: "application/xml",
+      body: "<push/>",
+      message: /body: not valid JSON \(Content-Type application\/xml\): /,
+    },
+    { name: "broken JSON", type: "application/json", body: "{", message: /body: not valid JSON/ },
+  ])("refuses $name", ({ type, body, message }) => {
+    expect(() => deliveryPayload(type, encoder.encode(body))).toThrow(WebhookPayloadError);
+    expect(() => deliveryPayload(type, encoder.encode(body))).toThrow(message);
+  });
+
+  it("refuses bytes that are not UTF-8", () => {
+    expect(() => deliveryPayload("application/json", new Uint8Array([0x7b, 0xff, 0x7d]))).toThrow(
+      /not UTF-8/,
+    );
+  });
+});
+
+describe("deliveryIdOf", () => {
+  const uuid = "72d3162e-cc78-11e3-81ab-4c9367dc0958";
+  it.each([
+    {
+      name: "GitHub's X-GitHub-Delivery",
+      provider: "github" as const,
+      headers: { "X-GitHub-Delivery": uuid },
+      id: uuid,
+    },
+    { name: "no GitHub delivery header", provider: "github" as const, headers: {}, id: null },
+    {
+      name: "GitLab's Idempotency-Key before its X-Gitlab-Event-UUID",
+      provider: "gitlab" as const,
+      headers: { "Idempotency-Key": uuid, "X-Gitlab-Event-UUID": "other" },
+      id: uuid,
+    },
+    {
+      name: "GitLab's X-Gitlab-Event-UUID alone",
+      provider: "gitlab" as const,
+      headers: { "X-Gitlab-Event-UUID": uuid },
+      id: uuid,
+    },
+    {
+      name: "a blank GitLab key",
+      provider: "gitlab" as const,
+      headers: { "Idempotency-Key": " ", "X-Gitlab-Event-UUID": uuid },
+      id: uuid,
+    },
+    {
+      name: "a GitLab delivery without either",
+      provider: "gitlab" as const,
+      headers: { "X-Gitlab-Webhook-UUID": uuid },
+      id: null,
+    },
+  ])("finds $name", ({ provider, headers, id }) => {
+    expect(deliveryIdOf(provider, new Headers(headers as Record<string, string>))).toBe(id);
+  });
+
+  it("refuses an id longer than 200 characters", () => {
+    expect(() => deliveryIdOf("github", new Headers({ "X-GitHub-Delivery": "x".repeat(201) }))).toThrow(
+      /X-GitHub-Delivery: longer than 200 characters/,
+    );
   });
 });

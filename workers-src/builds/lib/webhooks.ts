@@ -68,7 +68,61 @@ function hexToBytes(hex: string): Uint8Array {
   return bytes;
 }
 
+/**
+ * The payload of a delivery's raw body. GitHub sends JSON as is (`application/json`) or, the content
+ * type a new webhook defaults to, as the `payload` field of a form (`application/x-www-form-urlencoded`);
+ * either way it signs the raw body. GitLab always sends JSON.
+ */
+export function deliveryPayload(contentType: string | null, raw: Uint8Array): unknown {
+  const mediaType = (contentType ?? "").split(";", 1)[0]!.trim().toLowerCase();
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(raw);
+  } catch {
+    throw new WebhookPayloadError("body: not UTF-8");
+  }
+  // A JSON body sent by hand (`curl -d`) is labelled as a form too: it starts with `{`, a form never does.
+  if (mediaType === "application/x-www-form-urlencoded" && !text.trimStart().startsWith("{")) {
+    const field = new URLSearchParams(text).get("payload");
+    if (field === null)
+      throw new WebhookPayloadError(
+        "body: a form-encoded delivery carries its JSON in a payload field; there is none",
+      );
+    text = field;
+  }
+  if (text.trim() === "") throw new WebhookPayloadError("body: empty");
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    const type = mediaType === "" ? "" : ` (Content-Type ${mediaType})`;
+    throw new WebhookPayloadError(
+      `body: not valid JSON${type}: ${err instanceof SyntaxError ? err.message : "parse error"}`,
+    );
+  }
+}
+
+/** Longest delivery id kept; GitHub's and GitLab's are 36-character UUIDs. */
+export const MAX_DELIVERY_ID_CHARS = 200;
+
+/**
+ * The id that stays the same when a provider sends a delivery again: GitHub's `X-GitHub-Delivery`
+ * (a redelivery keeps it); GitLab's `Idempotency-Key` (GitLab 17.4 and later, kept across retries and
+ * resends) or else its `X-Gitlab-Event-UUID`. Null when the delivery has none.
+ */
+export function deliveryIdOf(provider: "github" | "gitlab", headers: Headers): string | null {
+  const names = provider === "github" ? ["X-GitHub-Delivery"] : ["Idempotency-Key", "X-Gitlab-Event-UUID"];
+  for (const name of names) {
+    const value = headers.get(name)?.trim();
+    if (value === undefined || value === "") continue;
+    if (value.length > MAX_DELIVERY_ID_CHARS)
+      throw new WebhookPayloadError(`${name}: longer than ${MAX_DELIVERY_ID_CHARS} characters`);
+    return value;
+  }
+  return null;
+}
+
 const BRANCH_REF = /^refs\/heads\/(.+)$/;
+const TAG_REF = /^refs\/tags\/(.+)$/;
 const ZERO_SHA = /^0+$/;
 
 const commitFilesSchema = z.object({
@@ -100,9 +154,10 @@ export function parseGitHubPush(event: string | null, payload: unknown): ParsedP
   if (event !== "push") return ignored(`${event} events do not start builds`);
 
   const body = parsePayload("GitHub", gitHubPushSchema, payload);
+  const deleted = body.deleted === true || ZERO_SHA.test(body.after);
   const branch = branchOf(body.ref);
-  if (branch === null) return ignored(`${body.ref} is not a branch (tag pushes do not start builds)`);
-  if (body.deleted === true || ZERO_SHA.test(body.after)) return ignored(`branch ${branch} was deleted`);
+  if (branch === null) return notABranch(body.ref, deleted);
+  if (deleted) return ignored(`branch ${branch} was deleted`);
 
   const { clone_url, html_url, ssh_url, git_url } = body.repository;
   const headMessage =
@@ -152,13 +207,17 @@ const gitLabPushSchema = z.object({
 /** Reads a GitLab push delivery (`X-Gitlab-Event` and the parsed JSON body). */
 export function parseGitLabPush(event: string | null, payload: unknown): ParsedPush {
   if (event === null) return ignored("the delivery has no X-Gitlab-Event header");
-  if (event !== "Push Hook") return ignored(`${event} events do not start builds`);
+  if (event !== "Push Hook" && event !== "Tag Push Hook")
+    return ignored(`${event} events do not start builds`);
 
   const body = parsePayload("GitLab", gitLabPushSchema, payload);
+  // GitLab marks a deleted ref with an all-zero `after` and a null `checkout_sha`.
+  const deleted = ZERO_SHA.test(body.after);
+  if (body.object_kind === "tag_push") return tagPushed(body.ref.replace(/^refs\/tags\//, ""), deleted);
   if (body.object_kind !== "push") return ignored(`${body.object_kind} events do not start builds`);
   const branch = branchOf(body.ref);
-  if (branch === null) return ignored(`${body.ref} is not a branch (tag pushes do not start builds)`);
-  if (ZERO_SHA.test(body.after)) return ignored(`branch ${branch} was deleted`);
+  if (branch === null) return notABranch(body.ref, deleted);
+  if (deleted) return ignored(`branch ${branch} was deleted`);
 
   const head = body.checkout_sha ?? body.after;
   // GitLab lists commits oldest first, so the last one is the head when no id matches.
@@ -202,6 +261,18 @@ function formatPath(path: readonly PropertyKey[]): string {
   return path
     .map((key, i) => (typeof key === "number" ? `[${key}]` : `${i === 0 ? "" : "."}${String(key)}`))
     .join("");
+}
+
+/** Why a push of a ref that is not a branch (a tag, or anything else under refs/) builds nothing. */
+function notABranch(ref: string, deleted: boolean): ParsedPush {
+  const tag = TAG_REF.exec(ref)?.[1];
+  return tag === undefined ? ignored(`${ref} is not a branch`) : tagPushed(tag, deleted);
+}
+
+function tagPushed(tag: string, deleted: boolean): ParsedPush {
+  return ignored(
+    deleted ? `tag ${tag} was deleted` : `tag ${tag} was pushed: tag pushes do not start builds`,
+  );
 }
 
 function branchOf(ref: string): string | null {

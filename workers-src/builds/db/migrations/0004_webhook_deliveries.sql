@@ -12,7 +12,7 @@ CREATE TABLE webhook_deliveries (
   body_sha256 text NOT NULL,
   received_at timestamptz NOT NULL DEFAULT clock_timestamp(),
   response_status integer,
-  response jsonb,
+  response json,
   PRIMARY KEY (provider, delivery_id, connections)
 );
 CREATE INDEX webhook_deliveries_received ON webhook_deliveries (received_at);
