@@ -1,5 +1,13 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import http from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -33,6 +41,39 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, ms 
 }
 
 const quiet = () => {};
+
+/** The command name of a process, or null once it is gone. */
+function commandOf(pid: number): string | null {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+  } catch {
+    return null;
+  }
+}
+
+/** Every live process below `root`, from each process's parent pid in /proc. */
+function descendants(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const found: number[] = [];
+  const walk = (pid: number) => {
+    for (const child of children.get(pid) ?? []) {
+      found.push(child);
+      walk(child);
+    }
+  };
+  walk(root);
+  return found;
+}
 
 describe("local target on a program that uses every binding kind", () => {
   const dir = stateDir();
@@ -236,9 +277,15 @@ describe("local target after a crash", () => {
       await waitFor("the first start", async () => (/ready in/.test(output) ? true : undefined), 90_000);
       const { workers } = JSON.parse(readFileSync(path.join(dir, "endpoints.json"), "utf8"));
       expect(await (await fetch(`${workers[MAIN]}/do`)).json()).toEqual({ do: 1 });
+      const workerds = descendants(child.pid!).filter((pid) => commandOf(pid) === "workerd");
+      expect(workerds).toHaveLength(1);
       const exited = new Promise((resolve) => child.once("exit", resolve));
       child.kill("SIGKILL");
       await exited;
+      // workerd runs tethered to the target's process: the kernel stops it when its parent dies.
+      await waitFor("the killed target's workerd to stop", async () =>
+        workerds.every((pid) => !processAlive(pid)) ? true : undefined,
+      );
 
       const target = await startLocalTarget({ entry: ENTRY, stateDir: dir, log: quiet });
       try {
