@@ -16,6 +16,7 @@ import { type CronSchedule, cronMatches, parseCron } from "./cron";
 import { type LocalPlan, planLocal } from "./miniflare-plan";
 import { applyPostgresGraph, hyperdriveOriginUrl } from "./postgres-apply";
 import { expireR2Objects } from "./r2-lifecycle";
+import { tetherWorkerd } from "./workerd-tether";
 
 export interface LocalTargetOptions {
   /** @default "local" */
@@ -275,6 +276,7 @@ export async function startLocalTarget(options: LocalTargetOptions = {}): Promis
         unsafeDirectSockets: [{ host: "127.0.0.1", port: ports.get(w.name) }],
       })),
     });
+    tetherWorkerd();
     const mf = new Miniflare(mfOptions);
     cleanups.push(() => mf.dispose());
     // Runners stop first, while their builds can still report to workerd.
