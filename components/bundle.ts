@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { builtinModules } from "node:module";
 import path from "node:path";
 import * as esbuild from "esbuild";
+import { buildKey, readCachedBuild, writeCachedBuild } from "./bundle-cache";
 
 /** A Worker's entry bundled into one ES module. */
 export interface WorkerBundle {
@@ -45,25 +46,48 @@ const nodeBuiltins: esbuild.Plugin = {
 
 const cache = new Map<string, Promise<WorkerBundle>>();
 
+/** Paths in esbuild's metafile are relative to this, so that no output depends on the working directory. */
+const WORKING_DIR = path.resolve(__dirname, "..");
+
 /**
  * Bundles a Worker entry at program time with workerd's resolution conditions. Results are cached per
- * process by entry and options, so evaluating several stacks bundles each entry once. A build error
- * rejects with esbuild's messages (file, line, text).
+ * process by entry and options, so evaluating several stacks bundles each entry once, and on disk by the
+ * content of every file the bundle was built from (see bundle-cache.ts), so that the next process does not
+ * bundle again. A build error rejects with esbuild's messages (file, line, text).
  */
 export function bundleWorker(entry: string, options: BundleOptions): Promise<WorkerBundle> {
   const absolute = path.resolve(entry);
   const key = JSON.stringify([absolute, options]);
   let bundle = cache.get(key);
   if (!bundle) {
-    bundle = build(absolute, options);
+    bundle = buildWorkerBundle(absolute, options);
     cache.set(key, bundle);
   }
   return bundle;
 }
 
-async function build(absolute: string, options: BundleOptions): Promise<WorkerBundle> {
+function toBundle(content: string, exports: string[]): WorkerBundle {
+  return {
+    content,
+    sha256: createHash("sha256").update(content).digest("hex"),
+    bytes: Buffer.byteLength(content),
+    exports,
+  };
+}
+
+/** `bundleWorker` without the per-process memo: the disk cache when it holds this build, esbuild otherwise. */
+export async function buildWorkerBundle(entry: string, options: BundleOptions): Promise<WorkerBundle> {
+  const absolute = path.resolve(entry);
+  const key = buildKey({
+    entry: absolute,
+    settings: { nodejsCompat: options.nodejsCompat, define: options.define ?? {} },
+    configuredIn: __filename,
+  });
+  const cached = readCachedBuild(key);
+  if (cached) return toBundle(cached.text, cached.exports);
   const result = await esbuild.build({
     entryPoints: [absolute],
+    absWorkingDir: WORKING_DIR,
     bundle: true,
     write: false,
     metafile: true,
@@ -85,11 +109,7 @@ async function build(absolute: string, options: BundleOptions): Promise<WorkerBu
   const output = result.outputFiles[0];
   if (!output) throw new Error(`bundling ${absolute} produced no output`);
   const meta = Object.values(result.metafile.outputs)[0];
-  const content = output.text;
-  return {
-    content,
-    sha256: createHash("sha256").update(content).digest("hex"),
-    bytes: Buffer.byteLength(content),
-    exports: [...(meta?.exports ?? [])].sort(),
-  };
+  const exports = [...(meta?.exports ?? [])].sort();
+  writeCachedBuild(key, result.metafile, WORKING_DIR, { text: output.text, exports });
+  return toBundle(output.text, exports);
 }

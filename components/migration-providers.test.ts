@@ -18,11 +18,11 @@ import {
   type D1MigrationsInputs,
   d1MigrationsProvider,
   type PostgresConnection,
-  pgClientSettings,
   type SqlMigrationsInputs,
   type SslMode,
   sqlMigrationsProvider,
 } from "./migration-providers";
+import { pgClientSettings } from "./migration-runtime";
 import { readSqlMigrations } from "./sql-migrations";
 
 const superuserUrl = inject("postgresUrl");

@@ -1,15 +1,17 @@
 import path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as esbuild from "esbuild";
+import { buildKey, readCachedBuild, writeCachedBuild } from "./bundle-cache";
 import type * as Runtime from "./migration-runtime";
 import type { D1MigrationsInputs, SqlMigrationsInputs } from "./migration-runtime";
+import { D1_MIGRATIONS_TYPE, SQL_MIGRATIONS_TYPE } from "./migration-types";
+import { shippedProvider } from "./provider-cache";
 
-export {
-  type D1MigrationsInputs,
-  type PostgresConnection,
-  pgClientSettings,
-  type SqlMigrationsInputs,
-  type SslMode,
+export type {
+  D1MigrationsInputs,
+  PostgresConnection,
+  SqlMigrationsInputs,
+  SslMode,
 } from "./migration-runtime";
 
 /**
@@ -20,20 +22,36 @@ export {
  * string and evaluates it where it runs, requiring `pg` and `zod` from the project's dependencies.
  */
 
-const MODULE = "workers-platform";
-
 export { D1_MIGRATIONS_TYPE, SQL_MIGRATIONS_TYPE } from "./migration-types";
 
-const RUNTIME_SOURCE = esbuild.buildSync({
-  entryPoints: [path.join(__dirname, "migration-runtime.ts")],
-  bundle: true,
-  write: false,
-  format: "cjs",
-  platform: "node",
-  target: "node20",
-  external: ["pg", "zod"],
-  logLevel: "silent",
-}).outputFiles[0]!.text;
+const RUNTIME_ENTRY = path.join(__dirname, "migration-runtime.ts");
+const WORKING_DIR = path.resolve(__dirname, "..");
+
+/** The runtime as one CommonJS string, from the bundle cache while none of its sources changed. */
+function bundleRuntime(): string {
+  const key = buildKey({ entry: RUNTIME_ENTRY, settings: "migration-runtime", configuredIn: __filename });
+  const cached = readCachedBuild(key);
+  if (cached) return cached.text;
+  const result = esbuild.buildSync({
+    entryPoints: [RUNTIME_ENTRY],
+    absWorkingDir: WORKING_DIR,
+    bundle: true,
+    write: false,
+    metafile: true,
+    format: "cjs",
+    platform: "node",
+    target: "node20",
+    external: ["pg", "zod"],
+    logLevel: "silent",
+  });
+  const text = result.outputFiles[0]!.text;
+  writeCachedBuild(key, result.metafile, WORKING_DIR, { text, exports: [] });
+  return text;
+}
+
+// The providers below capture only this and `loadRuntime` (see provider-cache.ts: what they capture is
+// the key of their serialized text).
+const RUNTIME_SOURCE = bundleRuntime();
 
 function loadRuntime(source: string): typeof Runtime {
   const mod = { exports: {} as typeof Runtime };
@@ -75,25 +93,36 @@ function withSecretOutputs(
   return { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), ...keys] };
 }
 
+/**
+ * The `__provider` input `pulumi.dynamic.Resource` gives a resource, from the serialized-provider cache.
+ * The resources below are registered exactly as `pulumi.dynamic.Resource` registers them (same type
+ * token `pulumi-nodejs:dynamic/<module>:<type>`, same `__provider` text), so the engine's dynamic
+ * provider host runs them as such; only the serialization is not repeated on every evaluation.
+ */
+const shipped = (provider: pulumi.dynamic.ResourceProvider) =>
+  shippedProvider(provider, __filename, [RUNTIME_SOURCE, String(loadRuntime)]);
+
 /** SQL migrations applied to a PostgreSQL database by the project's migration core. */
-export class SqlMigrations extends pulumi.dynamic.Resource {
+export class SqlMigrations extends pulumi.CustomResource {
   constructor(name: string, inputs: InputsOf<SqlMigrationsInputs>, opts?: pulumi.CustomResourceOptions) {
-    const props = { ...inputs, connection: pulumi.secret(inputs.connection) };
+    const props = {
+      ...inputs,
+      connection: pulumi.secret(inputs.connection),
+      __provider: shipped(sqlMigrationsProvider),
+    };
     // The outputs repeat the inputs, password included: keep them secret in state and in diffs.
-    super(
-      sqlMigrationsProvider,
-      name,
-      props,
-      withSecretOutputs(opts, ["connection"]),
-      MODULE,
-      "SqlMigrations",
-    );
+    super(SQL_MIGRATIONS_TYPE, name, props, withSecretOutputs(opts, ["connection"]));
   }
 }
 
 /** D1 migrations applied through the D1 query API. */
-export class D1Migrations extends pulumi.dynamic.Resource {
+export class D1Migrations extends pulumi.CustomResource {
   constructor(name: string, inputs: InputsOf<D1MigrationsInputs>, opts?: pulumi.CustomResourceOptions) {
-    super(d1MigrationsProvider, name, inputs, withSecretOutputs(opts, ["apiToken"]), MODULE, "D1Migrations");
+    super(
+      D1_MIGRATIONS_TYPE,
+      name,
+      { ...inputs, __provider: shipped(d1MigrationsProvider) },
+      withSecretOutputs(opts, ["apiToken"]),
+    );
   }
 }

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
-import pg from "pg";
+import type pg from "pg";
 import { findDataLossStatements } from "./sql-analysis";
 
 // Bundled into the dynamic providers' runtime (migration-providers.ts): import only `pg`, node built-ins
@@ -176,7 +176,9 @@ export async function applySqlMigrations(
   const log = opts.log ?? (() => {});
   const history = `${quoteIdent(opts.schema)}.${quoteIdent(table)}`;
   const lockKey = sha256(`${opts.schema}.${table}`).readBigInt64BE(0).toString();
-  const client = new pg.Client({ connectionString: opts.connectionString, ssl: opts.ssl });
+  // Loaded on first use: evaluating a program reads migrations but applies none (synth, a warm start).
+  const { Client } = require("pg") as typeof pg;
+  const client = new Client({ connectionString: opts.connectionString, ssl: opts.ssl });
   // A dropped connection also rejects the pending query; without a listener it would crash the process.
   client.on("error", () => {});
   let locked = false;

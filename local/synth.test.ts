@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import yaml from "js-yaml";
@@ -14,11 +14,14 @@ import { type SynthGraph, synth } from "./synth";
 
 const STACKS = ["local", "dev", "staging", "prod"] as const;
 
-function runCli(args: string[]): { status: number | null; stdout: string; stderr: string } {
+function runCli(
+  args: string[],
+  env: Record<string, string> = {},
+): { status: number | null; stdout: string; stderr: string } {
   const res = spawnSync(process.execPath, ["-r", "./local/register.cjs", "local/synth-cli.ts", ...args], {
     cwd: REPO_ROOT,
     encoding: "utf8",
-    env: { ...process.env, WORKERS_PLATFORM_LIVE_TAGS: "" },
+    env: { ...process.env, WORKERS_PLATFORM_LIVE_TAGS: "", ...env },
   });
   return { status: res.status, stdout: res.stdout, stderr: res.stderr };
 }
@@ -141,6 +144,23 @@ describe("npm run synth (CLI)", () => {
     const graph = JSON.parse(res.stdout) as SynthGraph;
     expect(graph.stack).toBe("dev");
     expect(graph.resources.length).toBeGreaterThan(20);
+  });
+
+  it("prints the same graph from an empty bundle cache, from the cache that run left, and in-process", async () => {
+    const cache = mkdtempSync(path.join(tmpdir(), "wp-synth-cache-"));
+    try {
+      const cold = runCli(["--stack", "prod"], { WORKERS_PLATFORM_CACHE_DIR: cache });
+      expect(cold.status).toBe(0);
+      // The three Workers and the migrations' runtime, and the SQL migrations' serialized provider.
+      expect(readdirSync(path.join(cache, "bundles"))).toHaveLength(4);
+      expect(readdirSync(path.join(cache, "providers"))).toHaveLength(1);
+      const warm = runCli(["--stack", "prod"], { WORKERS_PLATFORM_CACHE_DIR: cache });
+      expect(warm.status).toBe(0);
+      expect(warm.stdout).toBe(cold.stdout);
+      expect(cold.stdout).toBe(`${JSON.stringify(await synth({ stack: "prod" }), null, 2)}\n`);
+    } finally {
+      rmSync(cache, { recursive: true, force: true });
+    }
   });
 
   it("exits non-zero on a bad config, lists every invalid key on stderr and prints nothing on stdout", () => {

@@ -1,0 +1,156 @@
+import { createHash } from "node:crypto";
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import type { Metafile } from "esbuild";
+import { version as esbuildVersion } from "esbuild";
+
+/**
+ * esbuild outputs kept on disk between processes, so that a program evaluated again (`npm run synth`,
+ * the local target, the tests) does not bundle its Workers again while nothing they are built from
+ * changed. An entry is found by what the build was asked (entry, settings, the source of the module that
+ * configures esbuild, esbuild's and Node's versions) and used only while every file esbuild read has the
+ * content it had (SHA-256), every `package.json`/`tsconfig.json`/`jsconfig.json` that resolution could
+ * consult is unchanged (none appeared or went), and every folder that held an input lists the same
+ * names (a new file could shadow an import). Anything else is a miss, and the build runs as before.
+ */
+
+/** Bump when the record's shape or the checks change. */
+const FORMAT = 1;
+const CONFIG_FILES = ["package.json", "tsconfig.json", "jsconfig.json"];
+
+/**
+ * Where cached outputs live: `WORKERS_PLATFORM_CACHE_DIR`, or `node_modules/.cache/workers-platform`
+ * beside this package. Removing the folder only makes the next evaluation bundle again.
+ */
+export function cacheRoot(): string {
+  return (
+    process.env.WORKERS_PLATFORM_CACHE_DIR ||
+    path.resolve(__dirname, "..", "node_modules", ".cache", "workers-platform")
+  );
+}
+
+/** What a cached build gives back. */
+export interface CachedBuild {
+  text: string;
+  /** The output's export names, as the metafile listed them. */
+  exports: string[];
+}
+
+interface Record_ extends CachedBuild {
+  format: number;
+  key: string;
+  /** Absolute path → SHA-256 of its content. */
+  inputs: Record<string, string>;
+  /** Config file that resolution could read → SHA-256 of its content, or null while it does not exist. */
+  configs: Record<string, string | null>;
+  /** Folder of an input → SHA-256 of its sorted entry names. */
+  dirs: Record<string, string>;
+}
+
+const sha256 = (data: string | Buffer) => createHash("sha256").update(data).digest("hex");
+
+function fileHash(file: string): string | null {
+  try {
+    return sha256(readFileSync(file));
+  } catch {
+    return null;
+  }
+}
+
+function listingHash(dir: string): string | null {
+  try {
+    return sha256(readdirSync(dir).sort().join("\0"));
+  } catch {
+    return null;
+  }
+}
+
+/** The key of a build: everything it was asked, and the source of the module that asks it. */
+export function buildKey(parts: { entry: string; settings: unknown; configuredIn: string }): string {
+  return sha256(
+    JSON.stringify([
+      FORMAT,
+      esbuildVersion,
+      process.version,
+      path.resolve(parts.entry),
+      parts.settings,
+      fileHash(parts.configuredIn),
+    ]),
+  );
+}
+
+const recordFile = (key: string) => path.join(cacheRoot(), "bundles", `${key}.json`);
+
+/** The cached output for `key`, when every input it was built from is unchanged. */
+export function readCachedBuild(key: string): CachedBuild | undefined {
+  let record: Record_;
+  try {
+    record = JSON.parse(readFileSync(recordFile(key), "utf8")) as Record_;
+  } catch {
+    return undefined;
+  }
+  if (record.format !== FORMAT || record.key !== key) return undefined;
+  for (const [file, hash] of Object.entries(record.inputs)) if (fileHash(file) !== hash) return undefined;
+  for (const [file, hash] of Object.entries(record.configs)) if (fileHash(file) !== hash) return undefined;
+  for (const [dir, hash] of Object.entries(record.dirs)) if (listingHash(dir) !== hash) return undefined;
+  return { text: record.text, exports: record.exports };
+}
+
+/** A tsconfig's `extends` target, when it names a file (a package name is found through node_modules). */
+function extendsOf(file: string): string | undefined {
+  const named = /"extends"\s*:\s*"([^"]+)"/.exec(readFileSync(file, "utf8"))?.[1];
+  if (!named?.startsWith(".")) return undefined;
+  const target = path.resolve(path.dirname(file), named);
+  return target.endsWith(".json") ? target : `${target}.json`;
+}
+
+/**
+ * Stores a successful build's output with what it was built from. Written to a temporary file and
+ * renamed, so that a process reading at the same time sees a whole record or none. A cache that cannot be
+ * written (a read-only tree) is not an error: the next evaluation builds again.
+ */
+export function writeCachedBuild(
+  key: string,
+  metafile: Metafile,
+  workingDir: string,
+  output: CachedBuild,
+): void {
+  const inputs: Record<string, string> = {};
+  for (const input of Object.keys(metafile.inputs)) {
+    const file = path.resolve(workingDir, input);
+    const hash = fileHash(file);
+    // Modules a plugin made up (`<namespace>:<path>`) are a function of the plugin, which is in the key.
+    if (hash === null) {
+      if (/^[\w-]+:/.test(input)) continue;
+      return;
+    }
+    inputs[file] = hash;
+  }
+  const dirs: Record<string, string> = {};
+  const configs: Record<string, string | null> = {};
+  const addConfig = (file: string) => {
+    if (file in configs) return;
+    configs[file] = fileHash(file);
+    const target = configs[file] !== null && file.endsWith("config.json") ? extendsOf(file) : undefined;
+    if (target) addConfig(target);
+  };
+  for (const file of Object.keys(inputs)) {
+    const dir = path.dirname(file);
+    if (dir in dirs) continue;
+    dirs[dir] = listingHash(dir) ?? "";
+    for (let d = dir; ; d = path.dirname(d)) {
+      for (const name of CONFIG_FILES) addConfig(path.join(d, name));
+      if (d === path.dirname(d)) break;
+    }
+  }
+  const record: Record_ = { format: FORMAT, key, inputs, configs, dirs, ...output };
+  const file = recordFile(key);
+  const temporary = `${file}.${process.pid}.${Date.now()}.tmp`;
+  try {
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(temporary, JSON.stringify(record));
+    renameSync(temporary, file);
+  } catch {
+    rmSync(temporary, { force: true });
+  }
+}
