@@ -174,7 +174,7 @@ describe("BuildsPlatform", () => {
           startTimeoutSeconds: 90,
           heartbeatTimeoutSeconds: 40,
           cacheExpiryDays: 7,
-          scheduler: { wakeOnQueue: false, pollIntervalSeconds: 15 },
+          scheduler: { wakeOnQueue: false, pollIntervalSeconds: 15, shards: 4, leaseSeconds: 12 },
           compute: {
             backend: "http",
             runnerUrl: "https://runner.example.net",
@@ -194,6 +194,7 @@ describe("BuildsPlatform", () => {
         { type: "r2_bucket", name: "BUILD_CACHE", bucketName: "proj-test-builds-build-cache" },
         { type: "hyperdrive", name: "HYPERDRIVE", id: hyperdriveId },
         { type: "durable_object_namespace", name: "BUILD_SCHEDULER", className: "BuildScheduler" },
+        { type: "durable_object_namespace", name: "BUILD_CAPACITY", className: "BuildCapacity" },
         { type: "durable_object_namespace", name: "BUILD_BUDDY", className: "BuildBuddy" },
         { type: "durable_object_namespace", name: "BUILD_CONTAINER", className: "BuildContainer" },
         { type: "analytics_engine", name: "BUILD_METRICS", dataset: METRICS },
@@ -204,6 +205,8 @@ describe("BuildsPlatform", () => {
         { type: "plain_text", name: "MAX_CONCURRENT_BUILDS_GLOBAL", text: "12" },
         { type: "plain_text", name: "SCHEDULER_WAKE", text: "off" },
         { type: "plain_text", name: "SCHEDULER_POLL_SECONDS", text: "15" },
+        { type: "plain_text", name: "SCHEDULER_SHARDS", text: "4" },
+        { type: "plain_text", name: "SCHEDULER_LEASE_SECONDS", text: "12" },
         { type: "plain_text", name: "COMPUTE_BACKEND", text: "http" },
         { type: "plain_text", name: "RUNNER_URL", text: "https://runner.example.net" },
         { type: "plain_text", name: "CALLBACK_URL", text: "https://management.example.net" },
@@ -215,10 +218,11 @@ describe("BuildsPlatform", () => {
     });
     // A fresh script gets the whole history in one upload, tagged with its head.
     expect(management.inputs.migrations).toEqual({
-      newTag: uploadTag(MANAGEMENT_MIGRATIONS, 1),
+      newTag: uploadTag(MANAGEMENT_MIGRATIONS, 2),
       steps: [
         { newSqliteClasses: ["BuildScheduler", "BuildBuddy"] },
         { newSqliteClasses: ["BuildContainer"] },
+        { newSqliteClasses: ["BuildCapacity"] },
       ],
     });
     // Only the Worker with Durable Objects asks Cloudflare for its live tag.
@@ -238,6 +242,7 @@ describe("BuildsPlatform", () => {
       "BUILD_CACHE",
       "HYPERDRIVE",
       "BUILD_SCHEDULER",
+      "BUILD_CAPACITY",
       "BUILD_BUDDY",
       "BUILD_CONTAINER",
       "BUILD_METRICS",
@@ -254,6 +259,8 @@ describe("BuildsPlatform", () => {
       MAX_CONCURRENT_BUILDS_GLOBAL: "50",
       SCHEDULER_WAKE: "on",
       SCHEDULER_POLL_SECONDS: "30",
+      SCHEDULER_SHARDS: "1",
+      SCHEDULER_LEASE_SECONDS: "30",
       COMPUTE_BACKEND: "http",
       RUNNER_URL: "local",
       LOCAL_RUNNERS: "1",
@@ -329,23 +336,35 @@ describe("BuildsPlatform", () => {
     expect(MANAGEMENT_MIGRATIONS).toEqual([
       { tag: "v1", newClasses: ["BuildScheduler", "BuildBuddy"] },
       { tag: "v2", newClasses: ["BuildContainer"] },
+      { tag: "v3", newClasses: ["BuildCapacity"] },
     ]);
   });
 
-  it("uploads only the v2 step, from the live v1 tag, to a management script released at v1", async () => {
+  it("uploads only the v2 and v3 steps, from the live v1 tag, to a management script released at v1", async () => {
     const { resources } = await capturePlatform(
       args({ liveState: liveTag(uploadTag(MANAGEMENT_MIGRATIONS, 0)) }),
     );
     expect(find(resources, SCRIPT, "builds-management").inputs.migrations).toEqual({
       oldTag: uploadTag(MANAGEMENT_MIGRATIONS, 0),
-      newTag: uploadTag(MANAGEMENT_MIGRATIONS, 1),
-      steps: [{ newSqliteClasses: ["BuildContainer"] }],
+      newTag: uploadTag(MANAGEMENT_MIGRATIONS, 2),
+      steps: [{ newSqliteClasses: ["BuildContainer"] }, { newSqliteClasses: ["BuildCapacity"] }],
+    });
+  });
+
+  it("uploads only the v3 step, from the live v2 tag, to a management script released at v2", async () => {
+    const { resources } = await capturePlatform(
+      args({ liveState: liveTag(uploadTag(MANAGEMENT_MIGRATIONS, 1)) }),
+    );
+    expect(find(resources, SCRIPT, "builds-management").inputs.migrations).toEqual({
+      oldTag: uploadTag(MANAGEMENT_MIGRATIONS, 1),
+      newTag: uploadTag(MANAGEMENT_MIGRATIONS, 2),
+      steps: [{ newSqliteClasses: ["BuildCapacity"] }],
     });
   });
 
   it("uploads no migration when the management script's live tag is already the history's head", async () => {
     const { resources } = await capturePlatform(
-      args({ liveState: liveTag(uploadTag(MANAGEMENT_MIGRATIONS, 1)) }),
+      args({ liveState: liveTag(uploadTag(MANAGEMENT_MIGRATIONS, 2)) }),
     );
     expect(find(resources, SCRIPT, "builds-management").inputs).not.toHaveProperty("migrations");
   });
@@ -449,7 +468,7 @@ describe("BuildsPlatform", () => {
     ]);
   });
 
-  it("bundles both workers-src entries; capture succeeding proves the planner found BuildScheduler, BuildBuddy and BuildContainer exported", async () => {
+  it("bundles both workers-src entries; capture succeeding proves the planner found BuildScheduler, BuildCapacity, BuildBuddy and BuildContainer exported", async () => {
     const { resources } = await capturePlatform(args());
     const management = await bundleWorker(path.join(SRC, "management", "index.ts"), { nodejsCompat: true });
     const client = await bundleWorker(path.join(SRC, "client", "index.ts"), { nodejsCompat: true });
@@ -457,7 +476,13 @@ describe("BuildsPlatform", () => {
     expect(find(resources, SCRIPT, "builds-client").inputs.content).toBe(client.content);
     // The planner checks only Durable Object classes; the service binding's entrypoint is checked here.
     expect(management.exports).toEqual(
-      expect.arrayContaining(["BuildManagement", "BuildScheduler", "BuildBuddy", "BuildContainer"]),
+      expect.arrayContaining([
+        "BuildManagement",
+        "BuildScheduler",
+        "BuildCapacity",
+        "BuildBuddy",
+        "BuildContainer",
+      ]),
     );
     expect(client.exports).toContain("default");
   });

@@ -16,6 +16,7 @@ const SRC = path.join(__dirname, "..", "workers-src", "builds");
 export const MANAGEMENT_MIGRATIONS: DurableObjectMigration[] = [
   { tag: "v1", newClasses: ["BuildScheduler", "BuildBuddy"] },
   { tag: "v2", newClasses: ["BuildContainer"] },
+  { tag: "v3", newClasses: ["BuildCapacity"] },
 ];
 
 export interface BuildLimits {
@@ -25,7 +26,11 @@ export interface BuildLimits {
   startTimeoutSeconds: number;
   heartbeatTimeoutSeconds: number;
   cacheExpiryDays: number;
-  scheduler: { wakeOnQueue: boolean; pollIntervalSeconds: number };
+  /**
+   * `shards`: scheduler objects sharing the accounts by hash, with the global capacity leased to them for
+   * `leaseSeconds` at a time. @default shards 1, leaseSeconds 30
+   */
+  scheduler: { wakeOnQueue: boolean; pollIntervalSeconds: number; shards?: number; leaseSeconds?: number };
   /**
    * `runnerUrl`: one runner or a list sharing the builds; `"local"`: the local target starts
    * `localRunners` runners and wires them in.
@@ -139,6 +144,7 @@ export class BuildsPlatform extends pulumi.ComponentResource {
         placement: args.placement.management,
         durableObjects: {
           BUILD_SCHEDULER: { className: "BuildScheduler" },
+          BUILD_CAPACITY: { className: "BuildCapacity" },
           BUILD_BUDDY: { className: "BuildBuddy" },
           BUILD_CONTAINER: { className: "BuildContainer" },
         },
@@ -154,6 +160,8 @@ export class BuildsPlatform extends pulumi.ComponentResource {
           MAX_CONCURRENT_BUILDS_GLOBAL: String(builds.maxConcurrentGlobal),
           SCHEDULER_WAKE: builds.scheduler.wakeOnQueue ? "on" : "off",
           SCHEDULER_POLL_SECONDS: String(builds.scheduler.pollIntervalSeconds),
+          SCHEDULER_SHARDS: String(builds.scheduler.shards ?? 1),
+          SCHEDULER_LEASE_SECONDS: String(builds.scheduler.leaseSeconds ?? 30),
           COMPUTE_BACKEND: builds.compute.backend,
           RUNNER_URL: [builds.compute.runnerUrl].flat().join(","),
           ...(builds.compute.runnerUrl === "local"

@@ -77,7 +77,7 @@ describe("parseStackConfig defaults", () => {
         maxConcurrentGlobal: 50,
         startTimeoutSeconds: 120,
         heartbeatTimeoutSeconds: 60,
-        scheduler: { wakeOnQueue: true, pollIntervalSeconds: 30 },
+        scheduler: { wakeOnQueue: true, pollIntervalSeconds: 30, shards: 1, leaseSeconds: 30 },
         compute: { backend: "http", runnerUrl: RUNNER_URL, localRunners: 1, callbackUrl: CALLBACK_URL },
       },
     });
@@ -103,7 +103,7 @@ describe("parseStackConfig defaults", () => {
       maxConcurrentGlobal: 50,
       startTimeoutSeconds: 120,
       heartbeatTimeoutSeconds: 60,
-      scheduler: { wakeOnQueue: true, pollIntervalSeconds: 30 },
+      scheduler: { wakeOnQueue: true, pollIntervalSeconds: 30, shards: 1, leaseSeconds: 30 },
       compute: { backend: "http", runnerUrl: "local", localRunners: 1 },
     });
     expect(settings.builds.compute).not.toHaveProperty("callbackUrl");
@@ -115,7 +115,7 @@ describe("parseStackConfig defaults", () => {
       Object.assign(builds(c), {
         maxConcurrentGlobal: 1000,
         startTimeoutSeconds: 5,
-        scheduler: { wakeOnQueue: false, pollIntervalSeconds: 3600 },
+        scheduler: { wakeOnQueue: false, pollIntervalSeconds: 3600, shards: 8, leaseSeconds: 10 },
       });
     });
     const { settings } = parseStackConfig(raw, SECRETS);
@@ -123,7 +123,7 @@ describe("parseStackConfig defaults", () => {
     expect(settings.builds).toMatchObject({
       maxConcurrentGlobal: 1000,
       startTimeoutSeconds: 5,
-      scheduler: { wakeOnQueue: false, pollIntervalSeconds: 3600 },
+      scheduler: { wakeOnQueue: false, pollIntervalSeconds: 3600, shards: 8, leaseSeconds: 10 },
     });
   });
 
@@ -448,6 +448,34 @@ const invalid: [string, (c: Record<string, unknown>) => void, string, ReadonlySe
       builds(c).scheduler = { pollIntervalSeconds: 0 };
     },
     "builds.scheduler.pollIntervalSeconds: must be between 1 and 3600 (got number)",
+  ],
+  [
+    "scheduler shards zero",
+    (c) => {
+      builds(c).scheduler = { shards: 0 };
+    },
+    "builds.scheduler.shards: must be between 1 and 64 (got number)",
+  ],
+  [
+    "scheduler shards above 64",
+    (c) => {
+      builds(c).scheduler = { shards: 65 };
+    },
+    "builds.scheduler.shards: must be between 1 and 64 (got number)",
+  ],
+  [
+    "scheduler shards not whole",
+    (c) => {
+      builds(c).scheduler = { shards: 2.5 };
+    },
+    "builds.scheduler.shards: must be a whole number (got number)",
+  ],
+  [
+    "lease shorter than 2 seconds",
+    (c) => {
+      builds(c).scheduler = { leaseSeconds: 1 };
+    },
+    "builds.scheduler.leaseSeconds: must be between 2 and 300 (got number)",
   ],
   [
     "scheduler wake as a string",

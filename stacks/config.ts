@@ -173,6 +173,13 @@ export const stackConfigSchema = z.strictObject({
           wakeOnQueue: z.boolean().default(true),
           /** The scheduler's alarm, the safety net that finds what a wake missed. @default 30 */
           pollIntervalSeconds: int(1, 3600).default(30),
+          /**
+           * Scheduler objects that share the accounts (by hash of the account id), each within a lease of
+           * the global capacity; 1 is one scheduler for every account. @default 1
+           */
+          shards: int(1, 64).default(1),
+          /** How long a shard's lease of global capacity lasts unless renewed. @default 30 */
+          leaseSeconds: int(2, 300).default(30),
         })
         .prefault({}),
       /** Where builds run. `runnerUrl: local` lets the local target start the runner. */

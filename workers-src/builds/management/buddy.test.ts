@@ -1,4 +1,4 @@
-import { env, runInDurableObject } from "cloudflare:test";
+import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { sha256Hex } from "../lib/digest";
 import type { StoppedBuild } from "../shared/metrics";
@@ -150,17 +150,32 @@ describe("BuildScheduler", () => {
       timeoutMinutes: 20,
       wakeOnQueue: true,
       pollIntervalSeconds: 30,
+      shards: 1,
+      leaseSeconds: 30,
     });
   });
 
   it("keeps an alarm set from its first start on: the safety net that finds missed builds", async () => {
-    const stub = env.BUILD_SCHEDULER.get(env.BUILD_SCHEDULER.idFromName("alarm-test"));
+    const stub = env.BUILD_SCHEDULER.get(env.BUILD_SCHEDULER.idFromName("global"));
     await runInDurableObject(stub, async (instance: BuildScheduler, state) => {
       expect(instance).toBeInstanceOf(BuildScheduler);
       const alarm = await state.storage.getAlarm();
       expect(alarm).not.toBeNull();
       expect(alarm as number).toBeGreaterThan(Date.now());
       expect(alarm as number).toBeLessThanOrEqual(Date.now() + 30_000);
+    });
+  });
+
+  it("as an object the shard count does not name (a shard of another count), admits nothing and ends its alarm", async () => {
+    const stub = env.BUILD_SCHEDULER.get(env.BUILD_SCHEDULER.idFromName("shard-1-of-4"));
+    expect(await stub.tick()).toEqual({ admitted: [], restarted: [] });
+    await runInDurableObject(stub, async (_instance: BuildScheduler, state) => {
+      expect(await state.storage.getAlarm()).toBeNull();
+      await state.storage.setAlarm(Date.now() + 60_000);
+    });
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    await runInDurableObject(stub, async (_instance: BuildScheduler, state) => {
+      expect(await state.storage.getAlarm()).toBeNull();
     });
   });
 });

@@ -26,7 +26,7 @@ import {
 } from "./buddy-state";
 import { type BuildRows, buildRows } from "./build-rows";
 import { type ComputeBackend, ComputeError, computeBackend } from "./compute";
-import { logFor, type ManagementEnv, numberVar, schedulerOf } from "./env";
+import { buildFinished, logFor, type ManagementEnv, numberVar } from "./env";
 import { loadBuild, startRequest } from "./load-build";
 import { LogStore } from "./log-store";
 import { Wakeup } from "./wakeup";
@@ -197,7 +197,7 @@ export class BuildBuddy extends DurableObject<ManagementEnv> {
     this.systemLine(`platform: ${reason}`);
     this.logs.seal();
     this.wakeReaders();
-    await schedulerOf(this.env).buildFinished(buildUuid);
+    await buildFinished(this.env, failed.account_id, buildUuid);
   }
 
   /** Loads the build and stores a new callback token's hash with its deadlines; the request for the runner. */
@@ -341,7 +341,7 @@ export class BuildBuddy extends DurableObject<ManagementEnv> {
       await this.ctx.storage.put("state", tombstone(buildUuid, "cancelled"));
       this.logs.seal();
       this.wakeReaders();
-      await schedulerOf(this.env).buildFinished(buildUuid);
+      await buildFinished(this.env, row.account_id, buildUuid);
       return { status: "stopped", build_outcome: "cancelled", cancelled: true };
     });
   }
@@ -392,7 +392,7 @@ export class BuildBuddy extends DurableObject<ManagementEnv> {
       outcome,
       failure_class: failureClass ?? null,
     });
-    await schedulerOf(this.env).buildFinished(state.buildUuid);
+    await buildFinished(this.env, state.accountId, state.buildUuid);
   }
 
   /**

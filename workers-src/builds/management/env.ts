@@ -1,10 +1,14 @@
 import { WorkersLogger } from "workers-tagged-logger";
+import { accountHash, shardName, shardOfHash } from "./admission";
 import type { BuildBuddy } from "./buddy";
+import type { BuildCapacity } from "./capacity";
 import type { BuildContainer } from "./container";
 import type { BuildScheduler } from "./scheduler";
 
 export interface ManagementEnv {
   BUILD_SCHEDULER: DurableObjectNamespace<BuildScheduler>;
+  /** Leases the global capacity to the scheduler's shards when SCHEDULER_SHARDS is above 1. */
+  BUILD_CAPACITY: DurableObjectNamespace<BuildCapacity>;
   BUILD_BUDDY: DurableObjectNamespace<BuildBuddy>;
   /** One per build when COMPUTE_BACKEND is "container". */
   BUILD_CONTAINER: DurableObjectNamespace<BuildContainer>;
@@ -20,6 +24,10 @@ export interface ManagementEnv {
   /** "on": a queued build wakes the scheduler at once; "off": only its alarm finds builds. */
   SCHEDULER_WAKE: string;
   SCHEDULER_POLL_SECONDS: string;
+  /** Scheduler objects that share the accounts (by hash); 1: one scheduler for all. */
+  SCHEDULER_SHARDS?: string;
+  /** How long a shard's lease of global capacity lasts unless renewed. */
+  SCHEDULER_LEASE_SECONDS?: string;
   COMPUTE_BACKEND: string;
   RUNNER_URL: string;
   /** Base URL the runner calls back; without it the runner uses the one it was started with. */
@@ -36,9 +44,38 @@ export function numberVar(value: string | undefined, fallback: number): number {
   return Number.isFinite(n) && n > 0 ? n : fallback;
 }
 
-/** The scheduler every build goes through: one per deployment, so that the global limit holds. */
+/** How many scheduler objects share the accounts (`SCHEDULER_SHARDS`, 1 to 64). @default 1 */
+export function shardCount(env: Pick<ManagementEnv, "SCHEDULER_SHARDS">): number {
+  return Math.min(64, Math.floor(numberVar(env.SCHEDULER_SHARDS, 1)));
+}
+
+/** Scheduler shard `index` of `count`; with one shard, the scheduler of the whole deployment ("global"). */
+export function schedulerShard(env: ManagementEnv, index: number, count: number) {
+  return env.BUILD_SCHEDULER.get(env.BUILD_SCHEDULER.idFromName(shardName(index, count)));
+}
+
+/** The first scheduler: the only one by default. Its alarm also drains pending purges. */
 export function schedulerOf(env: ManagementEnv) {
-  return env.BUILD_SCHEDULER.get(env.BUILD_SCHEDULER.idFromName("global"));
+  return schedulerShard(env, 0, shardCount(env));
+}
+
+/** The schedulers that may admit builds of `accountId`: its shard, or every shard when it is not known. */
+export async function schedulersFor(env: ManagementEnv, accountId?: string) {
+  const count = shardCount(env);
+  if (count === 1) return [schedulerShard(env, 0, 1)];
+  if (accountId !== undefined)
+    return [schedulerShard(env, shardOfHash(await accountHash(accountId), count), count)];
+  return Array.from({ length: count }, (_, index) => schedulerShard(env, index, count));
+}
+
+/** Tells the scheduler of the build's account that a slot is free. */
+export async function buildFinished(env: ManagementEnv, accountId: string, buildUuid: string): Promise<void> {
+  for (const scheduler of await schedulersFor(env, accountId)) await scheduler.buildFinished(buildUuid);
+}
+
+/** The coordinator of a sharded scheduler's global capacity. */
+export function capacityOf(env: ManagementEnv) {
+  return env.BUILD_CAPACITY.get(env.BUILD_CAPACITY.idFromName("global"));
 }
 
 export function buddyOf(env: ManagementEnv, buildUuid: string) {

@@ -10,13 +10,14 @@ import type {
 } from "../shared/management-api";
 import { BuildBuddy } from "./buddy";
 import { handleCallback } from "./callbacks";
+import { BuildCapacity } from "./capacity";
 import { BuildContainer } from "./container";
-import { buddyOf, logFor, type ManagementEnv, schedulerOf } from "./env";
+import { buddyOf, logFor, type ManagementEnv, schedulerOf, schedulersFor } from "./env";
 import { clearWorkerCache, purgeNow } from "./purges";
 import { BuildScheduler, type SchedulerLimits } from "./scheduler";
 
 export type { ManagementEnv };
-export { BuildBuddy, BuildContainer, BuildScheduler };
+export { BuildBuddy, BuildCapacity, BuildContainer, BuildScheduler };
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -31,8 +32,8 @@ export class BuildManagement extends WorkerEntrypoint<ManagementEnv> implements 
     return { ok: true, limits: await schedulerOf(this.env).limits() };
   }
 
-  async buildQueued(): Promise<void> {
-    await schedulerOf(this.env).wake();
+  async buildQueued(accountId?: string): Promise<void> {
+    await Promise.all((await schedulersFor(this.env, accountId)).map((scheduler) => scheduler.wake()));
   }
 
   async cancelBuild(buildUuid: string): Promise<CancelResult> {

@@ -39,8 +39,11 @@ export interface PurgeResult {
 }
 
 export interface BuildManagementApi {
-  /** A build was queued: the scheduler looks at the queue now rather than at its next alarm. */
-  buildQueued(): Promise<void>;
+  /**
+   * A build was queued: the scheduler looks at the queue now rather than at its next alarm. With the
+   * account, a sharded scheduler wakes only that account's shard; without it, every shard.
+   */
+  buildQueued(accountId?: string): Promise<void>;
   cancelBuild(buildUuid: string): Promise<CancelResult>;
   readLogs(buildUuid: string, cursor: string | null, options?: ReadLogsOptions): Promise<LogPage>;
   /** Removes the Worker's build cache entries; answers how many were removed. */
