@@ -91,6 +91,44 @@ describe("runner cli", () => {
     expect(table()).toBeUndefined();
   });
 
+  it("stopped while it starts (its network filter already installed), it exits once started, taking the filter with it", async () => {
+    const uidBase = 6_000_000 + Math.floor(Math.random() * 10_000) * 100;
+    const table = () => {
+      try {
+        return execFileSync("nft", ["list", "table", "inet", `workers_builds_${uidBase}`], { stdio: "pipe" });
+      } catch {
+        return undefined;
+      }
+    };
+    const child = spawn(
+      process.execPath,
+      [
+        "-r",
+        "./local/register.cjs",
+        CLI,
+        "--port",
+        "0",
+        "--work-root",
+        path.join(work.dir, "stopped-early"),
+      ].concat(["--uid-base", String(uidBase), "--uid-count", "10"]),
+      { cwd: REPO_ROOT, env: { ...process.env, RUNNER_TOKEN: "cli-test-token-0123456789abcdef" } },
+    );
+    running.push(child);
+    let stdout = "";
+    child.stdout?.on("data", (d) => {
+      stdout += d;
+    });
+    const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+    // The filter is installed early in the sandbox's checks: the signal comes while they still run.
+    const deadline = Date.now() + 20_000;
+    while (table() === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
+    child.kill("SIGTERM");
+    expect(await exited).toBe(0);
+    expect(stdout).toContain("runner: SIGTERM while starting; stopped");
+    expect(stdout).not.toContain("runner listening");
+    expect(table()).toBeUndefined();
+  });
+
   it("refuses to start where builds cannot be isolated: exit 2, the reason, and the flag for a single-tenant host", async () => {
     const runner = await start(["--work-root", path.join(work.dir, "refused")], {
       withoutCapabilities: true,

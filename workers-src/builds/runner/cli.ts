@@ -77,6 +77,15 @@ async function main(): Promise<void> {
   const drainMs = parseInteger("--drain-seconds", values["drain-seconds"], 0, 86_400) * 1000;
   const workRoot = values["work-root"] ?? path.join(tmpdir(), "workers-builds-runner");
 
+  // A signal while the runner starts (the local target stopped soon after it started it) is answered once
+  // the sandbox is open: opening it installs the builds' network filter, which must go with the runner.
+  let signalledWhileStarting: NodeJS.Signals | undefined;
+  const whileStarting = (signal: NodeJS.Signals) => {
+    signalledWhileStarting ??= signal;
+  };
+  process.on("SIGINT", whileStarting);
+  process.on("SIGTERM", whileStarting);
+
   let sandbox: Sandbox;
   if (values["insecure-no-sandbox"]) {
     sandbox = unisolatedSandbox(workRoot);
@@ -116,6 +125,10 @@ async function main(): Promise<void> {
   }
   // Whichever way the runner exits (but SIGKILL), its network filter goes with it.
   process.once("exit", () => sandbox.closeSync());
+  if (signalledWhileStarting) {
+    console.log(`runner: ${signalledWhileStarting} while starting; stopped`);
+    process.exit(0);
+  }
   if (sandbox.isolated) console.log(`runner: builds ${sandbox.description}`);
   else console.error(`runner: WARNING: builds are ${sandbox.description}`);
 
@@ -154,6 +167,9 @@ async function main(): Promise<void> {
   };
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
+  process.off("SIGINT", whileStarting);
+  process.off("SIGTERM", whileStarting);
+  if (signalledWhileStarting) stop(signalledWhileStarting);
 }
 
 function parseCidr(text: string): string {
