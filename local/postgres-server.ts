@@ -14,7 +14,6 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import pg from "pg";
 import { freePort } from "./ports";
 
 /** A running PostgreSQL server that this process started and must stop. */
@@ -47,9 +46,24 @@ export interface EmbeddedPostgresOptions {
 
 type Ids = { uid: number; gid: number };
 
+/** The `postgres` user's ids from /etc/passwd, without starting a process on every start. */
+function postgresUserFromPasswd(): Ids | undefined {
+  try {
+    const line = readFileSync("/etc/passwd", "utf8")
+      .split("\n")
+      .find((l) => l.startsWith("postgres:"));
+    const [, , uid, gid] = line?.split(":") ?? [];
+    return uid && gid ? { uid: Number(uid), gid: Number(gid) } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** PostgreSQL refuses to run as root; as root, the server runs as a `postgres` system user. */
 function serverUser(): Ids | undefined {
   if (process.getuid?.() !== 0) return undefined;
+  const found = postgresUserFromPasswd();
+  if (found) return found;
   const id = (flag: string) => Number(execFileSync("id", [flag, "postgres"], { encoding: "utf8" }).trim());
   try {
     return { uid: id("-u"), gid: id("-g") };
@@ -125,22 +139,23 @@ function run(cmd: string, args: string[], user: Ids | undefined): Promise<void> 
   });
 }
 
-async function waitUntilReady(url: string, server: ChildProcess, log: () => string): Promise<void> {
+/**
+ * Waits until the server accepts connections, as `pg_ctl start --wait` does: the postmaster writes
+ * "ready" as the status line of its `postmaster.pid` once it does (and no client library is loaded for it).
+ */
+async function waitUntilReady(dataDir: string, server: ChildProcess, log: () => string): Promise<void> {
   const deadline = Date.now() + 30_000;
+  const pidFile = path.join(dataDir, "postmaster.pid");
   for (;;) {
     if (server.exitCode !== null) throw new Error(`postgres exited with ${server.exitCode}: ${log().trim()}`);
-    const client = new pg.Client({ connectionString: url });
     try {
-      await client.connect();
-      await client.query("select 1");
-      return;
-    } catch (err) {
-      if (Date.now() > deadline)
-        throw new Error(`postgres did not accept connections in 30 s: ${(err as Error).message}`);
-      await new Promise((r) => setTimeout(r, 50));
-    } finally {
-      await client.end().catch(() => {});
+      const lines = readFileSync(pidFile, "utf8").split("\n");
+      if (Number(lines[0]) === server.pid && lines[7]?.trim() === "ready") return;
+    } catch {
+      // not written yet
     }
+    if (Date.now() > deadline) throw new Error(`postgres did not accept connections in 30 s: ${log().trim()}`);
+    await new Promise((r) => setTimeout(r, 10));
   }
 }
 
@@ -219,7 +234,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const exited = new Promise<void>((resolve) => server.once("exit", () => resolve()));
   const url = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
   try {
-    await waitUntilReady(url, server, () => output);
+    await waitUntilReady(dataDir, server, () => output);
   } catch (err) {
     server.kill("SIGKILL");
     throw err;

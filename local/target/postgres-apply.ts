@@ -1,5 +1,5 @@
 import { createHash, createHmac, pbkdf2Sync } from "node:crypto";
-import pg from "pg";
+import type pg from "pg";
 import { applySqlMigrations } from "../../components/sql-migrations";
 import type { CapturedResource } from "../graph";
 import { DEFAULT_ON, GRANT_ON, planGraph, quoteIdent, quoteLiteral, ROLE_FLAGS } from "./postgres-graph";
@@ -110,8 +110,10 @@ export async function applyPostgresGraph(
     return url;
   };
   const clients = new Map<string, pg.Client>();
+  // Loaded here rather than with the module: a start loads it while workerd starts, not before.
+  const { Client } = require("pg") as typeof pg;
   const connect = async (url: string) => {
-    const client = new pg.Client({ connectionString: url, ssl: false });
+    const client = new Client({ connectionString: url, ssl: false });
     client.on("error", () => {});
     await client.connect();
     return client;
