@@ -37,6 +37,11 @@ export interface StartOptions {
   /** Changes to the `local` stack's `builds` config (e.g. a short timeout), merged over the stack file. */
   builds?: Record<string, unknown>;
   log?: (line: string) => void;
+  /**
+   * Return once the target reports ready, without waiting for its build runners to answer their health
+   * check. @default false (tests start builds at once, and a runner still starting would delay them)
+   */
+  runnersStarting?: boolean;
 }
 
 /**
@@ -61,6 +66,14 @@ export async function startBuildsPlatform(options: StartOptions = {}): Promise<B
     configFile,
     log: options.log ?? (() => {}),
   });
+  if (!options.runnersStarting) {
+    try {
+      await target.runnersReady;
+    } catch (error) {
+      await target.stop();
+      throw error;
+    }
+  }
   const name = (suffix: string) => {
     const found = Object.keys(target.workers).find((w) => w.endsWith(suffix));
     if (!found) throw new Error(`the local stack has no Worker *${suffix}`);

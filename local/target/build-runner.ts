@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
-import { removeSandboxLeftovers } from "../../workers-src/builds/runner/sandbox";
+import type * as Sandbox from "../../workers-src/builds/runner/sandbox";
 import { ensureSandboxPrograms, findProgram } from "../../workers-src/builds/runner/sandbox/host-tools";
 import { removeNetworkPolicy } from "../../workers-src/builds/runner/sandbox/network";
 import { freePort } from "../ports";
@@ -20,9 +20,20 @@ export interface LocalBuildRunner {
 }
 
 export interface LocalBuildRunners {
+  /** The runners started so far (all of them once `start` has been called). */
   runners: LocalBuildRunner[];
-  /** Resolves once every runner answers its health check. */
+  /**
+   * Starts the runner processes on the ports already chosen (once; a later call changes nothing). Until
+   * then nothing listens on the runners' URLs, and a build offered to one is tried again later.
+   */
+  start(): void;
+  /**
+   * Resolves once every runner answers its health check; rejects with the runner's own words when one
+   * exits while starting (it could not isolate builds, say). Also said through `log` either way.
+   */
   ready: Promise<void>;
+  /** Whether `ready` has resolved. */
+  isReady(): boolean;
   stop(): Promise<void>;
   /** Synchronous: tells every runner to stop (for a process that is exiting). */
   signalStop(): void;
@@ -55,13 +66,31 @@ export function localUidBase(port: number): number {
   return 1_000_000 + port * LOCAL_RUNNER_UIDS;
 }
 
+/** What a runner is started with, chosen before workerd starts so that its Worker knows its URL. */
+interface PlannedRunner {
+  scriptName: string;
+  name: string;
+  url: string;
+  token: string;
+  args: string[];
+  workRoot: string;
+  uidBase: number;
+}
+
+interface StartedRunner {
+  runner: LocalBuildRunner;
+  child: ChildProcess;
+  planned: PlannedRunner;
+}
+
 /**
- * Starts `LOCAL_RUNNERS` (default 1) build runner processes for every Worker of the plan whose
- * `RUNNER_URL` var is `local` (the builds platform's Build Management Worker on the local stack) and
- * points that var at them (a comma-separated list). Each runner takes the Worker's own `RUNNER_TOKEN`,
- * allows `file://` repositories when the Worker's `ALLOW_FILE_REPOS` says so, calls back the Worker's
- * own URL unless the Worker names a `CALLBACK_URL`, and isolates every build in a sandbox (installing
- * the sandbox's Debian packages first where they are missing).
+ * Build runner processes for every Worker of the plan whose `RUNNER_URL` var is `local` (the builds
+ * platform's Build Management Worker on the local stack), `LOCAL_RUNNERS` of them (default 1) each:
+ * chooses their ports and points that var at them (a comma-separated list) at once, and starts them when
+ * told (`start`), so that the target can start them once workerd is up. Each runner takes the Worker's
+ * own `RUNNER_TOKEN`, allows `file://` repositories when the Worker's `ALLOW_FILE_REPOS` says so, calls
+ * back the Worker's own URL unless the Worker names a `CALLBACK_URL`, and isolates every build in a
+ * sandbox (the sandbox's Debian packages are installed first where they are missing).
  */
 export async function startLocalBuildRunners(
   plan: LocalPlan,
@@ -69,16 +98,8 @@ export async function startLocalBuildRunners(
   stateDir: string,
   log: (line: string) => void,
 ): Promise<LocalBuildRunners> {
-  const started: {
-    runner: LocalBuildRunner;
-    child: ChildProcess;
-    workRoot: string;
-    uidBase: number;
-    ready: Promise<void>;
-  }[] = [];
-  const wanted = plan.workers.filter((worker) => worker.bindings.RUNNER_URL === LOCAL_RUNNER);
-  if (wanted.length > 0) await ensureSandboxPrograms(log);
-  for (const worker of wanted) {
+  const planned: PlannedRunner[] = [];
+  for (const worker of plan.workers.filter((w) => w.bindings.RUNNER_URL === LOCAL_RUNNER)) {
     const token = worker.bindings.RUNNER_TOKEN;
     if (!token)
       throw new Error(`Worker ${worker.name} asks for a local build runner but has no RUNNER_TOKEN`);
@@ -89,7 +110,6 @@ export async function startLocalBuildRunners(
       const url = `http://127.0.0.1:${port}`;
       const name = count === 1 ? worker.name : `${worker.name}-${index + 1}`;
       const workRoot = path.join(stateDir, "runner", name);
-      mkdirSync(workRoot, { recursive: true });
       const maxConcurrent = Math.min(
         Number(worker.bindings.MAX_CONCURRENT_BUILDS_GLOBAL) || 8,
         LOCAL_RUNNER_UIDS - 1,
@@ -115,12 +135,47 @@ export async function startLocalBuildRunners(
         "0",
         ...(worker.bindings.ALLOW_FILE_REPOS === "true" ? ["--allow-file-repos"] : []),
       ];
+      urls.push(url);
+      planned.push({
+        scriptName: worker.name,
+        name,
+        url,
+        token,
+        args,
+        workRoot,
+        uidBase: localUidBase(port),
+      });
+    }
+    worker.bindings.RUNNER_URL = urls.join(",");
+  }
+
+  const started: StartedRunner[] = [];
+  const runners: LocalBuildRunner[] = [];
+  let stopped = false;
+  /** The runners' spawn (after the sandbox's packages are there), then every health check. */
+  let spawning: Promise<Promise<void>[]> | undefined;
+  let ready = false;
+  let signalStarted: () => void = () => {};
+  const startCalled = new Promise<void>((resolve) => {
+    signalStarted = resolve;
+  });
+
+  const spawnAll = async () => {
+    if (planned.length > 0) await ensureSandboxPrograms(log);
+    const healthy: Promise<void>[] = [];
+    for (const p of planned) {
+      if (stopped) break;
+      mkdirSync(p.workRoot, { recursive: true });
       // Tied to the target's life: if the target is killed, the runner is told to stop (SIGTERM), so that it
       // removes what it set up for its builds rather than run on alone.
       const child = spawn(
         findProgram("setpriv") ?? "setpriv",
-        ["--pdeathsig=SIGTERM", "--", process.execPath, ...args],
-        { cwd: REPO_ROOT, env: { ...process.env, RUNNER_TOKEN: token }, stdio: ["ignore", "pipe", "pipe"] },
+        ["--pdeathsig=SIGTERM", "--", process.execPath, ...p.args],
+        {
+          cwd: REPO_ROOT,
+          env: { ...process.env, RUNNER_TOKEN: p.token },
+          stdio: ["ignore", "pipe", "pipe"],
+        },
       );
       let output = "";
       const collect = (chunk: Buffer) => {
@@ -131,22 +186,37 @@ export async function startLocalBuildRunners(
         collect(chunk);
         for (const line of chunk.toString().split("\n")) if (line.trim()) log(`build runner: ${line}`);
       });
-      urls.push(url);
-      const runner = { scriptName: worker.name, url, pid: child.pid as number };
-      started.push({
-        runner,
-        child,
-        workRoot,
-        uidBase: localUidBase(port),
-        ready: waitForHealth(url, child, () => output),
-      });
-      log(`build runner for ${worker.name} on ${url}`);
+      const runner = { scriptName: p.scriptName, url: p.url, pid: child.pid as number };
+      log(`build runner for ${p.name} starting on ${p.url} (pid ${runner.pid})`);
+      started.push({ runner, child, planned: p });
+      runners.push(runner);
+      const since = Date.now();
+      healthy.push(
+        waitForHealth(p.url, child, () => output).then(() =>
+          log(`build runner for ${p.name} ready (${Date.now() - since} ms)`),
+        ),
+      );
     }
-    worker.bindings.RUNNER_URL = urls.join(",");
-  }
+    return healthy;
+  };
+  const readiness = startCalled
+    .then(() => spawning)
+    .then((healthy) => Promise.all(healthy ?? []))
+    .then(() => {
+      ready = true;
+    });
+  // Said here, so that a runner failing after the target reported ready is never silent.
+  readiness.catch((error: Error) => {
+    if (!stopped) log(`build runner failed to start: ${error.message}; builds cannot run until it is fixed`);
+  });
+
   const stop = async () => {
+    stopped = true;
+    await spawning?.catch(() => undefined);
+    // Only what this module loads at stop: the sandbox's clean-up would slow every start down.
+    const { removeSandboxLeftovers } = require("../../workers-src/builds/runner/sandbox") as typeof Sandbox;
     await Promise.all(
-      started.map(async ({ child, workRoot, uidBase }) => {
+      started.map(async ({ child, planned: p }) => {
         await new Promise<void>((resolve) => {
           if (child.exitCode !== null || child.signalCode !== null) return resolve();
           child.once("exit", () => resolve());
@@ -155,17 +225,23 @@ export async function startLocalBuildRunners(
           // tied to its life), and what they leave is removed below.
           setTimeout(() => child.kill("SIGKILL"), 10_000).unref();
         });
-        await removeSandboxLeftovers(workRoot).catch((error: Error) =>
-          log(`build runner: could not clean up ${workRoot}: ${error.message}`),
+        await removeSandboxLeftovers(p.workRoot).catch((error: Error) =>
+          log(`build runner: could not clean up ${p.workRoot}: ${error.message}`),
         );
         // A runner that was killed did not remove its network filter.
-        await removeNetworkPolicy(uidBase);
+        await removeNetworkPolicy(p.uidBase);
       }),
     );
   };
   return {
-    runners: started.map((s) => s.runner),
-    ready: Promise.all(started.map((s) => s.ready)).then(() => undefined),
+    runners,
+    start: () => {
+      if (spawning || stopped) return;
+      spawning = spawnAll();
+      signalStarted();
+    },
+    ready: readiness,
+    isReady: () => ready || planned.length === 0,
     stop,
     signalStop: () => {
       for (const { child } of started) if (child.exitCode === null) child.kill("SIGTERM");

@@ -46,6 +46,12 @@ export interface LocalTarget {
   mf: Miniflare;
   /** Build runners started for Workers whose `RUNNER_URL` is `local`. */
   runners: LocalBuildRunner[];
+  /**
+   * Resolves once every build runner answers its health check. The target reports ready before that
+   * (nothing needs a runner until a build is admitted; a build admitted sooner waits for its runner), and
+   * rejects when a runner cannot start.
+   */
+  runnersReady: Promise<void>;
   /** A development token of the builds platform's REST API (`npm run token`), when the graph has one. */
   devToken?: string;
   /**
@@ -137,8 +143,8 @@ async function programGraph(
 }
 
 /**
- * Miniflare takes about 0.4 s of one core to load. It is loaded only once PostgreSQL and the build runners
- * are spawned, so that their own start runs on the other cores meanwhile instead of after it.
+ * Miniflare takes about 0.4 s of one core to load. It is loaded only once PostgreSQL is spawned, so that
+ * its start runs on the other cores meanwhile instead of after it.
  */
 function loadMiniflare(): typeof import("miniflare") {
   return require("miniflare");
@@ -291,7 +297,9 @@ export async function startLocalTarget(options: LocalTargetOptions = {}): Promis
       }
       return url;
     });
-    const [adminUrl, entry] = await Promise.all([postgresApplied, mf.ready, localRunners.ready]);
+    // The build runners start once workerd is up, so that their start does not compete with workerd's.
+    mf.ready.then(localRunners.start, () => undefined);
+    const [adminUrl, entry] = await Promise.all([postgresApplied, mf.ready]);
     const entryUrl = entry.toString();
 
     for (const d1 of plan.d1) {
@@ -379,6 +387,7 @@ export async function startLocalTarget(options: LocalTargetOptions = {}): Promis
     log(`ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     for (const [name, url] of Object.entries(workers)) log(`  ${name.padEnd(40)} ${url}`);
     for (const h of plan.hosts) log(`  ${h.host.padEnd(40)} ${entryUrl} (Host: ${h.host}) → ${h.scriptName}`);
+    if (!localRunners.isReady()) log("build runner still starting: a build started meanwhile waits for it");
     const jwtSecret = apiJwtSecretOf(plan.workers);
     const devToken = jwtSecret ? signDevToken(jwtSecret) : undefined;
     if (devToken)
@@ -390,6 +399,7 @@ export async function startLocalTarget(options: LocalTargetOptions = {}): Promis
       plan,
       mf,
       runners: localRunners.runners,
+      runnersReady: localRunners.ready,
       devToken,
       fireCrons,
       expireR2Objects: expireR2,

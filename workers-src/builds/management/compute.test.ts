@@ -76,6 +76,21 @@ describe("HttpRunnerBackend: the runner service's request shapes", () => {
   });
 });
 
+describe("HttpRunnerBackend: a runner that is not listening yet (starting with the local target)", () => {
+  it.each([
+    ["one runner", ["https://a.example"]],
+    ["several runners", ["https://a.example", "https://b.example"]],
+  ])("%s refusing connections is a retryable failure, so the build waits for it", async (_name, urls) => {
+    const { fetcher } = recorder(new TypeError("fetch failed: connect ECONNREFUSED 127.0.0.1:1"));
+    const error = await new HttpRunnerBackend(urls, "t", fetcher)
+      .startBuild(request)
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ComputeError);
+    expect((error as ComputeError).retryable).toBe(true);
+    expect((error as Error).message).toMatch(/unreachable: fetch failed/);
+  });
+});
+
 const health = (active: number, capacity: number, extra: Partial<RunnerHealth> = {}): RunnerHealth => ({
   ok: true,
   active,
