@@ -263,6 +263,12 @@ describe("planLocal resources around the Workers", () => {
         origin: { host: "db.example", port: 6543, database: "app", user: "app_user", password: "pw" },
       },
     ]);
+    expect(plan.hyperdrives[0]?.originConnectionLimit).toBeUndefined();
+  });
+
+  it("keeps a Hyperdrive config's origin connection limit, which sizes its local pool", () => {
+    const limited = res(TYPES.hyperdrive, "hd-limited", { ...hyperdrive.inputs, originConnectionLimit: 7 });
+    expect(planLocal([limited]).hyperdrives[0]?.originConnectionLimit).toBe(7);
   });
 
   it("matches a queue consumer to its queue by id and maps its settings", () => {

@@ -41,6 +41,8 @@ export interface LocalPlan {
   hyperdrives: {
     id: string;
     origin: { host: string; port: number; database: string; user: string; password: string };
+    /** Most connections to the origin, when the config sets it. */
+    originConnectionLimit?: number;
   }[];
   /** Buckets with expiry rules, which the runner applies itself. */
   r2Lifecycles: LocalLifecycle[];
@@ -178,6 +180,7 @@ export function planLocal(resources: CapturedResource[]): LocalPlan {
         user: str(origin, "user", at),
         password: optStr(origin, "password") ?? "",
       },
+      originConnectionLimit: optNum(inputs, "originConnectionLimit"),
     };
   });
   const hyperdriveIds = new Set(hyperdrives.map((h) => h.id));

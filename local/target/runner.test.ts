@@ -12,6 +12,7 @@ import http from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { rows } from "../../test/postgres";
 import { REPO_ROOT } from "../stack-file";
 import { type LocalTarget, processAlive, startLocalTarget } from "./runner";
 
@@ -117,6 +118,21 @@ describe("local target on a program that uses every binding kind", () => {
     ],
   ])("%s", async (_case, pathname, expected) => {
     expect(await get(pathname)).toEqual(expected);
+  });
+
+  it("Hyperdrive keeps its origin connections warm: more requests open no new backend", async () => {
+    const pooled = async () =>
+      (
+        await rows(
+          target.postgres,
+          "SELECT pid FROM pg_stat_activity WHERE application_name = 'local-hyperdrive' ORDER BY pid",
+        )
+      ).map((r) => r.pid as number);
+    await get("/hyperdrive");
+    const before = await pooled();
+    expect(before.length).toBeGreaterThan(0);
+    for (let i = 0; i < 10; i++) expect(await get("/hyperdrive")).toEqual({ hyperdrive: ["seeded"] });
+    expect(await pooled()).toEqual(before);
   });
 
   it("D1 query after its migration", async () => {

@@ -13,8 +13,9 @@ import type * as Synth from "../synth";
 import { firstBinding } from "./bindings";
 import { type LocalBuildRunner, startLocalBuildRunners } from "./build-runner";
 import { type CronSchedule, cronMatches, parseCron } from "./cron";
+import { startHyperdrivePools } from "./hyperdrive/pool";
 import { type LocalPlan, planLocal } from "./miniflare-plan";
-import { applyPostgresGraph, hyperdriveOriginUrl } from "./postgres-apply";
+import { applyPostgresGraph } from "./postgres-apply";
 import { expireR2Objects } from "./r2-lifecycle";
 import { tetherWorkerd } from "./workerd-tether";
 
@@ -180,8 +181,9 @@ function takeLock(stateDir: string): () => void {
 /**
  * Brings the program's resource graph up on this machine: PostgreSQL (embedded or external) with the
  * graph's roles, database, schema, grants and SQL migrations; every Worker on workerd through Miniflare
- * with its bindings, D1 migrations applied, Hyperdrive pointed at the local PostgreSQL; crons fired on
- * their schedules. Nothing starts when the graph has a resource type the target does not know.
+ * with its bindings, D1 migrations applied, Hyperdrive pointed at a pool in front of the local
+ * PostgreSQL; crons fired on their schedules. Nothing starts when the graph has a resource type the target
+ * does not know.
  */
 export async function startLocalTarget(options: LocalTargetOptions = {}): Promise<LocalTarget> {
   const log = options.log ?? ((line: string) => process.stdout.write(`${line}\n`));
@@ -247,7 +249,10 @@ export async function startLocalTarget(options: LocalTargetOptions = {}): Promis
         return pg.url;
       });
     }
-    const hyperdriveUrls = new Map(plan.hyperdrives.map((h) => [h.id, hyperdriveOriginUrl(h.origin, local)]));
+    // As Hyperdrive keeps warm connections to its origin, each config gets a pool in front of the server.
+    const hyperdrives = await startHyperdrivePools(plan.hyperdrives, local);
+    cleanups.push(() => hyperdrives.close());
+    const hyperdriveUrls = hyperdrives.urls;
     log(`starting workerd with ${plan.workers.length} Worker(s)`);
     // Ports are chosen up front so that a Worker keeps its URL when workerd restarts (`restartWorkerd`).
     const ports = new Map<string, number>();
