@@ -7,11 +7,12 @@ import { version as esbuildVersion } from "esbuild";
 /**
  * esbuild outputs kept on disk between processes, so that a program evaluated again (`npm run synth`,
  * the local target, the tests) does not bundle its Workers again while nothing they are built from
- * changed. An entry is found by what the build was asked (entry, settings, the source of the module that
- * configures esbuild, esbuild's and Node's versions) and used only while every file esbuild read has the
- * content it had (SHA-256), every `package.json`/`tsconfig.json`/`jsconfig.json` that resolution could
- * consult is unchanged (none appeared or went), and every folder that held an input lists the same
- * names (a new file could shadow an import). Anything else is a miss, and the build runs as before.
+ * changed. One record per build asked for (entry and settings), used only while the build is configured
+ * as it was (the source of the module that configures esbuild, esbuild's and Node's versions), every file
+ * esbuild read has the content it had (SHA-256), every `package.json`/`tsconfig.json`/`jsconfig.json`
+ * that resolution could consult is unchanged (none appeared or went), and every folder that held an input
+ * lists the same names (a new file could shadow an import). Anything else is a miss: the build runs as
+ * before and its record replaces the old one, so the cache holds one record per build, never more.
  */
 
 /** Bump when the record's shape or the checks change. */
@@ -36,9 +37,15 @@ export interface CachedBuild {
   exports: string[];
 }
 
+/** Which record a build has, and what its configuration must be for the record to be used. */
+export interface BuildIdentity {
+  file: string;
+  fingerprint: string;
+}
+
 interface Record_ extends CachedBuild {
   format: number;
-  key: string;
+  fingerprint: string;
   /** Absolute path → SHA-256 of its content. */
   inputs: Record<string, string>;
   /** Config file that resolution could read → SHA-256 of its content, or null while it does not exist. */
@@ -65,31 +72,30 @@ function listingHash(dir: string): string | null {
   }
 }
 
-/** The key of a build: everything it was asked, and the source of the module that asks it. */
-export function buildKey(parts: { entry: string; settings: unknown; configuredIn: string }): string {
-  return sha256(
-    JSON.stringify([
-      FORMAT,
-      esbuildVersion,
-      process.version,
-      path.resolve(parts.entry),
-      parts.settings,
-      fileHash(parts.configuredIn),
-    ]),
-  );
+/** A build's record (by what it was asked) and its configuration (the module that asks it, the versions). */
+export function buildIdentity(parts: {
+  entry: string;
+  settings: unknown;
+  configuredIn: string;
+}): BuildIdentity {
+  const key = sha256(JSON.stringify([path.resolve(parts.entry), parts.settings]));
+  return {
+    file: path.join(cacheRoot(), "bundles", `${key}.json`),
+    fingerprint: sha256(
+      JSON.stringify([FORMAT, esbuildVersion, process.version, key, fileHash(parts.configuredIn)]),
+    ),
+  };
 }
 
-const recordFile = (key: string) => path.join(cacheRoot(), "bundles", `${key}.json`);
-
-/** The cached output for `key`, when every input it was built from is unchanged. */
-export function readCachedBuild(key: string): CachedBuild | undefined {
+/** The cached output of a build, when its configuration and every input it was built from are unchanged. */
+export function readCachedBuild(build: BuildIdentity): CachedBuild | undefined {
   let record: Record_;
   try {
-    record = JSON.parse(readFileSync(recordFile(key), "utf8")) as Record_;
+    record = JSON.parse(readFileSync(build.file, "utf8")) as Record_;
   } catch {
     return undefined;
   }
-  if (record.format !== FORMAT || record.key !== key) return undefined;
+  if (record.format !== FORMAT || record.fingerprint !== build.fingerprint) return undefined;
   for (const [file, hash] of Object.entries(record.inputs)) if (fileHash(file) !== hash) return undefined;
   for (const [file, hash] of Object.entries(record.configs)) if (fileHash(file) !== hash) return undefined;
   for (const [dir, hash] of Object.entries(record.dirs)) if (listingHash(dir) !== hash) return undefined;
@@ -110,7 +116,7 @@ function extendsOf(file: string): string | undefined {
  * written (a read-only tree) is not an error: the next evaluation builds again.
  */
 export function writeCachedBuild(
-  key: string,
+  build: BuildIdentity,
   metafile: Metafile,
   workingDir: string,
   output: CachedBuild,
@@ -119,7 +125,7 @@ export function writeCachedBuild(
   for (const input of Object.keys(metafile.inputs)) {
     const file = path.resolve(workingDir, input);
     const hash = fileHash(file);
-    // Modules a plugin made up (`<namespace>:<path>`) are a function of the plugin, which is in the key.
+    // Modules a plugin made up (`<namespace>:<path>`) are a function of the plugin, in the fingerprint.
     if (hash === null) {
       if (/^[\w-]+:/.test(input)) continue;
       return;
@@ -143,8 +149,15 @@ export function writeCachedBuild(
       if (d === path.dirname(d)) break;
     }
   }
-  const record: Record_ = { format: FORMAT, key, inputs, configs, dirs, ...output };
-  const file = recordFile(key);
+  const record: Record_ = {
+    format: FORMAT,
+    fingerprint: build.fingerprint,
+    inputs,
+    configs,
+    dirs,
+    ...output,
+  };
+  const file = build.file;
   const temporary = `${file}.${process.pid}.${Date.now()}.tmp`;
   try {
     mkdirSync(path.dirname(file), { recursive: true });

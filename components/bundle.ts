@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { builtinModules } from "node:module";
 import path from "node:path";
 import * as esbuild from "esbuild";
-import { buildKey, readCachedBuild, writeCachedBuild } from "./bundle-cache";
+import { buildIdentity, readCachedBuild, writeCachedBuild } from "./bundle-cache";
 
 /** A Worker's entry bundled into one ES module. */
 export interface WorkerBundle {
@@ -78,12 +78,12 @@ function toBundle(content: string, exports: string[]): WorkerBundle {
 /** `bundleWorker` without the per-process memo: the disk cache when it holds this build, esbuild otherwise. */
 export async function buildWorkerBundle(entry: string, options: BundleOptions): Promise<WorkerBundle> {
   const absolute = path.resolve(entry);
-  const key = buildKey({
+  const identity = buildIdentity({
     entry: absolute,
     settings: { nodejsCompat: options.nodejsCompat, define: options.define ?? {} },
     configuredIn: __filename,
   });
-  const cached = readCachedBuild(key);
+  const cached = readCachedBuild(identity);
   if (cached) return toBundle(cached.text, cached.exports);
   const result = await esbuild.build({
     entryPoints: [absolute],
@@ -110,6 +110,6 @@ export async function buildWorkerBundle(entry: string, options: BundleOptions): 
   if (!output) throw new Error(`bundling ${absolute} produced no output`);
   const meta = Object.values(result.metafile.outputs)[0];
   const exports = [...(meta?.exports ?? [])].sort();
-  writeCachedBuild(key, result.metafile, WORKING_DIR, { text: output.text, exports });
+  writeCachedBuild(identity, result.metafile, WORKING_DIR, { text: output.text, exports });
   return toBundle(output.text, exports);
 }

@@ -1,7 +1,7 @@
 import path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as esbuild from "esbuild";
-import { buildKey, readCachedBuild, writeCachedBuild } from "./bundle-cache";
+import { buildIdentity, readCachedBuild, writeCachedBuild } from "./bundle-cache";
 import type * as Runtime from "./migration-runtime";
 import type { D1MigrationsInputs, SqlMigrationsInputs } from "./migration-runtime";
 import { D1_MIGRATIONS_TYPE, SQL_MIGRATIONS_TYPE } from "./migration-types";
@@ -29,8 +29,12 @@ const WORKING_DIR = path.resolve(__dirname, "..");
 
 /** The runtime as one CommonJS string, from the bundle cache while none of its sources changed. */
 function bundleRuntime(): string {
-  const key = buildKey({ entry: RUNTIME_ENTRY, settings: "migration-runtime", configuredIn: __filename });
-  const cached = readCachedBuild(key);
+  const identity = buildIdentity({
+    entry: RUNTIME_ENTRY,
+    settings: "migration-runtime",
+    configuredIn: __filename,
+  });
+  const cached = readCachedBuild(identity);
   if (cached) return cached.text;
   const result = esbuild.buildSync({
     entryPoints: [RUNTIME_ENTRY],
@@ -45,7 +49,7 @@ function bundleRuntime(): string {
     logLevel: "silent",
   });
   const text = result.outputFiles[0]!.text;
-  writeCachedBuild(key, result.metafile, WORKING_DIR, { text, exports: [] });
+  writeCachedBuild(identity, result.metafile, WORKING_DIR, { text, exports: [] });
   return text;
 }
 
@@ -99,8 +103,8 @@ function withSecretOutputs(
  * token `pulumi-nodejs:dynamic/<module>:<type>`, same `__provider` text), so the engine's dynamic
  * provider host runs them as such; only the serialization is not repeated on every evaluation.
  */
-const shipped = (provider: pulumi.dynamic.ResourceProvider) =>
-  shippedProvider(provider, __filename, [RUNTIME_SOURCE, String(loadRuntime)]);
+const shipped = (provider: pulumi.dynamic.ResourceProvider, name: string) =>
+  shippedProvider(provider, { definedIn: __filename, name, captures: [RUNTIME_SOURCE, String(loadRuntime)] });
 
 /** SQL migrations applied to a PostgreSQL database by the project's migration core. */
 export class SqlMigrations extends pulumi.CustomResource {
@@ -108,7 +112,7 @@ export class SqlMigrations extends pulumi.CustomResource {
     const props = {
       ...inputs,
       connection: pulumi.secret(inputs.connection),
-      __provider: shipped(sqlMigrationsProvider),
+      __provider: shipped(sqlMigrationsProvider, "sqlMigrationsProvider"),
     };
     // The outputs repeat the inputs, password included: keep them secret in state and in diffs.
     super(SQL_MIGRATIONS_TYPE, name, props, withSecretOutputs(opts, ["connection"]));
@@ -121,7 +125,7 @@ export class D1Migrations extends pulumi.CustomResource {
     super(
       D1_MIGRATIONS_TYPE,
       name,
-      { ...inputs, __provider: shipped(d1MigrationsProvider) },
+      { ...inputs, __provider: shipped(d1MigrationsProvider, "d1MigrationsProvider") },
       withSecretOutputs(opts, ["apiToken"]),
     );
   }

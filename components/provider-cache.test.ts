@@ -88,7 +88,9 @@ describe("the migration resources register as pulumi.dynamic.Resource registers 
     const providers = path.join(cacheDir, "providers");
     mkdirSync(providers, { recursive: true });
     const before = new Set(readdirSync(providers));
-    const fresh = await outputValue(shippedProvider(make(), __filename, ["runtime v1"]));
+    const fresh = await outputValue(
+      shippedProvider(make(), { definedIn: __filename, name: "test", captures: ["runtime v1"] }),
+    );
     expect(fresh).toContain("create");
     const [added, ...others] = readdirSync(providers).filter((f) => !before.has(f));
     expect(others).toEqual([]);
@@ -96,8 +98,18 @@ describe("the migration resources register as pulumi.dynamic.Resource registers 
     const record = path.join(providers, added);
     writeFileSync(record, JSON.stringify({ ...JSON.parse(readFileSync(record, "utf8")), text: "cached" }));
     // Another object with the same code: the serializer would give the same text, so the cache answers.
-    expect(await outputValue(shippedProvider(make(), __filename, ["runtime v1"]))).toBe("cached");
+    expect(
+      await outputValue(
+        shippedProvider(make(), { definedIn: __filename, name: "test", captures: ["runtime v1"] }),
+      ),
+    ).toBe("cached");
     // A captured value changed (a new bundled runtime): serialized again.
-    expect(await outputValue(shippedProvider(make(), __filename, ["runtime v2"]))).toBe(fresh);
+    expect(
+      await outputValue(
+        shippedProvider(make(), { definedIn: __filename, name: "test", captures: ["runtime v2"] }),
+      ),
+    ).toBe(fresh);
+    // Replaced, not added to: one record per provider.
+    expect(readdirSync(providers).filter((f) => !before.has(f))).toEqual([added]);
   });
 });

@@ -13,7 +13,8 @@ import { cacheRoot } from "./bundle-cache";
  * of the values they capture, and of the serializer, so that is the key: the serializer's and Node's
  * versions, the source of the module that defines the provider (its constants), every method's compiled
  * text, and `captures` (the captured values that are not in that source: a bundled runtime, a helper's
- * text). A provider must capture nothing else, or a change to it would not reach the key.
+ * text). A provider must capture nothing else, or a change to it would not reach the key. One record per
+ * provider (by its module, name and compiled methods), replaced when the rest of the key changes.
  */
 
 interface Shipped {
@@ -24,23 +25,35 @@ interface Shipped {
 
 const memo = new Map<pulumi.dynamic.ResourceProvider, Promise<Shipped>>();
 
+/** The provider's methods as the loader compiled them (a process under another loader has others). */
+function methodsOf(provider: pulumi.dynamic.ResourceProvider): string {
+  return Object.entries(provider)
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([name, method]) => `${name}\0${String(method)}`)
+    .join("\0");
+}
+
 function keyOf(provider: pulumi.dynamic.ResourceProvider, definedIn: string, captures: string[]): string {
   const hash = createHash("sha256").update(JSON.stringify([1, pulumiVersion, process.version]));
-  hash.update(readFileSync(definedIn));
-  for (const [name, method] of Object.entries(provider).sort(([a], [b]) => (a < b ? -1 : 1))) {
-    hash.update(`\0${name}\0${String(method)}`);
-  }
+  hash.update(readFileSync(definedIn)).update(methodsOf(provider));
   for (const capture of captures) hash.update(`\0${capture}`);
   return hash.digest("hex");
 }
 
-async function ship(
-  provider: pulumi.dynamic.ResourceProvider,
-  definedIn: string,
-  captures: string[],
-): Promise<Shipped> {
-  const key = keyOf(provider, definedIn, captures);
-  const file = path.join(cacheRoot(), "providers", `${key}.json`);
+/** Where a provider's serialized code comes from: its module, its name there, and what it captures. */
+export interface ProviderSource {
+  definedIn: string;
+  name: string;
+  captures: string[];
+}
+
+async function ship(provider: pulumi.dynamic.ResourceProvider, source: ProviderSource): Promise<Shipped> {
+  const key = keyOf(provider, source.definedIn, source.captures);
+  // By loader too, so that processes under different loaders (the CLIs, vitest) do not replace each other's.
+  const name = createHash("sha256")
+    .update(`${source.definedIn}\0${source.name}\0${methodsOf(provider)}`)
+    .digest("hex");
+  const file = path.join(cacheRoot(), "providers", `${name}.json`);
   try {
     const cached = JSON.parse(readFileSync(file, "utf8")) as Shipped;
     if (cached.key === key && typeof cached.text === "string") return cached;
@@ -69,12 +82,11 @@ async function ship(
  */
 export function shippedProvider(
   provider: pulumi.dynamic.ResourceProvider,
-  definedIn: string,
-  captures: string[],
+  source: ProviderSource,
 ): pulumi.Output<string> {
   let shipped = memo.get(provider);
   if (!shipped) {
-    shipped = ship(provider, definedIn, captures);
+    shipped = ship(provider, source);
     memo.set(provider, shipped);
   }
   return pulumi
