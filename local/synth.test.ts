@@ -111,7 +111,12 @@ describe("synth of the stacks", () => {
   it("takes live migration tags from a file: nothing pending means no migration", async () => {
     const tags = tempFile(
       "tags.json",
-      JSON.stringify({ "workers-platform-prod-builds-management": uploadTag(MANAGEMENT_MIGRATIONS, 1) }),
+      JSON.stringify({
+        "workers-platform-prod-builds-management": uploadTag(
+          MANAGEMENT_MIGRATIONS,
+          MANAGEMENT_MIGRATIONS.length - 1,
+        ),
+      }),
     );
     const graph = await synth({ stack: "prod", liveTagsFile: tags });
     expect(byName(graph, "WorkersScript", "builds-management").inputs).not.toHaveProperty("migrations");

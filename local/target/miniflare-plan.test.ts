@@ -545,6 +545,8 @@ describe("planLocal on captured programs", () => {
       MAX_CONCURRENT_BUILDS_GLOBAL: "50",
       SCHEDULER_WAKE: "on",
       SCHEDULER_POLL_SECONDS: "30",
+      SCHEDULER_SHARDS: "1",
+      SCHEDULER_LEASE_SECONDS: "30",
       COMPUTE_BACKEND: "http",
       RUNNER_URL: "local",
       LOCAL_RUNNERS: "1",

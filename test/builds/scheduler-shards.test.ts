@@ -79,8 +79,18 @@ describe("limits across shards", () => {
       platform,
       Array.from({ length: 200 }, (_, i) => accounts[i % accounts.length]!),
     );
+    const waiting = async () =>
+      (
+        await platform.sql<{ n: number }>(
+          "SELECT count(*)::int AS n FROM builds WHERE build_uuid = ANY($1::uuid[]) AND status = 'queued'",
+          [queued],
+        )
+      )[0]!.n;
+    // Each round's ticks answer what they admitted; a shard nudged by the coordinator between rounds
+    // admits too, which only PostgreSQL sees.
     const seen = new Map<string, number>();
-    for (let round = 0; round < 200 && seen.size < queued.length; round++) {
+    for (let round = 0; (await waiting()) > 0; round++) {
+      expect(round).toBeLessThan(300);
       const results = await Promise.all(shards.map((s) => s.tick()));
       for (const uuid of results.flatMap((r) => r.admitted)) seen.set(uuid, (seen.get(uuid) ?? 0) + 1);
       const held = await heldNow(platform);
@@ -94,8 +104,8 @@ describe("limits across shards", () => {
             WHERE build_uuid IN (SELECT build_uuid FROM builds WHERE status = 'initializing' ORDER BY build_uuid LIMIT 3)`,
         );
     }
-    expect(seen.size).toBe(queued.length);
     expect([...seen.values()].every((n) => n === 1)).toBe(true);
+    expect(seen.size).toBeGreaterThan(queued.length / 2);
     const [never] = await platform.sql<{ n: number }>(
       "SELECT count(*)::int AS n FROM builds WHERE build_uuid = ANY($1::uuid[]) AND initializing_at IS NULL",
       [queued],

@@ -62,6 +62,8 @@ export class BuildCapacity extends DurableObject<ManagementEnv> {
     this.nextSeq = decided.nextSeq;
     await this.save();
     for (const shrink of decided.shrinks) this.ctx.waitUntil(this.sendShrink(shrink));
+    // A renewal may have given slots back: the shards waiting for them ask again at once.
+    await this.nudgeStarved();
     return decided.grant;
   }
 

@@ -58,8 +58,9 @@ export class BuildScheduler extends DurableObject<ManagementEnv> {
   private lease: ShardLease | undefined;
   /** Builds this shard held after its last admission, or the ceiling of an admission in flight. */
   private held = 0;
-  /** What the coordinator last heard this shard holds. */
+  /** What the coordinator last heard this shard holds, and holds and wants. */
   private reported = 0;
+  private reportedDemand = 0;
 
   constructor(ctx: DurableObjectState, env: ManagementEnv) {
     super(ctx, env);
@@ -206,7 +207,9 @@ export class BuildScheduler extends DurableObject<ManagementEnv> {
       return { admitted, stuck: stale.map((r) => r.build_uuid) };
     });
     // A BuildBuddy's start is idempotent: one that already has the build does nothing, one that never got
-    // it (the call was lost) starts it now, and its own healthy-start alarm covers what happens next.
+    // it (the call was lost) starts it now, and its own healthy-start alarm covers what happens next. The
+    // round does not wait for the starts: a start waits on a runner (up to a minute for a busy one), and
+    // admission must not stall behind it. A start lost with this object is made again by the alarm.
     const starts = [...admitted, ...stuck].map((uuid) =>
       buddyOf(this.env, uuid)
         .startBuild(uuid)
@@ -214,7 +217,7 @@ export class BuildScheduler extends DurableObject<ManagementEnv> {
           logFor(this.env, { build_uuid: uuid }).error("BuildBuddy start failed", err.message),
         ),
     );
-    await Promise.all(starts);
+    this.ctx.waitUntil(Promise.all(starts));
     return { admitted, restarted: stuck };
   }
 
@@ -238,9 +241,9 @@ export class BuildScheduler extends DurableObject<ManagementEnv> {
 
   /**
    * A shard admits within its lease, and asks the coordinator when its queue wants more than the lease
-   * allows, when the coordinator counts more builds against it than it now holds (after a shrink), or when
-   * the lease is half over. Unused slots stay with the shard, as room for its next builds, until the
-   * coordinator shrinks the lease for another shard.
+   * allows, when the coordinator counts more builds against it than it now holds (after a shrink), when it
+   * wants less than it said and than its lease, or when the lease is half over. Otherwise unused slots stay
+   * with the shard, as room for its next builds, until the coordinator shrinks the lease for another shard.
    */
   private async admitInLease(
     db: Db,
@@ -255,11 +258,15 @@ export class BuildScheduler extends DurableObject<ManagementEnv> {
     const first = await this.admitOnce(db, shard.range, usable(), limits.maxConcurrentBuildsGlobal);
     const admitted = [...first.admitted];
     const wants = first.waiting.some((n) => n > 0);
+    const demand = first.demand.reduce((a, b) => a + b, 0);
     const overCounted = this.reported > Math.max(usable(), this.held);
+    // Its queue shrank below its lease since it last said: the coordinator would keep its slots from others.
+    const overAsked = this.reportedDemand > demand && usable() > demand;
     const renew = !this.lease || this.lease.expiresAt - Date.now() < ttlMs / 2;
-    if (!wants && !overCounted && !renew) return admitted;
+    if (!wants && !overCounted && !overAsked && !renew) return admitted;
     try {
       this.reported = this.held;
+      this.reportedDemand = demand;
       this.applyGrant(
         await capacityOf(this.env).lease({
           index: shard.index,

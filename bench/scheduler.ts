@@ -1,0 +1,445 @@
+import { loadavg } from "node:os";
+import pg from "pg";
+import {
+  heldNow,
+  queueBuilds,
+  releaseAll,
+  type SchedulerStub,
+  schedulerStubs,
+  shardOfAccount,
+} from "../test/builds/scheduler-drive";
+import { type BuildsPlatform, startBuildsPlatform } from "../test/builds-harness";
+import {
+  admitFromNode,
+  type Limits,
+  mixedQueue,
+  roundsUntilAdmitted,
+  type Statement,
+  spreadQueue,
+} from "./scheduler-workloads";
+import { ms, percentile } from "./stats";
+
+/**
+ * The scheduler at scale, on the local target (workerd, embedded PostgreSQL):
+ *
+ * 1. The admission statement alone, from Node in a rolled-back transaction (median of
+ *    `STATEMENT_RUNS`): the current one and the one it replaced, with 100 builds queued (one in each of 100
+ *    accounts: the baseline), 10,000 across 1,000 accounts (1,000 of them in one account, all older than
+ *    the rest) and 100,000 across 1,000.
+ * 2. Admission on workerd: the real BuildScheduler objects' `tick` called over RPC, one round after the
+ *    other, draining the 10,000 builds; after each round every admitted build is released (stopped in
+ *    PostgreSQL: the bench stands in for builds that end at once). The builds have no trigger, so the
+ *    BuildBuddy each admitted build really gets finds nothing to run after one query (a cheap stand-in for
+ *    the start of a build). Baseline: the same rounds over 100 builds in 100 accounts, 20 times. Once with
+ *    one scheduler, once with `SHARDS` shards whose rounds run side by side (plus the coordinator).
+ * 3. Fairness, with the global limit binding (per account 100, global 50): a single build of another
+ *    account, queued once the account with 1,000 builds has been admitted for three rounds; and one
+ *    queued in round 5 of the 10,000-build drain: in which round after it was queued it is admitted, and
+ *    how long that took. The replaced statement is run the same way from Node as the baseline.
+ */
+const QUEUED = Number(process.env.BENCH_SCHEDULER_BUILDS ?? 10_000);
+const ACCOUNTS = Number(process.env.BENCH_SCHEDULER_ACCOUNTS ?? 1_000);
+const DEEP = Number(process.env.BENCH_SCHEDULER_DEEP ?? 100_000);
+const SHARDS = Number(process.env.BENCH_SCHEDULER_SHARDS ?? 4);
+const BIG = Math.min(1_000, Math.floor(QUEUED / 10));
+const BASELINE_ACCOUNTS = 100;
+const BASELINE_REPEATS = 20;
+const STATEMENT_RUNS = 15;
+const IDLE_ROUNDS = 30;
+const LIMITS: Limits = { perAccount: 100, global: 50 };
+const MAX_ROUNDS = 10 * Math.ceil(QUEUED / LIMITS.global);
+
+function platformConfig(shards: number) {
+  return {
+    maxConcurrentPerAccount: LIMITS.perAccount,
+    maxConcurrentGlobal: LIMITS.global,
+    // Rounds are run by the bench: no wake and no poll admits anything on its own.
+    scheduler: { wakeOnQueue: false, pollIntervalSeconds: 3600, shards, leaseSeconds: 30 },
+  };
+}
+
+async function connect(platform: BuildsPlatform): Promise<pg.Client> {
+  const url = new URL(platform.target.postgres);
+  url.pathname = "/builds";
+  const db = new pg.Client({ connectionString: url.toString(), options: "-c search_path=builds" });
+  await db.connect();
+  return db;
+}
+
+async function clearBuilds(db: pg.Client): Promise<void> {
+  await db.query("DELETE FROM builds");
+  await db.query("VACUUM ANALYZE builds");
+}
+
+async function seedFromNode(db: pg.Client, platform: BuildsPlatform, accounts: string[], startMs = 0) {
+  const uuids = await queueBuilds(platform, accounts, startMs);
+  await db.query("VACUUM ANALYZE builds");
+  return uuids;
+}
+
+// ---- 1. the statement alone -------------------------------------------------------------------------
+
+interface StatementFigure {
+  shape: string;
+  statement: Statement;
+  ms: number[];
+}
+
+async function statementAlone(db: pg.Client, platform: BuildsPlatform): Promise<StatementFigure[]> {
+  const shapes: [string, string[]][] = [
+    [
+      `${BASELINE_ACCOUNTS} queued, ${BASELINE_ACCOUNTS} accounts`,
+      spreadQueue("stmt-base", BASELINE_ACCOUNTS),
+    ],
+    [`${QUEUED} queued, ${ACCOUNTS} accounts`, mixedQueue("stmt-mix", QUEUED, ACCOUNTS, BIG)],
+    [`${DEEP} queued, ${ACCOUNTS} accounts`, mixedQueue("stmt-deep", DEEP, ACCOUNTS, BIG)],
+  ];
+  const figures: StatementFigure[] = [];
+  for (const [shape, accounts] of shapes) {
+    await clearBuilds(db);
+    await seedFromNode(db, platform, accounts);
+    const current: StatementFigure = { shape, statement: "current", ms: [] };
+    const replaced: StatementFigure = { shape, statement: "replaced", ms: [] };
+    for (let i = 0; i < STATEMENT_RUNS; i++) {
+      // Alternating which goes first, so that neither always runs on a warmer cache.
+      for (const f of i % 2 === 0 ? [current, replaced] : [replaced, current]) {
+        f.ms.push((await admitFromNode(db, f.statement, LIMITS, true)).ms);
+      }
+    }
+    figures.push(current, replaced);
+  }
+  await clearBuilds(db);
+  return figures;
+}
+
+// ---- 2 and 3. rounds on workerd, and fairness -------------------------------------------------------
+
+interface Drain {
+  tickMs: number[];
+  /** Admitted by the rounds' ticks. */
+  admitted: number;
+  /** Admitted in all, as PostgreSQL counts them (a sharded scheduler's shards also tick when nudged). */
+  admittedInAll: number;
+  wallMs: number;
+}
+
+interface Fairness {
+  /** Rounds run after the build was queued, up to and with the one that admitted it. */
+  rounds: number | undefined;
+  ms: number | undefined;
+}
+
+interface ModeResult {
+  shards: number;
+  /** Rounds that admit nothing because the global limit is reached: the scheduler's own cost. */
+  idleBaselineMs: number[];
+  idleMixMs: number[];
+  baseline: Drain;
+  mix: Drain;
+  mixSingle: Fairness;
+  bigSingle: Fairness;
+}
+
+class Rounds {
+  constructor(
+    private readonly platform: BuildsPlatform,
+    private readonly stubs: SchedulerStub[],
+  ) {}
+
+  /** One round: every scheduler object ticks (side by side), then every admitted build is released. */
+  async once(drain: Drain): Promise<string[]> {
+    const started = performance.now();
+    const results = await Promise.all(this.stubs.map((s) => s.tick()));
+    drain.tickMs.push(performance.now() - started);
+    const admitted = results.flatMap((r) => r.admitted);
+    drain.admitted += admitted.length;
+    await releaseAll(this.platform);
+    return admitted;
+  }
+
+  /**
+   * Fills the global limit (rounds with nothing released), then times `IDLE_ROUNDS` rounds that admit
+   * nothing: the statement still finds every account waiting, but no BuildBuddy is started.
+   */
+  async idle(): Promise<number[]> {
+    for (let i = 0; (await heldNow(this.platform)).total < LIMITS.global; i++) {
+      if (i === 20) throw new Error("20 rounds did not fill the global limit");
+      await Promise.all(this.stubs.map((s) => s.tick()));
+    }
+    const times: number[] = [];
+    for (let i = 0; i < IDLE_ROUNDS; i++) {
+      const started = performance.now();
+      const admitted = (await Promise.all(this.stubs.map((s) => s.tick()))).flatMap((r) => r.admitted);
+      times.push(performance.now() - started);
+      if (admitted.length > 0)
+        throw new Error(`a round at the global limit admitted ${admitted.length} builds`);
+    }
+    await releaseAll(this.platform);
+    return times;
+  }
+
+  async queued(): Promise<number> {
+    const [row] = await this.platform.sql<{ n: number }>(
+      "SELECT count(*)::int AS n FROM builds WHERE status = 'queued'",
+    );
+    return row?.n ?? 0;
+  }
+
+  async admittedSoFar(): Promise<number> {
+    const [row] = await this.platform.sql<{ n: number }>(
+      "SELECT count(*)::int AS n FROM builds WHERE initializing_at IS NOT NULL",
+    );
+    return row?.n ?? 0;
+  }
+
+  /** Rounds until nothing is queued; `each(round)` runs before every round. */
+  async drain(drain: Drain, each: (round: number) => Promise<void> = async () => {}): Promise<void> {
+    const before = await this.admittedSoFar();
+    const started = performance.now();
+    for (let round = 1; (await this.queued()) > 0; round++) {
+      if (round > MAX_ROUNDS) throw new Error(`the queue was not drained in ${MAX_ROUNDS} rounds`);
+      await each(round);
+      await this.once(drain);
+    }
+    drain.wallMs += performance.now() - started;
+    drain.admittedInAll += (await this.admittedSoFar()) - before;
+  }
+}
+
+const emptyDrain = (): Drain => ({ tickMs: [], admitted: 0, admittedInAll: 0, wallMs: 0 });
+
+async function watch(platform: BuildsPlatform, uuid: string): Promise<boolean> {
+  const [row] = await platform.sql<{ status: string }>("SELECT status FROM builds WHERE build_uuid = $1", [
+    uuid,
+  ]);
+  return row?.status !== "queued";
+}
+
+/** An account named `<prefix>-<n>` in another shard than `other` (any account when there is one shard). */
+async function accountAwayFrom(platform: BuildsPlatform, prefix: string, other: string, shards: number) {
+  const avoid = await shardOfAccount(platform, other, shards);
+  for (let n = 0; ; n++) {
+    const account = `${prefix}-${n}`;
+    if (shards === 1 || (await shardOfAccount(platform, account, shards)) !== avoid) return account;
+  }
+}
+
+async function runMode(shards: number): Promise<ModeResult> {
+  const platform = await startBuildsPlatform({ builds: platformConfig(shards) });
+  try {
+    const rounds = new Rounds(platform, await schedulerStubs(platform, shards));
+    // Warm-up: the first connections, objects and leases are not in the figures.
+    await queueBuilds(platform, spreadQueue(`warm-${shards}`, LIMITS.global * 2));
+    await rounds.drain(emptyDrain());
+
+    const baseline = emptyDrain();
+    let idleBaselineMs: number[] = [];
+    for (let i = 0; i < BASELINE_REPEATS; i++) {
+      await queueBuilds(platform, spreadQueue(`base-${shards}`, BASELINE_ACCOUNTS), i * 10_000);
+      if (i === 0) idleBaselineMs = await rounds.idle();
+      await rounds.drain(baseline);
+    }
+
+    const mix = emptyDrain();
+    const mixSingle: Fairness = { rounds: undefined, ms: undefined };
+    const accounts = mixedQueue(`mix-${shards}`, QUEUED, ACCOUNTS, BIG);
+    await queueBuilds(platform, accounts, 1_000_000);
+    const idleMixMs = await rounds.idle();
+    const single = await accountAwayFrom(platform, `mix-${shards}-single`, `mix-${shards}-big`, shards);
+    let singleUuid: string | undefined;
+    let queuedAt = 0;
+    let queuedRound = 0;
+    await rounds.drain(mix, async (round) => {
+      if (round === 5) {
+        [singleUuid] = await queueBuilds(platform, [single], 100_000_000);
+        queuedAt = performance.now();
+        queuedRound = round;
+      } else if (singleUuid && mixSingle.rounds === undefined && (await watch(platform, singleUuid))) {
+        mixSingle.rounds = round - queuedRound;
+        mixSingle.ms = performance.now() - queuedAt;
+      }
+    });
+
+    const bigSingle = await bigAgainstSingle(platform, rounds, shards);
+    return { shards, idleBaselineMs, idleMixMs, baseline, mix, mixSingle, bigSingle };
+  } finally {
+    await platform.stop();
+  }
+}
+
+/** One account with `BIG` queued builds; after three rounds, one build of another account. */
+async function bigAgainstSingle(platform: BuildsPlatform, rounds: Rounds, shards: number): Promise<Fairness> {
+  const big = `big-${shards}`;
+  await queueBuilds(
+    platform,
+    Array.from({ length: BIG }, () => big),
+    200_000_000,
+  );
+  const scratch = emptyDrain();
+  for (let i = 0; i < 3; i++) await rounds.once(scratch);
+  const single = await accountAwayFrom(platform, `big-${shards}-single`, big, shards);
+  const [uuid] = await queueBuilds(platform, [single], 300_000_000);
+  const queuedAt = performance.now();
+  for (let round = 1; round <= MAX_ROUNDS; round++) {
+    await rounds.once(scratch);
+    if (await watch(platform, uuid!)) {
+      await platform.sql(
+        "UPDATE builds SET status = 'stopped', build_outcome = 'cancelled' WHERE status = 'queued'",
+      );
+      return { rounds: round, ms: performance.now() - queuedAt };
+    }
+  }
+  return { rounds: undefined, ms: undefined };
+}
+
+/** The same two fairness workloads with a statement run from Node. */
+async function fairnessFromNode(db: pg.Client, platform: BuildsPlatform, statement: Statement) {
+  await clearBuilds(db);
+  await seedFromNode(
+    db,
+    platform,
+    Array.from({ length: BIG }, () => `node-${statement}-big`),
+  );
+  for (let i = 0; i < 3; i++) await roundsUntilAdmitted(db, statement, LIMITS, "none", 1);
+  const [single] = await queueBuilds(platform, [`node-${statement}-single`], 300_000_000);
+  const big = await roundsUntilAdmitted(db, statement, LIMITS, single!, MAX_ROUNDS);
+
+  await clearBuilds(db);
+  await seedFromNode(db, platform, mixedQueue(`node-${statement}-mix`, QUEUED, ACCOUNTS, BIG), 1_000_000);
+  for (let i = 0; i < 4; i++) await roundsUntilAdmitted(db, statement, LIMITS, "none", 1);
+  const [mixSingle] = await queueBuilds(platform, [`node-${statement}-mix-single`], 100_000_000);
+  const mix = await roundsUntilAdmitted(db, statement, LIMITS, mixSingle!, MAX_ROUNDS);
+  await clearBuilds(db);
+  return { big, mix };
+}
+
+// ---- report -----------------------------------------------------------------------------------------
+
+function drainLine(name: string, d: Drain): string {
+  const busy = d.tickMs.reduce((a, b) => a + b, 0);
+  return [
+    name.padEnd(30),
+    `rounds ${String(d.tickMs.length).padStart(4)}`,
+    `admitted ${String(d.admitted).padStart(6)} (${d.admittedInAll} in all)`,
+    `round p50 ${ms(percentile(d.tickMs, 50)).padStart(7)}`,
+    `p90 ${ms(percentile(d.tickMs, 90)).padStart(7)}`,
+    `p99 ${ms(percentile(d.tickMs, 99)).padStart(7)}`,
+    `max ${ms(Math.max(...d.tickMs)).padStart(7)}`,
+    `admitted/s ${((d.admitted / busy) * 1000).toFixed(0).padStart(5)} in rounds,`,
+    `${((d.admitted / d.wallMs) * 1000).toFixed(0).padStart(5)} with the releases`,
+  ].join("  ");
+}
+
+const rate = (d: Drain) => d.admitted / d.tickMs.reduce((a, b) => a + b, 0);
+const roundsText = (f: { rounds: number | undefined; ms?: number | undefined }) =>
+  f.rounds === undefined ? "never" : `round ${f.rounds}${f.ms === undefined ? "" : ` (${ms(f.ms)})`}`;
+
+async function main() {
+  const load = loadavg().map((l) => l.toFixed(2));
+  // Miniflare prints the Workers' logs with console.log; the figures are printed at the end.
+  const print = console.log;
+  console.log = () => {};
+  let statements: StatementFigure[] = [];
+  const node: Record<Statement, { big: number | undefined; mix: number | undefined }> = {
+    current: { big: undefined, mix: undefined },
+    replaced: { big: undefined, mix: undefined },
+  };
+  const modes: ModeResult[] = [];
+  try {
+    {
+      const platform = await startBuildsPlatform({ builds: platformConfig(1) });
+      const db = await connect(platform);
+      try {
+        statements = await statementAlone(db, platform);
+        for (const statement of ["replaced", "current"] as const) {
+          node[statement] = await fairnessFromNode(db, platform, statement);
+        }
+      } finally {
+        await db.end();
+        await platform.stop();
+      }
+    }
+    for (const shards of [1, SHARDS]) modes.push(await runMode(shards));
+  } finally {
+    console.log = print;
+  }
+  console.log(`load average at start: ${load.join(" ")}`);
+  console.log(
+    `limits: ${LIMITS.perAccount} per account, ${LIMITS.global} global; queues: ${QUEUED} builds across ` +
+      `${ACCOUNTS} accounts (${BIG} of them in one account, older than the rest), baseline ` +
+      `${BASELINE_ACCOUNTS} builds in ${BASELINE_ACCOUNTS} accounts`,
+  );
+  console.log("\n1. the admission statement alone (Node, rolled back), median and p90 of", STATEMENT_RUNS);
+  const base = (statement: Statement) =>
+    percentile(
+      statements.find((f) => f.statement === statement && f.shape.startsWith(`${BASELINE_ACCOUNTS} `))!.ms,
+      50,
+    );
+  for (const f of statements) {
+    const p50 = percentile(f.ms, 50);
+    console.log(
+      `${f.statement.padEnd(9)} ${f.shape.padEnd(30)} p50 ${ms(p50).padStart(7)}  p90 ${ms(percentile(f.ms, 90)).padStart(7)}` +
+        `  ${(p50 / base(f.statement)).toFixed(1)}x its baseline`,
+    );
+  }
+  for (const shape of new Set(statements.map((f) => f.shape))) {
+    const of = (s: Statement) =>
+      percentile(statements.find((f) => f.shape === shape && f.statement === s)!.ms, 50);
+    console.log(`ratio replaced / current, ${shape}: ${(of("replaced") / of("current")).toFixed(2)}x`);
+  }
+  console.log(
+    `\n2a. rounds on workerd that admit nothing (global limit reached; tick over RPC), p50 and p90 of ${IDLE_ROUNDS}`,
+  );
+  for (const m of modes) {
+    const name = m.shards === 1 ? "one scheduler" : `${m.shards} shards`;
+    const line = (what: string, xs: number[]) =>
+      `${`${name}, ${what}`.padEnd(30)} p50 ${ms(percentile(xs, 50)).padStart(7)}  p90 ${ms(percentile(xs, 90)).padStart(7)}`;
+    console.log(line("baseline", m.idleBaselineMs));
+    console.log(line(`${QUEUED} queued`, m.idleMixMs));
+    console.log(
+      `ratio ${name}: ${(percentile(m.idleMixMs, 50) / percentile(m.idleBaselineMs, 50)).toFixed(2)}x the baseline's p50`,
+    );
+  }
+  console.log(
+    "\n2b. rounds on workerd that admit (tick over RPC; the BuildBuddy starts they make run meanwhile; releases between rounds)",
+  );
+  for (const m of modes) {
+    const name = m.shards === 1 ? "one scheduler" : `${m.shards} shards`;
+    console.log(drainLine(`${name}, baseline`, m.baseline));
+    console.log(drainLine(`${name}, ${QUEUED} queued`, m.mix));
+    console.log(
+      `ratio ${name}: round p50 ${(percentile(m.mix.tickMs, 50) / percentile(m.baseline.tickMs, 50)).toFixed(2)}x ` +
+        `the baseline's, admitted/s ${(rate(m.mix) / rate(m.baseline)).toFixed(2)}x; mean admitted per round ` +
+        `${(m.mix.admitted / m.mix.tickMs.length).toFixed(1)}`,
+    );
+  }
+  if (modes.length === 2) {
+    const [one, sharded] = modes as [ModeResult, ModeResult];
+    console.log(
+      `ratio ${sharded.shards} shards / one scheduler, ${QUEUED} queued: admitted/s ${(rate(sharded.mix) / rate(one.mix)).toFixed(2)}x, ` +
+        `round p50 ${(percentile(sharded.mix.tickMs, 50) / percentile(one.mix.tickMs, 50)).toFixed(2)}x`,
+    );
+  }
+  console.log("\n3. fairness: the round, after it was queued, that admits another account's single build");
+  for (const m of modes) {
+    const name = m.shards === 1 ? "one scheduler" : `${m.shards} shards`;
+    console.log(
+      `${name.padEnd(14)} against ${BIG} queued in one account: ${roundsText(m.bigSingle)}; ` +
+        `in the ${QUEUED}-build drain: ${roundsText(m.mixSingle)}`,
+    );
+  }
+  for (const s of ["current", "replaced"] as const) {
+    console.log(
+      `${`${s} (Node)`.padEnd(14)} against ${BIG} queued in one account: ${roundsText({ rounds: node[s].big })}; ` +
+        `in the ${QUEUED}-build drain: ${roundsText({ rounds: node[s].mix })}`,
+    );
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: Error) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
