@@ -154,7 +154,8 @@ async function waitUntilReady(dataDir: string, server: ChildProcess, log: () => 
     } catch {
       // not written yet
     }
-    if (Date.now() > deadline) throw new Error(`postgres did not accept connections in 30 s: ${log().trim()}`);
+    if (Date.now() > deadline)
+      throw new Error(`postgres did not accept connections in 30 s: ${log().trim()}`);
     await new Promise((r) => setTimeout(r, 10));
   }
 }
