@@ -12,9 +12,12 @@ import { percentile, sleep } from "./stats";
  * PostgreSQL through Hyperdrive, a Worker with 200 builds) under a closed-loop load generator in this
  * process, against two baselines on the same workerd binary and machine: the Client Worker's own
  * `/api/health` (its middleware, no token, no database) and a bare Hono route in a Miniflare of its own.
- * A third, the floor of the route's design, is Node alone opening a PostgreSQL connection per request as
- * the Worker does and running one page query. Routes take turns, round by round, so that each sees the
- * same machine load.
+ * Floors of the route's design: a Worker that only opens and closes the client it opens per request
+ * through a Hyperdrive binding pointed at the same local Hyperdrive (the socket driven by hand, then
+ * node-postgres' connect and end); Node alone opening a client per request through the local Hyperdrive
+ * and running one page query; and the same with a PostgreSQL server connection of its own per request,
+ * which is what every request paid before the local Hyperdrive pooled. Routes take turns, round by round,
+ * so that each sees the same machine load.
  */
 const CONCURRENCY = Number(process.env.BENCH_API_CONCURRENCY ?? 16);
 const SECONDS = Number(process.env.BENCH_API_SECONDS ?? 10);
@@ -23,6 +26,7 @@ const BUILDS = Number(process.env.BENCH_API_BUILDS ?? 200);
 const WARMUP_MS = 1000;
 const ACCOUNT = "bench-api";
 const BARE_ENTRY = path.join(__dirname, "workers", "bare-hono.ts");
+const PROBE_ENTRY = path.join(__dirname, "workers", "hyperdrive-probe.ts");
 
 interface Target {
   name: string;
@@ -66,25 +70,47 @@ async function load(target: Target, durationMs: number): Promise<Load> {
   return { requests: latencies.length, errors, ms: performance.now() - start, latencies };
 }
 
-async function bareHono(): Promise<{ url: string; mf: Miniflare }> {
-  const bundle = await bundleWorker(BARE_ENTRY, { nodejsCompat: false });
+/**
+ * The baseline's bare Hono route, and the probe of what opening a client through a Hyperdrive binding
+ * costs a Worker, its binding pointed at the platform's local Hyperdrive: two Workers in a Miniflare of
+ * their own.
+ */
+async function bareWorkers(hyperdriveUrl: string): Promise<{ bare: string; probe: string; mf: Miniflare }> {
+  const [bare, probe] = await Promise.all([
+    bundleWorker(BARE_ENTRY, { nodejsCompat: false }),
+    bundleWorker(PROBE_ENTRY, { nodejsCompat: true }),
+  ]);
+  const worker = (name: string, contents: string) => ({
+    name,
+    modules: [{ type: "ESModule" as const, path: "index.js", contents }],
+    compatibilityDate: "2026-10-01",
+    compatibilityFlags: ["nodejs_compat"],
+    // As the local target serves each Worker: its own socket, not through Miniflare's entry Worker.
+    unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
+  });
   const mf = new Miniflare(
     convertV4MiniflareOptions({
-      modules: [{ type: "ESModule", path: "index.js", contents: bundle.content }],
-      compatibilityDate: "2026-10-01",
-      compatibilityFlags: ["nodejs_compat"],
-      // As the local target serves each Worker: its own socket, not through Miniflare's entry Worker.
-      unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
+      workers: [
+        worker("bare", bare.content),
+        { ...worker("probe", probe.content), hyperdrives: { HYPERDRIVE: hyperdriveUrl } },
+      ],
     }),
   );
-  return { url: (await mf.unsafeGetDirectURL()).toString(), mf };
+  const url = async (name: string) => (await mf.unsafeGetDirectURL(name)).toString().replace(/\/$/, "");
+  return { bare: await url("bare"), probe: await url("probe"), mf };
 }
 
 async function main() {
   const platform = await startBuildsPlatform();
-  let bare: Awaited<ReturnType<typeof bareHono>> | undefined;
+  let bare: Awaited<ReturnType<typeof bareWorkers>> | undefined;
   try {
-    bare = await bareHono();
+    // The Client Worker opens a client per request through its Hyperdrive binding, which on the local
+    // target is a pool of warm connections; without it, each request's own server connection (as the
+    // application role, SCRAM authentication, a new backend process).
+    const hyperdrive = platform.target.plan.hyperdrives[0];
+    const pooledUrl = hyperdrive && platform.target.hyperdrives[hyperdrive.id];
+    if (!hyperdrive || !pooledUrl) throw new Error("the local stack has no Hyperdrive config");
+    bare = await bareWorkers(pooledUrl);
     const token = await platform.token(ACCOUNT);
     const api = client(platform.api).call;
     const worker = await api<{ id: string }>("POST", "/api/workers", { token, body: { name: "bench-api" } });
@@ -109,17 +135,13 @@ async function main() {
     if (first.status !== 200 || first.json.result.length !== 20 || !first.json.result_info?.cursor)
       throw new Error(`the builds list answered ${first.status}: ${first.text.slice(0, 500)}`);
 
-    // What one request's own PostgreSQL connection costs: the Client Worker opens one per request (through
-    // Hyperdrive, which the local target does not pool), as the application role with SCRAM authentication.
-    const hyperdrive = platform.target.plan.hyperdrives[0];
-    if (!hyperdrive) throw new Error("the local stack has no Hyperdrive config");
     const server = new URL(platform.target.postgres);
     const appUrl = hyperdriveOriginUrl(hyperdrive.origin, {
       host: server.hostname,
       port: Number(server.port),
     });
-    const connectAndList = async () => {
-      const db = new pg.Client({ connectionString: appUrl });
+    const connectAndList = (url: string) => async () => {
+      const db = new pg.Client({ connectionString: url });
       await db.connect();
       try {
         const rows = await db.query(
@@ -133,14 +155,23 @@ async function main() {
     };
 
     const targets: Target[] = [
-      { name: "baseline  bare Hono GET / (own Miniflare)", send: get(bare.url) },
+      { name: "baseline  bare Hono GET / (own Miniflare)", send: get(bare.bare) },
       { name: "client    GET /api/health (no token, no DB)", send: get(`${platform.api}/api/health`) },
       {
         name: "client    GET /api/workers/:id/builds (page of 20)",
         send: get(`${platform.api}${listPath}`, { authorization: `Bearer ${token}` }),
       },
-      { name: "floor     Node pg: own connection, page query, close", send: connectAndList },
+      { name: "probe     Worker: Hyperdrive socket, startup, close", send: get(`${bare.probe}/socket`) },
+      { name: "probe     Worker: pg client connect + end", send: get(`${bare.probe}/client`) },
+      { name: "floor     Node pg via the local Hyperdrive: page query", send: connectAndList(pooledUrl) },
+      { name: "unpooled  Node pg: own server connection, page query", send: connectAndList(appUrl) },
     ];
+    const originConnections = async () =>
+      (
+        await platform.sql<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'local-hyperdrive'`,
+        )
+      )[0]?.n ?? 0;
     for (const t of targets) await load(t, WARMUP_MS);
     const results = targets.map(() => ({ requests: 0, errors: 0, ms: 0, latencies: [] as number[] }));
     for (let r = 0; r < ROUNDS; r++) {
@@ -168,7 +199,15 @@ async function main() {
           ` ${percentile(l.latencies, 99).toFixed(1).padStart(6)} ms  ${l.errors}`,
       );
     }
-    const [b, h, list, floor] = results as [Load, Load, Load, Load];
+    const [b, h, list, socketOnly, clientOnly, floor, unpooled] = results as [
+      Load,
+      Load,
+      Load,
+      Load,
+      Load,
+      Load,
+      Load,
+    ];
     const p99 = (l: Load) => percentile(l.latencies, 99);
     console.log(
       `ratio     builds list / bare Hono: ${(rps(list) / rps(b)).toFixed(2)}x requests/s, ` +
@@ -179,8 +218,20 @@ async function main() {
         `${(p99(list) / p99(h)).toFixed(1)}x p99`,
     );
     console.log(
-      `ratio     builds list / Node pg connect+query: ${(rps(list) / rps(floor)).toFixed(2)}x requests/s, ` +
-        `${(p99(list) / p99(floor)).toFixed(1)}x p99`,
+      `ratio     builds list / Node pg via the local Hyperdrive: ${(rps(list) / rps(floor)).toFixed(2)}x ` +
+        `requests/s, ${(p99(list) / p99(floor)).toFixed(1)}x p99`,
+    );
+    console.log(
+      `ratio     Node pg via the local Hyperdrive / own server connection: ` +
+        `${(rps(floor) / rps(unpooled)).toFixed(2)}x requests/s`,
+    );
+    console.log(
+      `ratio     a Worker's Hyperdrive socket alone / bare Hono: ${(rps(socketOnly) / rps(b)).toFixed(2)}x; ` +
+        `with pg's connect and end: ${(rps(clientOnly) / rps(b)).toFixed(2)}x requests/s`,
+    );
+    const served = list.requests + socketOnly.requests + clientOnly.requests + floor.requests;
+    console.log(
+      `pool      ${await originConnections()} origin connections open after ${served} requests through it`,
     );
   } finally {
     await bare?.mf.dispose();

@@ -41,6 +41,8 @@ export interface LocalTarget {
   workers: Record<string, string>;
   /** Superuser URL of the PostgreSQL the target uses. */
   postgres: string;
+  /** Hyperdrive config id → URL of the local pool its bindings connect to. */
+  hyperdrives: Record<string, string>;
   /** Where requests for custom domains and routes go, by `Host`. */
   entryUrl: string;
   plan: LocalPlan;
@@ -400,6 +402,7 @@ export async function startLocalTarget(options: LocalTargetOptions = {}): Promis
     return {
       workers,
       postgres: postgresUrl,
+      hyperdrives: Object.fromEntries(hyperdriveUrls),
       entryUrl,
       plan,
       mf,

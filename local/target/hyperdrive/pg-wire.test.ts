@@ -86,6 +86,8 @@ describe("PostgreSQL wire pieces", () => {
   });
 
   it("answers an MD5 challenge as PostgreSQL computes it: md5(md5(password + user) + salt)", () => {
-    expect(md5Password("app", "secret", Buffer.from([1, 2, 3, 4]))).toBe("md5911f527656472583a006e7727877b33e");
+    expect(md5Password("app", "secret", Buffer.from([1, 2, 3, 4]))).toBe(
+      "md5911f527656472583a006e7727877b33e",
+    );
   });
 });

@@ -63,6 +63,10 @@ const [PARSE, CLOSE, TERMINATE, PASSWORD] = ["P", "C", "X", "p"].map(code) as [
   number,
   number,
 ];
+const ASK_PASSWORD = authenticationCleartextPassword();
+const READY = readyForQuery("I");
+const DISCARD_ALL = query("DISCARD ALL");
+const SYNC = sync();
 /** Extended-query messages that the origin answers only at the next Sync or Flush. */
 const WAITS_FOR_SYNC = new Set(["P", "B", "D", "E", "C"].map(code));
 
@@ -204,7 +208,7 @@ class ClientSession implements OriginSink {
       this.write(negotiateProtocolVersion(0, unrecognized));
     this.reader.typed = true;
     this.phase = "password";
-    this.write(authenticationCleartextPassword());
+    this.write(ASK_PASSWORD);
   }
 
   private password(msg: Buffer): void {
@@ -218,17 +222,10 @@ class ClientSession implements OriginSink {
       return;
     }
     this.phase = "opening";
-    this.server.parameters().then(
-      (params) => {
+    this.server.welcome().then(
+      (welcome) => {
         if (this.phase !== "opening") return;
-        this.write(
-          Buffer.concat([
-            authenticationOk(),
-            ...params.map(([name, value]) => parameterStatus(name, value)),
-            backendKeyData(this.key.pid, this.key.secret),
-            readyForQuery("I"),
-          ]),
-        );
+        this.write(Buffer.concat([welcome, backendKeyData(this.key.pid, this.key.secret), READY]));
         this.phase = "ready";
         this.receive(Buffer.alloc(0));
       },
@@ -292,11 +289,11 @@ class ClientSession implements OriginSink {
         const first: Buffer[] = [];
         let answers = 0;
         if (conn.dirty) {
-          first.push(query("DISCARD ALL"));
+          first.push(DISCARD_ALL);
           answers++;
         }
         if (this.statements.size > 0) {
-          first.push(...this.statements.values(), sync());
+          first.push(...this.statements.values(), SYNC);
           answers++;
         }
         const queued = Buffer.concat(this.queued);
@@ -314,6 +311,7 @@ class ClientSession implements OriginSink {
 class PoolServer {
   readonly sessions = new Map<number, ClientSession>();
   private nextPid = 1;
+  private welcomed?: Buffer;
 
   constructor(readonly pool: OriginPool) {}
 
@@ -322,10 +320,17 @@ class PoolServer {
     this.sessions.set(pid, new ClientSession(socket, this, pid));
   }
 
-  /** The origin's ParameterStatus values, which a client gets at startup; the first client opens a connection. */
-  async parameters(): Promise<[string, string][]> {
-    if (!this.pool.params) this.pool.release(await this.pool.acquire().connection);
-    return this.pool.params ?? [];
+  /**
+   * AuthenticationOk and the origin's ParameterStatus values, which every client gets at startup; the
+   * first client has a connection opened to learn them.
+   */
+  async welcome(): Promise<Buffer> {
+    if (!this.welcomed) {
+      if (!this.pool.params) this.pool.release(await this.pool.acquire().connection);
+      const params = this.pool.params ?? [];
+      this.welcomed = Buffer.concat([authenticationOk(), ...params.map(([k, v]) => parameterStatus(k, v))]);
+    }
+    return this.welcomed;
   }
 
   /** A CancelRequest for a client session goes to the origin backend that runs its query, if any. */
