@@ -213,6 +213,7 @@ export async function startLocalBuildRunners(
   const stop = async () => {
     stopped = true;
     await spawning?.catch(() => undefined);
+    if (started.length === 0) return;
     // Only what this module loads at stop: the sandbox's clean-up would slow every start down.
     const { removeSandboxLeftovers } = require("../../workers-src/builds/runner/sandbox") as typeof Sandbox;
     await Promise.all(
