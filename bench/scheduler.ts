@@ -20,18 +20,24 @@ import {
 import { ms, percentile } from "./stats";
 
 /**
- * The scheduler at scale, on the local target (workerd, embedded PostgreSQL):
+ * The scheduler at scale, on the local target (workerd, embedded PostgreSQL, the local Hyperdrive pool):
  *
  * 1. The admission statement alone, from Node in a rolled-back transaction (median of
  *    `STATEMENT_RUNS`): the current one and the one it replaced, with 100 builds queued (one in each of 100
  *    accounts: the baseline), 10,000 across 1,000 accounts (1,000 of them in one account, all older than
  *    the rest) and 100,000 across 1,000.
  * 2. Admission on workerd: the real BuildScheduler objects' `tick` called over RPC, one round after the
- *    other, draining the 10,000 builds; after each round every admitted build is released (stopped in
- *    PostgreSQL: the bench stands in for builds that end at once). The builds have no trigger, so the
- *    BuildBuddy each admitted build really gets finds nothing to run after one query (a cheap stand-in for
- *    the start of a build). Baseline: the same rounds over 100 builds in 100 accounts, 20 times. Once with
- *    one scheduler, once with `SHARDS` shards whose rounds run side by side (plus the coordinator).
+ *    other. Each round is timed from Node (through Miniflare's RPC proxy, whose own cost is measured as
+ *    the floor: a call that does nothing) and inside the objects (the tick's own clock: its statements and
+ *    lease requests; the slowest shard's). (a) Rounds at the global limit, which admit nothing but still
+ *    find and rank every account waiting; (b) rounds draining the 10,000 builds: after each round every
+ *    admitted build is released (stopped in PostgreSQL: the bench stands in for builds that end at once).
+ *    The builds have no trigger, so the BuildBuddy each admitted build really gets finds nothing to run
+ *    after one query (a cheap stand-in for the start of a build); the scheduler does not wait for those
+ *    starts, but on the local target every object runs on the one workerd, so a round that admits is
+ *    slowed by the starts it makes. Baseline: the same over 100 builds in 100 accounts (drained 20 times).
+ *    Once with one scheduler, once with `SHARDS` shards whose ticks run side by side (and the capacity
+ *    coordinator).
  * 3. Fairness, with the global limit binding (per account 100, global 50): a single build of another
  *    account, queued once the account with 1,000 builds has been admitted for three rounds; and one
  *    queued in round 5 of the 10,000-build drain: in which round after it was queued it is admitted, and
@@ -114,8 +120,13 @@ async function statementAlone(db: pg.Client, platform: BuildsPlatform): Promise<
 
 // ---- 2 and 3. rounds on workerd, and fairness -------------------------------------------------------
 
-interface Drain {
-  tickMs: number[];
+/** Round times seen from Node (over Miniflare's RPC proxy) and inside the objects (the slowest shard). */
+interface Timing {
+  nodeMs: number[];
+  objectMs: number[];
+}
+
+interface Drain extends Timing {
   /** Admitted by the rounds' ticks. */
   admitted: number;
   /** Admitted in all, as PostgreSQL counts them (a sharded scheduler's shards also tick when nudged). */
@@ -131,9 +142,11 @@ interface Fairness {
 
 interface ModeResult {
   shards: number;
+  /** A call from Node to the scheduler that does nothing (`limits`): the RPC proxy's own cost. */
+  rpcFloorMs: number[];
   /** Rounds that admit nothing because the global limit is reached: the scheduler's own cost. */
-  idleBaselineMs: number[];
-  idleMixMs: number[];
+  idleBaseline: Timing;
+  idleMix: Timing;
   baseline: Drain;
   mix: Drain;
   mixSingle: Fairness;
@@ -146,36 +159,64 @@ class Rounds {
     private readonly stubs: SchedulerStub[],
   ) {}
 
-  /** One round: every scheduler object ticks (side by side), then every admitted build is released. */
-  async once(drain: Drain): Promise<string[]> {
+  /** Every scheduler object ticks, side by side; answers what they admitted. */
+  async tick(timing: Timing): Promise<string[]> {
     const started = performance.now();
     const results = await Promise.all(this.stubs.map((s) => s.tick()));
-    drain.tickMs.push(performance.now() - started);
-    const admitted = results.flatMap((r) => r.admitted);
+    timing.nodeMs.push(performance.now() - started);
+    timing.objectMs.push(Math.max(...results.map((r) => r.ms)));
+    return results.flatMap((r) => r.admitted);
+  }
+
+  /** One round: a tick, then every admitted build is released. */
+  async once(drain: Drain): Promise<string[]> {
+    const admitted = await this.tick(drain);
     drain.admitted += admitted.length;
+    await this.heldWithinLimits();
     await releaseAll(this.platform);
     return admitted;
+  }
+
+  async rpcFloor(): Promise<number[]> {
+    const times: number[] = [];
+    for (let i = 0; i < IDLE_ROUNDS; i++) {
+      const started = performance.now();
+      await this.stubs[0]!.limits();
+      times.push(performance.now() - started);
+    }
+    return times;
   }
 
   /**
    * Fills the global limit (rounds with nothing released), then times `IDLE_ROUNDS` rounds that admit
    * nothing: the statement still finds every account waiting, but no BuildBuddy is started.
    */
-  async idle(): Promise<number[]> {
-    for (let i = 0; (await heldNow(this.platform)).total < LIMITS.global; i++) {
-      if (i === 20) throw new Error("20 rounds did not fill the global limit");
-      await Promise.all(this.stubs.map((s) => s.tick()));
+  async idle(): Promise<Timing> {
+    // Until a round admits nothing at the limit: a shard nudged by the coordinator may still be admitting,
+    // and a round's tick joins a tick in flight, whose admissions it answers.
+    for (let i = 0; ; i++) {
+      if (i === 50) throw new Error("50 rounds did not fill the global limit");
+      const admitted = await this.tick(emptyTiming());
+      const held = await this.heldWithinLimits();
+      if (admitted.length === 0 && held >= LIMITS.global) break;
     }
-    const times: number[] = [];
+    const timing = emptyTiming();
     for (let i = 0; i < IDLE_ROUNDS; i++) {
-      const started = performance.now();
-      const admitted = (await Promise.all(this.stubs.map((s) => s.tick()))).flatMap((r) => r.admitted);
-      times.push(performance.now() - started);
+      const admitted = await this.tick(timing);
+      const held = await this.heldWithinLimits();
       if (admitted.length > 0)
-        throw new Error(`a round at the global limit admitted ${admitted.length} builds`);
+        throw new Error(`a round at the global limit admitted ${admitted.length} builds (${held} held)`);
     }
     await releaseAll(this.platform);
-    return times;
+    return timing;
+  }
+
+  /** Builds held now; throws if that is more than the global limit. */
+  async heldWithinLimits(): Promise<number> {
+    const { total } = await heldNow(this.platform);
+    if (total > LIMITS.global)
+      throw new Error(`${total} builds held, above the global limit of ${LIMITS.global}`);
+    return total;
   }
 
   async queued(): Promise<number> {
@@ -206,7 +247,8 @@ class Rounds {
   }
 }
 
-const emptyDrain = (): Drain => ({ tickMs: [], admitted: 0, admittedInAll: 0, wallMs: 0 });
+const emptyTiming = (): Timing => ({ nodeMs: [], objectMs: [] });
+const emptyDrain = (): Drain => ({ ...emptyTiming(), admitted: 0, admittedInAll: 0, wallMs: 0 });
 
 async function watch(platform: BuildsPlatform, uuid: string): Promise<boolean> {
   const [row] = await platform.sql<{ status: string }>("SELECT status FROM builds WHERE build_uuid = $1", [
@@ -231,12 +273,13 @@ async function runMode(shards: number): Promise<ModeResult> {
     // Warm-up: the first connections, objects and leases are not in the figures.
     await queueBuilds(platform, spreadQueue(`warm-${shards}`, LIMITS.global * 2));
     await rounds.drain(emptyDrain());
+    const rpcFloorMs = await rounds.rpcFloor();
 
     const baseline = emptyDrain();
-    let idleBaselineMs: number[] = [];
+    let idleBaseline = emptyTiming();
     for (let i = 0; i < BASELINE_REPEATS; i++) {
       await queueBuilds(platform, spreadQueue(`base-${shards}`, BASELINE_ACCOUNTS), i * 10_000);
-      if (i === 0) idleBaselineMs = await rounds.idle();
+      if (i === 0) idleBaseline = await rounds.idle();
       await rounds.drain(baseline);
     }
 
@@ -244,7 +287,7 @@ async function runMode(shards: number): Promise<ModeResult> {
     const mixSingle: Fairness = { rounds: undefined, ms: undefined };
     const accounts = mixedQueue(`mix-${shards}`, QUEUED, ACCOUNTS, BIG);
     await queueBuilds(platform, accounts, 1_000_000);
-    const idleMixMs = await rounds.idle();
+    const idleMix = await rounds.idle();
     const single = await accountAwayFrom(platform, `mix-${shards}-single`, `mix-${shards}-big`, shards);
     let singleUuid: string | undefined;
     let queuedAt = 0;
@@ -261,7 +304,16 @@ async function runMode(shards: number): Promise<ModeResult> {
     });
 
     const bigSingle = await bigAgainstSingle(platform, rounds, shards);
-    return { shards, idleBaselineMs, idleMixMs, baseline, mix, mixSingle, bigSingle };
+    return {
+      shards,
+      rpcFloorMs,
+      idleBaseline,
+      idleMix,
+      baseline,
+      mix,
+      mixSingle,
+      bigSingle,
+    };
   } finally {
     await platform.stop();
   }
@@ -292,6 +344,11 @@ async function bigAgainstSingle(platform: BuildsPlatform, rounds: Rounds, shards
   return { rounds: undefined, ms: undefined };
 }
 
+interface NodeFairness {
+  big: number | undefined;
+  mix: number | undefined;
+}
+
 /** The same two fairness workloads with a statement run from Node. */
 async function fairnessFromNode(db: pg.Client, platform: BuildsPlatform, statement: Statement) {
   await clearBuilds(db);
@@ -315,24 +372,98 @@ async function fairnessFromNode(db: pg.Client, platform: BuildsPlatform, stateme
 
 // ---- report -----------------------------------------------------------------------------------------
 
-function drainLine(name: string, d: Drain): string {
-  const busy = d.tickMs.reduce((a, b) => a + b, 0);
-  return [
-    name.padEnd(30),
-    `rounds ${String(d.tickMs.length).padStart(4)}`,
-    `admitted ${String(d.admitted).padStart(6)} (${d.admittedInAll} in all)`,
-    `round p50 ${ms(percentile(d.tickMs, 50)).padStart(7)}`,
-    `p90 ${ms(percentile(d.tickMs, 90)).padStart(7)}`,
-    `p99 ${ms(percentile(d.tickMs, 99)).padStart(7)}`,
-    `max ${ms(Math.max(...d.tickMs)).padStart(7)}`,
-    `admitted/s ${((d.admitted / busy) * 1000).toFixed(0).padStart(5)} in rounds,`,
-    `${((d.admitted / d.wallMs) * 1000).toFixed(0).padStart(5)} with the releases`,
-  ].join("  ");
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+const p = (xs: number[], q: number) => ms(percentile(xs, q)).padStart(7);
+const modeName = (m: ModeResult) => (m.shards === 1 ? "one scheduler" : `${m.shards} shards`);
+
+function timingText(t: Timing): string {
+  return `seen from Node p50 ${p(t.nodeMs, 50)} p90 ${p(t.nodeMs, 90)}   in the objects p50 ${p(t.objectMs, 50)} p90 ${p(t.objectMs, 90)}`;
 }
 
-const rate = (d: Drain) => d.admitted / d.tickMs.reduce((a, b) => a + b, 0);
+function drainLines(name: string, d: Drain): string[] {
+  return [
+    `${name.padEnd(28)} rounds ${String(d.nodeMs.length).padStart(4)}, admitted ${d.admitted} by them ` +
+      `(${d.admittedInAll} in all), ${(d.admitted / d.nodeMs.length).toFixed(1)} a round`,
+    `${"".padEnd(28)} ${timingText(d)}  p99 ${p(d.nodeMs, 99)} / ${p(d.objectMs, 99)}`,
+    `${"".padEnd(28)} admitted/s: ${rate(d).toFixed(0)} over the rounds, ${((d.admitted / d.wallMs) * 1000).toFixed(0)} ` +
+      `with the releases, ${objectRate(d).toFixed(0)} over the objects' own time`,
+  ];
+}
+
+/** Admissions per second over the rounds as Node saw them. */
+const rate = (d: Drain) => (d.admitted / sum(d.nodeMs)) * 1000;
+/** Admissions per second over the time the rounds took inside the scheduler objects. */
+const objectRate = (d: Drain) => (d.admitted / Math.max(1, sum(d.objectMs))) * 1000;
 const roundsText = (f: { rounds: number | undefined; ms?: number | undefined }) =>
   f.rounds === undefined ? "never" : `round ${f.rounds}${f.ms === undefined ? "" : ` (${ms(f.ms)})`}`;
+
+function report(statements: StatementFigure[], node: Record<Statement, NodeFairness>, modes: ModeResult[]) {
+  console.log("1. the admission statement alone (Node, rolled back), median and p90 of", STATEMENT_RUNS);
+  const base = (statement: Statement) =>
+    percentile(
+      statements.find((f) => f.statement === statement && f.shape.startsWith(`${BASELINE_ACCOUNTS} `))!.ms,
+      50,
+    );
+  for (const f of statements) {
+    const p50 = percentile(f.ms, 50);
+    console.log(
+      `${f.statement.padEnd(9)} ${f.shape.padEnd(30)} p50 ${p(f.ms, 50)}  p90 ${p(f.ms, 90)}` +
+        `  ${(p50 / base(f.statement)).toFixed(1)}x its baseline`,
+    );
+  }
+  for (const shape of new Set(statements.map((f) => f.shape))) {
+    const of = (s: Statement) =>
+      percentile(statements.find((f) => f.shape === shape && f.statement === s)!.ms, 50);
+    console.log(`ratio replaced / current, ${shape}: ${(of("replaced") / of("current")).toFixed(2)}x`);
+  }
+
+  console.log(`\n2a. rounds on workerd that admit nothing (global limit reached), ${IDLE_ROUNDS} each`);
+  for (const m of modes) {
+    console.log(
+      `${`${modeName(m)}, RPC floor`.padEnd(28)} seen from Node p50 ${p(m.rpcFloorMs, 50)} p90 ${p(m.rpcFloorMs, 90)}`,
+    );
+    console.log(`${`${modeName(m)}, baseline`.padEnd(28)} ${timingText(m.idleBaseline)}`);
+    console.log(`${`${modeName(m)}, ${QUEUED} queued`.padEnd(28)} ${timingText(m.idleMix)}`);
+    const ratio = (t: keyof Timing) =>
+      (percentile(m.idleMix[t], 50) / Math.max(1, percentile(m.idleBaseline[t], 50))).toFixed(2);
+    console.log(
+      `ratio ${modeName(m)}: ${ratio("nodeMs")}x the baseline's p50 from Node, ${ratio("objectMs")}x in the objects`,
+    );
+  }
+
+  console.log(
+    "\n2b. rounds on workerd that admit (with the BuildBuddy starts they make, on the same workerd; releases between)",
+  );
+  for (const m of modes) {
+    for (const line of drainLines(`${modeName(m)}, baseline`, m.baseline)) console.log(line);
+    for (const line of drainLines(`${modeName(m)}, ${QUEUED} queued`, m.mix)) console.log(line);
+    console.log(
+      `ratio ${modeName(m)}: admitted/s ${(rate(m.mix) / rate(m.baseline)).toFixed(2)}x the baseline's over the ` +
+        `rounds, ${(objectRate(m.mix) / objectRate(m.baseline)).toFixed(2)}x over the objects' time`,
+    );
+  }
+  if (modes.length === 2) {
+    const [one, sharded] = modes as [ModeResult, ModeResult];
+    console.log(
+      `ratio ${modeName(sharded)} / one scheduler, ${QUEUED} queued: admitted/s ${(rate(sharded.mix) / rate(one.mix)).toFixed(2)}x ` +
+        `over the rounds, ${(objectRate(sharded.mix) / objectRate(one.mix)).toFixed(2)}x over the objects' time`,
+    );
+  }
+
+  console.log("\n3. fairness: the round, after it was queued, that admits another account's single build");
+  for (const m of modes) {
+    console.log(
+      `${modeName(m).padEnd(16)} against ${BIG} queued in one account: ${roundsText(m.bigSingle)}; ` +
+        `in the ${QUEUED}-build drain: ${roundsText(m.mixSingle)}`,
+    );
+  }
+  for (const s of ["current", "replaced"] as const) {
+    console.log(
+      `${`${s} (Node)`.padEnd(16)} against ${BIG} queued in one account: ${roundsText({ rounds: node[s].big })}; ` +
+        `in the ${QUEUED}-build drain: ${roundsText({ rounds: node[s].mix })}`,
+    );
+  }
+}
 
 async function main() {
   const load = loadavg().map((l) => l.toFixed(2));
@@ -340,7 +471,7 @@ async function main() {
   const print = console.log;
   console.log = () => {};
   let statements: StatementFigure[] = [];
-  const node: Record<Statement, { big: number | undefined; mix: number | undefined }> = {
+  const node: Record<Statement, NodeFairness> = {
     current: { big: undefined, mix: undefined },
     replaced: { big: undefined, mix: undefined },
   };
@@ -367,73 +498,9 @@ async function main() {
   console.log(
     `limits: ${LIMITS.perAccount} per account, ${LIMITS.global} global; queues: ${QUEUED} builds across ` +
       `${ACCOUNTS} accounts (${BIG} of them in one account, older than the rest), baseline ` +
-      `${BASELINE_ACCOUNTS} builds in ${BASELINE_ACCOUNTS} accounts`,
+      `${BASELINE_ACCOUNTS} builds in ${BASELINE_ACCOUNTS} accounts\n`,
   );
-  console.log("\n1. the admission statement alone (Node, rolled back), median and p90 of", STATEMENT_RUNS);
-  const base = (statement: Statement) =>
-    percentile(
-      statements.find((f) => f.statement === statement && f.shape.startsWith(`${BASELINE_ACCOUNTS} `))!.ms,
-      50,
-    );
-  for (const f of statements) {
-    const p50 = percentile(f.ms, 50);
-    console.log(
-      `${f.statement.padEnd(9)} ${f.shape.padEnd(30)} p50 ${ms(p50).padStart(7)}  p90 ${ms(percentile(f.ms, 90)).padStart(7)}` +
-        `  ${(p50 / base(f.statement)).toFixed(1)}x its baseline`,
-    );
-  }
-  for (const shape of new Set(statements.map((f) => f.shape))) {
-    const of = (s: Statement) =>
-      percentile(statements.find((f) => f.shape === shape && f.statement === s)!.ms, 50);
-    console.log(`ratio replaced / current, ${shape}: ${(of("replaced") / of("current")).toFixed(2)}x`);
-  }
-  console.log(
-    `\n2a. rounds on workerd that admit nothing (global limit reached; tick over RPC), p50 and p90 of ${IDLE_ROUNDS}`,
-  );
-  for (const m of modes) {
-    const name = m.shards === 1 ? "one scheduler" : `${m.shards} shards`;
-    const line = (what: string, xs: number[]) =>
-      `${`${name}, ${what}`.padEnd(30)} p50 ${ms(percentile(xs, 50)).padStart(7)}  p90 ${ms(percentile(xs, 90)).padStart(7)}`;
-    console.log(line("baseline", m.idleBaselineMs));
-    console.log(line(`${QUEUED} queued`, m.idleMixMs));
-    console.log(
-      `ratio ${name}: ${(percentile(m.idleMixMs, 50) / percentile(m.idleBaselineMs, 50)).toFixed(2)}x the baseline's p50`,
-    );
-  }
-  console.log(
-    "\n2b. rounds on workerd that admit (tick over RPC; the BuildBuddy starts they make run meanwhile; releases between rounds)",
-  );
-  for (const m of modes) {
-    const name = m.shards === 1 ? "one scheduler" : `${m.shards} shards`;
-    console.log(drainLine(`${name}, baseline`, m.baseline));
-    console.log(drainLine(`${name}, ${QUEUED} queued`, m.mix));
-    console.log(
-      `ratio ${name}: round p50 ${(percentile(m.mix.tickMs, 50) / percentile(m.baseline.tickMs, 50)).toFixed(2)}x ` +
-        `the baseline's, admitted/s ${(rate(m.mix) / rate(m.baseline)).toFixed(2)}x; mean admitted per round ` +
-        `${(m.mix.admitted / m.mix.tickMs.length).toFixed(1)}`,
-    );
-  }
-  if (modes.length === 2) {
-    const [one, sharded] = modes as [ModeResult, ModeResult];
-    console.log(
-      `ratio ${sharded.shards} shards / one scheduler, ${QUEUED} queued: admitted/s ${(rate(sharded.mix) / rate(one.mix)).toFixed(2)}x, ` +
-        `round p50 ${(percentile(sharded.mix.tickMs, 50) / percentile(one.mix.tickMs, 50)).toFixed(2)}x`,
-    );
-  }
-  console.log("\n3. fairness: the round, after it was queued, that admits another account's single build");
-  for (const m of modes) {
-    const name = m.shards === 1 ? "one scheduler" : `${m.shards} shards`;
-    console.log(
-      `${name.padEnd(14)} against ${BIG} queued in one account: ${roundsText(m.bigSingle)}; ` +
-        `in the ${QUEUED}-build drain: ${roundsText(m.mixSingle)}`,
-    );
-  }
-  for (const s of ["current", "replaced"] as const) {
-    console.log(
-      `${`${s} (Node)`.padEnd(14)} against ${BIG} queued in one account: ${roundsText({ rounds: node[s].big })}; ` +
-        `in the ${QUEUED}-build drain: ${roundsText({ rounds: node[s].mix })}`,
-    );
-  }
+  report(statements, node, modes);
 }
 
 main().then(

@@ -12,7 +12,8 @@ import type { LeaseRecord } from "../../workers-src/builds/management/leases";
 import type { BuildsPlatform } from "../builds-harness";
 
 export interface SchedulerStub {
-  tick(): Promise<{ admitted: string[]; restarted: string[] }>;
+  tick(): Promise<{ admitted: string[]; restarted: string[]; ms: number }>;
+  limits(): Promise<unknown>;
   inspect(): Promise<{ lease: { slots: number; expiresAt: number; seq: number } | undefined; held: number }>;
 }
 

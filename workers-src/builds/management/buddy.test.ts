@@ -168,7 +168,7 @@ describe("BuildScheduler", () => {
 
   it("as an object the shard count does not name (a shard of another count), admits nothing and ends its alarm", async () => {
     const stub = env.BUILD_SCHEDULER.get(env.BUILD_SCHEDULER.idFromName("shard-1-of-4"));
-    expect(await stub.tick()).toEqual({ admitted: [], restarted: [] });
+    expect(await stub.tick()).toMatchObject({ admitted: [], restarted: [] });
     await runInDurableObject(stub, async (_instance: BuildScheduler, state) => {
       expect(await state.storage.getAlarm()).toBeNull();
       await state.storage.setAlarm(Date.now() + 60_000);
