@@ -9,6 +9,7 @@ import {
   type AdmitRow,
   ALL_ACCOUNTS,
   admitParams,
+  type HashRange,
   parseAdmission,
 } from "../workers-src/builds/management/admission";
 
@@ -36,12 +37,16 @@ export function spreadQueue(prefix: string, accounts: number): string[] {
 
 export type Statement = "current" | "replaced";
 
-/** One admission round of `statement`, in its own transaction when `rollback` (nothing stays claimed). */
+/**
+ * One admission round of `statement`, in its own transaction when `rollback` (nothing stays claimed); the
+ * current statement over the accounts of `range` only, as a shard runs it.
+ */
 export async function admitFromNode(
   db: pg.Client,
   statement: Statement,
   limits: Limits,
   rollback = false,
+  range: HashRange = ALL_ACCOUNTS,
 ): Promise<{ admitted: string[]; ms: number }> {
   if (rollback) await db.query("BEGIN");
   const started = performance.now();
@@ -51,7 +56,7 @@ export async function admitFromNode(
           (
             await db.query<AdmitRow>(
               ADMIT_SQL,
-              admitParams({ perAccount: limits.perAccount, ceiling: limits.global, range: ALL_ACCOUNTS }),
+              admitParams({ perAccount: limits.perAccount, ceiling: limits.global, range }),
             )
           ).rows,
         ).admitted

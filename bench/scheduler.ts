@@ -9,6 +9,7 @@ import {
   shardOfAccount,
 } from "../test/builds/scheduler-drive";
 import { type BuildsPlatform, startBuildsPlatform } from "../test/builds-harness";
+import { shardRange } from "../workers-src/builds/management/admission";
 import {
   admitFromNode,
   type Limits,
@@ -87,7 +88,8 @@ async function seedFromNode(db: pg.Client, platform: BuildsPlatform, accounts: s
 
 interface StatementFigure {
   shape: string;
-  statement: Statement;
+  /** `shard`: the current statement over one shard's accounts (of `SHARDS`, each in turn). */
+  statement: Statement | "shard";
   ms: number[];
 }
 
@@ -106,13 +108,26 @@ async function statementAlone(db: pg.Client, platform: BuildsPlatform): Promise<
     await seedFromNode(db, platform, accounts);
     const current: StatementFigure = { shape, statement: "current", ms: [] };
     const replaced: StatementFigure = { shape, statement: "replaced", ms: [] };
+    const shard: StatementFigure = { shape, statement: "shard", ms: [] };
     for (let i = 0; i < STATEMENT_RUNS; i++) {
-      // Alternating which goes first, so that neither always runs on a warmer cache.
-      for (const f of i % 2 === 0 ? [current, replaced] : [replaced, current]) {
-        f.ms.push((await admitFromNode(db, f.statement, LIMITS, true)).ms);
+      // Taking turns at going first, so that none always runs on a warmer cache.
+      const order = [current, replaced, shard];
+      for (let k = 0; k < order.length; k++) {
+        const f = order[(i + k) % order.length]!;
+        const { ms } =
+          f.statement === "shard"
+            ? await admitFromNode(
+                db,
+                "current",
+                { perAccount: LIMITS.perAccount, global: Math.ceil(LIMITS.global / SHARDS) },
+                true,
+                shardRange(i % SHARDS, SHARDS),
+              )
+            : await admitFromNode(db, f.statement, LIMITS, true);
+        f.ms.push(ms);
       }
     }
-    figures.push(current, replaced);
+    figures.push(current, replaced, shard);
   }
   await clearBuilds(db);
   return figures;
@@ -398,8 +413,11 @@ const roundsText = (f: { rounds: number | undefined; ms?: number | undefined }) 
   f.rounds === undefined ? "never" : `round ${f.rounds}${f.ms === undefined ? "" : ` (${ms(f.ms)})`}`;
 
 function report(statements: StatementFigure[], node: Record<Statement, NodeFairness>, modes: ModeResult[]) {
-  console.log("1. the admission statement alone (Node, rolled back), median and p90 of", STATEMENT_RUNS);
-  const base = (statement: Statement) =>
+  console.log(
+    `1. the admission statement alone (Node, rolled back), median and p90 of ${STATEMENT_RUNS}; shard: the current ` +
+      `one over one shard's accounts of ${SHARDS}, ceiling ${Math.ceil(LIMITS.global / SHARDS)}`,
+  );
+  const base = (statement: StatementFigure["statement"]) =>
     percentile(
       statements.find((f) => f.statement === statement && f.shape.startsWith(`${BASELINE_ACCOUNTS} `))!.ms,
       50,
@@ -412,9 +430,12 @@ function report(statements: StatementFigure[], node: Record<Statement, NodeFairn
     );
   }
   for (const shape of new Set(statements.map((f) => f.shape))) {
-    const of = (s: Statement) =>
+    const of = (s: StatementFigure["statement"]) =>
       percentile(statements.find((f) => f.shape === shape && f.statement === s)!.ms, 50);
-    console.log(`ratio replaced / current, ${shape}: ${(of("replaced") / of("current")).toFixed(2)}x`);
+    console.log(
+      `ratio ${shape}: replaced / current ${(of("replaced") / of("current")).toFixed(2)}x, ` +
+        `a shard's (1 of ${SHARDS}) / current ${(of("shard") / of("current")).toFixed(2)}x`,
+    );
   }
 
   console.log(`\n2a. rounds on workerd that admit nothing (global limit reached), ${IDLE_ROUNDS} each`);
