@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import pg from "pg";
@@ -17,7 +18,8 @@ import { percentile, sleep } from "./stats";
  * node-postgres' connect and end); Node alone opening a client per request through the local Hyperdrive
  * and running one page query; and the same with a PostgreSQL server connection of its own per request,
  * which is what every request paid before the local Hyperdrive pooled. Routes take turns, round by round,
- * so that each sees the same machine load.
+ * so that each sees the same machine load. Each route's CPU time a request is reported for this process
+ * (load generator and the local Hyperdrive's pool), workerd and PostgreSQL.
  */
 const CONCURRENCY = Number(process.env.BENCH_API_CONCURRENCY ?? 16);
 const SECONDS = Number(process.env.BENCH_API_SECONDS ?? 10);
@@ -41,6 +43,46 @@ const get =
     await res.arrayBuffer();
     return res.status === 200;
   };
+
+interface Cpu {
+  node: number;
+  workerd: number;
+  postgres: number;
+}
+
+/**
+ * CPU time in ms used so far by this process (the load generator, and the local target's pool) and by
+ * its workerd and PostgreSQL descendants, from Linux's /proc; backends that exited count in their
+ * postmaster's children's time.
+ */
+function cpuMs(): Cpu {
+  const procs = new Map<number, { ppid: number; comm: string; ticks: number }>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const ticks = Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+      procs.set(Number(entry), {
+        ppid: Number(f[1]),
+        comm: stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")),
+        ticks,
+      });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const mine = (pid: number) => {
+    for (let p = procs.get(pid)?.ppid ?? 0; p > 1; p = procs.get(p)?.ppid ?? 0)
+      if (p === process.pid) return true;
+    return false;
+  };
+  const usage = process.cpuUsage();
+  const cpu: Cpu = { node: (usage.user + usage.system) / 1000, workerd: 0, postgres: 0 };
+  for (const [pid, p] of procs)
+    if ((p.comm === "workerd" || p.comm === "postgres") && mine(pid)) cpu[p.comm] += p.ticks * 10; // 100 ticks a second
+  return cpu;
+}
 
 interface Load {
   requests: number;
@@ -174,9 +216,13 @@ async function main() {
       )[0]?.n ?? 0;
     for (const t of targets) await load(t, WARMUP_MS);
     const results = targets.map(() => ({ requests: 0, errors: 0, ms: 0, latencies: [] as number[] }));
+    const cpu: Cpu[] = targets.map(() => ({ node: 0, workerd: 0, postgres: 0 }));
     for (let r = 0; r < ROUNDS; r++) {
       for (const [i, t] of targets.entries()) {
+        const before = cpuMs();
         const once = await load(t, (SECONDS * 1000) / ROUNDS);
+        const after = cpuMs();
+        for (const k of ["node", "workerd", "postgres"] as const) cpu[i]![k] += after[k] - before[k];
         const total = results[i]!;
         total.requests += once.requests;
         total.errors += once.errors;
@@ -191,12 +237,17 @@ async function main() {
       `load: ${CONCURRENCY} requests in flight, ${SECONDS} s per route in ${ROUNDS} turns, Node fetch ` +
         `(keep-alive) on the same machine; the listed Worker has ${BUILDS} builds in PostgreSQL`,
     );
-    console.log(`${"".padEnd(50)} requests/s       p50       p99  errors`);
+    console.log(
+      `${"".padEnd(50)} requests/s       p50       p99  errors   CPU ms a request: node / workerd / postgres`,
+    );
     for (const [i, t] of targets.entries()) {
       const l = results[i]!;
+      const perRequest = (ms: number) => (ms / Math.max(1, l.requests)).toFixed(2);
+      const c = cpu[i]!;
       console.log(
         `${t.name.padEnd(50)} ${rps(l).toFixed(0).padStart(10)} ${percentile(l.latencies, 50).toFixed(1).padStart(6)} ms` +
-          ` ${percentile(l.latencies, 99).toFixed(1).padStart(6)} ms  ${l.errors}`,
+          ` ${percentile(l.latencies, 99).toFixed(1).padStart(6)} ms  ${String(l.errors).padStart(6)}   ` +
+          `${perRequest(c.node)} / ${perRequest(c.workerd)} / ${perRequest(c.postgres)}`,
       );
     }
     const [b, h, list, socketOnly, clientOnly, floor, unpooled] = results as [
