@@ -51,16 +51,16 @@ export interface OriginPoolStats {
 
 /**
  * Warm, authenticated connections to one origin. `acquire` hands out an idle one, opens one while fewer
- * than `maxConnections` are open, and otherwise queues the caller; `release` resets a connection
- * (`DISCARD ALL`, after a `ROLLBACK` when a transaction was left open) before anyone else gets it, or
- * closes it when it cannot be made clean.
+ * than `maxConnections` are open, and otherwise queues the caller. `release` makes a connection free for
+ * the next holder, whose first write starts with `DISCARD ALL`; one left inside a transaction is rolled
+ * back and reset first, one that cannot be made clean is closed.
  */
 export class OriginPool {
   private readonly idle: OriginConnection[] = [];
   private readonly waiters: Waiter[] = [];
   private readonly all = new Set<OriginConnection>();
   private opening = 0;
-  /** Connections being rolled back and reset before they are free again. */
+  /** Connections being drained, rolled back and reset before they are free again. */
   private resetting = 0;
   private closed = false;
   private readonly counters = { opened: 0, acquired: 0, peakWaiting: 0 };
@@ -137,14 +137,14 @@ export class OriginPool {
       return;
     }
     if (conn.clean) {
-      this.available(conn);
+      this.handBack(conn);
       return;
     }
     this.resetting++;
     this.makeClean(conn).then(
       (ok) => {
         this.resetting--;
-        if (ok && conn.clean && !this.closed) this.available(conn);
+        if (ok && conn.clean && !this.closed) this.handBack(conn);
         else conn.close(true);
       },
       () => {
@@ -167,8 +167,15 @@ export class OriginPool {
     }
     if (conn.clean) return true;
     const reset = await conn.run(Buffer.concat([query("ROLLBACK"), query("DISCARD ALL")]), 2);
-    if (reset) conn.dirty = false;
+    if (reset) conn.used = false;
     return reset;
+  }
+
+  /** A clean connection is free at once; the next holder's first write starts with its reset, if due. */
+  private handBack(conn: OriginConnection): void {
+    if (conn.used) conn.stale = true;
+    conn.used = false;
+    this.available(conn);
   }
 
   /** Asks the origin to cancel what the connection's backend runs, on a connection of its own. */

@@ -7,6 +7,7 @@ import {
   type PgError,
   parseErrorFields,
   passwordMessage,
+  query,
   readCStrings,
   ScramClient,
   startupMessage,
@@ -45,6 +46,7 @@ const code = (c: string) => c.charCodeAt(0);
 const [Q, F, S, Z, E] = ["Q", "F", "S", "Z", "E"].map(code) as [number, number, number, number, number];
 /** Extended-query messages: after them, nothing is finished until a Sync. */
 const EXTENDED = new Set(["P", "B", "D", "E", "C", "H"].map(code));
+const DISCARD_ALL = query("DISCARD ALL");
 
 /** Where the answers of an origin connection go while a client holds it. */
 export interface OriginSink {
@@ -68,8 +70,10 @@ export class OriginConnection {
   idleTimer?: NodeJS.Timeout;
   /** Called once when the socket closes. */
   onClose?: () => void;
-  /** A client sent something since the last reset: the next holder's first write starts with one. */
-  dirty = false;
+  /** The current holder sent something: its session state must not reach the next holder. */
+  used = false;
+  /** A previous holder's session state may be left: the next write starts with `DISCARD ALL`. */
+  stale = false;
   /** One of the pool's own statements failed: the connection is closed rather than reused. */
   failed = false;
   private readonly reader = new MessageReader();
@@ -123,9 +127,10 @@ export class OriginConnection {
   }
 
   /**
-   * Forwards a client's whole messages, counting the answers they ask for. `first`, the pool's own
-   * messages (a reset, statements prepared again), goes ahead of them in the same write; its answers end
-   * in `first.answers` ReadyForQuery messages and never reach the client.
+   * Forwards a client's whole messages, counting the answers they ask for. The pool's own messages go
+   * ahead of them in the same write, their answers kept from the client: the reset a previous holder left
+   * due, then `first` (statements prepared again), whose answers end in `first.answers` ReadyForQuery
+   * messages.
    */
   send(data: Buffer, first?: { messages: Buffer; answers: number }): void {
     eachMessage(data, (type) => {
@@ -135,11 +140,18 @@ export class OriginConnection {
         this.unsynced = false;
       } else if (EXTENDED.has(type)) this.unsynced = true;
     });
-    this.dirty = true;
+    const ahead: Buffer[] = [];
+    if (this.stale) {
+      ahead.push(DISCARD_ALL);
+      this.internal++;
+      this.stale = false;
+    }
     if (first && first.answers > 0) {
+      ahead.push(first.messages);
       this.internal += first.answers;
-      this.socket.write(Buffer.concat([first.messages, data]));
-    } else this.socket.write(data);
+    }
+    this.used = true;
+    this.socket.write(ahead.length > 0 ? Buffer.concat([...ahead, data]) : data);
   }
 
   /**

@@ -19,7 +19,6 @@ import {
   ProtocolError,
   parameterStatus,
   parseFirstMessage,
-  query,
   readCStrings,
   readyForQuery,
   SSL_REQUEST,
@@ -65,7 +64,6 @@ const [PARSE, CLOSE, TERMINATE, PASSWORD] = ["P", "C", "X", "p"].map(code) as [
 ];
 const ASK_PASSWORD = authenticationCleartextPassword();
 const READY = readyForQuery("I");
-const DISCARD_ALL = query("DISCARD ALL");
 const SYNC = sync();
 /** Extended-query messages that the origin answers only at the next Sync or Flush. */
 const WAITS_FOR_SYNC = new Set(["P", "B", "D", "E", "C"].map(code));
@@ -284,21 +282,15 @@ class ClientSession implements OriginSink {
         }
         this.origin = conn;
         conn.sink = this;
-        // Ahead of the client's messages, in the same write: the reset after the last holder, and the
-        // client's named statements, which that reset deallocated. Their answers are kept from the client.
-        const first: Buffer[] = [];
-        let answers = 0;
-        if (conn.dirty) {
-          first.push(DISCARD_ALL);
-          answers++;
-        }
-        if (this.statements.size > 0) {
-          first.push(...this.statements.values(), SYNC);
-          answers++;
-        }
+        // The client's named statements, which the reset after their last holder deallocated, are
+        // prepared again ahead of its messages, in the same write; their answers are kept from it.
+        const again =
+          this.statements.size > 0
+            ? { messages: Buffer.concat([...this.statements.values(), SYNC]), answers: 1 }
+            : undefined;
         const queued = Buffer.concat(this.queued);
         this.queued = [];
-        this.forward(queued, { messages: Buffer.concat(first), answers });
+        this.forward(queued, again);
       },
       (err: OriginError) => {
         this.acquiring = undefined;
