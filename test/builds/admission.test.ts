@@ -93,6 +93,8 @@ describe("admission order and limits", () => {
     perAccount: number;
     global: number;
     held?: Record<string, number>;
+    /** Accounts admitted before, by how many seconds ago (the others never were). */
+    served?: Record<string, number>;
     queue: string[];
     admitted: string[];
     /** What the replaced statement admitted, where it differs. */
@@ -124,7 +126,25 @@ describe("admission order and limits", () => {
       before: ["a1", "a2", "a3", "b1"],
     },
     {
-      why: "builds of the same slot go oldest first",
+      why: "within a slot, the account served least recently goes first (never, then longest ago), whatever its build's age",
+      perAccount: 6,
+      global: 2,
+      served: { a: 10, b: 60 },
+      queue: ["a1", "b1", "c1"],
+      admitted: ["b1", "c1"],
+      before: ["a1", "b1"],
+    },
+    {
+      why: "a long-served account's long queue takes one turn per level, like any account",
+      perAccount: 100,
+      global: 3,
+      served: { a: 1 },
+      queue: ["a1", "a2", "a3", "a4", "b1", "c1"],
+      admitted: ["a1", "b1", "c1"],
+      before: ["a1", "a2", "a3"],
+    },
+    {
+      why: "builds of the same slot, of accounts never served, go oldest first",
       perAccount: 6,
       global: 2,
       queue: ["c1", "a1", "b1"],
@@ -171,8 +191,14 @@ describe("admission order and limits", () => {
     },
   ];
 
-  it.each(cases)("$why", async ({ perAccount, global, held = {}, queue, admitted, before }) => {
+  it.each(cases)("$why", async ({ perAccount, global, held = {}, served = {}, queue, admitted, before }) => {
     const uuids = await seed(held, queue);
+    for (const [letter, ago] of Object.entries(served)) {
+      await db.query(
+        "UPDATE accounts SET last_admitted_at = clock_timestamp() - make_interval(secs => $2) WHERE id = $1",
+        [account(letter), ago],
+      );
+    }
     const result = await admit({ perAccount, ceiling: global });
     expect(labelsOf(uuids, result.admitted).sort()).toEqual([...admitted].sort());
     expect(result.held).toBe(Object.values(held).reduce((a, b) => a + b, 0));
@@ -226,6 +252,21 @@ describe("admission claims", () => {
     } finally {
       await other.end();
     }
+  });
+
+  it("stamps the accounts it admitted for, and only those, with the time of the admission", async () => {
+    await seed({}, ["a1", "b1", "c1"]);
+    const before = new Date();
+    await admit({ perAccount: 6, ceiling: 2 });
+    const { rows } = await db.query<{ id: string; last_admitted_at: Date | null }>(
+      "SELECT id, last_admitted_at FROM accounts ORDER BY id",
+    );
+    expect(rows.map((r) => [r.id, r.last_admitted_at !== null])).toEqual([
+      ["acct-a", true],
+      ["acct-b", true],
+      ["acct-c", false],
+    ]);
+    expect(rows[0]!.last_admitted_at!.getTime()).toBeGreaterThanOrEqual(before.getTime() - 1000);
   });
 
   it("leaves stopped builds alone and counts initializing ones as held", async () => {

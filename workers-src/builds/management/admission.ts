@@ -24,9 +24,12 @@ export interface Admission {
 /**
  * Admits queued builds within the accounts of one hash range (`$3`..`$4`): at most `$1` builds held per
  * account and `$2` held in the range (the global limit, or a shard's lease). Fairness: a queued build's
- * slot is the number of builds its account holds plus its place in the account's queue, and builds go by
- * slot, then age; an account's first waiting build goes before any account's second, so an account with a
- * long queue cannot take the capacity ahead of another account's single build.
+ * slot is the number of builds its account holds plus its place in the account's queue; builds go by slot,
+ * then by their account's last admission (never, then longest ago, first), then age. An account's first
+ * waiting build goes before any account's second, and among first builds the accounts served least
+ * recently go first, so an account with a long queue cannot take the capacity ahead of another account's
+ * single build, and takes one turn in each round robin over the accounts waiting. Each admission stamps
+ * its account's `last_admitted_at` (migration 0006).
  *
  * Its cost follows the accounts waiting, not the builds queued: the accounts with queued builds are found
  * one index probe each (a loose index scan of `builds_queued_by_account`, which also yields each account's
@@ -55,8 +58,8 @@ WITH RECURSIVE waiting AS (
 ), room AS (
   SELECT greatest($2 - coalesce(sum(n), 0), 0)::int AS free, coalesce(sum(n), 0)::int AS held FROM active
 ), firsts AS (
-  SELECT w.h, w.account_id, w.created_at, w.build_uuid, coalesce(a.n, 0) AS held
-    FROM waiting w LEFT JOIN active a USING (account_id)
+  SELECT w.h, w.account_id, w.created_at, w.build_uuid, coalesce(a.n, 0) AS held, acc.last_admitted_at AS served
+    FROM waiting w LEFT JOIN active a USING (account_id) JOIN accounts acc ON acc.id = w.account_id
    WHERE coalesce(a.n, 0) < $1
 ), cutoff AS (
   -- With k builds wanted, no build whose slot is above the k-th lowest first slot can be among them.
@@ -65,9 +68,9 @@ WITH RECURSIVE waiting AS (
       LIMIT 1 OFFSET greatest((SELECT free FROM room) + $5 - 1, 0)),
     $1) AS slot
 ), candidates AS (
-  SELECT build_uuid, created_at, held + 1 AS slot FROM firsts
+  SELECT build_uuid, created_at, held + 1 AS slot, served FROM firsts
   UNION ALL
-  SELECT c.build_uuid, c.created_at, f.held + 1 + c.pos AS slot
+  SELECT c.build_uuid, c.created_at, f.held + 1 + c.pos AS slot, f.served
     FROM firsts f CROSS JOIN cutoff x CROSS JOIN LATERAL (
       SELECT b.build_uuid, b.created_at, row_number() OVER (ORDER BY b.created_at, b.build_uuid) AS pos
         FROM builds b
@@ -77,12 +80,16 @@ WITH RECURSIVE waiting AS (
        LIMIT greatest(least(x.slot, $1) - f.held - 1, 0)
     ) c
 ), ranked AS (
-  SELECT build_uuid, slot, row_number() OVER (ORDER BY slot, created_at, build_uuid) AS ord FROM candidates
+  SELECT build_uuid, slot,
+         row_number() OVER (ORDER BY slot, served NULLS FIRST, created_at, build_uuid) AS ord
+    FROM candidates
 ), claimed AS (
   UPDATE builds SET status = 'initializing', initializing_at = clock_timestamp()
     FROM ranked r
    WHERE builds.build_uuid = r.build_uuid AND r.ord <= (SELECT free FROM room) AND builds.status = 'queued'
-  RETURNING builds.build_uuid
+  RETURNING builds.build_uuid, builds.account_id
+), served AS (
+  UPDATE accounts SET last_admitted_at = clock_timestamp() WHERE id IN (SELECT account_id FROM claimed)
 )
 SELECT 'admitted' AS kind, build_uuid::text AS build_uuid, NULL::int AS slot, NULL::int AS n FROM claimed
 UNION ALL
