@@ -362,6 +362,8 @@ async function bigAgainstSingle(platform: BuildsPlatform, rounds: Rounds, shards
 interface NodeFairness {
   big: number | undefined;
   mix: number | undefined;
+  /** The same drain without the account with `BIG` builds: what that account costs the single build. */
+  mixWithoutBig: number | undefined;
 }
 
 /** The same two fairness workloads with a statement run from Node. */
@@ -376,13 +378,17 @@ async function fairnessFromNode(db: pg.Client, platform: BuildsPlatform, stateme
   const [single] = await queueBuilds(platform, [`node-${statement}-single`], 300_000_000);
   const big = await roundsUntilAdmitted(db, statement, LIMITS, single!, MAX_ROUNDS);
 
+  const drain = async (prefix: string, big: number) => {
+    await clearBuilds(db);
+    await seedFromNode(db, platform, mixedQueue(prefix, QUEUED - BIG + big, ACCOUNTS, big), 1_000_000);
+    for (let i = 0; i < 4; i++) await roundsUntilAdmitted(db, statement, LIMITS, "none", 1);
+    const [single] = await queueBuilds(platform, [`${prefix}-single`], 100_000_000);
+    return roundsUntilAdmitted(db, statement, LIMITS, single!, MAX_ROUNDS);
+  };
+  const mix = await drain(`node-${statement}-mix`, BIG);
+  const mixWithoutBig = await drain(`node-${statement}-nobig`, 0);
   await clearBuilds(db);
-  await seedFromNode(db, platform, mixedQueue(`node-${statement}-mix`, QUEUED, ACCOUNTS, BIG), 1_000_000);
-  for (let i = 0; i < 4; i++) await roundsUntilAdmitted(db, statement, LIMITS, "none", 1);
-  const [mixSingle] = await queueBuilds(platform, [`node-${statement}-mix-single`], 100_000_000);
-  const mix = await roundsUntilAdmitted(db, statement, LIMITS, mixSingle!, MAX_ROUNDS);
-  await clearBuilds(db);
-  return { big, mix };
+  return { big, mix, mixWithoutBig };
 }
 
 // ---- report -----------------------------------------------------------------------------------------
@@ -481,7 +487,8 @@ function report(statements: StatementFigure[], node: Record<Statement, NodeFairn
   for (const s of ["current", "replaced"] as const) {
     console.log(
       `${`${s} (Node)`.padEnd(16)} against ${BIG} queued in one account: ${roundsText({ rounds: node[s].big })}; ` +
-        `in the ${QUEUED}-build drain: ${roundsText({ rounds: node[s].mix })}`,
+        `in the ${QUEUED}-build drain: ${roundsText({ rounds: node[s].mix })}, without the ${BIG}-build ` +
+        `account's builds: ${roundsText({ rounds: node[s].mixWithoutBig })}`,
     );
   }
 }
@@ -493,8 +500,8 @@ async function main() {
   console.log = () => {};
   let statements: StatementFigure[] = [];
   const node: Record<Statement, NodeFairness> = {
-    current: { big: undefined, mix: undefined },
-    replaced: { big: undefined, mix: undefined },
+    current: { big: undefined, mix: undefined, mixWithoutBig: undefined },
+    replaced: { big: undefined, mix: undefined, mixWithoutBig: undefined },
   };
   const modes: ModeResult[] = [];
   try {
