@@ -26,7 +26,7 @@ import { ms, percentile } from "./stats";
  * 1. The admission statement alone, from Node in a rolled-back transaction (median of
  *    `STATEMENT_RUNS`): the current one and the one it replaced, with 100 builds queued (one in each of 100
  *    accounts: the baseline), 10,000 across 1,000 accounts (1,000 of them in one account, all older than
- *    the rest) and 100,000 across 1,000.
+ *    the rest), 100,000 across 1,000 and 100,000 across 10,000.
  * 2. Admission on workerd: the real BuildScheduler objects' `tick` called over RPC, one round after the
  *    other. Each round is timed from Node (through Miniflare's RPC proxy, whose own cost is measured as
  *    the floor: a call that does nothing) and inside the objects (the tick's own clock: its statements and
@@ -101,6 +101,7 @@ async function statementAlone(db: pg.Client, platform: BuildsPlatform): Promise<
     ],
     [`${QUEUED} queued, ${ACCOUNTS} accounts`, mixedQueue("stmt-mix", QUEUED, ACCOUNTS, BIG)],
     [`${DEEP} queued, ${ACCOUNTS} accounts`, mixedQueue("stmt-deep", DEEP, ACCOUNTS, BIG)],
+    [`${DEEP} queued, ${ACCOUNTS * 10} accounts`, mixedQueue("stmt-wide", DEEP, ACCOUNTS * 10, BIG)],
   ];
   const figures: StatementFigure[] = [];
   for (const [shape, accounts] of shapes) {
