@@ -1,7 +1,7 @@
 import type { Context } from "hono";
 import { describe, expect, it } from "vitest";
 import type { AppEnv } from "./env";
-import { recordSuperseded } from "./queue-build";
+import { recordSuperseded, wakeScheduler } from "./queue-build";
 
 const at = (s: number) => new Date(Date.UTC(2026, 10, 23, 12, 0, s));
 
@@ -58,5 +58,27 @@ describe("recordSuperseded", () => {
         },
       ]),
     ).not.toThrow();
+  });
+});
+
+describe("wakeScheduler", () => {
+  it("wakes the scheduler once per account, naming it (sharded schedulers wake only its shard)", async () => {
+    const woken: (string | undefined)[] = [];
+    const pending: Promise<unknown>[] = [];
+    const c = {
+      env: {
+        MANAGEMENT: {
+          buildQueued: async (account?: string) => {
+            woken.push(account);
+            if (account === "acct-down") throw new Error("unreachable");
+          },
+        },
+      },
+      executionCtx: { waitUntil: (p: Promise<unknown>) => pending.push(p) },
+    } as unknown as Context<AppEnv>;
+    wakeScheduler(c, ["acct-a", "acct-b", "acct-a", "acct-down"]);
+    // A failed wake is only logged: the scheduler's alarm picks the queue up.
+    await Promise.all(pending);
+    expect(woken.sort()).toEqual(["acct-a", "acct-b", "acct-down"]);
   });
 });

@@ -86,18 +86,19 @@ export function recordSuperseded(c: Context<AppEnv>, superseded: StoppedBuild[])
 }
 
 /**
- * Tells the scheduler that builds are waiting, after the response. A failure is only logged: the
- * scheduler's alarm picks the queue up anyway.
+ * Tells the scheduler that builds of these accounts are waiting, after the response (with sharded
+ * schedulers, the shard of each account). A failure is only logged: the scheduler's alarm picks the
+ * queue up anyway.
  */
-export function wakeScheduler(c: Context<AppEnv>): void {
-  const wake = async () => {
+export function wakeScheduler(c: Context<AppEnv>, accountIds: Iterable<string>): void {
+  const wake = async (accountId: string) => {
     try {
-      await c.env.MANAGEMENT.buildQueued();
+      await c.env.MANAGEMENT.buildQueued(accountId);
     } catch (err) {
       logger
         .withFields({ error: errorFields(err) })
         .warn("could not wake the build scheduler; its alarm will pick the queue up");
     }
   };
-  c.executionCtx.waitUntil(wake());
+  c.executionCtx.waitUntil(Promise.all([...new Set(accountIds)].map(wake)));
 }

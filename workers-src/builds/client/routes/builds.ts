@@ -41,7 +41,7 @@ buildRoutes.post("/api/triggers/:trigger/builds", async (c) => {
     ]);
     return queued!;
   });
-  wakeScheduler(c);
+  wakeScheduler(c, [build.account_id]);
   return c.json(ok(buildJson(build)), 201);
 });
 
@@ -125,6 +125,6 @@ buildRoutes.post("/api/builds/:uuid/retry", async (c) => {
       return queued!;
     }),
   );
-  wakeScheduler(c);
+  wakeScheduler(c, [build.account_id]);
   return c.json(ok(buildJson(build)), 201);
 });

@@ -145,7 +145,7 @@ deployHookRoutes.post("/hooks/deploy/:secret", async (c) => {
     });
   });
   recordSuperseded(c, superseded);
-  wakeScheduler(c);
+  wakeScheduler(c, [build.account_id]);
   return c.json(ok({ build_uuid: build.build_uuid, status: build.status }), 202);
 });
 

@@ -146,9 +146,9 @@ async function receivePush(c: Context<AppEnv>, provider: Provider): Promise<Resp
             };
       if (delivery !== null) {
         const first = await claimDelivery(tx, provider, delivery);
-        if (first !== null) return { replayed: true as const, superseded: [], answer: first };
+        if (first !== null) return { replayed: true as const, superseded: [], accounts: [], answer: first };
       }
-      const { answer, superseded } = await handlePush(tx, provider, event, payload, verified);
+      const { answer, superseded, accounts } = await handlePush(tx, provider, event, payload, verified);
       if (delivery !== null) {
         await tx.query(
           `UPDATE webhook_deliveries SET response_status = $4, response = $5
@@ -156,7 +156,7 @@ async function receivePush(c: Context<AppEnv>, provider: Provider): Promise<Resp
           [provider, delivery.id, delivery.connections, answer.status, JSON.stringify(answer.result)],
         );
       }
-      return { replayed: false as const, superseded, answer };
+      return { replayed: false as const, superseded, accounts, answer };
     });
   });
 
@@ -169,7 +169,7 @@ async function receivePush(c: Context<AppEnv>, provider: Provider): Promise<Resp
     return c.json(ok(answer.result), answer.status);
   }
   recordSuperseded(c, outcome.superseded);
-  if (answer.result.builds.length > 0) wakeScheduler(c);
+  if (outcome.accounts.length > 0) wakeScheduler(c, outcome.accounts);
   const r = answer.result;
   logger.info(
     "ignored" in r
@@ -226,7 +226,7 @@ async function handlePush(
   event: string | null,
   payload: unknown,
   verified: Connection[],
-): Promise<{ answer: Answer; superseded: StoppedBuild[] }> {
+): Promise<{ answer: Answer; superseded: StoppedBuild[]; accounts: string[] }> {
   let parsed: ReturnType<typeof parseGitHubPush>;
   try {
     parsed = provider === "github" ? parseGitHubPush(event, payload) : parseGitLabPush(event, payload);
@@ -235,7 +235,11 @@ async function handlePush(
     throw err;
   }
   if (parsed.kind === "ignored")
-    return { superseded: [], answer: { status: 200, result: { builds: [], ignored: parsed.reason } } };
+    return {
+      superseded: [],
+      accounts: [],
+      answer: { status: 200, result: { builds: [], ignored: parsed.reason } },
+    };
   const push = parsed.push;
 
   const triggers = await tx.query<TriggerRow>(
@@ -272,6 +276,7 @@ async function handlePush(
   const { queued: builds, superseded } = await queueBuildsInTransaction(tx, requests);
   return {
     superseded,
+    accounts: builds.map((b) => b.account_id),
     answer: {
       status: 202,
       result: {
