@@ -102,28 +102,19 @@ export class OriginConnection {
     });
   }
 
-  /** Whether the connection stands between requests: all answered, no transaction, no half-sent query. */
-  get clean(): boolean {
-    return (
-      !this.closed &&
-      !this.failed &&
-      this.pending === 0 &&
-      !this.unsynced &&
-      this.internal === 0 &&
-      this.status === "I"
-    );
+  /** Whether the connection is usable and quiet: open, every query answered, none half-sent. */
+  private get settled(): boolean {
+    return !this.closed && !this.failed && this.pending === 0 && !this.unsynced && this.internal === 0;
   }
 
-  /** Whether only a transaction is left open: all answered, so a ROLLBACK is enough to make it clean. */
+  /** Whether the connection stands between requests: settled, and no transaction open. */
+  get clean(): boolean {
+    return this.settled && this.status === "I";
+  }
+
+  /** Whether only a transaction is left open: settled, so a ROLLBACK is enough to make it clean. */
   get inTransaction(): boolean {
-    return (
-      !this.closed &&
-      !this.failed &&
-      this.pending === 0 &&
-      !this.unsynced &&
-      this.internal === 0 &&
-      this.status !== "I"
-    );
+    return this.settled && this.status !== "I";
   }
 
   /**
