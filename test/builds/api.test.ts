@@ -310,6 +310,11 @@ describe("builds", () => {
     const token = await t.token("acct-builds");
     const { worker, trigger } = await t.workerWithTrigger(token);
     const path = `/api/triggers/${trigger.id}/builds`;
+    // A Worker with no builds lists none: the Worker is found, its page is empty.
+    const none = await t.call("GET", `/api/workers/${worker.id}/builds`, { token });
+    expect(none.status).toBe(200);
+    expect(none.json.result).toEqual([]);
+    expect(none.json.result_info).toEqual({ count: 0, per_page: 20, cursor: null });
     const prod = await t.call("POST", path, { token });
     expect(prod.status).toBe(201);
     expect(Object.keys(prod.json.result).sort()).toEqual([...BUILD_KEYS].sort());
@@ -353,6 +358,13 @@ describe("builds", () => {
       prod.json.result.build_uuid,
     ]);
     expect(list.json.result_info).toEqual({ count: 3, per_page: 20, cursor: null });
+    const failed = await t.call("GET", `/api/workers/${worker.name}/builds?status=stopped`, { token });
+    expect([failed.status, failed.json.result]).toEqual([200, []]);
+    const unknown = await t.call("GET", `/api/workers/${worker.name}-missing/builds`, { token });
+    expect([unknown.status, unknown.json.errors[0].message]).toEqual([
+      404,
+      expect.stringContaining(`Worker ${worker.name}-missing`),
+    ]);
     const queued = await t.call("GET", `/api/workers/${worker.id}/builds?status=queued&per_page=1`, {
       token,
     });

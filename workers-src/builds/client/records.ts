@@ -7,6 +7,7 @@
 import type { Db } from "../shared/db";
 import type { BuildOutcome, BuildStatus } from "../shared/protocol";
 import { NotFoundError } from "./envelope";
+import { CURSOR_TIMESTAMP_SQL } from "./pagination";
 import { isUuid } from "./schemas";
 
 export interface WorkerRow {
@@ -72,13 +73,59 @@ export const BUILD_COLUMNS = `build_uuid, account_id, worker_id, trigger_id, sta
 
 /** Finds a Worker of the account by id or name. */
 export async function findWorker(db: Db, accountId: string, ref: string, lock = false): Promise<WorkerRow> {
-  const byId = isUuid(ref);
+  const worker = workerRef(ref, "", 2);
   const rows = await db.query<WorkerRow>(
-    `SELECT ${WORKER_COLUMNS} FROM workers WHERE account_id = $1 AND ${byId ? "id = $2::uuid" : "name = $2"}${lock ? " FOR UPDATE" : ""}`,
-    [accountId, byId ? ref.toLowerCase() : ref],
+    `SELECT ${WORKER_COLUMNS} FROM workers WHERE account_id = $1 AND ${worker.sql}${lock ? " FOR UPDATE" : ""}`,
+    [accountId, worker.value],
   );
   if (rows[0] === undefined) throw new NotFoundError(`Worker ${ref}`);
   return rows[0];
+}
+
+/** The SQL condition that picks a Worker by `ref` (its id or its name) as parameter `$param`, and the value to bind. */
+function workerRef(ref: string, column: string, param: number): { sql: string; value: string } {
+  return isUuid(ref)
+    ? { sql: `${column}id = $${param}::uuid`, value: ref.toLowerCase() }
+    : { sql: `${column}name = $${param}`, value: ref };
+}
+
+export interface BuildListFilter {
+  status: BuildStatus | null;
+  /** Keyset cursor: rows strictly before this `(created_at, build_uuid)`. */
+  before: { createdAt: string; id: string } | null;
+  limit: number;
+}
+
+/**
+ * A page of a Worker's builds, newest first, in one statement: the Worker is looked up by id or name and
+ * its builds listed in the same round trip, so a missing Worker (no row at all) is told from a Worker with
+ * no builds (one row whose build columns are null).
+ */
+export async function listWorkerBuilds(
+  db: Db,
+  accountId: string,
+  ref: string,
+  filter: BuildListFilter,
+): Promise<(BuildRow & { cursor_ts: string })[]> {
+  const worker = workerRef(ref, "", 2);
+  const rows = await db.query<BuildRow & { cursor_ts: string | null; listed_worker: string }>(
+    `SELECT w.id AS listed_worker, b.* FROM (SELECT id FROM workers WHERE account_id = $1 AND ${worker.sql}) w
+     LEFT JOIN LATERAL (
+       SELECT ${BUILD_COLUMNS}, ${CURSOR_TIMESTAMP_SQL} AS cursor_ts FROM builds
+        WHERE account_id = $1 AND worker_id = w.id AND ($3::text IS NULL OR status = $3)
+          AND ($4::timestamptz IS NULL OR (created_at, build_uuid) < ($4::timestamptz, $5::uuid))
+        ORDER BY created_at DESC, build_uuid DESC LIMIT $6) b ON true`,
+    [
+      accountId,
+      worker.value,
+      filter.status,
+      filter.before?.createdAt ?? null,
+      filter.before?.id ?? null,
+      filter.limit,
+    ],
+  );
+  if (rows.length === 0) throw new NotFoundError(`Worker ${ref}`);
+  return rows.filter((r): r is typeof r & { cursor_ts: string } => r.build_uuid !== null);
 }
 
 export async function findTrigger(db: Db, accountId: string, id: string, lock = false): Promise<TriggerRow> {

@@ -2,9 +2,9 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../env";
 import { ConflictError, ok } from "../envelope";
-import { CURSOR_TIMESTAMP_SQL, DEFAULT_PER_PAGE, decodeCursor, pageOf } from "../pagination";
+import { DEFAULT_PER_PAGE, decodeCursor, pageOf } from "../pagination";
 import { queueBuilds, queueBuildsInTransaction, wakeScheduler } from "../queue-build";
-import { BUILD_COLUMNS, type BuildRow, buildJson, findBuild, findTrigger, findWorker } from "../records";
+import { buildJson, findBuild, findTrigger, listWorkerBuilds } from "../records";
 import { accountOf, body, db, params, query } from "../request";
 import {
   buildParamSchema,
@@ -51,16 +51,9 @@ buildRoutes.get("/api/workers/:worker/builds", async (c) => {
   const perPage = q.per_page ?? DEFAULT_PER_PAGE;
   const after = q.cursor === undefined ? null : decodeCursor(q.cursor);
   const accountId = accountOf(c);
-  const rows = await db(c, async (db) => {
-    const w = await findWorker(db, accountId, worker);
-    return db.query<BuildRow & { cursor_ts: string }>(
-      `SELECT ${BUILD_COLUMNS}, ${CURSOR_TIMESTAMP_SQL} AS cursor_ts FROM builds
-       WHERE account_id = $1 AND worker_id = $2 AND ($3::text IS NULL OR status = $3)
-         AND ($4::timestamptz IS NULL OR (created_at, build_uuid) < ($4::timestamptz, $5::uuid))
-       ORDER BY created_at DESC, build_uuid DESC LIMIT $6`,
-      [accountId, w.id, q.status ?? null, after?.createdAt ?? null, after?.id ?? null, perPage + 1],
-    );
-  });
+  const rows = await db(c, (db) =>
+    listWorkerBuilds(db, accountId, worker, { status: q.status ?? null, before: after, limit: perPage + 1 }),
+  );
   const page = pageOf(rows, perPage, (r) => ({ createdAt: r.cursor_ts, id: r.build_uuid }));
   return c.json(
     ok(page.items.map(buildJson), { count: page.items.length, per_page: perPage, cursor: page.cursor }),
