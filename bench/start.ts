@@ -9,7 +9,10 @@ import path from "node:path";
  * module Worker. Both are timed as whole processes from spawn until every Worker has answered a request,
  * interleaved run by run so they share the machine's load. The build runner is not waited for (the target
  * reports ready before it, see README); when it is ready is reported beside, and each run waits for it
- * and for the runner's exit, so that no run's runner works during the next measurement.
+ * and for the runner's exit, so that no run's runner works during the next measurement. A floor runs
+ * between them: Miniflare alone starting the platform's Workers with the target's options
+ * (`start-floor.ts`), which is what is left of a warm start once PostgreSQL, the pool and the runner cost
+ * nothing.
  */
 const ROOT = path.resolve(__dirname, "..");
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
@@ -34,19 +37,24 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
-async function bare(): Promise<number> {
+/** A process's time from spawn until it printed `answered`; waits for its exit. */
+async function answered(what: string, args: string[]): Promise<number> {
   const start = performance.now();
-  const child = spawn(process.execPath, ["-e", BARE], { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
   await new Promise<void>((resolve, reject) => {
     child.stdout.on("data", (d) => String(d).includes("answered") && resolve());
-    child.on("exit", (code) =>
-      code === 0 ? undefined : reject(new Error(`bare start exited with ${code}`)),
-    );
+    child.on("exit", (code) => (code === 0 ? undefined : reject(new Error(`${what} exited with ${code}`))));
   });
   const ms = performance.now() - start;
   await new Promise((resolve) => child.once("exit", resolve));
   return ms;
 }
+
+const bare = () => answered("the bare start", ["-e", BARE]);
+
+/** The floor: Miniflare alone with the platform's Workers as the target configures them (`start-floor.ts`). */
+const floor = (stateDir: string) =>
+  answered("the floor", ["-r", "./local/register.cjs", "bench/start-floor.ts", stateDir]);
 
 const alive = (pid: number) => {
   try {
@@ -101,6 +109,7 @@ async function main() {
     const load = loadavg()[0]!;
     const cold = (await platform(stateDir)).ms;
     const bareTimes: number[] = [];
+    const floorTimes: number[] = [];
     const warmTimes: number[] = [];
     const runnerTimes: number[] = [];
     // A run that had to evaluate the program (a source file changed meanwhile, as on a machine where
@@ -108,12 +117,14 @@ async function main() {
     let discarded = 0;
     while (warmTimes.length < RUNS && discarded < 3 * RUNS) {
       const bareMs = await bare();
+      const floorMs = await floor(stateDir);
       const warm = await platform(stateDir);
       if (warm.evaluated) {
         discarded++;
         continue;
       }
       bareTimes.push(bareMs);
+      floorTimes.push(floorMs);
       warmTimes.push(warm.ms);
       runnerTimes.push(warm.runnerMs);
     }
@@ -121,12 +132,16 @@ async function main() {
       console.log(`left out: ${discarded} run(s) that evaluated the program (a source changed)`);
     const b = median(bareTimes);
     const w = median(warmTimes);
+    const f = median(floorTimes);
     console.log(
       `runs per figure: ${RUNS} (median), whole processes until every Worker answered; load average ${load.toFixed(1)} → ${loadavg()[0]!.toFixed(1)}`,
     );
     console.log(`baseline  bare single-Worker Miniflare start        ${b.toFixed(0)} ms`);
     console.log(`platform  npm start, warm (3 Workers + PostgreSQL)   ${w.toFixed(0)} ms`);
+    console.log(`floor     Miniflare alone, the platform's 3 Workers  ${f.toFixed(0)} ms`);
     console.log(`ratio     warm platform / baseline                  ${(w / b).toFixed(2)}x`);
+    console.log(`ratio     floor / baseline                          ${(f / b).toFixed(2)}x`);
+    console.log(`ratio     warm platform / floor                     ${(w / f).toFixed(2)}x`);
     console.log(`platform  build runner ready, after the start         ${median(runnerTimes).toFixed(0)} ms`);
     console.log(`platform  npm start, cold (initdb, migrations)       ${cold.toFixed(0)} ms (one run)`);
   } finally {

@@ -16,6 +16,7 @@ import { firstBinding } from "./bindings";
 import {
   LocalPlanError,
   type LocalWorker,
+  miniflareOptions,
   OBSERVABILITY,
   PLACEMENT,
   planLocal,
@@ -293,6 +294,56 @@ describe("planLocal resources around the Workers", () => {
         deadLetterQueue: "jobs-dlq",
       },
     ]);
+  });
+
+  it("places a plan on this machine as complete Miniflare options", () => {
+    const plan = planLocal([
+      queue,
+      hyperdrive,
+      script("api", [
+        { name: "DB", type: "hyperdrive", id: mockIdOf(hyperdrive) },
+        { name: "TOKEN", type: "secret_text", text: secret("t0ken") },
+      ]),
+      script("worker"),
+      res(TYPES.queueConsumer, "worker-consumer-0", {
+        queueId: mockIdOf(queue),
+        scriptName: "worker",
+        settings: { batchSize: 5 },
+      }),
+      res(TYPES.customDomain, "api-domain-0", { hostname: "api.example.com", service: "api", zoneId: "z" }),
+    ]);
+    const options = miniflareOptions(plan, {
+      persistencePath: "/state/miniflare",
+      hyperdriveUrls: new Map([[mockIdOf(hyperdrive), "postgres://app_user:pw@127.0.0.1:7001/app"]]),
+      ports: new Map([
+        ["api", 8001],
+        ["worker", 8002],
+      ]),
+    });
+    expect({ ...options, workers: undefined }).toEqual({
+      host: "127.0.0.1",
+      port: 0,
+      resourcePersistencePath: "/state/miniflare",
+      workers: undefined,
+    });
+    const [api, worker] = options.workers;
+    expect(api).toMatchObject({
+      name: "api",
+      bindings: { TOKEN: "t0ken" },
+      hyperdrives: { DB: "postgres://app_user:pw@127.0.0.1:7001/app" },
+      queueConsumers: {},
+      routes: ["api.example.com/*"],
+      unsafeDirectSockets: [{ host: "127.0.0.1", port: 8001 }],
+    });
+    // Miniflare does not take the plan's own bookkeeping.
+    expect(api).not.toHaveProperty("secretBindings");
+    expect(worker).toMatchObject({
+      name: "worker",
+      hyperdrives: {},
+      queueConsumers: { "jobs-queue": { maxBatchSize: 5 } },
+      routes: [],
+      unsafeDirectSockets: [{ host: "127.0.0.1", port: 8002 }],
+    });
   });
 
   it("refuses a queue consumer of a queue the program does not declare", () => {

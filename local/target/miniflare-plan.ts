@@ -361,3 +361,42 @@ export function planLocal(resources: CapturedResource[]): LocalPlan {
     queueConsumers,
   };
 }
+
+/** Where the runner put what the plan only names: the persistence folder, pool URLs, each Worker's port. */
+export interface LocalPlacement {
+  /** Folder of the Workers' persisted storage (KV, R2, D1, Durable Objects, caches). */
+  persistencePath: string;
+  /** Hyperdrive config id → URL of the local pool its bindings connect to. */
+  hyperdriveUrls: ReadonlyMap<string, string>;
+  /** Script name → port of the Worker's own socket. */
+  ports: ReadonlyMap<string, number>;
+}
+
+/**
+ * The complete Miniflare options (v4 shape, for `convertV4MiniflareOptions`) of a plan placed on this
+ * machine: each Worker with its Hyperdrive bindings pointed at their pools, its queue consumers, its
+ * routes' hosts and its own socket. Pure.
+ */
+export function miniflareOptions(plan: LocalPlan, placement: LocalPlacement) {
+  return {
+    host: "127.0.0.1",
+    port: 0,
+    resourcePersistencePath: placement.persistencePath,
+    workers: plan.workers.map(({ secretBindings: _secretBindings, ...w }) => ({
+      ...w,
+      hyperdrives: Object.fromEntries(
+        Object.entries(w.hyperdrives).map(([binding, id]) => [
+          binding,
+          placement.hyperdriveUrls.get(id) ?? id,
+        ]),
+      ),
+      queueConsumers: Object.fromEntries(
+        plan.queueConsumers
+          .filter((c) => c.scriptName === w.name)
+          .map(({ queueName, scriptName: _s, ...settings }) => [queueName, settings]),
+      ),
+      routes: plan.hosts.filter((h) => h.scriptName === w.name).map((h) => `${h.host}/*`),
+      unsafeDirectSockets: [{ host: "127.0.0.1", port: placement.ports.get(w.name) }],
+    })),
+  };
+}

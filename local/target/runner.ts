@@ -14,7 +14,7 @@ import { firstBinding } from "./bindings";
 import { type LocalBuildRunner, startLocalBuildRunners } from "./build-runner";
 import { type CronSchedule, cronMatches, parseCron } from "./cron";
 import { startHyperdrivePools } from "./hyperdrive/pool";
-import { type LocalPlan, planLocal } from "./miniflare-plan";
+import { type LocalPlan, miniflareOptions, planLocal } from "./miniflare-plan";
 import { applyPostgresGraph } from "./postgres-apply";
 import { expireR2Objects } from "./r2-lifecycle";
 import { tetherWorkerd } from "./workerd-tether";
@@ -271,24 +271,13 @@ export async function startLocalTarget(options: LocalTargetOptions = {}): Promis
     };
     cleanups.push(stopRunners);
     const { Miniflare, convertV4MiniflareOptions } = loadMiniflare();
-    const mfOptions = convertV4MiniflareOptions({
-      host: "127.0.0.1",
-      port: 0,
-      resourcePersistencePath: path.join(stateDir, "miniflare"),
-      workers: plan.workers.map(({ secretBindings: _secretBindings, ...w }) => ({
-        ...w,
-        hyperdrives: Object.fromEntries(
-          Object.entries(w.hyperdrives).map(([binding, id]) => [binding, hyperdriveUrls.get(id) ?? id]),
-        ),
-        queueConsumers: Object.fromEntries(
-          plan.queueConsumers
-            .filter((c) => c.scriptName === w.name)
-            .map(({ queueName, scriptName: _s, ...settings }) => [queueName, settings]),
-        ),
-        routes: plan.hosts.filter((h) => h.scriptName === w.name).map((h) => `${h.host}/*`),
-        unsafeDirectSockets: [{ host: "127.0.0.1", port: ports.get(w.name) }],
-      })),
-    });
+    const mfOptions = convertV4MiniflareOptions(
+      miniflareOptions(plan, {
+        persistencePath: path.join(stateDir, "miniflare"),
+        hyperdriveUrls,
+        ports,
+      }),
+    );
     tetherWorkerd();
     const mf = new Miniflare(mfOptions);
     cleanups.push(() => mf.dispose());
