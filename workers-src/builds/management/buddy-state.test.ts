@@ -4,10 +4,15 @@ import {
   type AlarmAction,
   alarmAction,
   type BuddyState,
+  DEADLINE_ORDER,
+  type Deadline,
+  deadlines,
+  nextAlarm,
   parseCursor,
   statusEffect,
   tombstone,
 } from "./buddy-state";
+import { type DeadlineCase, deadlineCases, HEARTBEAT_MS } from "./buddy-state.cases";
 
 const T = 1_000_000;
 const base: BuddyState = {
@@ -115,6 +120,71 @@ describe("alarmAction", () => {
     expect(alarmAction(full, now, seen, HEARTBEAT)).toBe(action);
     // The runner's last report is read only for a running build.
     if (full.status !== "running") expect(read).toBe(false);
+  });
+});
+
+describe("deadlines", () => {
+  /** The case's inputs, counting which of them were read. */
+  const inputs = (c: DeadlineCase) => {
+    const reads = { lastSeen: 0, logDone: 0 };
+    return {
+      reads,
+      lastSeen: () => {
+        reads.lastSeen++;
+        return c.lastSeen ?? Number.NaN;
+      },
+      logDone: () => {
+        reads.logDone++;
+        return c.logDone ?? false;
+      },
+    };
+  };
+  const action = (c: DeadlineCase, now: number) => {
+    const { lastSeen, logDone } = inputs(c);
+    return alarmAction(c.state, now, lastSeen, HEARTBEAT_MS, logDone);
+  };
+  const entries = (c: DeadlineCase) => Object.entries(c.deadlines) as [Deadline, number][];
+
+  it.each(deadlineCases)("$why", (c) => {
+    const { reads, lastSeen, logDone } = inputs(c);
+    expect(deadlines(c.state, { lastSeen, heartbeatTimeoutMs: HEARTBEAT_MS, logDone })).toStrictEqual(
+      c.deadlines,
+    );
+    // Each input is read only where a deadline depends on it (the object reads them from storage).
+    expect(reads.lastSeen).toBe(c.state.status === "running" ? 1 : 0);
+    expect(reads.logDone).toBe(c.state.status === "stopped" && c.state.logDeadline !== undefined ? 1 : 0);
+  });
+
+  it.each(deadlineCases)("the alarm at each deadline takes its action: $why", (c) => {
+    for (const [deadline, at] of entries(c)) {
+      expect(action(c, at), `at ${deadline}`).toBe(c.shadowedBy?.[deadline] ?? deadline);
+      expect(action(c, at - 1), `just before ${deadline}`).not.toBe(deadline);
+    }
+    const first = nextAlarm(c.deadlines);
+    if (first === undefined) {
+      // Nothing is ever due: the alarm only sets the next one (none).
+      for (const now of [0, 1_000_000, Number.MAX_SAFE_INTEGER]) expect(action(c, now)).toBe("rearm");
+    } else {
+      expect(action(c, first - 1), "before the first deadline").toBe("rearm");
+      expect(action(c, first)).not.toBe("rearm");
+    }
+  });
+
+  it.each(deadlineCases.filter((c) => c.shadowedBy))(
+    "a deadline is shadowed only by an earlier one in DEADLINE_ORDER, passed by then: $why",
+    (c) => {
+      for (const [deadline, by] of Object.entries(c.shadowedBy ?? {}) as [Deadline, Deadline][]) {
+        expect(c.deadlines[deadline]).toBeDefined();
+        expect(c.deadlines[by]).toBeLessThanOrEqual(c.deadlines[deadline] as number);
+        expect(DEADLINE_ORDER.indexOf(by)).toBeLessThan(DEADLINE_ORDER.indexOf(deadline));
+      }
+    },
+  );
+
+  it("the next alarm is the earliest deadline, and none without one", () => {
+    expect(nextAlarm({ "run-timeout": 30, "heartbeat-lost": 20, "start-timeout": 25 })).toBe(20);
+    expect(nextAlarm({ "seal-log": 5 })).toBe(5);
+    expect(nextAlarm({})).toBeUndefined();
   });
 });
 

@@ -90,26 +90,79 @@ export type AlarmAction =
   /** Nothing is due: set the next alarm. */
   | "rearm";
 
+/** A time at which the alarm has something to do, named by what it does once that time has come. */
+export type Deadline = Exclude<AlarmAction, "rearm">;
+
+/** Every deadline a state has, each at its time; a state past all of them has none. */
+export type Deadlines = Partial<Record<Deadline, number>>;
+
 /**
- * The alarm's decision, first match wins. `lastSeen` is when the runner last reported (only read for a
- * running build); `heartbeatTimeoutMs` how long it may stay silent.
+ * Which deadline's action is taken when several have passed: the first in this order. A start that timed
+ * out is not retried; a pending retry runs before the run deadline ends the build (the retried start keeps
+ * it); the run deadline wins over a lost heartbeat.
+ */
+export const DEADLINE_ORDER: readonly Deadline[] = [
+  "start-timeout",
+  "retry-start",
+  "run-timeout",
+  "heartbeat-lost",
+  "seal-log",
+];
+
+/** What the deadlines depend on beyond the state; each is read only where a deadline needs it. */
+export interface DeadlineInputs {
+  /** When the runner last reported: read only for a running build. */
+  lastSeen: () => number;
+  /** How long a running build's runner may stay silent. */
+  heartbeatTimeoutMs: number;
+  /**
+   * Whether a stopped build's log is whole already (every batch, or sealed): then there is nothing left to
+   * seal. Read only for a stopped build with a log deadline. @default not whole
+   */
+  logDone?: () => boolean;
+}
+
+/**
+ * Every deadline of a build in `state`. Pure. The alarm is set to the earliest of them (none: no alarm),
+ * and when it fires `alarmAction` takes the action of the first of them, in `DEADLINE_ORDER`, that passed.
+ */
+export function deadlines(state: BuddyState, inputs: DeadlineInputs): Deadlines {
+  const due: Deadlines = {};
+  if (state.status === "initializing") {
+    due["start-timeout"] = state.startDeadline;
+    // A retry due at or after the start deadline never runs: by then the start timed out.
+    if (state.retryAt !== undefined && state.retryAt < state.startDeadline) {
+      due["retry-start"] = state.retryAt;
+    }
+  }
+  if (state.status !== "stopped") due["run-timeout"] = state.runDeadline;
+  if (state.status === "running") due["heartbeat-lost"] = inputs.lastSeen() + inputs.heartbeatTimeoutMs;
+  if (state.status === "stopped" && state.logDeadline !== undefined && !inputs.logDone?.()) {
+    due["seal-log"] = state.logDeadline;
+  }
+  return due;
+}
+
+/** When the alarm should next fire: the earliest deadline, or `undefined` when there is none. */
+export function nextAlarm(due: Deadlines): number | undefined {
+  const times = Object.values(due);
+  return times.length > 0 ? Math.min(...times) : undefined;
+}
+
+/**
+ * The alarm's decision at `now`: the action of the first deadline (in `DEADLINE_ORDER`) that has passed,
+ * else "rearm". `lastSeen` is when the runner last reported (only read for a running build);
+ * `heartbeatTimeoutMs` how long it may stay silent; `logDone` whether a stopped build's log is whole.
  */
 export function alarmAction(
   state: BuddyState,
   now: number,
   lastSeen: () => number,
   heartbeatTimeoutMs: number,
+  logDone?: () => boolean,
 ): AlarmAction {
-  if (state.status === "initializing") {
-    if (state.retryAt !== undefined && now >= state.retryAt && now < state.startDeadline)
-      return "retry-start";
-    if (now >= state.startDeadline) return "start-timeout";
-  }
-  if (state.status !== "stopped" && now >= state.runDeadline) return "run-timeout";
-  if (state.status === "running" && now >= lastSeen() + heartbeatTimeoutMs) return "heartbeat-lost";
-  if (state.status === "stopped" && state.logDeadline !== undefined && now >= state.logDeadline)
-    return "seal-log";
-  return "rearm";
+  const due = deadlines(state, { lastSeen, heartbeatTimeoutMs, logDone });
+  return DEADLINE_ORDER.find((deadline) => (due[deadline] ?? Number.POSITIVE_INFINITY) <= now) ?? "rearm";
 }
 
 /** What a runner's status callback does to the build. */
