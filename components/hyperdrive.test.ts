@@ -1,0 +1,54 @@
+import { describe, expect, it } from "vitest";
+import { capture, find, revealSecrets } from "../test/mock-program";
+import { Hyperdrive } from "./hyperdrive";
+
+const ACCOUNT = "0123456789abcdef0123456789abcdef";
+
+describe("Hyperdrive", () => {
+  it("registers a config whose origin is a secret and caching maps to the provider's fields", async () => {
+    const resources = await capture(
+      () =>
+        new Hyperdrive("db", {
+          accountId: ACCOUNT,
+          origin: { host: "db.example.net", port: 5432, database: "builds", user: "app", password: "pw" },
+          caching: { maxAgeSeconds: 30 },
+          originConnectionLimit: 20,
+        }),
+    );
+    const config = find(resources, "cloudflare:index/hyperdriveConfig:HyperdriveConfig", "db");
+    expect(revealSecrets(config.inputs)).toEqual({
+      accountId: ACCOUNT,
+      name: "proj-test-db",
+      origin: {
+        secret: {
+          scheme: "postgres",
+          host: "db.example.net",
+          port: 5432,
+          database: "builds",
+          user: "app",
+          password: "pw",
+        },
+      },
+      caching: { disabled: false, maxAge: 30, staleWhileRevalidate: 15 },
+      originConnectionLimit: 20,
+    });
+  });
+
+  it("disables caching when asked", async () => {
+    const resources = await capture(
+      () =>
+        new Hyperdrive("db", {
+          accountId: ACCOUNT,
+          origin: { host: "h", port: 5432, database: "d", user: "u", password: "p" },
+          caching: { enabled: false },
+        }),
+    );
+    expect(
+      find(resources, "cloudflare:index/hyperdriveConfig:HyperdriveConfig", "db").inputs.caching,
+    ).toEqual({
+      disabled: true,
+      maxAge: 60,
+      staleWhileRevalidate: 15,
+    });
+  });
+});
