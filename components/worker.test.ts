@@ -275,11 +275,36 @@ describe("Worker", () => {
       'binding name "X" is used twice',
     ],
     ["a cron without five fields", { crons: ["every minute"] }, 'cron "every minute" must have 5 fields'],
+    [
+      "a cron with a minute out of range",
+      { crons: ["*/5 * * * *", "60 * * * *"] },
+      'Worker api: cron "60 * * * *": minute "60" must be between 0 and 59',
+    ],
+    [
+      "a cron with day of week 0 (Cloudflare counts 1-7 from Sunday)",
+      { crons: ["0 0 * * 0"] },
+      'Worker api: cron "0 0 * * 0": day of week "0" must be between 1 and 7 or SUN-SAT',
+    ],
     ["a script name Cloudflare refuses", { scriptName: "Bad Name" }, 'script name "Bad Name" must be 1-63'],
   ])("refuses %s", async (_case, extra, message) => {
     await expect(capture(() => new Worker("api", base(extra as Partial<WorkerArgs>)))).rejects.toThrow(
       message,
     );
+  });
+
+  it("accepts the crons Cloudflare accepts, Quartz's L, W and # included", async () => {
+    const crons = [
+      "0 0 L * *",
+      "59 23 LW * *",
+      "0 0 15W * *",
+      "0 18 * * friL",
+      "0 0 * * 6#3",
+      "10 7 * * 2-6",
+    ];
+    const resources = await capture(() => new Worker("api", base({ crons })));
+    expect(
+      find(resources, "cloudflare:index/workersCronTrigger:WorkersCronTrigger", "api-crons").inputs.schedules,
+    ).toEqual(crons.map((cron) => ({ cron })));
   });
 
   it("rejects with the bundler's message when the entry does not build", async () => {

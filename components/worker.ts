@@ -1,6 +1,7 @@
 import * as cloudflare from "@pulumi/cloudflare";
 import * as pulumi from "@pulumi/pulumi";
 import { bundleWorker, type WorkerBundle } from "./bundle";
+import { cronProblem } from "./cron";
 import { type DurableObjectMigration, planDurableObjectMigrations } from "./durable-objects";
 import { defaultLiveState, type LiveStateSource } from "./live-state";
 import { stackName } from "./naming";
@@ -91,7 +92,6 @@ export interface WorkerArgs {
 }
 
 const BINDING_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const CRON = /^(\S+\s+){4}\S+$/;
 
 function idOf(ref: IdRef): pulumi.Input<string> {
   return typeof ref === "object" && ref !== null && "id" in ref ? ref.id : (ref as pulumi.Input<string>);
@@ -135,7 +135,8 @@ export class Worker extends pulumi.ComponentResource {
     }
     const { bindings, dependsOn } = collectBindings(name, args);
     for (const cron of args.crons ?? []) {
-      if (!CRON.test(cron.trim())) throw new Error(`Worker ${name}: cron "${cron}" must have 5 fields`);
+      const problem = cronProblem(cron);
+      if (problem) throw new Error(`Worker ${name}: ${problem}`);
     }
 
     const flags = [
