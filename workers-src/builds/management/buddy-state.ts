@@ -149,10 +149,15 @@ export function nextAlarm(due: Deadlines): number | undefined {
   return times.length > 0 ? Math.min(...times) : undefined;
 }
 
+/** The alarm's decision at `now`: the action of the first deadline (in `DEADLINE_ORDER`) that has passed. */
+export function dueAction(due: Deadlines, now: number): AlarmAction {
+  return DEADLINE_ORDER.find((deadline) => (due[deadline] ?? Number.POSITIVE_INFINITY) <= now) ?? "rearm";
+}
+
 /**
- * The alarm's decision at `now`: the action of the first deadline (in `DEADLINE_ORDER`) that has passed,
- * else "rearm". `lastSeen` is when the runner last reported (only read for a running build);
- * `heartbeatTimeoutMs` how long it may stay silent; `logDone` whether a stopped build's log is whole.
+ * The alarm's decision for a build in `state` at `now`: `dueAction` of its `deadlines`. `lastSeen` is when
+ * the runner last reported (only read for a running build); `heartbeatTimeoutMs` how long it may stay
+ * silent; `logDone` whether a stopped build's log is whole.
  */
 export function alarmAction(
   state: BuddyState,
@@ -161,8 +166,7 @@ export function alarmAction(
   heartbeatTimeoutMs: number,
   logDone?: () => boolean,
 ): AlarmAction {
-  const due = deadlines(state, { lastSeen, heartbeatTimeoutMs, logDone });
-  return DEADLINE_ORDER.find((deadline) => (due[deadline] ?? Number.POSITIVE_INFINITY) <= now) ?? "rearm";
+  return dueAction(deadlines(state, { lastSeen, heartbeatTimeoutMs, logDone }), now);
 }
 
 /** What a runner's status callback does to the build. */

@@ -3,7 +3,11 @@ import { describe, expect, it } from "vitest";
 import { sha256Hex } from "../lib/digest";
 import type { StoppedBuild } from "../shared/metrics";
 import { type BuddyState, BuildBuddy } from "./buddy";
+import { deadlines, nextAlarm } from "./buddy-state";
+import { deadlineCases, T } from "./buddy-state.cases";
 import type { BuildRows } from "./build-rows";
+import { numberVar } from "./env";
+import { LogStore } from "./log-store";
 import { BuildScheduler } from "./scheduler";
 
 const TOKEN = "t".repeat(64);
@@ -137,6 +141,91 @@ describe("BuildBuddy log reading", () => {
         accepted: false,
       });
     });
+  });
+});
+
+describe("BuildBuddy alarm: set at the earliest of the state's deadlines, or not at all", () => {
+  const heartbeatTimeoutMs = numberVar(env.HEARTBEAT_TIMEOUT_SECONDS, 60) * 1000;
+
+  /** A BuildBuddy holding `state`, the runner last seen at `lastSeen`, its log whole or not, and an alarm set. */
+  async function buddyWith(state: BuddyState, lastSeen: number | undefined, logDone: boolean) {
+    const stub = env.BUILD_BUDDY.get(env.BUILD_BUDDY.idFromName(`deadlines-${++n}-${Date.now()}`));
+    await runInDurableObject(stub, async (_i: BuildBuddy, s) => {
+      await s.storage.put("state", state);
+      if (lastSeen !== undefined) await s.storage.put("lastSeen", lastSeen);
+      if (logDone) {
+        // Whole as it becomes whole: every batch up to the runner's last, or sealed when it named none.
+        const log = new LogStore(s.storage);
+        if (state.lastLogSeq === undefined) log.seal();
+        for (let seq = 1; seq <= (state.lastLogSeq ?? 0); seq++) log.append(seq, lines(seq));
+      }
+      // Run by runDurableObjectAlarm, not by the clock.
+      await s.storage.setAlarm(Date.now() + 3_600_000);
+    });
+    return stub;
+  }
+
+  it.each(deadlineCases)("$why", async (c) => {
+    // The table's times, moved to begin a minute from now: the alarm finds nothing due and only sets the
+    // next one, through the same save() as every other change of state.
+    const shift = Date.now() + 60_000 - T;
+    const later = (t: number | undefined) => (t === undefined ? undefined : t + shift);
+    const state: BuddyState = {
+      ...c.state,
+      startDeadline: c.state.startDeadline + shift,
+      runDeadline: c.state.runDeadline + shift,
+      ...(c.state.retryAt === undefined ? {} : { retryAt: later(c.state.retryAt) }),
+      ...(c.state.logDeadline === undefined ? {} : { logDeadline: later(c.state.logDeadline) }),
+    };
+    const lastSeen = later(c.lastSeen);
+    const stub = await buddyWith(state, lastSeen, c.logDone ?? false);
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+
+    const due = deadlines(state, {
+      lastSeen: () => lastSeen as number,
+      heartbeatTimeoutMs,
+      logDone: () => c.logDone ?? false,
+    });
+    const { alarm, state: after } = await stub.inspect();
+    expect(after).toEqual(state);
+    expect(alarm).toBe(nextAlarm(due) ?? null);
+    if (heartbeatTimeoutMs === 60_000) expect(alarm).toBe(later(nextAlarm(c.deadlines)) ?? null);
+  });
+
+  it.each([
+    { log: "still missing batches", logDone: false, sealed: true },
+    { log: "whole already (its deadline was not set again)", logDone: true, sealed: false },
+  ])("at the log's deadline, a log $log is sealed only when it must be, and no alarm is left", async (c) => {
+    const state: BuddyState = {
+      ...deadlineCases[0]!.state,
+      status: "stopped",
+      outcome: "success",
+      lastLogSeq: 1,
+      logDeadline: Date.now() - 1,
+    };
+    const stub = await buddyWith(state, undefined, c.logDone);
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect((await stub.inspect()).alarm).toBeNull();
+    const sealed = await runInDurableObject(stub, (_i: BuildBuddy, s) => new LogStore(s.storage).sealed());
+    expect(sealed).toBe(c.sealed);
+  });
+
+  it("a running build whose runner never reported gets a whole heartbeat timeout from now", async () => {
+    const runDeadline = Date.now() + 3_600_000;
+    const state: BuddyState = {
+      ...deadlineCases[0]!.state,
+      buildUuid: "00000000-0000-4000-8000-00000000dddd",
+      status: "running",
+      startDeadline: Date.now() - 1000,
+      runDeadline,
+    };
+    const before = Date.now();
+    const stub = await buddyWith(state, undefined, false);
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    const after = Date.now();
+    const { alarm } = await stub.inspect();
+    expect(alarm).toBeGreaterThanOrEqual(before + heartbeatTimeoutMs);
+    expect(alarm).toBeLessThanOrEqual(after + heartbeatTimeoutMs);
   });
 });
 

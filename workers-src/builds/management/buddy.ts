@@ -13,11 +13,14 @@ import {
 } from "../shared/protocol";
 import {
   ALARM_RETRY_MS,
-  alarmAction,
   type BuddyState,
   type CacheGrant,
   type CallbackResult,
+  type Deadlines,
+  deadlines,
+  dueAction,
   LOG_GRACE_MS,
+  nextAlarm,
   parseCursor,
   START_RETRY_MS,
   STOPPED_LOG_GRACE_MS,
@@ -91,17 +94,21 @@ export class BuildBuddy extends DurableObject<ManagementEnv> {
     return (await this.ctx.storage.get<number>("lastSeen")) ?? Date.now();
   }
 
+  /** Every deadline of `state` as things stand: the alarm is set by them and, when it fires, decides by them. */
+  private async currentDeadlines(state: BuddyState): Promise<Deadlines> {
+    const lastSeen = state.status === "running" ? await this.lastSeen() : 0;
+    return deadlines(state, {
+      lastSeen: () => lastSeen,
+      heartbeatTimeoutMs: this.heartbeatTimeoutMs(),
+      logDone: () => this.done(state),
+    });
+  }
+
+  /** Stores the state and sets the alarm at its earliest deadline (none: no alarm). */
   private async save(state: BuddyState): Promise<void> {
     await this.ctx.storage.put("state", state);
-    const lastSeen = state.status === "running" ? await this.lastSeen() : 0;
-    const next = [
-      state.status === "initializing" ? state.startDeadline : undefined,
-      state.status === "initializing" ? state.retryAt : undefined,
-      state.status !== "stopped" ? state.runDeadline : undefined,
-      state.status === "running" ? lastSeen + this.heartbeatTimeoutMs() : undefined,
-      state.status === "stopped" && state.logDeadline && !this.done(state) ? state.logDeadline : undefined,
-    ].filter((t): t is number => t !== undefined);
-    if (next.length > 0) await this.ctx.storage.setAlarm(Math.min(...next));
+    const next = nextAlarm(await this.currentDeadlines(state));
+    if (next !== undefined) await this.ctx.storage.setAlarm(next);
     else await this.ctx.storage.deleteAlarm();
   }
 
@@ -415,8 +422,7 @@ export class BuildBuddy extends DurableObject<ManagementEnv> {
     await this.serial(async () => {
       const state = await this.load();
       if (!state) return;
-      const lastSeen = state.status === "running" ? await this.lastSeen() : 0;
-      const action = alarmAction(state, Date.now(), () => lastSeen, this.heartbeatTimeoutMs());
+      const action = dueAction(await this.currentDeadlines(state), Date.now());
       switch (action) {
         case "retry-start": {
           // A new callback token and fresh variables: the runner never accepted the earlier request.
