@@ -126,23 +126,21 @@ describe("BuildsPlatform", () => {
     expect(hyperdriveId).toMatch(/^[0-9a-f]{32}$/);
     const client = find(resources, SCRIPT, "builds-client");
     expect(client.inputs.scriptName).toBe("proj-test-builds-client");
-    // One secret binding makes the whole list secret, so the JWT never shows in plain text.
-    expect(revealSecrets(client.inputs.bindings)).toEqual({
-      secret: [
-        { type: "hyperdrive", name: "HYPERDRIVE", id: hyperdriveId },
-        {
-          type: "service",
-          name: "MANAGEMENT",
-          service: "proj-test-builds-management",
-          entrypoint: "BuildManagement",
-        },
-        { type: "analytics_engine", name: "BUILD_METRICS", dataset: METRICS },
-        { type: "plain_text", name: "RELEASE", text: "unreleased" },
-        { type: "plain_text", name: "ALLOW_FILE_REPOS", text: "false" },
-        { type: "secret_text", name: "API_JWT_SECRET", text: JWT },
-        { type: "secret_text", name: "BUILD_VARIABLES_KEY", text: VARIABLES_KEY },
-      ],
-    });
+    // Only the secret bindings' values are secret: the rest of the list stays readable in a diff.
+    expect(revealSecrets(client.inputs.bindings)).toEqual([
+      { type: "hyperdrive", name: "HYPERDRIVE", id: hyperdriveId },
+      {
+        type: "service",
+        name: "MANAGEMENT",
+        service: "proj-test-builds-management",
+        entrypoint: "BuildManagement",
+      },
+      { type: "analytics_engine", name: "BUILD_METRICS", dataset: METRICS },
+      { type: "plain_text", name: "RELEASE", text: "unreleased" },
+      { type: "plain_text", name: "ALLOW_FILE_REPOS", text: "false" },
+      { type: "secret_text", name: "API_JWT_SECRET", text: { secret: JWT } },
+      { type: "secret_text", name: "BUILD_VARIABLES_KEY", text: { secret: VARIABLES_KEY } },
+    ]);
     expect(client.inputs.compatibilityFlags).toEqual(["nodejs_compat"]);
     expect(client.inputs).not.toHaveProperty("migrations");
     // The service binding needs the management script to exist first.
@@ -188,34 +186,32 @@ describe("BuildsPlatform", () => {
     );
     const management = find(resources, SCRIPT, "builds-management");
     expect(management.inputs.scriptName).toBe("proj-test-builds-management");
-    // One secret binding makes the whole list secret, so the token and key never show in plain text.
-    expect(revealSecrets(management.inputs.bindings)).toEqual({
-      secret: [
-        { type: "r2_bucket", name: "BUILD_CACHE", bucketName: "proj-test-builds-build-cache" },
-        { type: "hyperdrive", name: "HYPERDRIVE", id: hyperdriveId },
-        { type: "durable_object_namespace", name: "BUILD_SCHEDULER", className: "BuildScheduler" },
-        { type: "durable_object_namespace", name: "BUILD_CAPACITY", className: "BuildCapacity" },
-        { type: "durable_object_namespace", name: "BUILD_BUDDY", className: "BuildBuddy" },
-        { type: "durable_object_namespace", name: "BUILD_CONTAINER", className: "BuildContainer" },
-        { type: "analytics_engine", name: "BUILD_METRICS", dataset: METRICS },
-        { type: "plain_text", name: "BUILD_TIMEOUT_MINUTES", text: "45" },
-        { type: "plain_text", name: "BUILD_START_TIMEOUT_SECONDS", text: "90" },
-        { type: "plain_text", name: "HEARTBEAT_TIMEOUT_SECONDS", text: "40" },
-        { type: "plain_text", name: "MAX_CONCURRENT_BUILDS", text: "3" },
-        { type: "plain_text", name: "MAX_CONCURRENT_BUILDS_GLOBAL", text: "12" },
-        { type: "plain_text", name: "SCHEDULER_WAKE", text: "off" },
-        { type: "plain_text", name: "SCHEDULER_POLL_SECONDS", text: "15" },
-        { type: "plain_text", name: "SCHEDULER_SHARDS", text: "4" },
-        { type: "plain_text", name: "SCHEDULER_LEASE_SECONDS", text: "12" },
-        { type: "plain_text", name: "COMPUTE_BACKEND", text: "http" },
-        { type: "plain_text", name: "RUNNER_URL", text: "https://runner.example.net" },
-        { type: "plain_text", name: "CALLBACK_URL", text: "https://management.example.net" },
-        { type: "plain_text", name: "RELEASE", text: "2026.10.1" },
-        { type: "plain_text", name: "ALLOW_FILE_REPOS", text: "true" },
-        { type: "secret_text", name: "RUNNER_TOKEN", text: RUNNER_TOKEN },
-        { type: "secret_text", name: "BUILD_VARIABLES_KEY", text: VARIABLES_KEY },
-      ],
-    });
+    // Only the secret bindings' values are secret: the rest of the list stays readable in a diff.
+    expect(revealSecrets(management.inputs.bindings)).toEqual([
+      { type: "r2_bucket", name: "BUILD_CACHE", bucketName: "proj-test-builds-build-cache" },
+      { type: "hyperdrive", name: "HYPERDRIVE", id: hyperdriveId },
+      { type: "durable_object_namespace", name: "BUILD_SCHEDULER", className: "BuildScheduler" },
+      { type: "durable_object_namespace", name: "BUILD_CAPACITY", className: "BuildCapacity" },
+      { type: "durable_object_namespace", name: "BUILD_BUDDY", className: "BuildBuddy" },
+      { type: "durable_object_namespace", name: "BUILD_CONTAINER", className: "BuildContainer" },
+      { type: "analytics_engine", name: "BUILD_METRICS", dataset: METRICS },
+      { type: "plain_text", name: "BUILD_TIMEOUT_MINUTES", text: "45" },
+      { type: "plain_text", name: "BUILD_START_TIMEOUT_SECONDS", text: "90" },
+      { type: "plain_text", name: "HEARTBEAT_TIMEOUT_SECONDS", text: "40" },
+      { type: "plain_text", name: "MAX_CONCURRENT_BUILDS", text: "3" },
+      { type: "plain_text", name: "MAX_CONCURRENT_BUILDS_GLOBAL", text: "12" },
+      { type: "plain_text", name: "SCHEDULER_WAKE", text: "off" },
+      { type: "plain_text", name: "SCHEDULER_POLL_SECONDS", text: "15" },
+      { type: "plain_text", name: "SCHEDULER_SHARDS", text: "4" },
+      { type: "plain_text", name: "SCHEDULER_LEASE_SECONDS", text: "12" },
+      { type: "plain_text", name: "COMPUTE_BACKEND", text: "http" },
+      { type: "plain_text", name: "RUNNER_URL", text: "https://runner.example.net" },
+      { type: "plain_text", name: "CALLBACK_URL", text: "https://management.example.net" },
+      { type: "plain_text", name: "RELEASE", text: "2026.10.1" },
+      { type: "plain_text", name: "ALLOW_FILE_REPOS", text: "true" },
+      { type: "secret_text", name: "RUNNER_TOKEN", text: { secret: RUNNER_TOKEN } },
+      { type: "secret_text", name: "BUILD_VARIABLES_KEY", text: { secret: VARIABLES_KEY } },
+    ]);
     // A fresh script gets the whole history in one upload, tagged with its head.
     expect(management.inputs.migrations).toEqual({
       newTag: uploadTag(MANAGEMENT_MIGRATIONS, 2),
@@ -236,9 +232,11 @@ describe("BuildsPlatform", () => {
   it("gives the management Worker the schema's default limits, wake on queue and the local runner, without CALLBACK_URL", async () => {
     const { resources } = await capturePlatform(args());
     const bindings = revealSecrets(find(resources, SCRIPT, "builds-management").inputs.bindings) as {
-      secret: { type: string; name: string; text?: string }[];
-    };
-    expect(bindings.secret.filter((b) => b.type !== "plain_text").map((b) => b.name)).toEqual([
+      type: string;
+      name: string;
+      text?: string;
+    }[];
+    expect(bindings.filter((b) => b.type !== "plain_text").map((b) => b.name)).toEqual([
       "BUILD_CACHE",
       "HYPERDRIVE",
       "BUILD_SCHEDULER",
@@ -250,7 +248,7 @@ describe("BuildsPlatform", () => {
       "BUILD_VARIABLES_KEY",
     ]);
     expect(
-      Object.fromEntries(bindings.secret.filter((b) => b.type === "plain_text").map((b) => [b.name, b.text])),
+      Object.fromEntries(bindings.filter((b) => b.type === "plain_text").map((b) => [b.name, b.text])),
     ).toEqual({
       BUILD_TIMEOUT_MINUTES: "20",
       BUILD_START_TIMEOUT_SECONDS: "120",
@@ -278,15 +276,16 @@ describe("BuildsPlatform", () => {
       const compute = { backend: "http" as const, runnerUrl: "https://runner.example.net", callbackUrl };
       const { resources } = await capturePlatform(args({ builds: limits({ compute }) }));
       const bindings = revealSecrets(find(resources, SCRIPT, "builds-management").inputs.bindings) as {
-        secret: { name: string; text?: string }[];
-      };
-      expect(bindings.secret.filter((b) => b.name === "CALLBACK_URL").map((b) => b.text)).toEqual(expected);
-      expect(bindings.secret.find((b) => b.name === "RUNNER_URL")?.text).toBe("https://runner.example.net");
+        name: string;
+        text?: string;
+      }[];
+      expect(bindings.filter((b) => b.name === "CALLBACK_URL").map((b) => b.text)).toEqual(expected);
+      expect(bindings.find((b) => b.name === "RUNNER_URL")?.text).toBe("https://runner.example.net");
       // The runner calls back the management Worker only: the client never gets the URL.
       const client = revealSecrets(find(resources, SCRIPT, "builds-client").inputs.bindings) as {
-        secret: { name: string }[];
-      };
-      expect(client.secret.map((b) => b.name)).not.toContain("CALLBACK_URL");
+        name: string;
+      }[];
+      expect(client.map((b) => b.name)).not.toContain("CALLBACK_URL");
     },
   );
 
@@ -298,12 +297,13 @@ describe("BuildsPlatform", () => {
     };
     const { resources } = await capturePlatform(args({ builds: limits({ compute }) }));
     const bindings = revealSecrets(find(resources, SCRIPT, "builds-management").inputs.bindings) as {
-      secret: { name: string; text?: string }[];
-    };
-    expect(bindings.secret.find((b) => b.name === "RUNNER_URL")?.text).toBe(
+      name: string;
+      text?: string;
+    }[];
+    expect(bindings.find((b) => b.name === "RUNNER_URL")?.text).toBe(
       "https://r1.example.net,https://r2.example.net",
     );
-    expect(bindings.secret.map((b) => b.name)).not.toContain("LOCAL_RUNNERS");
+    expect(bindings.map((b) => b.name)).not.toContain("LOCAL_RUNNERS");
   });
 
   it.each([
@@ -314,11 +314,10 @@ describe("BuildsPlatform", () => {
     const { resources } = await capturePlatform(args({ allowFileRepos }));
     for (const script of ["builds-management", "builds-client"]) {
       const bindings = revealSecrets(find(resources, SCRIPT, script).inputs.bindings) as {
-        secret: { name: string; text?: string }[];
-      };
-      expect(bindings.secret.filter((b) => b.name === "ALLOW_FILE_REPOS").map((b) => b.text)).toEqual([
-        expected,
-      ]);
+        name: string;
+        text?: string;
+      }[];
+      expect(bindings.filter((b) => b.name === "ALLOW_FILE_REPOS").map((b) => b.text)).toEqual([expected]);
     }
   });
 
@@ -419,15 +418,14 @@ describe("BuildsPlatform", () => {
     expect(revealSecrets(config.inputs)).toEqual({
       accountId: ACCOUNT,
       name: "proj-test-builds-hyperdrive",
+      // Only the password is secret: which database the config points at shows in a diff.
       origin: {
-        secret: {
-          scheme: "postgres",
-          host: "db.example.net",
-          port: 5432,
-          database: "builds",
-          user: "builds_app",
-          password: appPassword,
-        },
+        scheme: "postgres",
+        host: "db.example.net",
+        port: 5432,
+        database: "builds",
+        user: "builds_app",
+        password: { secret: appPassword },
       },
       caching: { disabled: false, maxAge: 60, staleWhileRevalidate: 15 },
     });

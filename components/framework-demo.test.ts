@@ -243,7 +243,7 @@ describe("FrameworkDemo", () => {
       const error = await captureError(
         () => new FrameworkDemo("demo", args({ app: renamingApp({ crons: ["every day"] }) })),
       );
-      expect(error.message).toBe('Worker demo-worker: cron "every day" must have 5 fields');
+      expect(error.message).toBe('Worker demo-worker: cron "every day" must have 5 fields (got 2)');
     });
 
     it("refuses, naming the class, a class that left the declaration without a rename or the data-loss opt-in", async () => {

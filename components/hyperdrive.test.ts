@@ -5,7 +5,7 @@ import { Hyperdrive } from "./hyperdrive";
 const ACCOUNT = "0123456789abcdef0123456789abcdef";
 
 describe("Hyperdrive", () => {
-  it("registers a config whose origin is a secret and caching maps to the provider's fields", async () => {
+  it("registers a config whose origin password is a secret and caching maps to the provider's fields", async () => {
     const resources = await capture(
       () =>
         new Hyperdrive("db", {
@@ -19,15 +19,14 @@ describe("Hyperdrive", () => {
     expect(revealSecrets(config.inputs)).toEqual({
       accountId: ACCOUNT,
       name: "proj-test-db",
+      // Only the password is secret: which database the config points at shows in a diff.
       origin: {
-        secret: {
-          scheme: "postgres",
-          host: "db.example.net",
-          port: 5432,
-          database: "builds",
-          user: "app",
-          password: "pw",
-        },
+        scheme: "postgres",
+        host: "db.example.net",
+        port: 5432,
+        database: "builds",
+        user: "app",
+        password: { secret: "pw" },
       },
       caching: { disabled: false, maxAge: 30, staleWhileRevalidate: 15 },
       originConnectionLimit: 20,

@@ -43,14 +43,18 @@ export class Hyperdrive extends pulumi.ComponentResource {
   constructor(name: string, args: HyperdriveArgs, opts?: pulumi.ComponentResourceOptions) {
     super(Hyperdrive.TYPE, name, {}, opts);
     const caching = args.caching ?? {};
-    const origin = pulumi.output(args.origin).apply((o) => ({
+    // Only the password is secret. An origin handed over as one secret (`Postgres.appConnection`) would
+    // otherwise hide its host, database and user from every preview and graph diff, where a reviewer
+    // needs to see which database a config points at.
+    const given = pulumi.output(args.origin);
+    const origin = {
       scheme: "postgres",
-      host: o.host,
-      port: o.port,
-      database: o.database,
-      user: o.user,
-      password: o.password,
-    }));
+      host: pulumi.unsecret(given.host),
+      port: pulumi.unsecret(given.port),
+      database: pulumi.unsecret(given.database),
+      user: pulumi.unsecret(given.user),
+      password: pulumi.secret(given.password),
+    };
     this.config = new cloudflare.HyperdriveConfig(
       name,
       ...transformed(
@@ -58,7 +62,7 @@ export class Hyperdrive extends pulumi.ComponentResource {
         {
           accountId: args.accountId,
           name: args.configName ?? stackName(name),
-          origin: pulumi.secret(origin),
+          origin,
           caching: {
             disabled: caching.enabled === false,
             maxAge: caching.maxAgeSeconds ?? 60,

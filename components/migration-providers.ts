@@ -109,9 +109,19 @@ const shipped = (provider: pulumi.dynamic.ResourceProvider, name: string) =>
 /** SQL migrations applied to a PostgreSQL database by the project's migration core. */
 export class SqlMigrations extends pulumi.CustomResource {
   constructor(name: string, inputs: InputsOf<SqlMigrationsInputs>, opts?: pulumi.CustomResourceOptions) {
+    // Only the password is secret in the inputs, so a diff shows which server and database the
+    // migrations go to; the outputs repeat the connection and stay secret whole (below).
+    const given = pulumi.output(inputs.connection);
     const props = {
       ...inputs,
-      connection: pulumi.secret(inputs.connection),
+      connection: {
+        host: pulumi.unsecret(given.host),
+        port: pulumi.unsecret(given.port),
+        user: pulumi.unsecret(given.user),
+        password: pulumi.secret(given.password),
+        database: pulumi.unsecret(given.database),
+        sslMode: pulumi.unsecret(given.sslMode),
+      },
       __provider: shipped(sqlMigrationsProvider, "sqlMigrationsProvider"),
     };
     // The outputs repeat the inputs, password included: keep them secret in state and in diffs.

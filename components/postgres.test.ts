@@ -119,14 +119,12 @@ describe("Postgres", () => {
       database: "defaultdb",
     });
     expect(revealSecrets(find(resources, SQL_MIGRATIONS_TYPE, "db-migrations").inputs.connection)).toEqual({
-      secret: {
-        host: "db.example.net",
-        port: 6543,
-        user: "platform_admin",
-        password: "admin-pw",
-        database: "builds",
-        sslMode: "verify-full",
-      },
+      host: "db.example.net",
+      port: 6543,
+      user: "platform_admin",
+      password: { secret: "admin-pw" },
+      database: "builds",
+      sslMode: "verify-full",
     });
   });
 
@@ -229,7 +227,7 @@ describe("Postgres", () => {
     expect(shape(resources.filter((r) => r.retainOnDelete))).toEqual(expected);
   });
 
-  it("runs the folder's migrations as the admin over a secret connection, after the schema, grants and extensions", async () => {
+  it("runs the folder's migrations as the admin with a secret password, after the schema, grants and extensions", async () => {
     const dir = folder(MIGRATIONS);
     const { resources } = await capturePostgres(
       base({ extensions: ["pgcrypto"], migrationsDir: dir, allowDataLoss: ["0002_more.sql"] }),
@@ -237,15 +235,14 @@ describe("Postgres", () => {
     const migrations = find(resources, SQL_MIGRATIONS_TYPE, "db-migrations");
     expect(revealSecrets(migrations.inputs)).toEqual({
       __provider: expect.stringContaining("applySql"),
+      // Only the password is secret: the server and database the migrations go to show in a diff.
       connection: {
-        secret: {
-          host: "db.example.net",
-          port: 5432,
-          user: "platform_admin",
-          password: "admin-pw",
-          database: "builds",
-          sslMode: "require",
-        },
+        host: "db.example.net",
+        port: 5432,
+        user: "platform_admin",
+        password: { secret: "admin-pw" },
+        database: "builds",
+        sslMode: "require",
       },
       schema: "builds",
       migrations: readSqlMigrations(dir),

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
-import { deserializeProperties } from "@pulumi/pulumi/runtime/rpc";
+import { deserializeProperty } from "@pulumi/pulumi/runtime/rpc";
 import * as settings from "@pulumi/pulumi/runtime/settings";
-import { type CapturedResource, stableId, uuidOfFlatUrn } from "./graph";
+import { type CapturedResource, SECRET_SIG, SECRET_VALUE, stableId, uuidOfFlatUrn } from "./graph";
 
 export {
   type CapturedResource,
@@ -41,6 +41,33 @@ function computedState(type: string, urn: string): Record<string, unknown> {
     default:
       return {};
   }
+}
+
+/**
+ * A resource's inputs as the engine receives them, each secret wrapped where the program made it secret.
+ * Pulumi's own deserializer lifts a secret to the top-level property that holds it (a Worker's whole
+ * `bindings` list when one binding is a secret), because a plain value cannot be partly secret; the
+ * request itself carries the secret where it is, and so does the captured graph. Other special values
+ * (unknowns, assets, resource references) are read as Pulumi reads them.
+ */
+function inputsOf(struct: unknown): Record<string, unknown> {
+  const raw = (struct as { toJavaScript(): Record<string, unknown> }).toJavaScript();
+  const read = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(read);
+    if (typeof value === "object" && value !== null) {
+      const rec = value as Record<string, unknown>;
+      if (rec[SECRET_SIG] === SECRET_VALUE) return { [SECRET_SIG]: SECRET_VALUE, value: read(rec.value) };
+      if (rec[SECRET_SIG] !== undefined) return deserializeProperty(rec);
+      const out: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(rec)) {
+        const inner = read(v);
+        if (inner !== undefined) out[k] = inner;
+      }
+      return out;
+    }
+    return deserializeProperty(value);
+  };
+  return read(raw) as Record<string, unknown>;
 }
 
 type RegisterRequest = {
@@ -96,7 +123,7 @@ export async function captureProgram<T>(
       name: req.getName(),
       parent,
       custom: req.getCustom(),
-      inputs: deserializeProperties(req.getObject() as Parameters<typeof deserializeProperties>[0]),
+      inputs: inputsOf(req.getObject()),
       protect: req.getProtect() ?? false,
       retainOnDelete: req.getRetainondelete() ?? false,
       dependsOn: [...req.getDependenciesList()].sort(),

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { parseArgs } from "node:util";
 import { exitOnHelp } from "./cli-args";
+import { maskGraph } from "./mask";
 import { captureStack } from "./synth";
 import { planLocal } from "./target/miniflare-plan";
 
@@ -20,14 +21,17 @@ async function main(): Promise<number> {
       program: { type: "string" },
     },
   });
+  // The plan is made from the graph with its secrets already masked, so none can reach what is printed.
   const plan = planLocal(
-    await captureStack({
-      stack: values.stack as string,
-      configFile: values["config-file"],
-      entry: values.program,
-    }),
+    maskGraph(
+      await captureStack({
+        stack: values.stack as string,
+        configFile: values["config-file"],
+        entry: values.program,
+      }),
+    ),
   );
-  const masked = {
+  const printed = {
     ...plan,
     workers: plan.workers.map((w) => ({
       ...w,
@@ -35,13 +39,9 @@ async function main(): Promise<number> {
         ...m,
         contents: createHash("sha256").update(m.contents).digest("hex"),
       })),
-      bindings: Object.fromEntries(
-        Object.keys(w.bindings).map((k) => [k, w.secretBindings.includes(k) ? "[secret]" : w.bindings[k]]),
-      ),
     })),
-    hyperdrives: plan.hyperdrives.map((h) => ({ ...h, origin: { ...h.origin, password: "[secret]" } })),
   };
-  process.stdout.write(`${JSON.stringify(masked, null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify(printed, null, 2)}\n`);
   return 0;
 }
 

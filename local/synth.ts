@@ -3,8 +3,9 @@ import path from "node:path";
 import { LIVE_TAGS_ENV } from "../components/live-state";
 import { loadStackConfig, type StackConfig } from "../stacks/config";
 import { definePlatform } from "../stacks/program";
-import { type CapturedResource, captureProgram, isSecretWrapper } from "./capture";
+import { type CapturedResource, captureProgram } from "./capture";
 import { programEntryPath } from "./cli-args";
+import { maskSecrets } from "./mask";
 import { projectName, projectRoot, REPO_ROOT, readStackFile, stackFilePath } from "./stack-file";
 
 export interface SynthResource {
@@ -38,10 +39,8 @@ export interface SynthOptions {
   entry?: string;
 }
 
-export const MASK = "[secret]";
+export { MASK } from "./mask";
 
-/** Fields that carry a secret's value inside an input Pulumi marked secret; the rest is structure. */
-const SENSITIVE = new Set(["text", "password", "accessClientSecret", "apiToken", "secret", "json", "keyJwk"]);
 /** Large payloads shown as their digest and size. */
 const DIGESTED = new Set(["content", "sql"]);
 /**
@@ -54,31 +53,14 @@ function digest(value: string): { sha256: string; bytes: number } {
   return { sha256: createHash("sha256").update(value).digest("hex"), bytes: Buffer.byteLength(value) };
 }
 
-function render(value: unknown, insideSecret: boolean, key?: string): unknown {
-  if (isSecretWrapper(value)) {
-    const inner = value.value;
-    return typeof inner === "object" && inner !== null ? render(inner, true) : MASK;
-  }
-  if (insideSecret && key !== undefined && SENSITIVE.has(key)) return MASK;
+/** What synth shows of a value that is not secret: payloads as digests, a dynamic provider by name. */
+function render(value: unknown, key: string | undefined): unknown {
   if (key === "__provider") return DYNAMIC_PROVIDER;
   if (typeof value === "string" && key !== undefined && DIGESTED.has(key)) return digest(value);
-  if (Array.isArray(value)) return value.map((v) => render(v, insideSecret));
-  if (typeof value === "object" && value !== null) {
-    const out: Record<string, unknown> = {};
-    // Pulumi marks a whole Worker's bindings secret when one of them is: a `plain_text` binding's value was
-    // declared in the open, so the graph shows it for review and masks only the secret ones.
-    const plainText = insideSecret && (value as { type?: unknown }).type === "plain_text";
-    for (const k of Object.keys(value).sort()) {
-      if (k.startsWith("__") && k !== "__provider") continue;
-      const v = (value as Record<string, unknown>)[k];
-      out[k] = plainText && k === "text" && typeof v === "string" ? v : render(v, insideSecret, k);
-    }
-    return out;
-  }
-  return value;
+  return undefined;
 }
 
-/** The resource graph as the synth contract prints it: secrets masked, payloads digested, stable order. */
+/** The resource graph as the synth contract prints it: secrets masked (fail-closed), payloads digested, stable order. */
 export function renderGraph(stack: string, resources: CapturedResource[]): SynthGraph {
   return {
     stack,
@@ -89,7 +71,7 @@ export function renderGraph(stack: string, resources: CapturedResource[]): Synth
         type: r.type,
         name: r.name,
         parent: r.parent,
-        inputs: render(r.inputs, false) as Record<string, unknown>,
+        inputs: maskSecrets(r.inputs, render) as Record<string, unknown>,
         protect: r.protect,
         retainOnDelete: r.retainOnDelete,
         dependsOn: r.dependsOn,

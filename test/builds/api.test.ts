@@ -361,7 +361,7 @@ describe("builds", () => {
     const failed = await t.call("GET", `/api/workers/${worker.name}/builds?status=stopped`, { token });
     expect([failed.status, failed.json.result]).toEqual([200, []]);
     const unknown = await t.call("GET", `/api/workers/${worker.name}-missing/builds`, { token });
-    expect([unknown.status, unknown.json.errors[0].message]).toEqual([
+    expect([unknown.status, unknown.json.errors[0]!.message]).toEqual([
       404,
       expect.stringContaining(`Worker ${worker.name}-missing`),
     ]);
