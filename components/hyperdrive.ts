@@ -43,17 +43,20 @@ export class Hyperdrive extends pulumi.ComponentResource {
   constructor(name: string, args: HyperdriveArgs, opts?: pulumi.ComponentResourceOptions) {
     super(Hyperdrive.TYPE, name, {}, opts);
     const caching = args.caching ?? {};
-    // Only the password is secret. An origin handed over as one secret (`Postgres.appConnection`) would
-    // otherwise hide its host, database and user from every preview and graph diff, where a reviewer
-    // needs to see which database a config points at.
-    const given = pulumi.output(args.origin);
+    // Each field keeps the secrecy it was given, and the password is always secret: an origin given field
+    // by field (as `Postgres.appConnection` is) shows its host, database and user in a diff, while one
+    // given as a single secret stays secret whole.
+    const field = <K extends keyof PostgresOrigin>(key: K): pulumi.Input<pulumi.Unwrap<PostgresOrigin[K]>> =>
+      pulumi.Output.isInstance(args.origin) || args.origin instanceof Promise
+        ? pulumi.output(args.origin).apply((o) => o[key])
+        : (args.origin[key] as pulumi.Input<pulumi.Unwrap<PostgresOrigin[K]>>);
     const origin = {
       scheme: "postgres",
-      host: pulumi.unsecret(given.host),
-      port: pulumi.unsecret(given.port),
-      database: pulumi.unsecret(given.database),
-      user: pulumi.unsecret(given.user),
-      password: pulumi.secret(given.password),
+      host: field("host"),
+      port: field("port"),
+      database: field("database"),
+      user: field("user"),
+      password: pulumi.secret(field("password")),
     };
     this.config = new cloudflare.HyperdriveConfig(
       name,

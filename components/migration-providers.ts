@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as esbuild from "esbuild";
 import { buildIdentity, readCachedBuild, writeCachedBuild } from "./bundle-cache";
 import type * as Runtime from "./migration-runtime";
-import type { D1MigrationsInputs, SqlMigrationsInputs } from "./migration-runtime";
+import type { D1MigrationsInputs, PostgresConnection, SqlMigrationsInputs } from "./migration-runtime";
 import { D1_MIGRATIONS_TYPE, SQL_MIGRATIONS_TYPE } from "./migration-types";
 import { shippedProvider } from "./provider-cache";
 
@@ -108,19 +108,31 @@ const shipped = (provider: pulumi.dynamic.ResourceProvider, name: string) =>
 
 /** SQL migrations applied to a PostgreSQL database by the project's migration core. */
 export class SqlMigrations extends pulumi.CustomResource {
-  constructor(name: string, inputs: InputsOf<SqlMigrationsInputs>, opts?: pulumi.CustomResourceOptions) {
-    // Only the password is secret in the inputs, so a diff shows which server and database the
-    // migrations go to; the outputs repeat the connection and stay secret whole (below).
-    const given = pulumi.output(inputs.connection);
+  constructor(
+    name: string,
+    inputs: Omit<InputsOf<SqlMigrationsInputs>, "connection"> & {
+      /** The connection as one value, or field by field (each field's own secrecy kept). */
+      connection: pulumi.Input<InputsOf<PostgresConnection>>;
+    },
+    opts?: pulumi.CustomResourceOptions,
+  ) {
+    // Each connection field keeps the secrecy it was given and the password is always secret, so a diff
+    // shows which server and database the migrations go to; the outputs repeat the connection and stay
+    // secret whole (below).
+    const given = inputs.connection;
+    const field = <K extends keyof PostgresConnection>(key: K): pulumi.Input<PostgresConnection[K]> =>
+      pulumi.Output.isInstance(given) || given instanceof Promise
+        ? pulumi.output(given).apply((c) => (c as PostgresConnection)[key])
+        : (given as InputsOf<PostgresConnection>)[key];
     const props = {
       ...inputs,
       connection: {
-        host: pulumi.unsecret(given.host),
-        port: pulumi.unsecret(given.port),
-        user: pulumi.unsecret(given.user),
-        password: pulumi.secret(given.password),
-        database: pulumi.unsecret(given.database),
-        sslMode: pulumi.unsecret(given.sslMode),
+        host: field("host"),
+        port: field("port"),
+        user: field("user"),
+        password: pulumi.secret(field("password")),
+        database: field("database"),
+        sslMode: field("sslMode"),
       },
       __provider: shipped(sqlMigrationsProvider, "sqlMigrationsProvider"),
     };

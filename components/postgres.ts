@@ -51,8 +51,13 @@ export class Postgres extends pulumi.ComponentResource {
   readonly migrations?: SqlMigrations;
   /** Generated password of the application role (secret). */
   readonly appPassword: pulumi.Output<string>;
-  /** How the application (e.g. Hyperdrive) connects: as the application role, to the database. */
-  readonly appConnection: pulumi.Output<PostgresOrigin>;
+  /**
+   * How the application (e.g. Hyperdrive) connects: as the application role, to the database. Only the
+   * password is secret, so that what takes it can show where it points.
+   */
+  readonly appConnection: {
+    [K in keyof PostgresOrigin]-?: pulumi.Output<pulumi.Unwrap<PostgresOrigin[K]>>;
+  };
 
   constructor(name: string, args: PostgresArgs, opts?: pulumi.ComponentResourceOptions) {
     super(Postgres.TYPE, name, {}, opts);
@@ -164,14 +169,14 @@ export class Postgres extends pulumi.ComponentResource {
       this.migrations = new SqlMigrations(
         `${name}-migrations`,
         {
-          connection: pulumi.all([args.host, args.adminUser, adminPassword]).apply(([host, user, pw]) => ({
-            host,
+          connection: {
+            host: args.host,
             port,
-            user,
-            password: pw,
+            user: args.adminUser,
+            password: adminPassword,
             database: args.database,
             sslMode,
-          })),
+          },
           schema: args.schema,
           migrations: readSqlMigrations(args.migrationsDir),
           allowDataLoss: args.allowDataLoss ?? [],
@@ -179,15 +184,13 @@ export class Postgres extends pulumi.ComponentResource {
         { parent: this, dependsOn: [this.schema, ...grants, ...extensions] },
       );
     }
-    this.appConnection = pulumi.secret(
-      pulumi.all([args.host, this.appRole.name, password.result]).apply(([host, user, pw]) => ({
-        host,
-        port,
-        database: args.database,
-        user,
-        password: pw,
-      })),
-    );
+    this.appConnection = {
+      host: pulumi.output(args.host),
+      port: pulumi.output(port),
+      database: pulumi.output(args.database),
+      user: this.appRole.name,
+      password: pulumi.secret(password.result),
+    };
     this.registerOutputs({ appConnection: this.appConnection });
   }
 }

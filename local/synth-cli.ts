@@ -1,21 +1,24 @@
 import { existsSync } from "node:fs";
+import path from "node:path";
 import { parseArgs } from "node:util";
 import { StackConfigError } from "../stacks/config";
-import { exitOnHelp } from "./cli-args";
-import { stackFilePath } from "./stack-file";
+import { exitOnHelp, programEntryPath } from "./cli-args";
+import { projectRoot, stackFilePath } from "./stack-file";
 import { synth } from "./synth";
 
-const USAGE = "usage: npm run synth -- --stack <name> [--config-file <path>] [--live-tags <path>]";
+const USAGE =
+  "usage: npm run synth -- --stack <name> [--config-file <path>] [--program <entry.ts>] [--live-tags <path>]";
 
 async function main(): Promise<number> {
   exitOnHelp(USAGE);
-  let values: { stack?: string; "config-file"?: string; "live-tags"?: string };
+  let values: { stack?: string; "config-file"?: string; "live-tags"?: string; program?: string };
   try {
     ({ values } = parseArgs({
       options: {
         stack: { type: "string" },
         "config-file": { type: "string" },
         "live-tags": { type: "string" },
+        program: { type: "string" },
       },
     }));
   } catch (err) {
@@ -26,13 +29,26 @@ async function main(): Promise<number> {
     process.stderr.write(`--stack is required\n${USAGE}\n`);
     return 2;
   }
-  const file = values["config-file"] ?? stackFilePath(values.stack);
+  let file: string;
+  try {
+    // A program given by path has its stack files in its own project, beside or above its entry.
+    const root = values.program ? projectRoot(path.dirname(programEntryPath(values.program))) : undefined;
+    file = values["config-file"] ?? stackFilePath(values.stack, root);
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n`);
+    return 2;
+  }
   if (!existsSync(file)) {
     process.stderr.write(`no config for stack "${values.stack}": ${file} does not exist\n`);
     return 2;
   }
   try {
-    const graph = await synth({ stack: values.stack, configFile: file, liveTagsFile: values["live-tags"] });
+    const graph = await synth({
+      stack: values.stack,
+      configFile: file,
+      entry: values.program,
+      liveTagsFile: values["live-tags"],
+    });
     process.stdout.write(`${JSON.stringify(graph, null, 2)}\n`);
     return 0;
   } catch (err) {
