@@ -1,4 +1,5 @@
 import path from "node:path";
+import type * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
 import { capture, find, liveTag, revealSecrets, shape } from "../test/mock-program";
 import { bundleWorker } from "./bundle";
@@ -255,11 +256,137 @@ describe("Worker", () => {
     });
   });
 
+  it("uploads the script only after what the Worker itself depends on; its other children wait for the script", async () => {
+    const resources = await capture(() => {
+      const schema = new Queue("schema", { accountId: ACCOUNT });
+      const other = new Worker("other", base({ scriptName: "other-script" }));
+      return new Worker("api", base({ services: { OTHER: { service: other } }, crons: ["*/5 * * * *"] }), {
+        dependsOn: [schema],
+      });
+    });
+    const script = find(resources, SCRIPT, "api");
+    expect(script.dependsOn).toEqual(
+      [
+        find(resources, SCRIPT, "other").urn,
+        find(resources, "cloudflare:index/queue:Queue", "schema").urn,
+      ].sort(),
+    );
+    expect(
+      find(resources, "cloudflare:index/workersScriptSubdomain:WorkersScriptSubdomain", "api-subdomain")
+        .dependsOn,
+    ).toEqual([script.urn]);
+    expect(
+      find(resources, "cloudflare:index/workersCronTrigger:WorkersCronTrigger", "api-crons").dependsOn,
+    ).toEqual([script.urn]);
+  });
+
   it("lets a transform adjust the script's args", async () => {
     const resources = await capture(
       () => new Worker("api", base({ transform: { script: (args) => ({ ...args, logpush: true }) } })),
     );
     expect(find(resources, SCRIPT, "api").inputs.logpush).toBe(true);
+  });
+
+  describe("transform", () => {
+    // Every kind of child, two of each repeated one, so a test sees a transform reach all of its kind.
+    const everyChild = (transform?: WorkerArgs["transform"]) => () => {
+      const jobs = new Queue("jobs", { accountId: ACCOUNT });
+      const mail = new Queue("mail", { accountId: ACCOUNT });
+      return new Worker(
+        "api",
+        base({
+          crons: ["*/5 * * * *"],
+          customDomains: [
+            { hostname: "api.example.net", zoneId: "zone-1" },
+            { hostname: "api.example.org", zoneId: "zone-2" },
+          ],
+          routes: [
+            { pattern: "example.net/api/*", zoneId: "zone-1" },
+            { pattern: "example.org/api/*", zoneId: "zone-2" },
+          ],
+          queueConsumers: [{ queue: jobs }, { queue: mail }],
+          transform,
+        }),
+      );
+    };
+    const CHILD = {
+      script: SCRIPT,
+      subdomain: "cloudflare:index/workersScriptSubdomain:WorkersScriptSubdomain",
+      crons: "cloudflare:index/workersCronTrigger:WorkersCronTrigger",
+      customDomain: "cloudflare:index/workersCustomDomain:WorkersCustomDomain",
+      route: "cloudflare:index/workersRoute:WorkersRoute",
+      queueConsumer: "cloudflare:index/queueConsumer:QueueConsumer",
+    };
+    type Entry = keyof NonNullable<WorkerArgs["transform"]>;
+    // Each entry sets one field, by returning new args or by mutating them in place.
+    const cases: [Entry, NonNullable<WorkerArgs["transform"]>, Record<string, unknown>][] = [
+      ["script", { script: (a) => ({ ...a, logpush: true }) }, { logpush: true }],
+      [
+        "subdomain",
+        {
+          subdomain: (a) => {
+            a.previewsEnabled = true;
+            return undefined;
+          },
+        },
+        { previewsEnabled: true },
+      ],
+      [
+        "crons",
+        { crons: (a) => ({ ...a, schedules: [{ cron: "0 * * * *" }] }) },
+        { schedules: [{ cron: "0 * * * *" }] },
+      ],
+      [
+        "customDomain",
+        { customDomain: (a) => ({ ...a, environment: "production" }) },
+        { environment: "production" },
+      ],
+      ["route", { route: (a) => ({ ...a, script: "other-script" }) }, { script: "other-script" }],
+      [
+        "queueConsumer",
+        { queueConsumer: (a) => ({ ...a, settings: { batchSize: 50 } }) },
+        { settings: { batchSize: 50 } },
+      ],
+    ];
+
+    it.each(cases)(
+      "%s changes every child of its kind and nothing else",
+      async (entry, transform, change) => {
+        const plain = await capture(everyChild());
+        const changed = await capture(everyChild(transform));
+        expect(shape(changed)).toEqual(shape(plain));
+        const ofKind = plain.filter((r) => r.type === CHILD[entry]);
+        expect(ofKind.length).toBeGreaterThanOrEqual(1);
+        if (entry === "customDomain" || entry === "route" || entry === "queueConsumer") {
+          expect(ofKind).toHaveLength(2);
+        }
+        for (const before of plain) {
+          const after = find(changed, before.type, before.name);
+          const expected = before.type === CHILD[entry] ? { ...before.inputs, ...change } : before.inputs;
+          expect(after.inputs, `${before.type}::${before.name}`).toEqual(expected);
+          expect(after.dependsOn).toEqual(before.dependsOn);
+          expect(after.parent).toEqual(before.parent);
+        }
+      },
+    );
+
+    it("gives each child its own options, so a transform that changes one child's options changes no other", async () => {
+      const resources = await capture(() => {
+        const extra = new Queue("extra", { accountId: ACCOUNT });
+        return everyChild({
+          route: (a, o) => {
+            o.dependsOn = [...(o.dependsOn as pulumi.Resource[]), extra];
+            return a;
+          },
+        })();
+      });
+      const extraUrn = find(resources, "cloudflare:index/queue:Queue", "extra").urn;
+      for (const r of resources.filter(
+        (r) => r.parent === find(resources, "workers-platform:cloudflare:Worker", "api").urn,
+      )) {
+        expect(r.dependsOn.includes(extraUrn), `${r.type}::${r.name}`).toBe(r.type === CHILD.route);
+      }
+    });
   });
 
   it.each([

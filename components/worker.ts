@@ -5,7 +5,7 @@ import { cronProblem } from "./cron";
 import { type DurableObjectMigration, planDurableObjectMigrations } from "./durable-objects";
 import { defaultLiveState, type LiveStateSource } from "./live-state";
 import { stackName } from "./naming";
-import { PACKAGE, type Transform, transformed } from "./options";
+import { alsoAfter, PACKAGE, type Transform, transformed } from "./options";
 
 /** Something with an id output (a `KvNamespace`, `D1Database`, `Hyperdrive`) or the id itself. */
 export type IdRef = { id: pulumi.Input<string> } | pulumi.Input<string>;
@@ -88,7 +88,15 @@ export interface WorkerArgs {
   queueConsumers?: QueueConsumer[];
   /** Where the live migration tag is read. @default chosen by `WORKERS_PLATFORM_LIVE_TAGS` (see live-state.ts) */
   liveState?: LiveStateSource;
-  transform?: { script?: Transform<cloudflare.WorkersScriptArgs> };
+  /** Adjusts the args of the underlying resources; `customDomain`, `route` and `queueConsumer` apply to each. */
+  transform?: {
+    script?: Transform<cloudflare.WorkersScriptArgs>;
+    subdomain?: Transform<cloudflare.WorkersScriptSubdomainArgs>;
+    crons?: Transform<cloudflare.WorkersCronTriggerArgs>;
+    customDomain?: Transform<cloudflare.WorkersCustomDomainArgs>;
+    route?: Transform<cloudflare.WorkersRouteArgs>;
+    queueConsumer?: Transform<cloudflare.QueueConsumerArgs>;
+  };
 }
 
 const BINDING_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -189,69 +197,88 @@ export class Worker extends pulumi.ComponentResource {
             },
           },
         },
-        { parent: this, dependsOn },
+        // The script serves as soon as it is uploaded: what the Worker waits for (a schema its code reads)
+        // must come first for the script itself too.
+        { parent: this, dependsOn: alsoAfter(dependsOn, opts) },
       ),
     );
     this.scriptName = this.script.scriptName;
     this.bundleSha256 = bundle.sha256;
 
-    const after = { parent: this, dependsOn: [this.script] };
+    // A fresh options object per child, so a transform that changes one child's options changes no other.
+    const after = (): pulumi.CustomResourceOptions => ({ parent: this, dependsOn: [this.script] });
+    const transform = args.transform ?? {};
     new cloudflare.WorkersScriptSubdomain(
       `${name}-subdomain`,
-      {
-        accountId: args.accountId,
-        scriptName: this.scriptName,
-        enabled: args.workersDev ?? true,
-        previewsEnabled: false,
-      },
-      after,
+      ...transformed(
+        transform.subdomain,
+        {
+          accountId: args.accountId,
+          scriptName: this.scriptName,
+          enabled: args.workersDev ?? true,
+          previewsEnabled: false,
+        },
+        after(),
+      ),
     );
     if (args.crons && args.crons.length > 0) {
       new cloudflare.WorkersCronTrigger(
         `${name}-crons`,
-        {
-          accountId: args.accountId,
-          scriptName: this.scriptName,
-          schedules: args.crons.map((cron) => ({ cron })),
-        },
-        after,
+        ...transformed(
+          transform.crons,
+          {
+            accountId: args.accountId,
+            scriptName: this.scriptName,
+            schedules: args.crons.map((cron) => ({ cron })),
+          },
+          after(),
+        ),
       );
     }
     (args.customDomains ?? []).forEach((domain, i) => {
       new cloudflare.WorkersCustomDomain(
         `${name}-domain-${i}`,
-        {
-          accountId: args.accountId,
-          hostname: domain.hostname,
-          service: this.scriptName,
-          zoneId: domain.zoneId,
-        },
-        after,
+        ...transformed(
+          transform.customDomain,
+          {
+            accountId: args.accountId,
+            hostname: domain.hostname,
+            service: this.scriptName,
+            zoneId: domain.zoneId,
+          },
+          after(),
+        ),
       );
     });
     (args.routes ?? []).forEach((route, i) => {
       new cloudflare.WorkersRoute(
         `${name}-route-${i}`,
-        { zoneId: route.zoneId, pattern: route.pattern, script: this.scriptName },
-        after,
+        ...transformed(
+          transform.route,
+          { zoneId: route.zoneId, pattern: route.pattern, script: this.scriptName },
+          after(),
+        ),
       );
     });
     (args.queueConsumers ?? []).forEach((consumer, i) => {
       new cloudflare.QueueConsumer(
         `${name}-consumer-${i}`,
-        {
-          accountId: args.accountId,
-          queueId: consumer.queue.id,
-          scriptName: this.scriptName,
-          type: "worker",
-          deadLetterQueue: consumer.deadLetterQueue,
-          settings: {
-            batchSize: consumer.batchSize ?? 10,
-            maxRetries: consumer.maxRetries ?? 3,
-            maxWaitTimeMs: consumer.maxWaitTimeMs ?? 5000,
+        ...transformed(
+          transform.queueConsumer,
+          {
+            accountId: args.accountId,
+            queueId: consumer.queue.id,
+            scriptName: this.scriptName,
+            type: "worker",
+            deadLetterQueue: consumer.deadLetterQueue,
+            settings: {
+              batchSize: consumer.batchSize ?? 10,
+              maxRetries: consumer.maxRetries ?? 3,
+              maxWaitTimeMs: consumer.maxWaitTimeMs ?? 5000,
+            },
           },
-        },
-        after,
+          after(),
+        ),
       );
     });
     this.registerOutputs({ scriptName: this.scriptName, bundleSha256: this.bundleSha256 });
