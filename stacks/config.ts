@@ -2,18 +2,6 @@ import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 
 /**
- * Secret config keys. They are read only through `requireSecret`, must be stored as secrets in the stack
- * file, and their values never appear in an error message.
- */
-export const SECRET_KEYS = [
-  "postgresAdminPassword",
-  "apiJwtSecret",
-  "buildVariablesKey",
-  "runnerToken",
-] as const;
-type SecretKey = (typeof SECRET_KEYS)[number];
-
-/**
  * Stands in for a secret whose ciphertext cannot be decrypted here (synth reads `secure:` values of
  * dev/staging/prod without the stack's secrets provider). Content rules are not applied to it.
  */
@@ -50,6 +38,29 @@ const secretValue = (rule?: (value: string) => string | undefined) =>
     const problem = rule?.(value);
     if (problem) ctx.addIssue({ code: "custom", message: problem });
   });
+const atLeast32 = (v: string) => (v.length < 32 ? "must be at least 32 characters" : undefined);
+
+/**
+ * The secret config keys, each declared here only, with the rule of its content. They are read only
+ * through `requireSecret`, must be stored as secrets in the stack file, and their values never appear in
+ * an error message.
+ */
+const SECRETS = {
+  /** Password of `postgres.adminUser`. */
+  postgresAdminPassword: secretValue(),
+  /** HS256 secret of the REST API's bearer tokens. */
+  apiJwtSecret: secretValue(atLeast32),
+  /** AES-256-GCM key (base64 of 32 bytes) that seals build secrets and webhook secrets in PostgreSQL. */
+  buildVariablesKey: secretValue((v) =>
+    base64Bytes(v) === 32 ? undefined : "must be 32 bytes of base64 (openssl rand -base64 32)",
+  ),
+  /** Shared secret the Build Management Worker presents to the build runner. */
+  runnerToken: secretValue(atLeast32),
+};
+type SecretKey = keyof typeof SECRETS;
+
+/** The secret keys, in the order they are declared (and checked) in. */
+export const SECRET_KEYS = Object.keys(SECRETS) as readonly SecretKey[];
 
 /** The whole config of one stack, as it sits in `stacks/Pulumi.<stack>.yaml`, with its defaults. */
 export const stackConfigSchema = z.strictObject({
@@ -96,15 +107,7 @@ export const stackConfigSchema = z.strictObject({
       .array(z.string().regex(/^\d+_[a-z0-9_]+\.sql$/, "must be a migration file name"))
       .default([]),
   }),
-  postgresAdminPassword: secretValue(),
-  /** HS256 secret of the REST API's bearer tokens. */
-  apiJwtSecret: secretValue((v) => (v.length < 32 ? "must be at least 32 characters" : undefined)),
-  /** AES-256-GCM key (base64 of 32 bytes) that seals build secrets and webhook secrets in PostgreSQL. */
-  buildVariablesKey: secretValue((v) =>
-    base64Bytes(v) === 32 ? undefined : "must be 32 bytes of base64 (openssl rand -base64 32)",
-  ),
-  /** Shared secret the Build Management Worker presents to the build runner. */
-  runnerToken: secretValue((v) => (v.length < 32 ? "must be at least 32 characters" : undefined)),
+  ...SECRETS,
   /** Release tag written on every log line of the Workers. @default "unreleased" */
   release: z
     .string()
@@ -345,11 +348,13 @@ export function parseStackConfig(
     }
   }
   if (problems.length > 0 || !result.success) throw new StackConfigError(problems);
-  const { postgresAdminPassword, apiJwtSecret, buildVariablesKey, runnerToken, ...settings } = result.data;
-  return {
-    settings,
-    secretValues: { postgresAdminPassword, apiJwtSecret, buildVariablesKey, runnerToken },
-  };
+  const settings: Partial<z.output<typeof stackConfigSchema>> = { ...result.data };
+  for (const key of SECRET_KEYS) delete settings[key];
+  return { settings: settings as StackSettings, secretValues: pickSecrets((key) => result.data[key]) };
+}
+
+function pickSecrets<T>(value: (key: SecretKey) => T): Record<SecretKey, T> {
+  return Object.fromEntries(SECRET_KEYS.map((key) => [key, value(key)])) as Record<SecretKey, T>;
 }
 
 /**
@@ -363,13 +368,5 @@ export function loadStackConfig(): StackConfig {
   const secretKeys = new Set(SECRET_KEYS.filter((k) => isSecret?.(`${project}:${k}`) ?? true));
   const { settings } = parseStackConfig(raw, secretKeys);
   const config = new pulumi.Config();
-  return {
-    ...settings,
-    secrets: {
-      postgresAdminPassword: config.requireSecret("postgresAdminPassword"),
-      apiJwtSecret: config.requireSecret("apiJwtSecret"),
-      buildVariablesKey: config.requireSecret("buildVariablesKey"),
-      runnerToken: config.requireSecret("runnerToken"),
-    },
-  };
+  return { ...settings, secrets: pickSecrets((key) => config.requireSecret(key)) };
 }
