@@ -267,6 +267,111 @@ describe("Postgres", () => {
     expect(migrations.provider).toBeNull();
   });
 
+  describe("transform", () => {
+    const all = (transform?: PostgresArgs["transform"]) =>
+      base({ extensions: ["pgcrypto", "citext"], migrationsDir: folder(MIGRATIONS), transform });
+    type Entry = keyof NonNullable<PostgresArgs["transform"]>;
+    // entry, its transform, the resources it reaches, the inputs it sets on each.
+    const cases: [Entry, NonNullable<PostgresArgs["transform"]>, string[], Record<string, unknown>][] = [
+      [
+        "provider",
+        { provider: (a) => ({ ...a, sslmode: "verify-full" }) },
+        [`${PROVIDER}::db-provider`],
+        { sslmode: "verify-full" },
+      ],
+      [
+        "appPassword",
+        { appPassword: (a) => ({ ...a, length: 64 }) },
+        [`${PASSWORD}::db-app-password`],
+        { length: 64 },
+      ],
+      [
+        "appRole",
+        {
+          appRole: (a) => {
+            a.connectionLimit = 20;
+            return undefined;
+          },
+        },
+        [`${ROLE}::db-app-role`],
+        { connectionLimit: 20 },
+      ],
+      [
+        "database",
+        { database: (a) => ({ ...a, template: "template0" }) },
+        [`${DATABASE}::db-database`],
+        { template: "template0" },
+      ],
+      [
+        "schema",
+        { schema: (a) => ({ ...a, ifNotExists: false }) },
+        [`${SCHEMA}::db-schema`],
+        { ifNotExists: false },
+      ],
+      [
+        "grant",
+        { grant: (a) => ({ ...a, withGrantOption: true }) },
+        [`${GRANT}::db-grant-connect`, `${GRANT}::db-grant-usage`],
+        { withGrantOption: true },
+      ],
+      [
+        "defaultPrivileges",
+        { defaultPrivileges: (a) => ({ ...a, withGrantOption: true }) },
+        [`${DEFAULT_PRIVILEGES}::db-default-tables`, `${DEFAULT_PRIVILEGES}::db-default-sequences`],
+        { withGrantOption: true },
+      ],
+      [
+        "extension",
+        { extension: (a) => ({ ...a, schema: "public" }) },
+        [`${EXTENSION}::db-ext-pgcrypto`, `${EXTENSION}::db-ext-citext`],
+        { schema: "public" },
+      ],
+      [
+        "migrations",
+        { migrations: (a) => ({ ...a, allowDataLoss: ["0002_more.sql"] }) },
+        [`${SQL_MIGRATIONS_TYPE}::db-migrations`],
+        { allowDataLoss: ["0002_more.sql"] },
+      ],
+    ];
+
+    it.each(cases)(
+      "%s changes the resources it names, and nothing else",
+      async (_entry, transform, reached, change) => {
+        const plain = (await capturePostgres(all())).resources;
+        const changed = (await capturePostgres(all(transform))).resources;
+        expect(shape(changed)).toEqual(shape(plain));
+        for (const key of reached) expect(shape(plain)).toContain(key);
+        for (const before of plain) {
+          const after = find(changed, before.type, before.name);
+          const key = `${before.type}::${before.name}`;
+          expect(after.inputs, key).toEqual(
+            reached.includes(key) ? { ...before.inputs, ...change } : before.inputs,
+          );
+          expect(after.dependsOn, key).toEqual(before.dependsOn);
+        }
+      },
+    );
+  });
+
+  it("has the role and the database, the first to reach the server, wait for what the component waits for", async () => {
+    const resources = await capture(() => {
+      const server = new (class extends pulumi.CustomResource {})("test:index:Server", "server", {});
+      return new Postgres("db", base({ migrationsDir: folder(MIGRATIONS) }), { dependsOn: [server] });
+    });
+    const server = find(resources, "test:index:Server", "server").urn;
+    const database = find(resources, DATABASE, "db-database").urn;
+    expect(find(resources, ROLE, "db-app-role").dependsOn).toEqual(
+      [server, find(resources, PASSWORD, "db-app-password").urn].sort(),
+    );
+    expect(find(resources, DATABASE, "db-database").dependsOn).toEqual([server]);
+    // Everything else comes after them already.
+    expect(find(resources, SCHEMA, "db-schema").dependsOn).toEqual([database]);
+    const rest = resources.filter(
+      (r) => r.type !== ROLE && r.type !== DATABASE && r.name !== "server" && r.name !== "db",
+    );
+    for (const r of rest) expect(r.dependsOn, r.name).not.toContain(server);
+  });
+
   it("exposes appConnection, its password secret, as the app role with its generated password on the app database", async () => {
     const { appConnection, appPassword, secretFields } = await capturePostgres(base({ port: 6543 }));
     expect(appPassword).toMatch(/^dev-[0-9a-f]{24}$/);

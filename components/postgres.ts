@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import type { PostgresOrigin } from "./hyperdrive";
 import { SqlMigrations, type SslMode } from "./migration-providers";
-import { PACKAGE, statefulOptions } from "./options";
+import { alsoAfter, PACKAGE, statefulOptions, type Transform, transformed } from "./options";
 import { readSqlMigrations } from "./sql-migrations";
 
 export interface PostgresArgs {
@@ -32,7 +32,24 @@ export interface PostgresArgs {
   allowDataLoss?: string[];
   /** Protect the database and schema, and keep them when removed from the program. @default false */
   protect?: boolean;
+  /**
+   * Adjusts the args of the underlying resources; `grant` applies to both grants (CONNECT on the database,
+   * USAGE on the schema), `defaultPrivileges` to both (tables, sequences), `extension` to each extension.
+   */
+  transform?: {
+    provider?: Transform<postgresql.ProviderArgs>;
+    appPassword?: Transform<random.RandomPasswordArgs>;
+    appRole?: Transform<postgresql.RoleArgs>;
+    database?: Transform<postgresql.DatabaseArgs>;
+    schema?: Transform<postgresql.SchemaArgs>;
+    grant?: Transform<postgresql.GrantArgs>;
+    defaultPrivileges?: Transform<postgresql.DefaultPrivilegesArgs>;
+    extension?: Transform<postgresql.ExtensionArgs>;
+    migrations?: Transform<SqlMigrationsArgs>;
+  };
 }
+
+type SqlMigrationsArgs = ConstructorParameters<typeof SqlMigrations>[1];
 
 const TABLE_PRIVILEGES = ["SELECT", "INSERT", "UPDATE", "DELETE"];
 const SEQUENCE_PRIVILEGES = ["USAGE", "SELECT", "UPDATE"];
@@ -77,64 +94,88 @@ export class Postgres extends pulumi.ComponentResource {
     const port = args.port ?? 5432;
     const sslMode = args.sslMode ?? "require";
     const adminPassword = pulumi.secret(args.adminPassword);
+    const transform = args.transform ?? {};
     this.provider = new postgresql.Provider(
       `${name}-provider`,
-      {
-        host: args.host,
-        port,
-        username: args.adminUser,
-        password: adminPassword,
-        database: args.adminDatabase ?? "postgres",
-        sslmode: sslMode,
-        superuser: false,
-      },
-      { parent: this },
+      ...transformed(
+        transform.provider,
+        {
+          host: args.host,
+          port,
+          username: args.adminUser,
+          password: adminPassword,
+          database: args.adminDatabase ?? "postgres",
+          sslmode: sslMode,
+          superuser: false,
+        },
+        { parent: this },
+      ),
     );
-    const inDb = { parent: this, provider: this.provider };
+    // A fresh options object per child, so a transform that changes one child's options changes no other.
+    const inDb = (dependsOn: pulumi.CustomResourceOptions["dependsOn"]): pulumi.CustomResourceOptions => ({
+      parent: this,
+      provider: this.provider,
+      dependsOn,
+    });
     const password = new random.RandomPassword(
       `${name}-app-password`,
-      { length: 40, special: false },
-      { parent: this },
+      ...transformed(transform.appPassword, { length: 40, special: false }, { parent: this }),
     );
     this.appPassword = password.result;
+    // The role and the database are the first to reach the server: they (and through them everything
+    // after them) wait for what the component waits for (a server being started, say).
     this.appRole = new postgresql.Role(
       `${name}-app-role`,
-      // The application's queries name tables without a schema.
-      { name: args.appRole, login: true, password: password.result, searchPaths: [args.schema] },
-      inDb,
+      ...transformed(
+        transform.appRole,
+        // The application's queries name tables without a schema.
+        { name: args.appRole, login: true, password: password.result, searchPaths: [args.schema] },
+        inDb(alsoAfter([], opts)),
+      ),
     );
     this.database = new postgresql.Database(
       `${name}-database`,
-      { name: args.database, owner: args.adminUser },
-      statefulOptions(this, args.protect, { provider: this.provider }),
+      ...transformed(
+        transform.database,
+        { name: args.database, owner: args.adminUser },
+        statefulOptions(this, args.protect, { provider: this.provider, dependsOn: alsoAfter([], opts) }),
+      ),
     );
-    const onDatabase = { ...inDb, dependsOn: [this.database, this.appRole] };
     this.schema = new postgresql.Schema(
       `${name}-schema`,
-      { name: args.schema, database: this.database.name, owner: args.adminUser },
-      statefulOptions(this, args.protect, { provider: this.provider, dependsOn: [this.database] }),
+      ...transformed(
+        transform.schema,
+        { name: args.schema, database: this.database.name, owner: args.adminUser },
+        statefulOptions(this, args.protect, { provider: this.provider, dependsOn: [this.database] }),
+      ),
     );
     const grants: pulumi.Resource[] = [
       new postgresql.Grant(
         `${name}-grant-connect`,
-        {
-          database: this.database.name,
-          role: this.appRole.name,
-          objectType: "database",
-          privileges: ["CONNECT"],
-        },
-        onDatabase,
+        ...transformed(
+          transform.grant,
+          {
+            database: this.database.name,
+            role: this.appRole.name,
+            objectType: "database",
+            privileges: ["CONNECT"],
+          },
+          inDb([this.database, this.appRole]),
+        ),
       ),
       new postgresql.Grant(
         `${name}-grant-usage`,
-        {
-          database: this.database.name,
-          schema: this.schema.name,
-          role: this.appRole.name,
-          objectType: "schema",
-          privileges: ["USAGE"],
-        },
-        { ...onDatabase, dependsOn: [this.schema, this.appRole] },
+        ...transformed(
+          transform.grant,
+          {
+            database: this.database.name,
+            schema: this.schema.name,
+            role: this.appRole.name,
+            objectType: "schema",
+            privileges: ["USAGE"],
+          },
+          inDb([this.schema, this.appRole]),
+        ),
       ),
       ...(
         [
@@ -145,15 +186,18 @@ export class Postgres extends pulumi.ComponentResource {
         ([suffix, objectType, privileges]) =>
           new postgresql.DefaultPrivileges(
             `${name}-default-${suffix}`,
-            {
-              database: this.database.name,
-              schema: this.schema.name,
-              owner: args.adminUser,
-              role: this.appRole.name,
-              objectType,
-              privileges: [...privileges],
-            },
-            { ...onDatabase, dependsOn: [this.schema, this.appRole] },
+            ...transformed(
+              transform.defaultPrivileges,
+              {
+                database: this.database.name,
+                schema: this.schema.name,
+                owner: args.adminUser,
+                role: this.appRole.name,
+                objectType,
+                privileges: [...privileges],
+              },
+              inDb([this.schema, this.appRole]),
+            ),
           ),
       ),
     ];
@@ -161,27 +205,33 @@ export class Postgres extends pulumi.ComponentResource {
       (ext) =>
         new postgresql.Extension(
           `${name}-ext-${ext}`,
-          { name: ext, database: this.database.name },
-          onDatabase,
+          ...transformed(
+            transform.extension,
+            { name: ext, database: this.database.name },
+            inDb([this.database, this.appRole]),
+          ),
         ),
     );
     if (args.migrationsDir) {
       this.migrations = new SqlMigrations(
         `${name}-migrations`,
-        {
-          connection: {
-            host: args.host,
-            port,
-            user: args.adminUser,
-            password: adminPassword,
-            database: args.database,
-            sslMode,
+        ...transformed<SqlMigrationsArgs>(
+          transform.migrations,
+          {
+            connection: {
+              host: args.host,
+              port,
+              user: args.adminUser,
+              password: adminPassword,
+              database: args.database,
+              sslMode,
+            },
+            schema: args.schema,
+            migrations: readSqlMigrations(args.migrationsDir),
+            allowDataLoss: args.allowDataLoss ?? [],
           },
-          schema: args.schema,
-          migrations: readSqlMigrations(args.migrationsDir),
-          allowDataLoss: args.allowDataLoss ?? [],
-        },
-        { parent: this, dependsOn: [this.schema, ...grants, ...extensions] },
+          { parent: this, dependsOn: [this.schema, ...grants, ...extensions] },
+        ),
       );
     }
     this.appConnection = {
