@@ -5,6 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import pg from "pg";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it, vi } from "vitest";
 import { removeTempFolders, tempFolders } from "../test/files";
+import { capture, find } from "../test/mock-program";
 import {
   dropCreated,
   dropLater,
@@ -17,6 +18,7 @@ import { readD1Migrations } from "./d1-migrations";
 import {
   type D1MigrationsInputs,
   d1MigrationsProvider,
+  migrationRuntimeSource,
   type PostgresConnection,
   type SqlMigrationsInputs,
   type SslMode,
@@ -60,6 +62,11 @@ function sqlInputs(url: string, dir: string, extra: Partial<SqlMigrationsInputs>
 
 afterAll(removeTempFolders);
 afterAll(() => dropCreated(superuserUrl));
+// The tests below call the providers' methods in this process without creating a migrations resource,
+// so they bundle the runtime first, as creating one would.
+beforeAll(() => {
+  migrationRuntimeSource();
+});
 
 const BASE = {
   "0001_builds.sql": "CREATE TABLE builds (id serial PRIMARY KEY, status text NOT NULL);",
@@ -519,6 +526,15 @@ describe("serialization for the engine", () => {
     vi.unstubAllEnvs();
   });
 
+  it("each provider ships the bundled runtime as a string and nothing of the bundler", async () => {
+    const source = migrationRuntimeSource();
+    for (const provider of [sqlMigrationsProvider, d1MigrationsProvider]) {
+      const { text } = await ship(() => provider);
+      expect(text).toContain(`RUNTIME_SOURCE: ${JSON.stringify(source)}`);
+      expect(text).not.toMatch(/esbuild|buildSync|bundleRuntime|migrationRuntimeSource|not bundled yet/);
+    }
+  });
+
   it("the SQL provider serializes with its runtime and the shipped copy applies migrations", async () => {
     const { text, provider } = await ship(() => sqlMigrationsProvider);
     expect(text).toContain("applySqlMigrations");
@@ -533,5 +549,62 @@ describe("serialization for the engine", () => {
     const { outs } = await provider.create(d1Inputs(folder(D1_FILES)));
     expect(outs.applied).toEqual(Object.keys(D1_FILES));
     expect(d1.applied).toEqual(Object.keys(D1_FILES));
+  });
+});
+
+describe("the runtime is bundled on first use, not at import", () => {
+  afterEach(() => {
+    vi.doUnmock("esbuild");
+    vi.resetModules();
+    vi.unstubAllEnvs();
+  });
+
+  /** A fresh copy of the module, with esbuild's builds counted and an empty bundle cache. */
+  async function freshModule() {
+    vi.stubEnv("WORKERS_PLATFORM_CACHE_DIR", folder({}));
+    const builds = { count: 0 };
+    vi.doMock("esbuild", async (importOriginal) => {
+      const actual = await importOriginal<typeof import("esbuild")>();
+      const count =
+        <F extends (...args: never[]) => unknown>(f: F) =>
+        (...args: Parameters<F>) => {
+          builds.count += 1;
+          return f(...args) as ReturnType<F>;
+        };
+      return { ...actual, build: count(actual.build), buildSync: count(actual.buildSync) };
+    });
+    vi.resetModules();
+    const module = await import("./migration-providers");
+    return { module, builds };
+  }
+
+  it("importing the module bundles nothing; the first use bundles once, later ones reuse it", async () => {
+    const { module, builds } = await freshModule();
+    expect(builds.count).toBe(0);
+    const source = module.migrationRuntimeSource();
+    expect(builds.count).toBe(1);
+    expect(source).toContain("applySqlMigrations");
+    expect(module.migrationRuntimeSource()).toBe(source);
+    expect(builds.count).toBe(1);
+  });
+
+  it("a provider called before the runtime is bundled says so", async () => {
+    const { module } = await freshModule();
+    await expect(module.sqlMigrationsProvider.check!({}, {})).rejects.toThrow(
+      "the migration runtime is not bundled yet: create a migrations resource or call migrationRuntimeSource() first",
+    );
+  });
+
+  it("a migrations resource bundles it before its provider is shipped: the same text as when bundled up front", async () => {
+    const { module, builds } = await freshModule();
+    const d1 = { accountId: "acc", databaseId: "db", apiToken: "t", migrations: [], allowDataLoss: [] };
+    const resources = await capture(() => new module.D1Migrations("lazy-d1", d1));
+    expect(builds.count).toBe(1);
+    const shipped = find(resources, module.D1_MIGRATIONS_TYPE, "lazy-d1").inputs.__provider;
+    // This file's copy of the module had its runtime bundled before anything was serialized.
+    const provider = d1MigrationsProvider;
+    expect(shipped).toBe(
+      (await pulumi.runtime.serializeFunction(() => provider, { allowSecrets: true })).text,
+    );
   });
 });

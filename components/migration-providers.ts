@@ -18,8 +18,10 @@ export type {
  * Dynamic providers that apply the project's migration cores at `pulumi up`. Pulumi serializes a
  * provider's closure into the deployment and runs it in a provider host that cannot load TypeScript, and
  * the serializer cannot follow imports made through every loader (vitest's, for one). So the runtime
- * (migration-runtime.ts) is bundled once into a CommonJS string, and each provider captures only that
- * string and evaluates it where it runs, requiring `pg` and `zod` from the project's dependencies.
+ * (migration-runtime.ts) is bundled into a CommonJS string, and each provider captures only that string
+ * and evaluates it where it runs, requiring `pg` and `zod` from the project's dependencies. The bundle is
+ * made on first use (the first migrations resource, or `migrationRuntimeSource()`), not when this module
+ * is imported: importing the package's components reads no file and runs no bundler.
  */
 
 export { D1_MIGRATIONS_TYPE, SQL_MIGRATIONS_TYPE } from "./migration-types";
@@ -53,9 +55,24 @@ function bundleRuntime(): string {
   return text;
 }
 
+/** What the providers run until the runtime is bundled: a clear error instead of a missing function. */
+const NOT_BUNDLED = `throw new Error("the migration runtime is not bundled yet: create a migrations resource or call migrationRuntimeSource() first");`;
+
 // The providers below capture only this and `loadRuntime` (see provider-cache.ts: what they capture is
-// the key of their serialized text).
-const RUNTIME_SOURCE = bundleRuntime();
+// the key of their serialized text), never the bundler. It holds the bundle from the first call of
+// `migrationRuntimeSource()`, which every migrations resource makes before its provider is serialized, so
+// the text shipped to the engine is the one it was when the runtime was bundled at import.
+let RUNTIME_SOURCE = NOT_BUNDLED;
+
+/**
+ * The migration runtime as one CommonJS string, bundled (or read from the bundle cache) on the first call
+ * and kept for the process. Creating a migrations resource calls it; so must whoever calls a provider's
+ * methods in this process without creating one (tests).
+ */
+export function migrationRuntimeSource(): string {
+  if (RUNTIME_SOURCE === NOT_BUNDLED) RUNTIME_SOURCE = bundleRuntime();
+  return RUNTIME_SOURCE;
+}
 
 function loadRuntime(source: string): typeof Runtime {
   const mod = { exports: {} as typeof Runtime };
@@ -104,7 +121,11 @@ function withSecretOutputs(
  * provider host runs them as such; only the serialization is not repeated on every evaluation.
  */
 const shipped = (provider: pulumi.dynamic.ResourceProvider, name: string) =>
-  shippedProvider(provider, { definedIn: __filename, name, captures: [RUNTIME_SOURCE, String(loadRuntime)] });
+  shippedProvider(provider, {
+    definedIn: __filename,
+    name,
+    captures: [migrationRuntimeSource(), String(loadRuntime)],
+  });
 
 /** SQL migrations applied to a PostgreSQL database by the project's migration core. */
 export class SqlMigrations extends pulumi.CustomResource {
