@@ -63,158 +63,188 @@ type SecretKey = keyof typeof SECRETS;
 export const SECRET_KEYS = Object.keys(SECRETS) as readonly SecretKey[];
 
 /** The whole config of one stack, as it sits in `stacks/Pulumi.<stack>.yaml`, with its defaults. */
-export const stackConfigSchema = z.strictObject({
-  /** Cloudflare account that owns every resource of the stack. */
-  accountId: hex32,
-  /** Environment name, used in physical names. */
-  environment: z
-    .string()
-    .regex(/^[a-z][a-z0-9-]{0,15}$/, "must be 1-16 of a-z, 0-9 and '-', starting with a letter"),
-  /** Protect stateful resources (database, buckets, namespaces) from deletion. @default false */
-  protect: z.boolean().default(false),
-  /** Serve Workers on their workers.dev subdomain. @default true */
-  workersDev: z.boolean().default(true),
-  /** Workers compatibility date. @default "2026-10-01" */
-  compatibilityDate: z
-    .string()
-    .regex(/^\d{4}-\d{2}-\d{2}$/, "must be a date like 2026-10-01")
-    .default("2026-10-01"),
-  postgres: z.strictObject({
-    host: z.union([hostname, z.ipv4(), z.ipv6()], { error: "must be a host name or an IP address" }),
-    /** @default 5432 */
-    port: int(1, 65535).default(5432),
-    adminUser: z.string().min(1, "must not be empty"),
-    /** Database the admin connects to before the platform's database exists. @default "postgres" */
-    adminDatabase: z.string().min(1, "must not be empty").default("postgres"),
-    /** The platform's database, created by the stack. */
-    database: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, "must be a lowercase SQL identifier"),
-    /** @default "require" */
-    sslMode: z.enum(["disable", "require", "verify-ca", "verify-full"]).default("require"),
-    /** @default "builds" */
-    schema: z
+export const stackConfigSchema = z
+  .strictObject({
+    /** Cloudflare account that owns every resource of the stack. */
+    accountId: hex32,
+    /** Environment name, used in physical names. */
+    environment: z
       .string()
-      .regex(/^[a-z_][a-z0-9_]{0,62}$/, "must be a lowercase SQL identifier")
-      .default("builds"),
-    /** Login role the Workers use through Hyperdrive. @default "builds_app" */
-    appRole: z
+      .regex(/^[a-z][a-z0-9-]{0,15}$/, "must be 1-16 of a-z, 0-9 and '-', starting with a letter"),
+    /** Protect stateful resources (database, buckets, namespaces) from deletion. @default false */
+    protect: z.boolean().default(false),
+    /** Serve Workers on their workers.dev subdomain. @default true */
+    workersDev: z.boolean().default(true),
+    /** Workers compatibility date. @default "2026-10-01" */
+    compatibilityDate: z
       .string()
-      .regex(/^[a-z_][a-z0-9_]{0,62}$/, "must be a lowercase SQL identifier")
-      .default("builds_app"),
-    /** @default [] */
-    extensions: z.array(z.string().regex(/^[a-z0-9_-]+$/, "must be an extension name")).default([]),
-    /** SQL migration files allowed to destroy data (DROP TABLE, TRUNCATE, ...). @default [] */
-    allowDataLoss: z
-      .array(z.string().regex(/^\d+_[a-z0-9_]+\.sql$/, "must be a migration file name"))
-      .default([]),
-  }),
-  ...SECRETS,
-  /** Release tag written on every log line of the Workers. @default "unreleased" */
-  release: z
-    .string()
-    .regex(/^[A-Za-z0-9._-]{1,64}$/, "must be 1-64 of letters, digits, '.', '_' and '-'")
-    .default("unreleased"),
-  hyperdrive: z
-    .strictObject({
-      caching: z
-        .strictObject({
-          /**
-           * Off by default: the builds API reads its own writes (a build's status, a trigger just made, a
-           * deploy hook just deleted), which a cached read would show up to maxAgeSeconds late. @default false
-           */
-          enabled: z.boolean().default(false),
-          /** @default 60 */
-          maxAgeSeconds: int(0, 3600).default(60),
-          /** @default 15 */
-          staleWhileRevalidateSeconds: int(0, 3600).default(15),
-        })
-        .prefault({}),
-      originConnectionLimit: int(5, 100).optional(),
-    })
-    .prefault({}),
-  /** Smart Placement per Worker. */
-  placement: z
-    .strictObject({
-      /** @default "smart" */
-      client: placementMode.default("smart"),
-      /** @default "off" */
-      management: placementMode.default("off"),
-      /** @default "off" */
-      demo: placementMode.default("off"),
-    })
-    .prefault({}),
-  observability: z
-    .strictObject({
-      /** @default true */
-      enabled: z.boolean().default(true),
-      /** @default 1 */
-      headSamplingRate: z
-        .number()
-        .min(0, "must be between 0 and 1")
-        .max(1, "must be between 0 and 1")
-        .default(1),
-      /** @default true */
-      invocationLogs: z.boolean().default(true),
-    })
-    .prefault({}),
-  builds: z
-    .strictObject({
-      /** @default 20 */
-      timeoutMinutes: int(1, 120).default(20),
-      /** @default 6 */
-      maxConcurrentPerAccount: int(1, 100).default(6),
-      /** Days a build-cache entry lives after its last read. @default 7 */
-      cacheExpiryDays: int(1, 90).default(7),
-      /** Builds running at once over all accounts. @default 50 */
-      maxConcurrentGlobal: int(1, 1000).default(50),
-      /** A runner that has not reported within this many seconds fails the build. @default 120 */
-      startTimeoutSeconds: int(5, 900).default(120),
-      /** A running build whose runner is silent this long fails its health check. @default 60 */
-      heartbeatTimeoutSeconds: int(3, 600).default(60),
-      scheduler: z
-        .strictObject({
-          /** A queued build wakes the scheduler at once; off, it is found by the next poll. @default true */
-          wakeOnQueue: z.boolean().default(true),
-          /** The scheduler's alarm, the safety net that finds what a wake missed. @default 30 */
-          pollIntervalSeconds: int(1, 3600).default(30),
-          /**
-           * Scheduler objects that share the accounts (by hash of the account id), each within a lease of
-           * the global capacity; 1 is one scheduler for every account. @default 1
-           */
-          shards: int(1, 64).default(1),
-          /** How long a shard's lease of global capacity lasts unless renewed. @default 30 */
-          leaseSeconds: int(2, 300).default(30),
-        })
-        .prefault({}),
-      /** Where builds run. `runnerUrl: local` lets the local target start the runner. */
-      compute: z
-        .strictObject({
-          /**
-           * `http`: the runner service at `runnerUrl`; `container`: a Cloudflare Container per build that runs
-           * the runner image, attached to the BuildContainer class. @default "http"
-           */
-          backend: z.enum(["http", "container"]).default("http"),
-          /**
-           * The HTTP runner service: one URL, or a list of runners that share the builds (each build goes to
-           * one with free capacity); `local` on the local stack. @default "local"
-           */
-          runnerUrl: z.union([z.literal("local"), httpsUrl, z.array(httpsUrl).min(1)]).default("local"),
-          /** With `runnerUrl: local`, how many runner processes the local target starts. @default 1 */
-          localRunners: int(1, 8).default(1),
-          /** Base URL of the Build Management Worker the runner calls back. */
-          callbackUrl: httpsUrl.optional(),
-        })
-        .prefault({}),
-    })
-    .prefault({}),
-  /** Custom domains; without them the Workers are reached on workers.dev. */
-  domains: z
-    .strictObject({
-      zoneId: hex32,
-      client: hostname.optional(),
-      demo: hostname.optional(),
-    })
-    .optional(),
-});
+      .regex(/^\d{4}-\d{2}-\d{2}$/, "must be a date like 2026-10-01")
+      .default("2026-10-01"),
+    postgres: z.strictObject({
+      host: z.union([hostname, z.ipv4(), z.ipv6()], { error: "must be a host name or an IP address" }),
+      /** @default 5432 */
+      port: int(1, 65535).default(5432),
+      adminUser: z.string().min(1, "must not be empty"),
+      /** Database the admin connects to before the platform's database exists. @default "postgres" */
+      adminDatabase: z.string().min(1, "must not be empty").default("postgres"),
+      /** The platform's database, created by the stack. */
+      database: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, "must be a lowercase SQL identifier"),
+      /** @default "require" */
+      sslMode: z.enum(["disable", "require", "verify-ca", "verify-full"]).default("require"),
+      /** @default "builds" */
+      schema: z
+        .string()
+        .regex(/^[a-z_][a-z0-9_]{0,62}$/, "must be a lowercase SQL identifier")
+        .default("builds"),
+      /** Login role the Workers use through Hyperdrive. @default "builds_app" */
+      appRole: z
+        .string()
+        .regex(/^[a-z_][a-z0-9_]{0,62}$/, "must be a lowercase SQL identifier")
+        .default("builds_app"),
+      /** @default [] */
+      extensions: z.array(z.string().regex(/^[a-z0-9_-]+$/, "must be an extension name")).default([]),
+      /** SQL migration files allowed to destroy data (DROP TABLE, TRUNCATE, ...). @default [] */
+      allowDataLoss: z
+        .array(z.string().regex(/^\d+_[a-z0-9_]+\.sql$/, "must be a migration file name"))
+        .default([]),
+    }),
+    ...SECRETS,
+    /** Release tag written on every log line of the Workers. @default "unreleased" */
+    release: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,64}$/, "must be 1-64 of letters, digits, '.', '_' and '-'")
+      .default("unreleased"),
+    hyperdrive: z
+      .strictObject({
+        caching: z
+          .strictObject({
+            /**
+             * Off by default: the builds API reads its own writes (a build's status, a trigger just made, a
+             * deploy hook just deleted), which a cached read would show up to maxAgeSeconds late. @default false
+             */
+            enabled: z.boolean().default(false),
+            /** @default 60 */
+            maxAgeSeconds: int(0, 3600).default(60),
+            /** @default 15 */
+            staleWhileRevalidateSeconds: int(0, 3600).default(15),
+          })
+          .prefault({}),
+        originConnectionLimit: int(5, 100).optional(),
+      })
+      .prefault({}),
+    /** Smart Placement per Worker. */
+    placement: z
+      .strictObject({
+        /** @default "smart" */
+        client: placementMode.default("smart"),
+        /** @default "off" */
+        management: placementMode.default("off"),
+        /** @default "off" */
+        demo: placementMode.default("off"),
+      })
+      .prefault({}),
+    observability: z
+      .strictObject({
+        /** @default true */
+        enabled: z.boolean().default(true),
+        /** @default 1 */
+        headSamplingRate: z
+          .number()
+          .min(0, "must be between 0 and 1")
+          .max(1, "must be between 0 and 1")
+          .default(1),
+        /** @default true */
+        invocationLogs: z.boolean().default(true),
+      })
+      .prefault({}),
+    builds: z
+      .strictObject({
+        /** @default 20 */
+        timeoutMinutes: int(1, 120).default(20),
+        /** @default 6 */
+        maxConcurrentPerAccount: int(1, 100).default(6),
+        /** Days a build-cache entry lives after its last read. @default 7 */
+        cacheExpiryDays: int(1, 90).default(7),
+        /** Builds running at once over all accounts. @default 50 */
+        maxConcurrentGlobal: int(1, 1000).default(50),
+        /** A runner that has not reported within this many seconds fails the build. @default 120 */
+        startTimeoutSeconds: int(5, 900).default(120),
+        /** A running build whose runner is silent this long fails its health check. @default 60 */
+        heartbeatTimeoutSeconds: int(3, 600).default(60),
+        scheduler: z
+          .strictObject({
+            /** A queued build wakes the scheduler at once; off, it is found by the next poll. @default true */
+            wakeOnQueue: z.boolean().default(true),
+            /** The scheduler's alarm, the safety net that finds what a wake missed. @default 30 */
+            pollIntervalSeconds: int(1, 3600).default(30),
+            /**
+             * Scheduler objects that share the accounts (by hash of the account id), each within a lease of
+             * the global capacity; 1 is one scheduler for every account. @default 1
+             */
+            shards: int(1, 64).default(1),
+            /** How long a shard's lease of global capacity lasts unless renewed. @default 30 */
+            leaseSeconds: int(2, 300).default(30),
+          })
+          .prefault({}),
+        /** Where builds run. `runnerUrl: local` lets the local target start the runner. */
+        compute: z
+          .strictObject({
+            /**
+             * `http`: the runner service at `runnerUrl`; `container`: a Cloudflare Container per build that runs
+             * the runner image, attached to the BuildContainer class. @default "http"
+             */
+            backend: z.enum(["http", "container"]).default("http"),
+            /**
+             * The HTTP runner service: one URL, or a list of runners that share the builds (each build goes to
+             * one with free capacity); `local` on the local stack. @default "local"
+             */
+            runnerUrl: z.union([z.literal("local"), httpsUrl, z.array(httpsUrl).min(1)]).default("local"),
+            /** With `runnerUrl: local`, how many runner processes the local target starts. @default 1 */
+            localRunners: int(1, 8).default(1),
+            /** Base URL of the Build Management Worker the runner calls back. */
+            callbackUrl: httpsUrl.optional(),
+          })
+          .prefault({}),
+      })
+      .prefault({}),
+    /** Custom domains; without them the Workers are reached on workers.dev. */
+    domains: z
+      .strictObject({
+        zoneId: hex32,
+        client: hostname.optional(),
+        demo: hostname.optional(),
+      })
+      .optional(),
+  })
+  // `when`: also beside the other keys' problems, not only once they are fixed.
+  .superRefine((config, ctx) => betweenKeys(config, ctx), { when: () => true });
+
+/**
+ * The rules that relate keys to each other, each issue at the key to change. They run even when other keys
+ * are invalid, so the value they see may hold an invalid part as it was given (a `builds.compute` that is
+ * not an object, without its defaults): they read it without trusting its type.
+ */
+function betweenKeys(config: unknown, ctx: z.RefinementCtx<unknown>): void {
+  const environment = valueAt(config, ["environment"]);
+  if (typeof environment !== "string" || environment === "local") return;
+  const compute = valueAt(config, ["builds", "compute"]);
+  // Read as its default ("local") where the schema could not give one.
+  const runnerUrl = valueAt(compute, ["runnerUrl"]) ?? "local";
+  if (runnerUrl === "local" && valueAt(compute, ["backend"]) !== "container") {
+    ctx.addIssue({
+      code: "custom",
+      path: ["builds", "compute", "runnerUrl"],
+      message: "must be the runner's https:// URL outside the local environment",
+    });
+  }
+  if (valueAt(compute, ["callbackUrl"]) === undefined) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["builds", "compute", "callbackUrl"],
+      message: "is required outside the local environment",
+    });
+  }
+}
 
 export type StackSettings = Omit<z.output<typeof stackConfigSchema>, SecretKey>;
 
@@ -332,19 +362,6 @@ export function parseStackConfig(
       const path = issue.path.join(".") || "(root)";
       const value = valueAt(raw, issue.path);
       problems.push(`${path}: ${describeIssue(issue, value)} (got ${kindOf(value)})`);
-    }
-  }
-  // Checked on the raw values, so that they are listed beside the schema's own problems.
-  const compute = valueAt(raw, ["builds", "compute"]);
-  const runnerUrl = valueAt(compute, ["runnerUrl"]);
-  if (typeof raw.environment === "string" && raw.environment !== "local") {
-    if ((runnerUrl ?? "local") === "local" && valueAt(compute, ["backend"]) !== "container") {
-      problems.push(
-        `builds.compute.runnerUrl: must be the runner's https:// URL outside the local environment (got ${kindOf(runnerUrl)})`,
-      );
-    }
-    if (valueAt(compute, ["callbackUrl"]) === undefined) {
-      problems.push("builds.compute.callbackUrl: is required outside the local environment (got missing)");
     }
   }
   if (problems.length > 0 || !result.success) throw new StackConfigError(problems);
