@@ -4,7 +4,7 @@ import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { removeTempFolders, tempFolders } from "../test/files";
 import { capture, captureError, find, revealSecrets, shape } from "../test/mock-program";
-import { D1Database } from "./d1";
+import { D1Database, type D1DatabaseArgs } from "./d1";
 import { D1_MIGRATIONS_TYPE } from "./migration-providers";
 
 const ACCOUNT = "0123456789abcdef0123456789abcdef";
@@ -121,15 +121,23 @@ describe("D1Database", () => {
     expect(shape(resources.filter((r) => r.retainOnDelete))).toEqual([`${DATABASE}::db`]);
   });
 
-  it("lets a transform adjust the database's args", async () => {
-    const resources = await capture(
-      () =>
-        new D1Database("db", {
-          accountId: ACCOUNT,
-          transform: { database: (args) => ({ ...args, primaryLocationHint: "weur" }) },
-        }),
-    );
-    expect(find(resources, DATABASE, "db").inputs.primaryLocationHint).toBe("weur");
+  it.each([
+    ["database", `${DATABASE}::db`, { primaryLocationHint: "weur" }],
+    ["migrations", `${D1_MIGRATIONS_TYPE}::db-migrations`, { allowDataLoss: ["0001_init.sql"] }],
+  ] as const)("transform.%s adjusts that child's args and nothing else", async (entry, changedKey, set) => {
+    const dir = folder({ "0001_init.sql": "CREATE TABLE a (id INTEGER);\n" });
+    const program = (transform?: D1DatabaseArgs["transform"]) => () =>
+      new D1Database("db", { accountId: ACCOUNT, migrationsDir: dir, transform });
+    const plain = await capture(program());
+    const changed = await capture(program({ [entry]: (args: object) => ({ ...args, ...set }) }));
+    expect(shape(changed)).toEqual(shape(plain));
+    expect(shape(plain)).toContain(changedKey);
+    for (const before of plain) {
+      const key = `${before.type}::${before.name}`;
+      const after = find(changed, before.type, before.name);
+      expect(after.inputs, key).toEqual(key === changedKey ? { ...before.inputs, ...set } : before.inputs);
+      expect(after.dependsOn, key).toEqual(before.dependsOn);
+    }
   });
 
   it("refuses a migrations folder that does not exist, naming it", async () => {

@@ -17,8 +17,13 @@ export interface D1DatabaseArgs {
   readReplication?: boolean;
   /** Protect the database (and keep it when removed from the program). @default false */
   protect?: boolean;
-  transform?: { database?: Transform<cloudflare.D1DatabaseArgs> };
+  transform?: {
+    database?: Transform<cloudflare.D1DatabaseArgs>;
+    migrations?: Transform<D1MigrationsArgs>;
+  };
 }
+
+type D1MigrationsArgs = ConstructorParameters<typeof D1Migrations>[1];
 
 /** A D1 database and, when given a folder, its SQL migrations. */
 export class D1Database extends pulumi.ComponentResource {
@@ -49,14 +54,17 @@ export class D1Database extends pulumi.ComponentResource {
       const token = pulumi.runtime.getConfig("cloudflare:apiToken");
       this.migrations = new D1Migrations(
         `${name}-migrations`,
-        {
-          accountId: args.accountId,
-          databaseId: this.database.uuid,
-          migrations: readD1Migrations(args.migrationsDir),
-          allowDataLoss: args.allowDataLoss ?? [],
-          ...(token ? { apiToken: pulumi.secret(token) } : {}),
-        },
-        { parent: this, dependsOn: [this.database] },
+        ...transformed<D1MigrationsArgs>(
+          args.transform?.migrations,
+          {
+            accountId: args.accountId,
+            databaseId: this.database.uuid,
+            migrations: readD1Migrations(args.migrationsDir),
+            allowDataLoss: args.allowDataLoss ?? [],
+            ...(token ? { apiToken: pulumi.secret(token) } : {}),
+          },
+          { parent: this, dependsOn: [this.database] },
+        ),
       );
     }
     this.registerOutputs({ id: this.id, databaseName: this.databaseName });

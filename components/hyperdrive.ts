@@ -1,7 +1,7 @@
 import * as cloudflare from "@pulumi/cloudflare";
 import * as pulumi from "@pulumi/pulumi";
 import { stackName } from "./naming";
-import { PACKAGE, type Transform, transformed } from "./options";
+import { alsoAfter, PACKAGE, type Transform, transformed } from "./options";
 
 /** A PostgreSQL login Hyperdrive connects with; `Postgres.appConnection` has this shape. */
 export interface PostgresOrigin {
@@ -75,7 +75,7 @@ export class Hyperdrive extends pulumi.ComponentResource {
         },
         // The config connects to the origin as soon as it exists: whatever the component waits for (the
         // schema's migrations, the role) must come first for the config itself too.
-        { parent: this, dependsOn: opts?.dependsOn },
+        { parent: this, dependsOn: alsoAfter([], opts) },
       ),
     );
     this.id = this.config.id;

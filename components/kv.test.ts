@@ -23,16 +23,25 @@ describe("KvNamespace", () => {
     expect([ns.protect, ns.retainOnDelete]).toEqual([true, true]);
   });
 
-  it("applies a transform to the underlying args", async () => {
+  it("transform.namespace adjusts the namespace's args and options", async () => {
     const resources = await capture(
       () =>
         new KvNamespace("cache", {
           accountId: ACCOUNT,
-          transform: { namespace: (args) => ({ ...args, title: "custom-title" }) },
+          transform: {
+            namespace: (args, opts) => {
+              opts.protect = true;
+              return { ...args, title: "custom-title" };
+            },
+          },
         }),
     );
-    expect(
-      find(resources, "cloudflare:index/workersKvNamespace:WorkersKvNamespace", "cache").inputs.title,
-    ).toBe("custom-title");
+    expect(shape(resources)).toEqual([
+      "cloudflare:index/workersKvNamespace:WorkersKvNamespace::cache",
+      "workers-platform:cloudflare:KvNamespace::cache",
+    ]);
+    const ns = find(resources, "cloudflare:index/workersKvNamespace:WorkersKvNamespace", "cache");
+    expect(ns.inputs).toEqual({ accountId: ACCOUNT, title: "custom-title" });
+    expect(ns.protect).toBe(true);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { capture, find, shape } from "../test/mock-program";
-import { R2Bucket } from "./r2";
+import { R2Bucket, type R2BucketArgs } from "./r2";
 
 const ACCOUNT = "0123456789abcdef0123456789abcdef";
 
@@ -40,6 +40,28 @@ describe("R2Bucket", () => {
       ],
     });
     expect(lifecycle.protect).toBe(false);
+  });
+
+  it.each([
+    ["bucket", "cloudflare:index/r2Bucket:R2Bucket::cache"],
+    ["lifecycle", "cloudflare:index/r2BucketLifecycle:R2BucketLifecycle::cache-lifecycle"],
+  ] as const)("transform.%s adjusts that child's args and nothing else", async (entry, changedKey) => {
+    const program = (transform?: R2BucketArgs["transform"]) => () =>
+      new R2Bucket("cache", {
+        accountId: ACCOUNT,
+        expiryRules: [{ id: "expire", expireAfterDays: 1 }],
+        transform,
+      });
+    const set = { bucket: { storageClass: "InfrequentAccess" }, lifecycle: { rules: [] } }[entry];
+    const plain = await capture(program());
+    const changed = await capture(program({ [entry]: (args: object) => ({ ...args, ...set }) }));
+    expect(shape(changed)).toEqual(shape(plain));
+    expect(shape(plain)).toContain(changedKey);
+    for (const before of plain) {
+      const key = `${before.type}::${before.name}`;
+      const after = find(changed, before.type, before.name);
+      expect(after.inputs, key).toEqual(key === changedKey ? { ...before.inputs, ...set } : before.inputs);
+    }
   });
 
   it("has no lifecycle resource without rules", async () => {
