@@ -280,6 +280,53 @@ describe("Worker", () => {
     ).toEqual([script.urn]);
   });
 
+  describe("Pulumi's own transform options on the component", () => {
+    const CRON = "cloudflare:index/workersCronTrigger:WorkersCronTrigger";
+
+    it("`transformations` given to the Worker reach its children (applied in the SDK, after `transform`)", async () => {
+      const program = (opts?: pulumi.ComponentResourceOptions) => () =>
+        new Worker(
+          "api",
+          base({
+            crons: ["*/5 * * * *"],
+            transform: { crons: (a) => ({ ...a, schedules: [{ cron: "0 * * * *" }] }) },
+          }),
+          opts,
+        );
+      const plain = await capture(program());
+      const changed = await capture(
+        program({
+          transformations: [
+            ({ type, props, opts }) =>
+              type === CRON
+                ? { props: { ...props, schedules: [...props.schedules, { cron: "30 * * * *" }] }, opts }
+                : undefined,
+          ],
+        }),
+      );
+      expect(shape(changed)).toEqual(shape(plain));
+      for (const before of plain) {
+        const after = find(changed, before.type, before.name);
+        expect(after.inputs, before.name).toEqual(
+          before.type === CRON
+            ? { ...before.inputs, schedules: [{ cron: "0 * * * *" }, { cron: "30 * * * *" }] }
+            : before.inputs,
+        );
+      }
+    });
+
+    it("`transforms` (run by the engine) cannot be exercised under Pulumi's mocks: the mock runtime refuses them", async () => {
+      await expect(
+        capture(
+          () =>
+            new Worker("api", base(), {
+              transforms: [async ({ props, opts }) => ({ props, opts })],
+            }),
+        ),
+      ).rejects.toThrow("The Pulumi CLI does not support transforms");
+    });
+  });
+
   it("lets a transform adjust the script's args", async () => {
     const resources = await capture(
       () => new Worker("api", base({ transform: { script: (args) => ({ ...args, logpush: true }) } })),
