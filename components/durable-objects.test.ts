@@ -1,11 +1,15 @@
 import { describe, expect, it } from "vitest";
 import {
   type DurableObjectMigration,
+  type DurableObjectStorage,
+  historyOfUpload,
   type MigrationPlan,
   MigrationPlanError,
   type MigrationPlanInput,
+  type MigrationUploadStep,
   parseUploadTag,
   planDurableObjectMigrations,
+  replayMigrations,
   uploadTag,
 } from "./durable-objects";
 
@@ -69,7 +73,6 @@ describe("planDurableObjectMigrations accepts", () => {
           ],
         },
         pending: ["v1", "v2", "v3"],
-        liveClasses: ["Counter", "Lobby"],
       },
     ],
     [
@@ -80,7 +83,7 @@ describe("planDurableObjectMigrations accepts", () => {
         boundClasses: ["Lobby"],
         exportedClasses: ["Counter", "Lobby"],
       }),
-      { upload: undefined, pending: [], liveClasses: ["Counter", "Lobby"] },
+      { upload: undefined, pending: [] },
     ],
     [
       "only the steps after the live tag, with oldTag exactly the live string",
@@ -92,7 +95,6 @@ describe("planDurableObjectMigrations accepts", () => {
           steps: [{ newSqliteClasses: ["Room"] }, { renamedClasses: [{ from: "Room", to: "Lobby" }] }],
         },
         pending: ["v2", "v3"],
-        liveClasses: ["Counter", "Lobby"],
       },
     ],
     [
@@ -105,13 +107,12 @@ describe("planDurableObjectMigrations accepts", () => {
           steps: [{ renamedClasses: [{ from: "Room", to: "Lobby" }] }],
         },
         pending: ["v3"],
-        liveClasses: ["Counter", "Lobby"],
       },
     ],
     [
       "adding allowDataLoss to an applied step later (not a rewrite)",
       input({ history: optInLater, liveTag: tagOf(optInBefore, 1) }),
-      { upload: undefined, pending: [], liveClasses: [] },
+      { upload: undefined, pending: [] },
     ],
     [
       "a pending rename whose target is exported and whose source is no longer bound",
@@ -128,7 +129,6 @@ describe("planDurableObjectMigrations accepts", () => {
           steps: [{ renamedClasses: [{ from: "Room", to: "Lobby" }] }],
         },
         pending: ["v3"],
-        liveClasses: ["Counter", "Lobby"],
       },
     ],
     [
@@ -141,7 +141,6 @@ describe("planDurableObjectMigrations accepts", () => {
           steps: [{ deletedClasses: ["Counter"] }],
         },
         pending: ["v2"],
-        liveClasses: [],
       },
     ],
     [
@@ -153,7 +152,6 @@ describe("planDurableObjectMigrations accepts", () => {
           steps: [{ transferredClasses: [{ from: "Old", fromScript: "legacy", to: "Counter" }] }],
         },
         pending: ["t1"],
-        liveClasses: ["Counter"],
       },
     ],
     [
@@ -168,7 +166,6 @@ describe("planDurableObjectMigrations accepts", () => {
           steps: [{ newSqliteClasses: ["Fresh"], newClasses: ["Legacy"] }],
         },
         pending: ["v1"],
-        liveClasses: ["Fresh", "Legacy"],
       },
     ],
     [
@@ -183,21 +180,15 @@ describe("planDurableObjectMigrations accepts", () => {
           steps: [{ newSqliteClasses: ["A"] }],
         },
         pending: ["v1"],
-        liveClasses: ["A"],
       },
     ],
-    [
-      "an empty history without bindings: no upload",
-      input({}),
-      { upload: undefined, pending: [], liveClasses: [] },
-    ],
+    ["an empty history without bindings: no upload", input({}), { upload: undefined, pending: [] }],
     [
       "an empty live tag as no tag at all",
       input({ history: [v1], liveTag: "", exportedClasses: ["Counter"] }),
       {
         upload: { newTag: tagOf([v1], 0), steps: [{ newSqliteClasses: ["Counter"] }] },
         pending: ["v1"],
-        liveClasses: ["Counter"],
       },
     ],
     [
@@ -222,7 +213,6 @@ describe("planDurableObjectMigrations accepts", () => {
           steps: [{ newSqliteClasses: ["Counter"] }],
         },
         pending: ["v3"],
-        liveClasses: ["Counter"],
       },
     ],
   ])("%s", (_case, given, expected) => {
@@ -433,5 +423,166 @@ describe("parseUploadTag", () => {
     const tag = uploadTag(history, 2);
     expect(parseUploadTag(tag).tag).toBe("v3");
     expect(parseUploadTag(tag).fingerprint).toHaveLength(10);
+  });
+});
+
+describe("replayMigrations: the classes a history leaves, with their storage", () => {
+  /** The live classes as `name: storage` (`?` when unknown), in creation order. */
+  const liveOf = (history: DurableObjectMigration[]) =>
+    [...replayMigrations(history).live].map(([name, c]) => `${name}: ${c.storage ?? "?"}`);
+
+  it.each<[string, DurableObjectMigration[], string[]]>([
+    ["no history", [], []],
+    [
+      "new classes are SQLite-backed",
+      [{ tag: "v1", newClasses: ["Room", "Counter"] }],
+      ["Room: sqlite", "Counter: sqlite"],
+    ],
+    ["newKvClasses are key-value-backed", [{ tag: "v1", newKvClasses: ["Legacy"] }], ["Legacy: kv"]],
+    [
+      "both kinds in one step",
+      [{ tag: "v1", newClasses: ["Fresh"], newKvClasses: ["Legacy"] }],
+      ["Fresh: sqlite", "Legacy: kv"],
+    ],
+    [
+      "a renamed class keeps its storage (SQLite)",
+      [v1, { tag: "v2", renamedClasses: [{ from: "Counter", to: "Tally" }] }],
+      ["Tally: sqlite"],
+    ],
+    [
+      "a renamed class keeps its storage (key-value)",
+      [
+        { tag: "v1", newKvClasses: ["Old"] },
+        { tag: "v2", renamedClasses: [{ from: "Old", to: "New" }] },
+      ],
+      ["New: kv"],
+    ],
+    [
+      "renamed twice",
+      [
+        { tag: "v1", newKvClasses: ["A"] },
+        { tag: "v2", renamedClasses: [{ from: "A", to: "B" }] },
+        { tag: "v3", renamedClasses: [{ from: "B", to: "C" }] },
+      ],
+      ["C: kv"],
+    ],
+    ["a deleted class is gone", [v1, v2, { tag: "v3", deletedClasses: ["Counter"] }], ["Room: sqlite"]],
+    [
+      "a deleted class created again, with the new step's storage",
+      [
+        { tag: "v1", newKvClasses: ["Counter"] },
+        { tag: "v2", deletedClasses: ["Counter"] },
+        { tag: "v3", newClasses: ["Counter"] },
+      ],
+      ["Counter: sqlite"],
+    ],
+    [
+      "a transferred class keeps the other script's storage, which the history does not say",
+      [{ tag: "t1", transferredClasses: [{ from: "Old", fromScript: "legacy", to: "Counter" }] }],
+      ["Counter: ?"],
+    ],
+    [
+      "in one step: new, then renames, then deletions, then transfers",
+      [
+        { tag: "v1", newClasses: ["A", "B"] },
+        {
+          tag: "v2",
+          newKvClasses: ["C"],
+          renamedClasses: [{ from: "C", to: "D" }],
+          deletedClasses: ["A"],
+          transferredClasses: [{ from: "X", fromScript: "other", to: "A" }],
+        },
+      ],
+      ["B: sqlite", "D: kv", "A: ?"],
+    ],
+  ])("%s", (_case, history, live) => {
+    expect(liveOf(history)).toEqual(live);
+    expect(replayMigrations(history).problems).toEqual([]);
+  });
+
+  it("says how each class came to be, and how each removed one left", () => {
+    const replay = replayMigrations([
+      v1,
+      v2,
+      { tag: "v3", renamedClasses: [{ from: "Room", to: "Lobby" }], deletedClasses: ["Counter"] },
+      { tag: "v4", transferredClasses: [{ from: "Old", fromScript: "legacy", to: "Hall" }] },
+    ]);
+    expect(Object.fromEntries(replay.live)).toEqual({
+      Lobby: { storage: "sqlite", origin: 'renamed from Room by step "v3"' },
+      Hall: { storage: undefined, origin: 'transferred from legacy.Old by step "v4"' },
+    });
+    expect(Object.fromEntries(replay.removed)).toEqual({
+      Room: { index: 2, tag: "v3", renamedTo: "Lobby" },
+      Counter: { index: 2, tag: "v3", renamedTo: undefined },
+    });
+  });
+
+  it.each<[string, DurableObjectMigration[], string[], { index: number; text: string }[]]>([
+    [
+      "a class created twice: created again, with the later storage",
+      [v1, { tag: "v2", newKvClasses: ["Counter"] }],
+      ["Counter: kv"],
+      [{ index: 1, text: 'step "v2" creates class Counter, which already exists (created by step "v1")' }],
+    ],
+    [
+      "a rename of a class that does not exist: skipped",
+      [v1, { tag: "v2", renamedClasses: [{ from: "Ghost", to: "Room" }] }],
+      ["Counter: sqlite"],
+      [
+        {
+          index: 1,
+          text: 'step "v2" renames class Ghost, which does not exist at that point in the history',
+        },
+      ],
+    ],
+    [
+      "a deletion of a class that does not exist: skipped",
+      [v1, { tag: "v2", deletedClasses: ["Ghost"] }],
+      ["Counter: sqlite"],
+      [
+        {
+          index: 1,
+          text: 'step "v2" deletes class Ghost, which does not exist at that point in the history',
+        },
+      ],
+    ],
+  ])("%s", (_case, history, live, problems) => {
+    expect(liveOf(history)).toEqual(live);
+    expect(replayMigrations(history).problems).toEqual(problems);
+  });
+
+  it.each<[string, MigrationUploadStep[], Record<string, DurableObjectStorage | undefined>]>([
+    ["newSqliteClasses", [{ newSqliteClasses: ["C"] }], { C: "sqlite" }],
+    ["the provider's newClasses are key-value-backed", [{ newClasses: ["C"] }], { C: "kv" }],
+    [
+      "a rename from a key-value class in a later step",
+      [{ newClasses: ["Old"], newSqliteClasses: ["S"] }, { renamedClasses: [{ from: "Old", to: "C" }] }],
+      { S: "sqlite", C: "kv" },
+    ],
+    [
+      "a deletion and a transfer",
+      [
+        { newSqliteClasses: ["A"] },
+        { deletedClasses: ["A"], transferredClasses: [{ from: "X", fromScript: "other", to: "T" }] },
+      ],
+      { T: undefined },
+    ],
+  ])("an upload's steps, replayed as history: %s", (_case, steps, storage) => {
+    const history = historyOfUpload(steps);
+    expect(history.map((s) => s.tag)).toEqual(steps.map((_, i) => `upload-${i + 1}`));
+    const replay = replayMigrations(history);
+    expect(replay.problems).toEqual([]);
+    expect(Object.fromEntries([...replay.live].map(([name, c]) => [name, c.storage]))).toEqual(storage);
+  });
+
+  it("an upload planned from a history replays to the same classes as that history", () => {
+    const h: DurableObjectMigration[] = [
+      { tag: "v1", newClasses: ["A"], newKvClasses: ["K"] },
+      { tag: "v2", renamedClasses: [{ from: "K", to: "L" }], deletedClasses: ["A"], allowDataLoss: true },
+      { tag: "v3", newClasses: ["A"] },
+    ];
+    const plan = planDurableObjectMigrations(input({ history: h, exportedClasses: ["A", "L"] }));
+    expect(liveOf(historyOfUpload(plan.upload?.steps ?? []))).toEqual(liveOf(h));
+    expect(liveOf(h)).toEqual(["L: kv", "A: sqlite"]);
   });
 });

@@ -46,8 +46,6 @@ export interface MigrationPlan {
   upload: MigrationUpload | undefined;
   /** Tags of the steps the upload carries, in order. */
   pending: string[];
-  /** Classes alive after the whole history, sorted. */
-  liveClasses: string[];
 }
 
 /** A refused plan; `problems` holds one line per problem, `message` all of them. */
@@ -85,8 +83,111 @@ export function parseUploadTag(tag: string): { tag: string; fingerprint: string 
   return at < 0 ? { tag, fingerprint: undefined } : { tag: tag.slice(0, at), fingerprint: tag.slice(at + 1) };
 }
 
-/** How a class left the history, so a binding to it gets the right advice. */
-type Removal = { index: number; tag: string; renamedTo?: string };
+/** Where a Durable Object class keeps its objects' data. */
+export type DurableObjectStorage = "sqlite" | "kv";
+
+/** A class alive after a replayed history. */
+export interface LiveClass {
+  /**
+   * SQLite (`newClasses`) or the legacy key-value store (`newKvClasses`), kept through renames; undefined
+   * for a class transferred from another script, which keeps that script's storage (not in this history).
+   */
+  storage: DurableObjectStorage | undefined;
+  /** How it came to be, for messages: `created by step "v1"`, `renamed from Room by step "v2"`… */
+  origin: string;
+}
+
+/** How a class left the history (the last step that deleted it or renamed it away). */
+export interface RemovedClass {
+  index: number;
+  tag: string;
+  renamedTo?: string;
+}
+
+/** The classes a history leaves, and what in it does not fit the classes alive at its step. */
+export interface MigrationReplay {
+  /** Class name → how it came to be and its storage, in the order the classes were created. */
+  live: Map<string, LiveClass>;
+  /** Classes deleted or renamed away and not created again since. */
+  removed: Map<string, RemovedClass>;
+  /**
+   * One per operation that does not fit (a class created twice, a rename or deletion of a class that
+   * does not exist at that step), with the index of its step. The operation is skipped, except that a
+   * class created twice is created again.
+   */
+  problems: { index: number; text: string }[];
+}
+
+/**
+ * Replays a migration history: the one place the classes a history leaves, and their storage, are
+ * worked out (the planner, the framework's derivation of new steps, the local target's storage per
+ * class). Operations apply in a step in this order: new classes (SQLite, then key-value), renames,
+ * deletions, transfers. Pure.
+ */
+export function replayMigrations(history: readonly DurableObjectMigration[]): MigrationReplay {
+  const live = new Map<string, LiveClass>();
+  const removed = new Map<string, RemovedClass>();
+  const problems: MigrationReplay["problems"] = [];
+  history.forEach((step, index) => {
+    const at = `step "${step.tag}"`;
+    const create = (name: string, storage: LiveClass["storage"], origin: string, verb: string) => {
+      const existing = live.get(name);
+      if (existing) {
+        problems.push({
+          index,
+          text: `${at} ${verb} class ${name}, which already exists (${existing.origin})`,
+        });
+      }
+      live.set(name, { storage, origin });
+      removed.delete(name);
+    };
+    const remove = (name: string, verb: string, renamedTo?: string): LiveClass | undefined => {
+      const existing = live.get(name);
+      if (!existing) {
+        problems.push({
+          index,
+          text: `${at} ${verb} class ${name}, which does not exist at that point in the history`,
+        });
+        return undefined;
+      }
+      live.delete(name);
+      removed.set(name, { index, tag: step.tag, renamedTo });
+      return existing;
+    };
+    for (const name of step.newClasses ?? []) create(name, "sqlite", `created by ${at}`, "creates");
+    for (const name of step.newKvClasses ?? []) create(name, "kv", `created by ${at}`, "creates");
+    for (const { from, to } of step.renamedClasses ?? []) {
+      const source = remove(from, "renames", to);
+      if (source) create(to, source.storage, `renamed from ${from} by ${at}`, `renames ${from} to`);
+    }
+    for (const name of step.deletedClasses ?? []) remove(name, "deletes");
+    for (const { from, fromScript, to } of step.transferredClasses ?? []) {
+      create(
+        to,
+        undefined,
+        `transferred from ${fromScript}.${from} by ${at}`,
+        `transfers ${fromScript}.${from} into`,
+      );
+    }
+  });
+  return { live, removed, problems };
+}
+
+/**
+ * An upload's steps as history steps, to replay them (`replayMigrations`): the provider's `newClasses`
+ * are key-value-backed (`newKvClasses`), its `newSqliteClasses` SQLite-backed (`newClasses`). An upload
+ * carries no tags: step `i` is tagged `upload-<i + 1>`.
+ */
+export function historyOfUpload(steps: readonly MigrationUploadStep[]): DurableObjectMigration[] {
+  return steps.map((step, i) => ({
+    tag: `upload-${i + 1}`,
+    newClasses: step.newSqliteClasses ?? [],
+    newKvClasses: step.newClasses ?? [],
+    renamedClasses: step.renamedClasses ?? [],
+    deletedClasses: step.deletedClasses ?? [],
+    transferredClasses: step.transferredClasses ?? [],
+  }));
+}
 
 /**
  * Plans the migration a Worker upload carries: the steps after the live tag, checked against the history,
@@ -98,10 +199,9 @@ export function planDurableObjectMigrations(input: MigrationPlanInput): Migratio
   const problem = (text: string) =>
     problems.push(`Durable Object migrations of script "${scriptName}": ${text}`);
 
-  // Replay the history: `live` maps each alive class to how it came to be, `removed` remembers the last
-  // step that deleted or renamed a class away.
-  const live = new Map<string, string>();
-  const removed = new Map<string, Removal>();
+  // `live` maps each alive class to how it came to be, `removed` remembers the last step that deleted or
+  // renamed a class away. Each step's problems are reported in order: its tag, then its operations.
+  const { live, removed, problems: replayProblems } = replayMigrations(history);
   const seenTags = new Set<string>();
   history.forEach((step, index) => {
     const at = `step "${step.tag}"`;
@@ -120,30 +220,7 @@ export function planDurableObjectMigrations(input: MigrationPlanInput): Migratio
     if (ops.every((op) => (op ?? []).length === 0)) {
       problem(`${at} has no operations: give it classes to create, rename, delete or transfer, or remove it`);
     }
-    const create = (name: string, origin: string, verb: string) => {
-      if (live.has(name)) problem(`${at} ${verb} class ${name}, which already exists (${live.get(name)})`);
-      live.set(name, origin);
-      removed.delete(name);
-    };
-    const remove = (name: string, verb: string, renamedTo?: string): boolean => {
-      if (!live.has(name)) {
-        problem(`${at} ${verb} class ${name}, which does not exist at that point in the history`);
-        return false;
-      }
-      live.delete(name);
-      removed.set(name, { index, tag: step.tag, renamedTo });
-      return true;
-    };
-    for (const name of [...(step.newClasses ?? []), ...(step.newKvClasses ?? [])]) {
-      create(name, `created by ${at}`, "creates");
-    }
-    for (const { from, to } of step.renamedClasses ?? []) {
-      if (remove(from, "renames", to)) create(to, `renamed from ${from} by ${at}`, `renames ${from} to`);
-    }
-    for (const name of step.deletedClasses ?? []) remove(name, "deletes");
-    for (const { from, fromScript, to } of step.transferredClasses ?? []) {
-      create(to, `transferred from ${fromScript}.${from} by ${at}`, `transfers ${fromScript}.${from} into`);
-    }
+    for (const p of replayProblems) if (p.index === index) problem(p.text);
   });
 
   const firstPending = resolveLiveTag(input, problem);
@@ -193,21 +270,20 @@ export function planDurableObjectMigrations(input: MigrationPlanInput): Migratio
   const needExport = new Set([...live.keys(), ...bound.filter((name) => !removed.has(name))]);
   for (const name of [...needExport].sort()) {
     if (exported.has(name)) continue;
-    const origin = live.get(name);
+    const origin = live.get(name)?.origin;
     problem(
       `class ${name} is not exported by the bundle of script "${scriptName}"${origin ? ` (${origin})` : ""}: export it from the entry module`,
     );
   }
 
   if (problems.length > 0) throw new MigrationPlanError(problems);
-  const liveClasses = [...live.keys()].sort();
-  if (pendingSteps.length === 0) return { upload: undefined, pending: [], liveClasses };
+  if (pendingSteps.length === 0) return { upload: undefined, pending: [] };
   const upload: MigrationUpload = {
     ...(input.liveTag ? { oldTag: input.liveTag } : {}),
     newTag: uploadTag(history, history.length - 1),
     steps: pendingSteps.map(toUploadStep),
   };
-  return { upload, pending: pendingSteps.map((s) => s.tag), liveClasses };
+  return { upload, pending: pendingSteps.map((s) => s.tag) };
 }
 
 /** Index of the first pending step, or undefined when the live tag cannot be placed in the history. */

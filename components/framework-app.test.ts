@@ -2,9 +2,8 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import type { DurableObjectMigration } from "./durable-objects";
+import { type DurableObjectMigration, replayMigrations } from "./durable-objects";
 import {
-  classesAfter,
   deriveMigrations,
   type FrameworkAppDeclaration,
   MigrationDerivationError,
@@ -83,7 +82,7 @@ describe("deriveMigrations: declaration + lock → history", () => {
     const result = deriveMigrations(declaration, { steps: lock });
     expect(result.added).toEqual(added);
     expect(result.steps).toEqual(added ? [...lock, added] : lock);
-    expect([...classesAfter(result.steps)].sort()).toEqual(
+    expect([...replayMigrations(result.steps).live.keys()].sort()).toEqual(
       Object.values(declaration.durableObjects)
         .map((d) => d.className)
         .sort(),

@@ -1,5 +1,5 @@
 import { readFileSync, writeFileSync } from "node:fs";
-import type { DurableObjectMigration } from "./durable-objects";
+import { type DurableObjectMigration, replayMigrations } from "./durable-objects";
 import type { FrameworkAppDeclaration } from "./framework-declaration";
 
 export type { FrameworkAppDeclaration } from "./framework-declaration";
@@ -13,21 +13,6 @@ export class MigrationDerivationError extends Error {
   override name = "MigrationDerivationError";
 }
 
-/** Classes that exist after every recorded step. */
-export function classesAfter(steps: DurableObjectMigration[]): Set<string> {
-  const live = new Set<string>();
-  for (const step of steps) {
-    for (const c of [...(step.newClasses ?? []), ...(step.newKvClasses ?? [])]) live.add(c);
-    for (const { from, to } of step.renamedClasses ?? []) {
-      live.delete(from);
-      live.add(to);
-    }
-    for (const c of step.deletedClasses ?? []) live.delete(c);
-    for (const { to } of step.transferredClasses ?? []) live.add(to);
-  }
-  return live;
-}
-
 /**
  * The migration history for a declaration: the lock's steps, plus one new step when the declared classes
  * differ from what the lock's steps leave (`v<n>` after the last). Pure. Refuses, naming the class, a class
@@ -38,7 +23,7 @@ export function deriveMigrations(
   declaration: FrameworkAppDeclaration,
   lock: MigrationLock,
 ): { steps: DurableObjectMigration[]; added: DurableObjectMigration | undefined } {
-  const live = classesAfter(lock.steps);
+  const { live } = replayMigrations(lock.steps);
   const declared = new Set(Object.values(declaration.durableObjects).map((d) => d.className));
   const renamed = (declaration.renamedClasses ?? []).filter(
     ({ from, to }) => live.has(from) || !live.has(to),
@@ -74,7 +59,7 @@ export function deriveMigrations(
   const renamedFrom = new Set(renamed.map((r) => r.from));
   const renamedTo = new Set(renamed.map((r) => r.to));
   const deletedNames = new Set(deleted.map((d) => d.className));
-  for (const c of live) {
+  for (const c of live.keys()) {
     if (!declared.has(c) && !renamedFrom.has(c) && !deletedNames.has(c)) {
       throw new MigrationDerivationError(
         `Durable Object class ${c} is no longer declared: declare a rename ({ from: "${c}", to: ... }) or a deletion with allowDataLoss: true (every ${c} object and its data are destroyed)`,

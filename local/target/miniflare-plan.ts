@@ -1,3 +1,8 @@
+import {
+  historyOfUpload,
+  type MigrationUploadStep,
+  replayMigrations,
+} from "../../components/durable-objects";
 import { D1_MIGRATIONS_TYPE, SQL_MIGRATIONS_TYPE } from "../../components/migration-types";
 import { type CapturedResource, mockD1Uuid, mockIdOf, reveal } from "../graph";
 import { type LocalLifecycle, lifecycleOf } from "./r2-lifecycle";
@@ -106,17 +111,30 @@ const optNum = (o: Rec, key: string): number | undefined => (typeof o[key] === "
 const strs = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x) => typeof x === "string") : []);
 const recs = (v: unknown): Rec[] => (Array.isArray(v) ? v.filter(isRec) : []);
 
-/** Durable Object class → SQLite-backed, from one upload's migrations (top level, then each step). */
+/**
+ * Durable Object class → SQLite-backed, for the classes one upload's migrations (top level, then each
+ * step) leave, replayed by the planner's own `replayMigrations`. A class transferred from another script
+ * is left out: its storage is that script's.
+ */
 function classStorage(migrations: unknown): Map<string, boolean> {
+  if (!isRec(migrations)) return new Map();
+  const moves = (v: unknown) =>
+    recs(v).flatMap((m) => {
+      const [from, to] = [optStr(m, "from"), optStr(m, "to")];
+      return from && to ? [{ from, to, fromScript: optStr(m, "fromScript") ?? "" }] : [];
+    });
+  const steps = [migrations, ...recs(migrations.steps)].map(
+    (step): MigrationUploadStep => ({
+      newSqliteClasses: strs(step.newSqliteClasses),
+      newClasses: strs(step.newClasses),
+      renamedClasses: moves(step.renamedClasses),
+      deletedClasses: strs(step.deletedClasses),
+      transferredClasses: moves(step.transferredClasses),
+    }),
+  );
   const storage = new Map<string, boolean>();
-  if (!isRec(migrations)) return storage;
-  for (const step of [migrations, ...recs(migrations.steps)]) {
-    for (const c of strs(step.newSqliteClasses)) storage.set(c, true);
-    for (const c of strs(step.newClasses)) storage.set(c, false);
-    for (const move of [...recs(step.renamedClasses), ...recs(step.transferredClasses)]) {
-      const [from, to] = [optStr(move, "from"), optStr(move, "to")];
-      if (from && to && storage.has(from)) storage.set(to, storage.get(from) ?? true);
-    }
+  for (const [name, { storage: kind }] of replayMigrations(historyOfUpload(steps)).live) {
+    if (kind) storage.set(name, kind === "sqlite");
   }
   return storage;
 }
