@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { ENCRYPTED_SECRET, parseStackConfig, rawStackConfig, SECRET_KEYS, StackConfigError } from "./config";
+import {
+  ENCRYPTED_SECRET,
+  parseStackConfig,
+  rawStackConfig,
+  SECRET_KEYS,
+  StackConfigError,
+  stackConfigSchema,
+} from "./config";
 
 const SECRETS = new Set<string>(SECRET_KEYS);
 /** Base64 of the 32 bytes "0123456789abcdef0123456789abcdef". */
@@ -527,27 +534,6 @@ const invalid: [string, (c: Record<string, unknown>) => void, string, ReadonlySe
     "builds.compute.callbackUrl: must be an https:// URL (got string)",
   ],
   [
-    "runner URL local in prod",
-    (c) => {
-      c.environment = "prod";
-      compute(c).runnerUrl = "local";
-    },
-    "builds.compute.runnerUrl: must be the runner's https:// URL outside the local environment (got string)",
-  ],
-  [
-    "callback URL missing in dev",
-    (c) => delete compute(c).callbackUrl,
-    "builds.compute.callbackUrl: is required outside the local environment (got missing)",
-  ],
-  [
-    "container backend without a callback URL in prod",
-    (c) => {
-      c.environment = "prod";
-      c.builds = { compute: { backend: "container" } };
-    },
-    "builds.compute.callbackUrl: is required outside the local environment (got missing)",
-  ],
-  [
     "compute unknown key",
     (c) => {
       compute(c).region = "eu";
@@ -588,28 +574,6 @@ describe("parseStackConfig refuses invalid configs", () => {
     }
   });
 
-  it("names both compute URLs when a non-local stack keeps the default local runner", () => {
-    const raw = withChange((c) => {
-      c.environment = "prod";
-      delete c.builds;
-    });
-    expect(problemsOf(raw)).toEqual([
-      "builds.compute.runnerUrl: must be the runner's https:// URL outside the local environment (got missing)",
-      "builds.compute.callbackUrl: is required outside the local environment (got missing)",
-    ]);
-  });
-
-  it("lists a missing callback URL beside the schema's own problems, not only once they are fixed", () => {
-    const raw = withChange((c) => {
-      c.accountId = "x";
-      delete compute(c).callbackUrl;
-    });
-    expect(problemsOf(raw)).toEqual([
-      "accountId: must be 32 lowercase hex characters (got string)",
-      "builds.compute.callbackUrl: is required outside the local environment (got missing)",
-    ]);
-  });
-
   it("reports every invalid key at once, in one message", () => {
     const raw = withChange((c) => {
       c.accountId = "x";
@@ -644,6 +608,186 @@ describe("parseStackConfig refuses invalid configs", () => {
       "buildVariablesKey: must be 32 bytes of base64 (openssl rand -base64 32) (got string)",
       "runnerToken: must be at least 32 characters (got string)",
     ]);
+  });
+});
+
+const NEEDS_RUNNER_URL =
+  "builds.compute.runnerUrl: must be the runner's https:// URL outside the local environment";
+const NEEDS_CALLBACK_URL =
+  "builds.compute.callbackUrl: is required outside the local environment (got missing)";
+
+// The rules between keys, each case a config changed in one way → every problem line, none if accepted:
+// outside the local environment, the http backend needs a runner URL other than `local` (the default), and
+// every backend a callback URL.
+const betweenKeys: [string, (c: Record<string, unknown>) => void, string[]][] = [
+  ["dev with an https runner and a callback URL", () => {}, []],
+  [
+    "prod with a list of runners and a callback URL",
+    (c) => {
+      c.environment = "prod";
+      compute(c).runnerUrl = ["https://r1.example.net", "https://r2.example.net"];
+    },
+    [],
+  ],
+  [
+    "prod on the container backend without a runner URL",
+    (c) => {
+      c.environment = "prod";
+      c.builds = { compute: { backend: "container", callbackUrl: CALLBACK_URL } };
+    },
+    [],
+  ],
+  [
+    "prod on the container backend with runnerUrl local",
+    (c) => {
+      c.environment = "prod";
+      c.builds = { compute: { backend: "container", runnerUrl: "local", callbackUrl: CALLBACK_URL } };
+    },
+    [],
+  ],
+  [
+    "local with the default local runner and no callback URL",
+    (c) => {
+      c.environment = "local";
+      delete c.builds;
+    },
+    [],
+  ],
+  [
+    "local with an https runner and no callback URL",
+    (c) => {
+      c.environment = "local";
+      delete compute(c).callbackUrl;
+    },
+    [],
+  ],
+  [
+    "local on the container backend without either URL",
+    (c) => {
+      c.environment = "local";
+      c.builds = { compute: { backend: "container" } };
+    },
+    [],
+  ],
+  [
+    "prod with runnerUrl local",
+    (c) => {
+      c.environment = "prod";
+      compute(c).runnerUrl = "local";
+    },
+    [`${NEEDS_RUNNER_URL} (got string)`],
+  ],
+  [
+    "staging on the http backend named, runner URL left to the default",
+    (c) => {
+      c.environment = "staging";
+      c.builds = { compute: { backend: "http", callbackUrl: CALLBACK_URL } };
+    },
+    [`${NEEDS_RUNNER_URL} (got missing)`],
+  ],
+  ["dev without a callback URL", (c) => delete compute(c).callbackUrl, [NEEDS_CALLBACK_URL]],
+  [
+    "staging with a list of runners and no callback URL",
+    (c) => {
+      c.environment = "staging";
+      c.builds = { compute: { runnerUrl: ["https://r1.example.net"] } };
+    },
+    [NEEDS_CALLBACK_URL],
+  ],
+  [
+    "prod on the container backend without a callback URL",
+    (c) => {
+      c.environment = "prod";
+      c.builds = { compute: { backend: "container" } };
+    },
+    [NEEDS_CALLBACK_URL],
+  ],
+  [
+    "prod without a builds key: both URLs",
+    (c) => {
+      c.environment = "prod";
+      delete c.builds;
+    },
+    [`${NEEDS_RUNNER_URL} (got missing)`, NEEDS_CALLBACK_URL],
+  ],
+  [
+    "dev with a compute that is not an object: both URLs, beside it",
+    (c) => {
+      builds(c).compute = "https://runner.example.net";
+    },
+    [
+      "builds.compute: must be an object (got string)",
+      `${NEEDS_RUNNER_URL} (got missing)`,
+      NEEDS_CALLBACK_URL,
+    ],
+  ],
+  [
+    "beside another key's invalid content, not only once it is fixed",
+    (c) => {
+      c.accountId = "x";
+      delete compute(c).callbackUrl;
+    },
+    ["accountId: must be 32 lowercase hex characters (got string)", NEEDS_CALLBACK_URL],
+  ],
+  [
+    "beside another key's wrong type, not only once it is fixed",
+    (c) => {
+      c.accountId = 42;
+      c.builds = { compute: {} };
+    },
+    ["accountId: must be a string (got number)", `${NEEDS_RUNNER_URL} (got missing)`, NEEDS_CALLBACK_URL],
+  ],
+  [
+    "an invalid environment name is not local",
+    (c) => {
+      c.environment = "Local";
+      delete c.builds;
+    },
+    [
+      "environment: must be 1-16 of a-z, 0-9 and '-', starting with a letter (got string)",
+      `${NEEDS_RUNNER_URL} (got missing)`,
+      NEEDS_CALLBACK_URL,
+    ],
+  ],
+  [
+    "an environment that is not a string is no environment to compare",
+    (c) => {
+      c.environment = 5;
+      delete c.builds;
+    },
+    ["environment: must be a string (got number)"],
+  ],
+];
+
+describe("parseStackConfig applies the rules between keys", () => {
+  it.each(betweenKeys)("%s", (_case, change, expected) => {
+    const raw = withChange(change);
+    if (expected.length === 0) expect(() => parseStackConfig(raw, SECRETS)).not.toThrow();
+    else expect(problemsOf(raw)).toEqual(expected);
+  });
+
+  it("puts each rule in the schema, its issue at the key to change", () => {
+    const raw = withChange((c) => {
+      c.environment = "prod";
+      c.builds = { compute: { runnerUrl: "local" } };
+    });
+    const result = stackConfigSchema.safeParse(raw);
+    expect(result.error?.issues.map((i) => [i.code, i.path])).toEqual([
+      ["custom", ["builds", "compute", "runnerUrl"]],
+      ["custom", ["builds", "compute", "callbackUrl"]],
+    ]);
+  });
+});
+
+describe("SECRET_KEYS", () => {
+  it("lists the secrets in their declared order, every one a key of the schema", () => {
+    expect(SECRET_KEYS).toEqual([
+      "postgresAdminPassword",
+      "apiJwtSecret",
+      "buildVariablesKey",
+      "runnerToken",
+    ]);
+    for (const key of SECRET_KEYS) expect(stackConfigSchema.shape).toHaveProperty(key);
   });
 });
 
