@@ -9,8 +9,10 @@ import {
 } from "./builds-platform";
 import { bundleWorker } from "./bundle";
 import { uploadTag } from "./durable-objects";
+import { LOCAL_SERVICE_TYPE } from "./local-service";
 import { SQL_MIGRATIONS_TYPE } from "./migration-providers";
 import { readSqlMigrations } from "./sql-migrations";
+import { Worker } from "./worker";
 
 const ACCOUNT = "0123456789abcdef0123456789abcdef";
 const ZONE = "fedcba9876543210fedcba9876543210";
@@ -109,6 +111,8 @@ describe("BuildsPlatform", () => {
       "workers-platform:cloudflare:R2Bucket::builds-build-cache",
       "workers-platform:cloudflare:Worker::builds-client",
       "workers-platform:cloudflare:Worker::builds-management",
+      "workers-platform:local:Service::builds-client-dev-token",
+      "workers-platform:local:Service::builds-management-build-runner",
       "workers-platform:postgres:Postgres::builds-postgres",
     ]);
     const platform = find(resources, BuildsPlatform.TYPE, "builds").urn;
@@ -261,10 +265,34 @@ describe("BuildsPlatform", () => {
       SCHEDULER_LEASE_SECONDS: "30",
       COMPUTE_BACKEND: "http",
       RUNNER_URL: "local",
-      LOCAL_RUNNERS: "1",
       RELEASE: "unreleased",
       ALLOW_FILE_REPOS: "false",
     });
+    // The local target starts the runners and signs the API's development tokens from these
+    // declarations: it matches no Worker name and no var.
+    const services = resources.filter((r) => r.type === LOCAL_SERVICE_TYPE);
+    expect(services.map((r) => [r.name, r.parent])).toEqual([
+      ["builds-management-build-runner", find(resources, Worker.TYPE, "builds-management").urn],
+      ["builds-client-dev-token", find(resources, Worker.TYPE, "builds-client").urn],
+    ]);
+    expect(services.map((r) => revealSecrets(r.inputs))).toEqual([
+      {
+        kind: "build-runner",
+        urlVar: "RUNNER_URL",
+        count: 1,
+        token: { secret: RUNNER_TOKEN },
+        maxConcurrent: 50,
+        allowFileRepos: false,
+        scriptName: "proj-test-builds-management",
+      },
+      { kind: "dev-token", secret: { secret: JWT }, scriptName: "proj-test-builds-client" },
+    ]);
+  });
+
+  it("declares no local service on a stack whose runners are not local", async () => {
+    const compute = { backend: "http" as const, runnerUrl: "https://runner.example.net" };
+    const { resources } = await capturePlatform(args({ builds: limits({ compute }) }));
+    expect(resources.filter((r) => r.type === LOCAL_SERVICE_TYPE)).toEqual([]);
   });
 
   it.each([
@@ -289,7 +317,7 @@ describe("BuildsPlatform", () => {
     },
   );
 
-  it("joins a list of runners into RUNNER_URL, comma-separated, with no LOCAL_RUNNERS", async () => {
+  it("joins a list of runners into RUNNER_URL, comma-separated", async () => {
     const compute = {
       backend: "http" as const,
       runnerUrl: ["https://r1.example.net", "https://r2.example.net"],
@@ -303,7 +331,6 @@ describe("BuildsPlatform", () => {
     expect(bindings.find((b) => b.name === "RUNNER_URL")?.text).toBe(
       "https://r1.example.net,https://r2.example.net",
     );
-    expect(bindings.map((b) => b.name)).not.toContain("LOCAL_RUNNERS");
   });
 
   it.each([

@@ -1,5 +1,12 @@
 import path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
+import {
+  ALLOW_FILE_REPOS,
+  API_JWT_SECRET,
+  CALLBACK_URL,
+  RUNNER_TOKEN,
+  RUNNER_URL,
+} from "../workers-src/builds/shared/vars";
 import type { DurableObjectMigration } from "./durable-objects";
 import { Hyperdrive, type HyperdriveCaching } from "./hyperdrive";
 import type { LiveStateSource } from "./live-state";
@@ -9,6 +16,9 @@ import { PACKAGE } from "./options";
 import { Postgres } from "./postgres";
 import { R2Bucket } from "./r2";
 import { Worker, type WorkerObservability } from "./worker";
+
+/** `builds.compute.runnerUrl` of a stack whose build runners the local target starts. */
+export const LOCAL_RUNNER = "local";
 
 const SRC = path.join(__dirname, "..", "workers-src", "builds");
 
@@ -127,7 +137,10 @@ export class BuildsPlatform extends pulumi.ComponentResource {
     );
     this.metricsDataset = stackName(`${name}-build-metrics`).replace(/-/g, "_");
     const builds = args.builds;
-    const shared = { RELEASE: args.release, ALLOW_FILE_REPOS: args.allowFileRepos ? "true" : "false" };
+    const shared = { RELEASE: args.release, [ALLOW_FILE_REPOS]: args.allowFileRepos ? "true" : "false" };
+    // A stack whose runner is local runs on the local target, which starts the runners and signs
+    // development tokens for the REST API: declared here, so that the target needs no knowledge of this app.
+    const local = builds.compute.runnerUrl === LOCAL_RUNNER;
     const common = {
       accountId: args.accountId,
       compatibilityDate: args.compatibilityDate,
@@ -163,14 +176,24 @@ export class BuildsPlatform extends pulumi.ComponentResource {
           SCHEDULER_SHARDS: String(builds.scheduler.shards ?? 1),
           SCHEDULER_LEASE_SECONDS: String(builds.scheduler.leaseSeconds ?? 30),
           COMPUTE_BACKEND: builds.compute.backend,
-          RUNNER_URL: [builds.compute.runnerUrl].flat().join(","),
-          ...(builds.compute.runnerUrl === "local"
-            ? { LOCAL_RUNNERS: String(builds.compute.localRunners ?? 1) }
-            : {}),
-          ...(builds.compute.callbackUrl ? { CALLBACK_URL: builds.compute.callbackUrl } : {}),
+          [RUNNER_URL]: [builds.compute.runnerUrl].flat().join(","),
+          ...(builds.compute.callbackUrl ? { [CALLBACK_URL]: builds.compute.callbackUrl } : {}),
           ...shared,
         },
-        secrets: { RUNNER_TOKEN: args.runnerToken, BUILD_VARIABLES_KEY: args.buildVariablesKey },
+        secrets: { [RUNNER_TOKEN]: args.runnerToken, BUILD_VARIABLES_KEY: args.buildVariablesKey },
+        localServices: local
+          ? [
+              {
+                kind: "build-runner",
+                urlVar: RUNNER_URL,
+                count: builds.compute.localRunners ?? 1,
+                token: args.runnerToken,
+                maxConcurrent: builds.maxConcurrentGlobal,
+                allowFileRepos: args.allowFileRepos ?? false,
+                ...(builds.compute.callbackUrl ? { callbackUrl: builds.compute.callbackUrl } : {}),
+              },
+            ]
+          : [],
       },
       child,
     );
@@ -184,7 +207,8 @@ export class BuildsPlatform extends pulumi.ComponentResource {
         services: { MANAGEMENT: { service: this.management, entrypoint: "BuildManagement" } },
         analyticsEngineDatasets: { BUILD_METRICS: this.metricsDataset },
         vars: shared,
-        secrets: { API_JWT_SECRET: args.apiJwtSecret, BUILD_VARIABLES_KEY: args.buildVariablesKey },
+        secrets: { [API_JWT_SECRET]: args.apiJwtSecret, BUILD_VARIABLES_KEY: args.buildVariablesKey },
+        localServices: local ? [{ kind: "dev-token", secret: args.apiJwtSecret }] : [],
         customDomains: args.clientDomain ? [args.clientDomain] : [],
       },
       child,

@@ -4,6 +4,7 @@ import { bundleWorker, type WorkerBundle } from "./bundle";
 import { cronProblem } from "./cron";
 import { type DurableObjectMigration, planDurableObjectMigrations } from "./durable-objects";
 import { defaultLiveState, type LiveStateSource } from "./live-state";
+import { LocalService, type LocalServiceDeclaration } from "./local-service";
 import { stackName } from "./naming";
 import { alsoAfter, PACKAGE, type Transform, transformed } from "./options";
 
@@ -86,6 +87,11 @@ export interface WorkerArgs {
   /** Serve on `<script>.<subdomain>.workers.dev`. @default true */
   workersDev?: boolean;
   queueConsumers?: QueueConsumer[];
+  /**
+   * What the Worker needs beside it when the program runs on the local target (build runners, development
+   * tokens of its API): declared here, read by the target from the graph, inert on Cloudflare.
+   */
+  localServices?: LocalServiceDeclaration[];
   /** Where the live migration tag is read. @default chosen by `WORKERS_PLATFORM_LIVE_TAGS` (see live-state.ts) */
   liveState?: LiveStateSource;
   /** Adjusts the args of the underlying resources; `customDomain`, `route` and `queueConsumer` apply to each. */
@@ -281,6 +287,13 @@ export class Worker extends pulumi.ComponentResource {
         ),
       );
     });
+    for (const service of args.localServices ?? []) {
+      new LocalService(
+        `${name}-${service.kind}`,
+        { ...service, scriptName: this.scriptName },
+        { parent: this },
+      );
+    }
     this.registerOutputs({ scriptName: this.scriptName, bundleSha256: this.bundleSha256 });
   }
 }

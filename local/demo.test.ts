@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { runCli } from "../test/cli";
 import { runDemo, timeline } from "./demo";
 import { githubSignature } from "./demo-site";
-import { apiJwtSecretOf, signDevToken } from "./dev-token";
+import { devTokenSecretOf, signDevToken } from "./dev-token";
 import { parseSse } from "./sse";
 import { startLocalTarget } from "./target/runner";
 
@@ -70,7 +70,7 @@ describe("npm run demo", () => {
     const target = await startLocalTarget({ stateDir: dir, log: () => {} });
     try {
       const api = Object.entries(target.workers).find(([n]) => n.endsWith("-builds-client"))?.[1] as string;
-      const token = signDevToken(apiJwtSecretOf(target.plan.workers) as string, "demo-test");
+      const token = signDevToken(devTokenSecretOf(target.plan.services) as string, "demo-test");
       const taken = await fetch(`${api}/api/workers`, {
         method: "POST",
         headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },

@@ -8,13 +8,12 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } fr
 import path from "node:path";
 import { format } from "node:util";
 import { BRANCH, createSiteRepo, githubPushDelivery, githubSignature, SITE_FILES } from "./demo-site";
-import { apiJwtSecretOf, DEFAULT_DEV_ACCOUNT, signDevToken } from "./dev-token";
+import { DEFAULT_DEV_ACCOUNT, devTokenServiceOf, signDevToken } from "./dev-token";
 import { parseSse } from "./sse";
 import { processAlive, startLocalTarget } from "./target/runner";
-import { localApiSecret } from "./token-cli";
+import { localDevTokenService } from "./token-cli";
 
 const REPO_ROOT = path.resolve(__dirname, "..");
-const CLIENT_SUFFIX = "-builds-client";
 const WORKER_NAME = "demo-site";
 /** How long a target that another process is starting may take to answer. */
 const READY_WAIT_MS = 90_000;
@@ -111,18 +110,21 @@ interface Connection {
   stop?: () => Promise<void>;
 }
 
-/** The builds platform's client Worker among a target's Workers (script name → URL). */
-function clientOf(workers: Record<string, string>): { name: string; url: string } | undefined {
-  const found = Object.entries(workers).find(([name]) => name.endsWith(CLIENT_SUFFIX));
-  return found && { name: found[0], url: found[1] };
+/** The builds platform's client Worker among a target's Workers (script name → URL), by its script name. */
+function clientOf(workers: Record<string, string>, name: string): { name: string; url: string } | undefined {
+  const url = workers[name];
+  return url === undefined ? undefined : { name, url };
 }
 
-/** The client Worker of endpoints.json when it answers its health check. */
-async function healthyClient(stateDir: string): Promise<{ name: string; url: string } | undefined> {
+/** The client Worker (script `name`) of endpoints.json when it answers its health check. */
+async function healthyClient(
+  stateDir: string,
+  name: string,
+): Promise<{ name: string; url: string } | undefined> {
   let client: { name: string; url: string } | undefined;
   try {
     const endpoints = JSON.parse(readFileSync(path.join(stateDir, "endpoints.json"), "utf8"));
-    client = clientOf(endpoints.workers ?? {});
+    client = clientOf(endpoints.workers ?? {}, name);
   } catch {
     return undefined;
   }
@@ -144,13 +146,15 @@ async function connect(
   const lockFile = path.join(stateDir, "target.lock");
   const pid = existsSync(lockFile) ? Number(readFileSync(lockFile, "utf8").trim()) : Number.NaN;
   if (Number.isInteger(pid) && processAlive(pid)) {
+    // The REST API is the Worker that declared development tokens (a dev-token local service).
+    const api = await localDevTokenService({ stack: "local" });
     // endpoints.json is rewritten when a start is ready: until then it may name the last run's ports.
-    let client = await healthyClient(stateDir);
+    let client = await healthyClient(stateDir, api.scriptName);
     if (!client) out(`waiting for the local target (pid ${pid}) to be ready`);
     const deadline = Date.now() + READY_WAIT_MS;
     while (!client && Date.now() < deadline && !options.signal?.aborted) {
       await new Promise((r) => setTimeout(r, 500));
-      client = await healthyClient(stateDir);
+      client = await healthyClient(stateDir, api.scriptName);
     }
     if (!client) {
       throw new DemoError(
@@ -158,8 +162,7 @@ async function connect(
       );
     }
     out(`using the local target already running (pid ${pid}): REST API at ${client.url}`);
-    const secret = await localApiSecret({ stack: "local" });
-    return { api: client.url, clientName: client.name, secret };
+    return { api: client.url, clientName: client.name, secret: api.secret };
   }
   out("no local target is running: starting one for this demo (PostgreSQL, workerd, build runner)");
   const logFile = path.join(stateDir, "demo", "target.log");
@@ -188,11 +191,14 @@ async function connect(
       restoreConsole();
     }
   };
-  const client = clientOf(target.workers);
-  const secret = apiJwtSecretOf(target.plan.workers);
+  const service = devTokenServiceOf(target.plan.services);
+  const client = service && clientOf(target.workers, service.scriptName);
+  const secret = service?.secret;
   if (!client || !secret) {
     await stop();
-    throw new DemoError("the local stack has no builds platform client Worker with an API_JWT_SECRET");
+    throw new DemoError(
+      "the local stack has no Worker that declares development tokens (the builds platform's REST API)",
+    );
   }
   out(`local target ready in ${((Date.now() - started) / 1000).toFixed(1)} s: REST API at ${client.url}`);
   return { api: client.url, clientName: client.name, secret, stop };

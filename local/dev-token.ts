@@ -1,4 +1,5 @@
 import { createHmac } from "node:crypto";
+import type { LocalServicePlan } from "../components/local-service-types";
 
 /** Account of the development token when none is named. */
 export const DEFAULT_DEV_ACCOUNT = "local-dev-account";
@@ -20,9 +21,15 @@ export function signDevToken(
   return `${header}.${payload}.${signature}`;
 }
 
-/** The REST API's token secret in a local plan: the `API_JWT_SECRET` secret of the Worker that has one. */
-export function apiJwtSecretOf(
-  workers: { name: string; bindings: Record<string, string> }[],
-): string | undefined {
-  return workers.find((w) => w.bindings.API_JWT_SECRET)?.bindings.API_JWT_SECRET;
+/** The key of development tokens in a local plan: that of the Worker that declared a `dev-token` service. */
+export function devTokenSecretOf(services: LocalServicePlan[]): string | undefined {
+  return devTokenServiceOf(services)?.secret;
+}
+
+/** The Worker whose REST API takes development tokens, and their key. */
+export function devTokenServiceOf(
+  services: LocalServicePlan[],
+): { scriptName: string; secret: string } | undefined {
+  const found = services.find((s) => s.kind === "dev-token");
+  return found?.kind === "dev-token" ? { scriptName: found.scriptName, secret: found.secret } : undefined;
 }

@@ -18,6 +18,26 @@ export function projectName(root: string = REPO_ROOT): string {
   return doc.name;
 }
 
+/**
+ * The entry module of the program of the project at `root`, found as Pulumi's Node.js runtime finds it:
+ * `main` of `Pulumi.yaml` (a folder means its `index.ts`/`index.js`), else `main` of `package.json`,
+ * else `index.ts`/`index.js`.
+ */
+export function projectEntry(root: string = REPO_ROOT): string {
+  const pulumiYaml = yaml.load(readFileSync(path.join(root, "Pulumi.yaml"), "utf8")) as { main?: unknown };
+  const packageFile = path.join(root, "package.json");
+  const packageMain = existsSync(packageFile)
+    ? (JSON.parse(readFileSync(packageFile, "utf8")) as { main?: unknown }).main
+    : undefined;
+  const main = [pulumiYaml?.main, packageMain, "."].find((m): m is string => typeof m === "string");
+  const target = path.resolve(root, main ?? ".");
+  for (const candidate of [target, path.join(target, "index.ts"), path.join(target, "index.js")]) {
+    if (existsSync(candidate) && !candidate.endsWith(path.sep) && /\.[cm]?[jt]s$/.test(candidate))
+      return candidate;
+  }
+  throw new Error(`no program entry in ${root}: set main in Pulumi.yaml or package.json, or add index.ts`);
+}
+
 /** The folder of the nearest `Pulumi.yaml` at or above `dir`. */
 export function projectRoot(dir: string): string {
   for (let d = path.resolve(dir); ; d = path.dirname(d)) {

@@ -1,12 +1,17 @@
 import { createHash } from "node:crypto";
 import path from "node:path";
 import { LIVE_TAGS_ENV } from "../components/live-state";
-import { loadStackConfig, type StackConfig } from "../stacks/config";
-import { definePlatform } from "../stacks/program";
 import { type CapturedResource, captureProgram } from "./capture";
 import { programEntryPath } from "./cli-args";
 import { maskSecrets } from "./mask";
-import { projectName, projectRoot, REPO_ROOT, readStackFile, stackFilePath } from "./stack-file";
+import {
+  projectEntry,
+  projectName,
+  projectRoot,
+  REPO_ROOT,
+  readStackFile,
+  stackFilePath,
+} from "./stack-file";
 
 export interface SynthResource {
   urn: string;
@@ -30,8 +35,8 @@ export interface SynthOptions {
   configFile?: string;
   /** JSON file of live Durable Object migration tags by script name; none are assumed without it. */
   liveTagsFile?: string;
-  /** The program to evaluate, as a function of the validated config. @default this repository's platform */
-  program?: (config: StackConfig) => unknown;
+  /** The program to evaluate, as a function (tests). @default the project's entry module (`projectEntry`) */
+  program?: () => unknown;
   /**
    * Entry module of another Pulumi program built from these components (or plain `@pulumi/cloudflare`
    * resources). Its project is the `Pulumi.yaml` found beside or above it.
@@ -105,9 +110,7 @@ export async function captureStack(options: SynthOptions): Promise<CapturedResou
   const previous = process.env[LIVE_TAGS_ENV];
   process.env[LIVE_TAGS_ENV] = options.liveTagsFile ?? "none";
   try {
-    const program = entry
-      ? () => requireProgram(entry)
-      : () => (options.program ?? definePlatform)(loadStackConfig());
+    const program = options.program ?? (() => requireProgram(entry ?? projectEntry(root)));
     const { resources } = await captureProgram(
       { project, stack: options.stack, config, secretKeys },
       program,

@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { exitOnHelp } from "./cli-args";
-import { apiJwtSecretOf, DEFAULT_DEV_ACCOUNT, signDevToken } from "./dev-token";
+import { DEFAULT_DEV_ACCOUNT, devTokenServiceOf, signDevToken } from "./dev-token";
 import { projectName, readStackFile, stackFilePath } from "./stack-file";
 import { captureStack } from "./synth";
 import { planLocal } from "./target/miniflare-plan";
@@ -76,10 +76,19 @@ export function parseTokenArgs(argv: string[]): TokenOptions {
 
 /**
  * The secret the Client Worker verifies tokens with on a local-environment stack: the program is
- * evaluated as the local target evaluates it, and the `API_JWT_SECRET` of its plan is taken. A stack of
+ * evaluated as the local target evaluates it, and the key of the Worker that declared development tokens
+ * (a `dev-token` local service) is taken. A stack of
  * any other environment is refused before anything is evaluated: its tokens are not for development.
  */
 export async function localApiSecret(options: { stack: string; configFile?: string }): Promise<string> {
+  return (await localDevTokenService(options)).secret;
+}
+
+/** The Worker that declared development tokens on a local-environment stack, and their key. */
+export async function localDevTokenService(options: {
+  stack: string;
+  configFile?: string;
+}): Promise<{ scriptName: string; secret: string }> {
   const file = path.resolve(options.configFile ?? stackFilePath(options.stack));
   if (!existsSync(file)) {
     throw new TokenError(`no config for stack "${options.stack}": ${file} does not exist`);
@@ -93,13 +102,13 @@ export async function localApiSecret(options: { stack: string; configFile?: stri
     );
   }
   const plan = planLocal(await captureStack({ stack: options.stack, configFile: file }));
-  const secret = apiJwtSecretOf(plan.workers);
-  if (!secret) {
+  const service = devTokenServiceOf(plan.services);
+  if (!service) {
     throw new TokenError(
-      `stack "${options.stack}" has no Worker with an API_JWT_SECRET binding: it runs no builds platform REST API`,
+      `stack "${options.stack}" has no Worker that declares development tokens (a dev-token local service): it runs no REST API that takes them`,
     );
   }
-  return secret;
+  return service;
 }
 
 /** A development token of the builds platform's REST API on a local-environment stack. */

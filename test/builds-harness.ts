@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import yaml from "js-yaml";
 import pg from "pg";
-import { apiJwtSecretOf, signDevToken } from "../local/dev-token";
+import { devTokenSecretOf, signDevToken } from "../local/dev-token";
 import { type LocalTarget, startLocalTarget } from "../local/target/runner";
 import { createTestRepo } from "../workers-src/builds/runner/testing";
 
@@ -79,8 +79,8 @@ export async function startBuildsPlatform(options: StartOptions = {}): Promise<B
     if (!found) throw new Error(`the local stack has no Worker *${suffix}`);
     return target.workers[found] as string;
   };
-  const secret = apiJwtSecretOf(target.plan.workers);
-  if (!secret) throw new Error("the local stack's Client Worker has no API_JWT_SECRET");
+  const secret = devTokenSecretOf(target.plan.services);
+  if (!secret) throw new Error("the local stack declares no development tokens (dev-token local service)");
   const dbUrl = new URL(target.postgres);
   dbUrl.pathname = "/builds";
   const pool = new pg.Pool({ connectionString: dbUrl.toString(), max: 4, options: "-c search_path=builds" });

@@ -1,14 +1,12 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
+import type { LocalServicePlan } from "../../components/local-service-types";
 import type * as Sandbox from "../../workers-src/builds/runner/sandbox";
 import { ensureSandboxPrograms, findProgram } from "../../workers-src/builds/runner/sandbox/host-tools";
 import { removeNetworkPolicy } from "../../workers-src/builds/runner/sandbox/network";
 import { freePort } from "../ports";
-import type { LocalPlan } from "./miniflare-plan";
 
-/** The value of a Worker's `RUNNER_URL` var that asks the local target for a build runner. */
-export const LOCAL_RUNNER = "local";
 const REPO_ROOT = path.resolve(__dirname, "..", "..");
 const CLI = path.join(REPO_ROOT, "workers-src", "builds", "runner", "cli.ts");
 
@@ -20,6 +18,8 @@ export interface LocalBuildRunner {
 }
 
 export interface LocalBuildRunners {
+  /** Script name → the vars that point each Worker at its runners (`urlVar` → their URLs). */
+  vars: Map<string, Record<string, string>>;
   /** The runners started so far (all of them once `start` has been called). */
   runners: LocalBuildRunner[];
   /**
@@ -84,36 +84,33 @@ interface StartedRunner {
 }
 
 /**
- * Build runner processes for every Worker of the plan whose `RUNNER_URL` var is `local` (the builds
- * platform's Build Management Worker on the local stack), `LOCAL_RUNNERS` of them (default 1) each:
- * chooses their ports and points that var at them (a comma-separated list) at once, and starts them when
- * told (`start`), so that the target can start them once workerd is up. Each runner takes the Worker's
- * own `RUNNER_TOKEN`, allows `file://` repositories when the Worker's `ALLOW_FILE_REPOS` says so, calls
- * back the Worker's own URL unless the Worker names a `CALLBACK_URL`, and isolates every build in a
- * sandbox (the sandbox's Debian packages are installed first where they are missing).
+ * Build runner processes for every `build-runner` service a Worker declared (the builds platform's Build
+ * Management Worker on the local stack), `count` of them (default 1) each: chooses their ports and
+ * answers the var that points the Worker at them (a comma-separated list) at once, and starts them when
+ * told (`start`), so that the target can start them once workerd is up. Each runner takes the declared
+ * token, allows `file://` repositories when the declaration says so, calls back the declared URL or
+ * else the Worker's own, and isolates every build in a sandbox (the sandbox's Debian packages are
+ * installed first where they are missing).
  */
 export async function startLocalBuildRunners(
-  plan: LocalPlan,
+  services: LocalServicePlan[],
   workerUrls: Record<string, string>,
   stateDir: string,
   log: (line: string) => void,
 ): Promise<LocalBuildRunners> {
   const planned: PlannedRunner[] = [];
-  for (const worker of plan.workers.filter((w) => w.bindings.RUNNER_URL === LOCAL_RUNNER)) {
-    const token = worker.bindings.RUNNER_TOKEN;
-    if (!token)
-      throw new Error(`Worker ${worker.name} asks for a local build runner but has no RUNNER_TOKEN`);
-    const count = Math.max(1, Number(worker.bindings.LOCAL_RUNNERS) || 1);
+  const vars = new Map<string, Record<string, string>>();
+  for (const service of services) {
+    if (service.kind !== "build-runner") continue;
+    const scriptName = service.scriptName;
+    const count = Math.max(1, service.count ?? 1);
     const urls: string[] = [];
     for (let index = 0; index < count; index++) {
       const port = await freePort();
       const url = `http://127.0.0.1:${port}`;
-      const name = count === 1 ? worker.name : `${worker.name}-${index + 1}`;
+      const name = count === 1 ? scriptName : `${scriptName}-${index + 1}`;
       const workRoot = path.join(stateDir, "runner", name);
-      const maxConcurrent = Math.min(
-        Number(worker.bindings.MAX_CONCURRENT_BUILDS_GLOBAL) || 8,
-        LOCAL_RUNNER_UIDS - 1,
-      );
+      const maxConcurrent = Math.min(service.maxConcurrent || 8, LOCAL_RUNNER_UIDS - 1);
       const args = [
         "-r",
         path.join(REPO_ROOT, "local", "register.cjs"),
@@ -121,7 +118,7 @@ export async function startLocalBuildRunners(
         "--port",
         String(port),
         "--callback-url",
-        worker.bindings.CALLBACK_URL ?? (workerUrls[worker.name] as string),
+        service.callbackUrl || (workerUrls[scriptName] as string),
         "--work-root",
         workRoot,
         "--max-concurrent",
@@ -133,20 +130,20 @@ export async function startLocalBuildRunners(
         // A local runner stops with the target: what still runs is handed back at once.
         "--drain-seconds",
         "0",
-        ...(worker.bindings.ALLOW_FILE_REPOS === "true" ? ["--allow-file-repos"] : []),
+        ...(service.allowFileRepos ? ["--allow-file-repos"] : []),
       ];
       urls.push(url);
       planned.push({
-        scriptName: worker.name,
+        scriptName,
         name,
         url,
-        token,
+        token: service.token,
         args,
         workRoot,
         uidBase: localUidBase(port),
       });
     }
-    worker.bindings.RUNNER_URL = urls.join(",");
+    vars.set(scriptName, { ...vars.get(scriptName), [service.urlVar]: urls.join(",") });
   }
 
   const started: StartedRunner[] = [];
@@ -235,6 +232,7 @@ export async function startLocalBuildRunners(
     );
   };
   return {
+    vars,
     runners,
     start: () => {
       if (spawning || stopped) return;

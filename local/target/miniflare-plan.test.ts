@@ -1,6 +1,7 @@
 import * as cloudflare from "@pulumi/cloudflare";
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
+import { LOCAL_SERVICE_TYPE } from "../../components/local-service-types";
 import { D1_MIGRATIONS_TYPE, SQL_MIGRATIONS_TYPE } from "../../components/migration-providers";
 import {
   type CapturedResource,
@@ -412,6 +413,40 @@ describe("planLocal resources around the Workers", () => {
     ]);
   });
 
+  it("reads the local services Workers declared, secrets revealed, and refuses an unknown kind", () => {
+    const service = (name: string, inputs: Record<string, unknown>) =>
+      res(LOCAL_SERVICE_TYPE, name, inputs, { custom: false });
+    const plan = planLocal([
+      script("api"),
+      service("api-dev-token", { kind: "dev-token", secret: secret("k3y"), scriptName: "api" }),
+      service("api-build-runner", {
+        kind: "build-runner",
+        urlVar: "RUNNERS",
+        count: 2,
+        token: secret("t0ken"),
+        maxConcurrent: 4,
+        scriptName: "api",
+      }),
+    ]);
+    expect(plan.services).toEqual([
+      { kind: "dev-token", secret: "k3y", scriptName: "api" },
+      {
+        kind: "build-runner",
+        urlVar: "RUNNERS",
+        count: 2,
+        token: "t0ken",
+        maxConcurrent: 4,
+        scriptName: "api",
+      },
+    ]);
+    expect(() => planLocal([script("api"), service("x", { kind: "mailer", scriptName: "api" })])).toThrow(
+      'local service x has kind "mailer", which the local target does not know',
+    );
+    expect(() => planLocal([service("x", { kind: "dev-token", scriptName: "gone" })])).toThrow(
+      /refers to Worker gone, which the program does not declare/,
+    );
+  });
+
   it("skips components, providers and the PostgreSQL side", () => {
     const plan = planLocal([
       res("workers-platform:cloudflare:Worker", "w", {}, { custom: false }),
@@ -423,6 +458,7 @@ describe("planLocal resources around the Workers", () => {
     ]);
     expect(plan).toEqual({
       workers: [],
+      services: [],
       notEmulated: [],
       crons: [],
       hosts: [],
@@ -600,7 +636,6 @@ describe("planLocal on captured programs", () => {
       SCHEDULER_LEASE_SECONDS: "30",
       COMPUTE_BACKEND: "http",
       RUNNER_URL: "local",
-      LOCAL_RUNNERS: "1",
       RELEASE: "unreleased",
       ALLOW_FILE_REPOS: "true",
       RUNNER_TOKEN: local("runnerToken"),

@@ -3,6 +3,7 @@ import {
   type MigrationUploadStep,
   replayMigrations,
 } from "../../components/durable-objects";
+import { LOCAL_SERVICE_TYPE, type LocalServicePlan } from "../../components/local-service-types";
 import { D1_MIGRATIONS_TYPE, SQL_MIGRATIONS_TYPE } from "../../components/migration-types";
 import { type CapturedResource, mockD1Uuid, mockIdOf, reveal } from "../graph";
 import { type LocalLifecycle, lifecycleOf } from "./r2-lifecycle";
@@ -51,6 +52,8 @@ export interface LocalPlan {
   }[];
   /** Buckets with expiry rules, which the runner applies itself. */
   r2Lifecycles: LocalLifecycle[];
+  /** What Workers declared they need beside them locally (build runners, development tokens). */
+  services: LocalServicePlan[];
   queueConsumers: {
     queueName: string;
     scriptName: string;
@@ -364,8 +367,22 @@ export function planLocal(resources: CapturedResource[]): LocalPlan {
     for (const part of lifecycle.ignored) report(`${TYPES.r2Lifecycle}.rules`, `${r.name} (${part})`);
   }
 
+  const services: LocalServicePlan[] = [];
+  for (const r of resources.filter((r) => r.type === LOCAL_SERVICE_TYPE)) {
+    const inputs = reveal(r.inputs) as Rec;
+    const scriptName = script(optStr(inputs, "scriptName"), `local service ${r.name}`);
+    const kind = optStr(inputs, "kind");
+    if (kind !== "build-runner" && kind !== "dev-token") {
+      throw new LocalPlanError(
+        `local service ${r.name} has kind "${String(kind)}", which the local target does not know`,
+      );
+    }
+    services.push({ ...inputs, kind, scriptName } as LocalServicePlan);
+  }
+
   return {
     workers,
+    services,
     notEmulated: [...notEmulated].map(([type, names]) => ({
       type,
       name: names.join(", "),
@@ -388,6 +405,8 @@ export interface LocalPlacement {
   hyperdriveUrls: ReadonlyMap<string, string>;
   /** Script name → port of the Worker's own socket. */
   ports: ReadonlyMap<string, number>;
+  /** Script name → vars the local services set (a runner's URLs), over the declared ones. */
+  vars?: ReadonlyMap<string, Record<string, string>>;
 }
 
 /**
@@ -402,6 +421,7 @@ export function miniflareOptions(plan: LocalPlan, placement: LocalPlacement) {
     resourcePersistencePath: placement.persistencePath,
     workers: plan.workers.map(({ secretBindings: _secretBindings, ...w }) => ({
       ...w,
+      bindings: { ...w.bindings, ...placement.vars?.get(w.name) },
       hyperdrives: Object.fromEntries(
         Object.entries(w.hyperdrives).map(([binding, id]) => [
           binding,

@@ -3,9 +3,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import path from "node:path";
 import type { Miniflare } from "miniflare";
 import { applyD1Migrations, d1BindingExecutor } from "../../components/d1-migrations";
-import type { StackConfig } from "../../stacks/config";
 import { programEntryPath } from "../cli-args";
-import { apiJwtSecretOf, DEFAULT_DEV_ACCOUNT, signDevToken } from "../dev-token";
+import { DEFAULT_DEV_ACCOUNT, devTokenSecretOf, signDevToken } from "../dev-token";
 import type { CapturedResource } from "../graph";
 import { freePort } from "../ports";
 import { type PostgresServer, startEmbeddedPostgres } from "../postgres-server";
@@ -25,8 +24,8 @@ export interface LocalTargetOptions {
   configFile?: string;
   /** Entry module of another Pulumi program (see `captureStack`). */
   entry?: string;
-  /** The program as a function of the validated config (tests use fixture programs). */
-  program?: (config: StackConfig) => unknown;
+  /** The program as a function (tests use fixture programs). @default the project's entry module */
+  program?: () => unknown;
   /** Where data, the lock and endpoints.json live. @default `<repo>/.local` */
   stateDir?: string;
   /** Start from empty data. @default false */
@@ -47,7 +46,7 @@ export interface LocalTarget {
   entryUrl: string;
   plan: LocalPlan;
   mf: Miniflare;
-  /** Build runners started for Workers whose `RUNNER_URL` is `local`. */
+  /** Build runners started for the Workers that declared a `build-runner` local service. */
   runners: LocalBuildRunner[];
   /**
    * Resolves once every build runner answers its health check. The target reports ready before that
@@ -262,7 +261,7 @@ export async function startLocalTarget(options: LocalTargetOptions = {}): Promis
     const workerUrls = Object.fromEntries(
       [...ports].map(([name, port]) => [name, `http://127.0.0.1:${port}`]),
     );
-    runners = await startLocalBuildRunners(plan, workerUrls, stateDir, log);
+    runners = await startLocalBuildRunners(plan.services, workerUrls, stateDir, log);
     const localRunners = runners;
     let runnersStopped: Promise<void> | undefined;
     const stopRunners = () => {
@@ -276,6 +275,7 @@ export async function startLocalTarget(options: LocalTargetOptions = {}): Promis
         persistencePath: path.join(stateDir, "miniflare"),
         hyperdriveUrls,
         ports,
+        vars: localRunners.vars,
       }),
     );
     tetherWorkerd();
@@ -384,7 +384,7 @@ export async function startLocalTarget(options: LocalTargetOptions = {}): Promis
     for (const [name, url] of Object.entries(workers)) log(`  ${name.padEnd(40)} ${url}`);
     for (const h of plan.hosts) log(`  ${h.host.padEnd(40)} ${entryUrl} (Host: ${h.host}) → ${h.scriptName}`);
     if (!localRunners.isReady()) log("build runner still starting: a build started meanwhile waits for it");
-    const jwtSecret = apiJwtSecretOf(plan.workers);
+    const jwtSecret = devTokenSecretOf(plan.services);
     const devToken = jwtSecret ? signDevToken(jwtSecret) : undefined;
     if (devToken)
       log(`development token (account ${DEFAULT_DEV_ACCOUNT}, 24 h; npm run token for another): ${devToken}`);

@@ -4,7 +4,7 @@
  * they did not exist).
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { apiJwtSecretOf } from "../../local/dev-token";
+import { devTokenSecretOf } from "../../local/dev-token";
 import { rawJwt } from "./http";
 import { usePlatform } from "./platform";
 
@@ -196,7 +196,7 @@ describe("validation", () => {
 
 describe("authentication", () => {
   const now = () => Math.floor(Date.now() / 1000);
-  const platformSecret = () => apiJwtSecretOf(t.platform.target.plan.workers)!;
+  const platformSecret = () => devTokenSecretOf(t.platform.target.plan.services)!;
   const tokens: [string, () => Promise<string | undefined>][] = [
     ["no token", async () => undefined],
     ["an expired token", () => t.token("acct-auth", { expiresInSeconds: -10 })],

@@ -1,4 +1,5 @@
 import type { BuildManagementApi } from "../shared/management-api";
+import { ALLOW_FILE_REPOS, API_JWT_SECRET } from "../shared/vars";
 
 /** Bindings of the Client Worker. */
 export interface ClientEnv {
@@ -6,7 +7,7 @@ export interface ClientEnv {
   MANAGEMENT: Fetcher & BuildManagementApi;
   HYPERDRIVE: Hyperdrive;
   /** HS256 key of the API's bearer tokens. */
-  API_JWT_SECRET: string;
+  [API_JWT_SECRET]: string;
   /** Base64 of 32 bytes: seals build secrets and webhook secrets in Postgres. */
   BUILD_VARIABLES_KEY: string;
   /** Release tag of this deployment, on every log line. */
@@ -14,7 +15,7 @@ export interface ClientEnv {
   /** Build metrics: the client writes the points of builds a newer push superseded. */
   BUILD_METRICS?: AnalyticsEngineDataset;
   /** "true" only on the local stack, whose runner clones `file://` repositories. */
-  ALLOW_FILE_REPOS: string;
+  [ALLOW_FILE_REPOS]: string;
 }
 
 export interface ClientVariables {

@@ -1,4 +1,5 @@
 import { WorkersLogger } from "workers-tagged-logger";
+import { ALLOW_FILE_REPOS, CALLBACK_URL, RUNNER_TOKEN, RUNNER_URL } from "../shared/vars";
 import { accountHash, shardName, shardOfHash } from "./admission";
 import type { BuildBuddy } from "./buddy";
 import type { BuildCapacity } from "./capacity";
@@ -29,13 +30,13 @@ export interface ManagementEnv {
   /** How long a shard's lease of global capacity lasts unless renewed. */
   SCHEDULER_LEASE_SECONDS?: string;
   COMPUTE_BACKEND: string;
-  RUNNER_URL: string;
+  [RUNNER_URL]: string;
   /** Base URL the runner calls back; without it the runner uses the one it was started with. */
-  CALLBACK_URL?: string;
-  RUNNER_TOKEN: string;
+  [CALLBACK_URL]?: string;
+  [RUNNER_TOKEN]: string;
   BUILD_VARIABLES_KEY: string;
   RELEASE: string;
-  ALLOW_FILE_REPOS: string;
+  [ALLOW_FILE_REPOS]: string;
 }
 
 /** A positive number from a var, or `fallback` when the var is missing or malformed. */
