@@ -1,4 +1,5 @@
 import path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
 import { capture, find, liveTag, revealSecrets, shape, withoutSecrets } from "../test/mock-program";
 import {
@@ -431,6 +432,74 @@ describe("BuildsPlatform", () => {
     const { resources } = await capturePlatform(args({ protect }));
     expect(shape(resources.filter((r) => r.protect))).toEqual(expected);
     expect(shape(resources.filter((r) => r.retainOnDelete))).toEqual(expected);
+  });
+
+  describe("transform", () => {
+    type Entry = keyof NonNullable<BuildsPlatformArgs["transform"]>;
+    // entry, the component's own transform it passes down, the resource that changes, what is set on it.
+    const cases: [Entry, NonNullable<BuildsPlatformArgs["transform"]>, string, Record<string, unknown>][] = [
+      [
+        "postgres",
+        { postgres: { schema: (a) => ({ ...a, ifNotExists: false }) } },
+        "postgresql:index/schema:Schema::builds-postgres-schema",
+        { ifNotExists: false },
+      ],
+      [
+        "hyperdrive",
+        { hyperdrive: { config: (a) => ({ ...a, mtls: { sslmode: "verify-full" } }) } },
+        `${HYPERDRIVE_CONFIG}::builds-hyperdrive`,
+        { mtls: { sslmode: "verify-full" } },
+      ],
+      [
+        "buildCache",
+        { buildCache: { bucket: (a) => ({ ...a, storageClass: "InfrequentAccess" }) } },
+        "cloudflare:index/r2Bucket:R2Bucket::builds-build-cache",
+        { storageClass: "InfrequentAccess" },
+      ],
+      [
+        "management",
+        { management: { script: (a) => ({ ...a, logpush: true }) } },
+        `${SCRIPT}::builds-management`,
+        { logpush: true },
+      ],
+      [
+        "client",
+        { client: { subdomain: (a) => ({ ...a, previewsEnabled: true }) } },
+        "cloudflare:index/workersScriptSubdomain:WorkersScriptSubdomain::builds-client-subdomain",
+        { previewsEnabled: true },
+      ],
+    ];
+
+    it.each(cases)(
+      "%s reaches that component's child and nothing else",
+      async (_entry, transform, key, set) => {
+        const plain = (await capturePlatform(args())).resources;
+        const changed = (await capturePlatform(args({ transform }))).resources;
+        expect(shape(changed)).toEqual(shape(plain));
+        expect(shape(plain)).toContain(key);
+        for (const before of plain) {
+          const at = `${before.type}::${before.name}`;
+          const after = find(changed, before.type, before.name);
+          expect(after.inputs, at).toEqual(at === key ? { ...before.inputs, ...set } : before.inputs);
+          expect(after.dependsOn, at).toEqual(before.dependsOn);
+        }
+      },
+    );
+  });
+
+  it("has Postgres, where the platform first reaches its server, wait for what the platform waits for", async () => {
+    const resources = await capture(() => {
+      const server = new (class extends pulumi.CustomResource {})("test:index:Server", "server", {});
+      return new BuildsPlatform("builds", args(), { dependsOn: [server] });
+    });
+    const server = find(resources, "test:index:Server", "server").urn;
+    const waiting = resources.filter((r) => r.dependsOn.includes(server)).map((r) => `${r.type}::${r.name}`);
+    expect(waiting.sort()).toEqual([
+      "postgresql:index/database:Database::builds-postgres-database",
+      "postgresql:index/role:Role::builds-postgres-app-role",
+      "workers-platform:builds:BuildsPlatform::builds",
+      "workers-platform:postgres:Postgres::builds-postgres",
+    ]);
   });
 
   it("makes the Hyperdrive config itself depend on the SQL migrations, so nothing connects before them", async () => {

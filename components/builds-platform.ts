@@ -8,14 +8,14 @@ import {
   RUNNER_URL,
 } from "../workers-src/builds/shared/vars";
 import type { DurableObjectMigration } from "./durable-objects";
-import { Hyperdrive, type HyperdriveCaching } from "./hyperdrive";
+import { Hyperdrive, type HyperdriveArgs, type HyperdriveCaching } from "./hyperdrive";
 import type { LiveStateSource } from "./live-state";
 import type { SslMode } from "./migration-providers";
 import { stackName } from "./naming";
-import { PACKAGE } from "./options";
-import { Postgres } from "./postgres";
-import { R2Bucket } from "./r2";
-import { Worker, type WorkerObservability } from "./worker";
+import { alsoAfter, PACKAGE } from "./options";
+import { Postgres, type PostgresArgs } from "./postgres";
+import { R2Bucket, type R2BucketArgs } from "./r2";
+import { Worker, type WorkerArgs, type WorkerObservability } from "./worker";
 
 /** `builds.compute.runnerUrl` of a stack whose build runners the local target starts. */
 export const LOCAL_RUNNER = "local";
@@ -91,6 +91,14 @@ export interface BuildsPlatformArgs {
   /** Protect the database, schema and build cache. @default false */
   protect?: boolean;
   liveState?: LiveStateSource;
+  /** Passed to the components the platform creates, as each one's own `transform`. */
+  transform?: {
+    postgres?: PostgresArgs["transform"];
+    hyperdrive?: HyperdriveArgs["transform"];
+    buildCache?: R2BucketArgs["transform"];
+    management?: WorkerArgs["transform"];
+    client?: WorkerArgs["transform"];
+  };
 }
 
 /**
@@ -111,10 +119,18 @@ export class BuildsPlatform extends pulumi.ComponentResource {
   constructor(name: string, args: BuildsPlatformArgs, opts?: pulumi.ComponentResourceOptions) {
     super(BuildsPlatform.TYPE, name, {}, opts);
     const child = { parent: this };
+    const transform = args.transform ?? {};
     this.postgres = new Postgres(
       `${name}-postgres`,
-      { ...args.postgres, migrationsDir: path.join(SRC, "db", "migrations"), protect: args.protect },
-      child,
+      {
+        ...args.postgres,
+        migrationsDir: path.join(SRC, "db", "migrations"),
+        protect: args.protect,
+        transform: transform.postgres,
+      },
+      // Postgres is where the platform first reaches outside itself (the server): it waits for what the
+      // platform waits for, and everything else comes after its migrations or its outputs.
+      { parent: this, dependsOn: alsoAfter([], opts) },
     );
     this.hyperdrive = new Hyperdrive(
       `${name}-hyperdrive`,
@@ -123,6 +139,7 @@ export class BuildsPlatform extends pulumi.ComponentResource {
         origin: this.postgres.appConnection,
         caching: args.hyperdrive.caching,
         originConnectionLimit: args.hyperdrive.originConnectionLimit,
+        transform: transform.hyperdrive,
       },
       { parent: this, dependsOn: this.postgres.migrations ? [this.postgres.migrations] : [] },
     );
@@ -132,6 +149,7 @@ export class BuildsPlatform extends pulumi.ComponentResource {
         accountId: args.accountId,
         expiryRules: [{ id: "build-cache-expiry", expireAfterDays: args.builds.cacheExpiryDays }],
         protect: args.protect,
+        transform: transform.buildCache,
       },
       child,
     );
@@ -181,6 +199,7 @@ export class BuildsPlatform extends pulumi.ComponentResource {
           ...shared,
         },
         secrets: { [RUNNER_TOKEN]: args.runnerToken, BUILD_VARIABLES_KEY: args.buildVariablesKey },
+        transform: transform.management,
         localServices: local
           ? [
               {
@@ -210,6 +229,7 @@ export class BuildsPlatform extends pulumi.ComponentResource {
         secrets: { [API_JWT_SECRET]: args.apiJwtSecret, BUILD_VARIABLES_KEY: args.buildVariablesKey },
         localServices: local ? [{ kind: "dev-token", secret: args.apiJwtSecret }] : [],
         customDomains: args.clientDomain ? [args.clientDomain] : [],
+        transform: transform.client,
       },
       child,
     );
