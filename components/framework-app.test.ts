@@ -1,14 +1,20 @@
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { type DurableObjectMigration, replayMigrations } from "./durable-objects";
+import { capture, captureError, find, liveTag, shape } from "../test/mock-program";
+import { type DurableObjectMigration, replayMigrations, uploadTag } from "./durable-objects";
 import {
   deriveMigrations,
+  FrameworkApp,
+  type FrameworkAppArgs,
   type FrameworkAppDeclaration,
+  type FrameworkAppSource,
   MigrationDerivationError,
+  migrationsOf,
   recordMigrations,
 } from "./framework-app";
+import { Queue } from "./queue";
 
 const declare = (
   classes: string[],
@@ -147,5 +153,252 @@ describe("recordMigrations: the lock file only grows", () => {
       { tag: "v1", newClasses: ["Counter", "Room"] },
       { tag: "v2", newClasses: ["Session"] },
     ]);
+  });
+});
+
+describe("FrameworkApp: any app, from its declaration, entry and lock file", () => {
+  const ACCOUNT = "0123456789abcdef0123456789abcdef";
+  const ZONE = "fedcba9876543210fedcba9876543210";
+  const SCRIPT = "cloudflare:index/workersScript:WorkersScript";
+  const NAMESPACE = "cloudflare:index/workersKvNamespace:WorkersKvNamespace";
+  const CRON_TRIGGER = "cloudflare:index/workersCronTrigger:WorkersCronTrigger";
+  const CUSTOM_DOMAIN = "cloudflare:index/workersCustomDomain:WorkersCustomDomain";
+  const SUBDOMAIN = "cloudflare:index/workersScriptSubdomain:WorkersScriptSubdomain";
+  /** Exports Lobby and Counter. */
+  const ENTRY = path.join(__dirname, "..", "test", "fixtures", "workers", "framework-app.ts");
+
+  /** A lock file holding `steps` (none: no file yet). */
+  function lockFile(steps: DurableObjectMigration[] | undefined): string {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), "wp-app-")), "migrations.lock.json");
+    if (steps) writeFileSync(file, JSON.stringify({ steps }));
+    return file;
+  }
+  /** An app whose lock records v1 (Room, Counter) and whose declaration renames Room to Lobby. */
+  function renamingApp(extra: Partial<FrameworkAppDeclaration> = {}): FrameworkAppSource {
+    return {
+      entry: ENTRY,
+      lockFile: lockFile([v1]),
+      declaration: {
+        durableObjects: { LOBBIES: { className: "Lobby" }, COUNTERS: { className: "Counter" } },
+        kvNamespaces: ["DOCS", "SESSIONS"],
+        renamedClasses: [{ from: "Room", to: "Lobby" }],
+        ...extra,
+      },
+    };
+  }
+  const history = [v1, { tag: "v2", renamedClasses: [{ from: "Room", to: "Lobby" }] }];
+  const args = (extra: Partial<FrameworkAppArgs> = {}): FrameworkAppArgs => ({
+    app: renamingApp(),
+    accountId: ACCOUNT,
+    compatibilityDate: "2026-10-01",
+    liveState: liveTag(undefined),
+    ...extra,
+  });
+
+  it("registers a KV namespace per declared binding and one Worker under the component, named after it", async () => {
+    const resources = await capture(() => new FrameworkApp("docs", args()));
+    expect(shape(resources)).toEqual([
+      `${NAMESPACE}::docs-kv`,
+      `${NAMESPACE}::docs-kv-sessions`,
+      `${SCRIPT}::docs-worker`,
+      `${SUBDOMAIN}::docs-worker-subdomain`,
+      "workers-platform:cloudflare:KvNamespace::docs-kv",
+      "workers-platform:cloudflare:KvNamespace::docs-kv-sessions",
+      "workers-platform:cloudflare:Worker::docs-worker",
+      `${FrameworkApp.TYPE}::docs`,
+    ]);
+    const app = find(resources, FrameworkApp.TYPE, "docs").urn;
+    expect(shape(resources.filter((r) => r.parent === app))).toEqual([
+      "workers-platform:cloudflare:KvNamespace::docs-kv",
+      "workers-platform:cloudflare:KvNamespace::docs-kv-sessions",
+      "workers-platform:cloudflare:Worker::docs-worker",
+    ]);
+  });
+
+  it("binds every declared namespace and class, and uploads the declared rename after the live v1", async () => {
+    const resources = await capture(
+      () => new FrameworkApp("demo", args({ liveState: liveTag(uploadTag([v1], 0)) })),
+    );
+    // It declares no cron, so the Worker has no cron trigger.
+    expect(resources.filter((r) => r.type === CRON_TRIGGER)).toEqual([]);
+    const inputs = find(resources, SCRIPT, "demo-worker").inputs;
+    expect(
+      (inputs.bindings as { name: string; type: string; className?: string }[]).map((b) => [
+        b.type,
+        b.name,
+        b.className,
+      ]),
+    ).toEqual([
+      ["kv_namespace", "DOCS", undefined],
+      ["kv_namespace", "SESSIONS", undefined],
+      ["durable_object_namespace", "LOBBIES", "Lobby"],
+      ["durable_object_namespace", "COUNTERS", "Counter"],
+    ]);
+    expect(inputs.migrations).toEqual({
+      oldTag: uploadTag(history, 0),
+      newTag: uploadTag(history, 1),
+      steps: [{ renamedClasses: [{ from: "Room", to: "Lobby" }] }],
+    });
+  });
+
+  it("an app without a lock file yet gets one step creating every declared class; an app without KV, no namespace", async () => {
+    const app: FrameworkAppSource = {
+      entry: ENTRY,
+      lockFile: lockFile(undefined),
+      declaration: {
+        durableObjects: { LOBBIES: { className: "Lobby" }, COUNTERS: { className: "Counter" } },
+        kvNamespaces: [],
+      },
+    };
+    expect(migrationsOf(app)).toEqual([{ tag: "v1", newClasses: ["Counter", "Lobby"] }]);
+    const resources = await capture(() => new FrameworkApp("bare", args({ app })));
+    expect(resources.filter((r) => r.type === NAMESPACE)).toEqual([]);
+    const inputs = find(resources, SCRIPT, "bare-worker").inputs;
+    expect((inputs.bindings as { type: string }[]).map((b) => b.type)).toEqual([
+      "durable_object_namespace",
+      "durable_object_namespace",
+    ]);
+    expect(inputs.migrations).toEqual({
+      newTag: uploadTag(migrationsOf(app), 0),
+      steps: [{ newSqliteClasses: ["Counter", "Lobby"] }],
+    });
+  });
+
+  it("turns each declared cron into one of the Worker's schedules, and refuses a malformed one", async () => {
+    const resources = await capture(
+      () => new FrameworkApp("demo", args({ app: renamingApp({ crons: ["0 3 * * *", "*/15 * * * 1-5"] }) })),
+    );
+    expect(find(resources, CRON_TRIGGER, "demo-worker-crons").inputs.schedules).toEqual([
+      { cron: "0 3 * * *" },
+      { cron: "*/15 * * * 1-5" },
+    ]);
+    const error = await captureError(
+      () => new FrameworkApp("demo", args({ app: renamingApp({ crons: ["every day"] }) })),
+    );
+    expect(error.message).toBe('Worker demo-worker: cron "every day" must have 5 fields (got 2)');
+  });
+
+  it("refuses, naming the class, a class that left the declaration without a rename or the data-loss opt-in", async () => {
+    const app = renamingApp();
+    app.declaration.durableObjects = { LOBBIES: { className: "Lobby" } };
+    const error = await captureError(() => new FrameworkApp("demo", args({ app })));
+    expect(error).toBeInstanceOf(MigrationDerivationError);
+    expect(error.message).toMatch(/class Counter is no longer declared/);
+  });
+
+  it.each([
+    [true, [`${NAMESPACE}::demo-kv`, `${NAMESPACE}::demo-kv-sessions`]],
+    [false, []],
+    [undefined, []],
+  ])("with protect: %s protects and retains exactly %j", async (protect, expected) => {
+    const resources = await capture(() => new FrameworkApp("demo", args({ protect })));
+    expect(shape(resources.filter((r) => r.protect))).toEqual(expected);
+    expect(shape(resources.filter((r) => r.retainOnDelete))).toEqual(expected);
+  });
+
+  it("adds a custom domain only when one is given", async () => {
+    const withDomain = await capture(
+      () => new FrameworkApp("demo", args({ domain: { hostname: "app.example.net", zoneId: ZONE } })),
+    );
+    expect(shape(withDomain.filter((r) => r.type === CUSTOM_DOMAIN))).toEqual([
+      `${CUSTOM_DOMAIN}::demo-worker-domain-0`,
+    ]);
+    expect(find(withDomain, CUSTOM_DOMAIN, "demo-worker-domain-0").inputs).toEqual({
+      accountId: ACCOUNT,
+      hostname: "app.example.net",
+      service: "proj-test-demo-worker",
+      zoneId: ZONE,
+    });
+    const without = await capture(() => new FrameworkApp("demo", args()));
+    expect(without.filter((r) => r.type === CUSTOM_DOMAIN)).toEqual([]);
+  });
+
+  it.each([
+    ["smart", { mode: "smart" }],
+    ["off", undefined],
+    [undefined, undefined],
+  ] as const)("with placement %s sets the script's placement to %j", async (placement, expected) => {
+    const resources = await capture(() => new FrameworkApp("demo", args({ placement })));
+    expect(find(resources, SCRIPT, "demo-worker").inputs.placement).toEqual(expected);
+  });
+
+  it("turns off the workers.dev subdomain when workersDev is false", async () => {
+    const resources = await capture(() => new FrameworkApp("demo", args({ workersDev: false })));
+    expect(find(resources, SUBDOMAIN, "demo-worker-subdomain").inputs.enabled).toBe(false);
+  });
+
+  it("transform.worker is the Worker's own transform: its script and its other children, and no namespace", async () => {
+    const untouched = await capture(
+      () => new FrameworkApp("demo", args({ app: renamingApp({ crons: ["0 3 * * *"] }) })),
+    );
+    const resources = await capture(
+      () =>
+        new FrameworkApp(
+          "demo",
+          args({
+            app: renamingApp({ crons: ["0 3 * * *"] }),
+            transform: {
+              worker: {
+                script: (a) => ({ ...a, logpush: true }),
+                crons: (a) => ({ ...a, schedules: [{ cron: "0 4 * * *" }] }),
+              },
+            },
+          }),
+        ),
+    );
+    const script = find(resources, SCRIPT, "demo-worker");
+    expect(script.inputs).toEqual({ ...find(untouched, SCRIPT, "demo-worker").inputs, logpush: true });
+    expect(find(resources, CRON_TRIGGER, "demo-worker-crons").inputs).toEqual({
+      ...find(untouched, CRON_TRIGGER, "demo-worker-crons").inputs,
+      schedules: [{ cron: "0 4 * * *" }],
+    });
+    for (const ns of ["demo-kv", "demo-kv-sessions"]) {
+      expect(find(resources, NAMESPACE, ns).inputs).toEqual(find(untouched, NAMESPACE, ns).inputs);
+    }
+  });
+
+  it("transform.kvNamespaces is each KV namespace's own transform, and touches nothing else", async () => {
+    const untouched = await capture(() => new FrameworkApp("demo", args()));
+    const resources = await capture(
+      () =>
+        new FrameworkApp(
+          "demo",
+          args({
+            transform: {
+              kvNamespaces: {
+                namespace: (a, opts) => {
+                  opts.protect = true;
+                  return { ...a, title: `${String(a.title)}-custom` };
+                },
+              },
+            },
+          }),
+        ),
+    );
+    expect(find(resources, NAMESPACE, "demo-kv").inputs.title).toBe("proj-test-demo-kv-custom");
+    expect(find(resources, NAMESPACE, "demo-kv-sessions").inputs.title).toBe(
+      "proj-test-demo-kv-sessions-custom",
+    );
+    expect(shape(resources.filter((r) => r.protect))).toEqual([
+      `${NAMESPACE}::demo-kv`,
+      `${NAMESPACE}::demo-kv-sessions`,
+    ]);
+    expect(find(resources, SCRIPT, "demo-worker").inputs).toEqual(
+      find(untouched, SCRIPT, "demo-worker").inputs,
+    );
+  });
+
+  it("uploads the script only after what the app itself depends on", async () => {
+    const resources = await capture(() => {
+      const schema = new Queue("schema", { accountId: ACCOUNT });
+      return new FrameworkApp("demo", args(), { dependsOn: [schema] });
+    });
+    expect(find(resources, SCRIPT, "demo-worker").dependsOn).toEqual(
+      [
+        find(resources, NAMESPACE, "demo-kv").urn,
+        find(resources, NAMESPACE, "demo-kv-sessions").urn,
+        find(resources, "cloudflare:index/queue:Queue", "schema").urn,
+      ].sort(),
+    );
   });
 });

@@ -1,8 +1,14 @@
 import { readFileSync, writeFileSync } from "node:fs";
+import * as pulumi from "@pulumi/pulumi";
+import type { FrameworkAppDeclaration } from "../workers-src/framework/declaration";
 import { type DurableObjectMigration, replayMigrations } from "./durable-objects";
-import type { FrameworkAppDeclaration } from "./framework-declaration";
+import { KvNamespace, type KvNamespaceArgs } from "./kv";
+import type { LiveStateSource } from "./live-state";
+import { PACKAGE } from "./options";
+import { Worker, type WorkerArgs, type WorkerObservability } from "./worker";
 
-export type { FrameworkAppDeclaration } from "./framework-declaration";
+// The framework (workers-src/framework) owns the type of an app's declaration; the components only read it.
+export type { FrameworkAppDeclaration } from "../workers-src/framework/declaration";
 
 /** The append-only record of the migration steps already derived, kept in the repository. */
 export interface MigrationLock {
@@ -100,4 +106,96 @@ export function recordMigrations(
   const { steps, added } = deriveMigrations(declaration, lock);
   if (added) writeFileSync(file, `${JSON.stringify({ steps }, null, 2)}\n`);
   return added;
+}
+
+/** A framework app as a program deploys it: its Worker entry, its declaration and its migrations lock file. */
+export interface FrameworkAppSource {
+  /** The app's entry module (TypeScript or JavaScript), which exports its Durable Object classes. */
+  entry: string;
+  declaration: FrameworkAppDeclaration;
+  /** The app's append-only lock file (`npm run lock:migrations` appends to it); none yet is an empty lock. */
+  lockFile: string;
+}
+
+/** An app's Durable Object history: its lock file's steps, plus the step its declaration asks for. */
+export function migrationsOf(app: FrameworkAppSource): DurableObjectMigration[] {
+  return deriveMigrations(app.declaration, readMigrationLock(app.lockFile)).steps;
+}
+
+export interface FrameworkAppArgs {
+  accountId: pulumi.Input<string>;
+  /** The app to deploy. */
+  app: FrameworkAppSource;
+  compatibilityDate: string;
+  /** @default "off" */
+  placement?: "smart" | "off";
+  observability?: WorkerObservability;
+  domain?: { hostname: string; zoneId: string };
+  /** @default true */
+  workersDev?: boolean;
+  /** Protect the KV namespaces. @default false */
+  protect?: boolean;
+  liveState?: LiveStateSource;
+  /**
+   * Adjusts the args of the underlying resources: `worker` is the Worker's own `transform`, `kvNamespaces`
+   * each KV namespace's own `transform` (it applies to every declared namespace).
+   */
+  transform?: {
+    worker?: WorkerArgs["transform"];
+    kvNamespaces?: KvNamespaceArgs["transform"];
+  };
+}
+
+/**
+ * An app on the Workers framework: one Worker with a KV namespace per declared binding, its Durable Object
+ * classes and its cron triggers, all derived from the app's declaration, and its Durable Object migrations
+ * from the declaration and the app's lock file (read when the component is created).
+ */
+export class FrameworkApp extends pulumi.ComponentResource {
+  /**
+   * The token this component had when it deployed only the repository's demo app: a type token is part of
+   * the URN of the component and of every resource under it, so a new one would replace a deployed app's
+   * KV namespaces (and their data) and its Worker.
+   */
+  static readonly TYPE = `${PACKAGE}:framework:FrameworkDemo`;
+  /** Every declared KV namespace, by binding. */
+  readonly kvNamespaces: Record<string, KvNamespace>;
+  readonly worker: Worker;
+
+  constructor(name: string, args: FrameworkAppArgs, opts?: pulumi.ComponentResourceOptions) {
+    super(FrameworkApp.TYPE, name, {}, opts);
+    const { declaration } = args.app;
+    // The first namespace keeps the name the component has always given it.
+    this.kvNamespaces = Object.fromEntries(
+      declaration.kvNamespaces.map((binding, i) => [
+        binding,
+        new KvNamespace(
+          i === 0 ? `${name}-kv` : `${name}-kv-${binding.toLowerCase().replace(/_/g, "-")}`,
+          { accountId: args.accountId, protect: args.protect, transform: args.transform?.kvNamespaces },
+          { parent: this },
+        ),
+      ]),
+    );
+    this.worker = new Worker(
+      `${name}-worker`,
+      {
+        accountId: args.accountId,
+        entry: args.app.entry,
+        compatibilityDate: args.compatibilityDate,
+        placement: args.placement,
+        observability: args.observability,
+        workersDev: args.workersDev,
+        kvNamespaces: this.kvNamespaces,
+        durableObjects: declaration.durableObjects,
+        durableObjectMigrations: migrationsOf(args.app),
+        customDomains: args.domain ? [args.domain] : [],
+        crons: declaration.crons ?? [],
+        liveState: args.liveState,
+        transform: args.transform?.worker,
+      },
+      // The Worker starts serving code that may rely on what the app was made to wait for.
+      { parent: this, ...(opts?.dependsOn === undefined ? {} : { dependsOn: opts.dependsOn }) },
+    );
+    this.registerOutputs({ scriptName: this.worker.scriptName });
+  }
 }

@@ -12,7 +12,12 @@ export {
   MigrationPlanError,
   planDurableObjectMigrations,
 } from "./durable-objects";
-export { DEMO_MIGRATIONS, FrameworkDemo, type FrameworkDemoArgs } from "./framework-demo";
+export {
+  FrameworkApp,
+  type FrameworkAppArgs,
+  type FrameworkAppDeclaration,
+  type FrameworkAppSource,
+} from "./framework-app";
 export { Hyperdrive, type HyperdriveArgs, type HyperdriveCaching, type PostgresOrigin } from "./hyperdrive";
 export { KvNamespace, type KvNamespaceArgs } from "./kv";
 export {

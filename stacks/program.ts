@@ -1,9 +1,10 @@
 import { BuildsPlatform } from "../components/builds-platform";
-import { FrameworkDemo } from "../components/framework-demo";
+import { FrameworkApp } from "../components/framework-app";
 import type { StackConfig } from "./config";
+import { FRAMEWORK_APP } from "./framework-app";
 
 /** Declares the whole platform for one stack's validated config. */
-export function definePlatform(config: StackConfig): { builds: BuildsPlatform; demo: FrameworkDemo } {
+export function definePlatform(config: StackConfig): { builds: BuildsPlatform; demo: FrameworkApp } {
   const observability = {
     enabled: config.observability.enabled,
     headSamplingRate: config.observability.headSamplingRate,
@@ -28,7 +29,9 @@ export function definePlatform(config: StackConfig): { builds: BuildsPlatform; d
     workersDev: config.workersDev,
     protect: config.protect,
   });
-  const demo = new FrameworkDemo("demo", {
+  // The framework app (workers-src/demo), under the name its resources have always had.
+  const demo = new FrameworkApp("demo", {
+    app: FRAMEWORK_APP,
     accountId: config.accountId,
     compatibilityDate: config.compatibilityDate,
     placement: config.placement.demo,
