@@ -1,7 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import type { ObjectCall } from "../framework/router/handoff";
 import { type DurableStore, durableStore } from "../framework/storage";
-import type { DemoEnv } from "./env";
+import type { FrameworkAppEnv } from "./env";
 
 /** How many hits a user may make in any 60 seconds. */
 export const HITS_PER_MINUTE = 5;
@@ -11,10 +11,10 @@ const WINDOW_MS = 60_000;
  * A rate limiter per user (one object per name): a sliding window of the last minute's hits. The window is
  * an expiring key, so a user who stops calling leaves nothing behind once the object's alarm has run.
  */
-export class Counter extends DurableObject<DemoEnv> {
+export class Counter extends DurableObject<FrameworkAppEnv> {
   private readonly store: DurableStore<number[]>;
 
-  constructor(ctx: DurableObjectState, env: DemoEnv) {
+  constructor(ctx: DurableObjectState, env: FrameworkAppEnv) {
     super(ctx, env);
     this.store = durableStore<number[]>(ctx.storage, { prefix: "hits/" });
   }

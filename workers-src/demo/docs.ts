@@ -1,7 +1,7 @@
 import * as z from "zod";
 import { HttpError, type Router } from "../framework/router/router";
 import { chainAt, type KvStore, kvStore } from "../framework/storage";
-import type { DemoEnv } from "./env";
+import type { FrameworkAppEnv } from "./env";
 
 /** A document: any JSON object. */
 export type Doc = Record<string, unknown>;
@@ -9,7 +9,7 @@ export type Doc = Record<string, unknown>;
 /** Every document is kept in DEMO_KV under this prefix, so the namespace can hold other things too. */
 export const DOCS_PREFIX = "docs/";
 
-const docsOf = (env: DemoEnv): KvStore<Doc> => kvStore<Doc>(env.DEMO_KV, { prefix: DOCS_PREFIX });
+const docsOf = (env: FrameworkAppEnv): KvStore<Doc> => kvStore<Doc>(env.DEMO_KV, { prefix: DOCS_PREFIX });
 
 const NewDoc = z.record(z.string(), z.json());
 const Edit = z.object({ value: z.json() });
@@ -52,7 +52,7 @@ async function write(edit: () => Promise<void>): Promise<void> {
 }
 
 /** Documents in KV: created with a generated id, read and edited whole or at depth, listed by id prefix. */
-export function docRoutes(app: Router<DemoEnv>): void {
+export function docRoutes(app: Router<FrameworkAppEnv>): void {
   app.post("/docs", { body: NewDoc }, async (ctx) => {
     const id = await docsOf(ctx.env).add(ctx.body);
     return Response.json({ id }, { status: 201, headers: { location: `/docs/${id}` } });

@@ -2,8 +2,8 @@ import type { Counter } from "./counter";
 import type { Room } from "./room";
 import type { Session } from "./session";
 
-/** The demo Worker's bindings, as app.ts declares them. */
-export interface DemoEnv {
+/** The framework app Worker's bindings, as app.ts declares them. */
+export interface FrameworkAppEnv {
   DEMO_KV: KVNamespace;
   ROOMS: DurableObjectNamespace<Room>;
   COUNTERS: DurableObjectNamespace<Counter>;

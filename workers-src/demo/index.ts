@@ -3,11 +3,11 @@ import { toObject } from "../framework/router/handoff";
 import { router } from "../framework/router/router";
 import { toRoom } from "../framework/router/websocket";
 import { docRoutes } from "./docs";
-import type { DemoEnv } from "./env";
+import type { FrameworkAppEnv } from "./env";
 import { statsRoutes } from "./stats";
 
 export { Counter } from "./counter";
-export type { DemoEnv } from "./env";
+export type { FrameworkAppEnv } from "./env";
 export { Room } from "./room";
 export { Session } from "./session";
 
@@ -34,11 +34,11 @@ const NewSession = z.object({
   ttlSeconds: z.number().int().min(1).max(86_400).default(3600),
 });
 
-const rooms = (env: DemoEnv) => env.ROOMS;
-const counters = (env: DemoEnv) => env.COUNTERS;
-const sessions = (env: DemoEnv) => env.SESSIONS;
+const rooms = (env: FrameworkAppEnv) => env.ROOMS;
+const counters = (env: FrameworkAppEnv) => env.COUNTERS;
+const sessions = (env: FrameworkAppEnv) => env.SESSIONS;
 
-const app = router<DemoEnv>();
+const app = router<FrameworkAppEnv>();
 
 app.get("/", () => ({ app: "framework-demo", routes: ROUTES }));
 
@@ -54,4 +54,4 @@ app.post("/sessions", { body: NewSession }, toObject(sessions, { by: "new" }, "c
 app.get("/sessions/:id", toObject(sessions, { by: "id", param: "id" }, "read"));
 app.delete("/sessions/:id", toObject(sessions, { by: "id", param: "id" }, "end"));
 
-export default { fetch: app.fetch, scheduled: app.scheduled } satisfies ExportedHandler<DemoEnv>;
+export default { fetch: app.fetch, scheduled: app.scheduled } satisfies ExportedHandler<FrameworkAppEnv>;

@@ -1,5 +1,5 @@
 import { type Admission, WebSocketRoom } from "../framework/router/websocket";
-import type { DemoEnv } from "./env";
+import type { FrameworkAppEnv } from "./env";
 
 /** Who a socket of the room is; stored with the socket, so it survives the room's hibernation. */
 export interface Member {
@@ -20,7 +20,7 @@ export const MAX_MESSAGE_LENGTH = 2000;
  * A chat room per name: `GET /rooms/:name/ws?user=alice` joins it, and every text message is sent to every
  * member, the sender included (so a lone client sees the room work).
  */
-export class Room extends WebSocketRoom<DemoEnv, Member> {
+export class Room extends WebSocketRoom<FrameworkAppEnv, Member> {
   protected admit(request: Request): Admission<Member> | Response {
     const user = new URL(request.url).searchParams.get("user")?.trim();
     if (!user || user.length > 64) {

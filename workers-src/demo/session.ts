@@ -1,7 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import type { ObjectCall } from "../framework/router/handoff";
 import { type DurableStore, durableStore } from "../framework/storage";
-import type { DemoEnv } from "./env";
+import type { FrameworkAppEnv } from "./env";
 
 export interface SessionData {
   user: string;
@@ -20,10 +20,10 @@ const KEY = "session";
  * One session per object, made with a new unique id (the session id) and kept in an expiring key: a read
  * after its expiry finds nothing, and the object's alarm deletes it.
  */
-export class Session extends DurableObject<DemoEnv> {
+export class Session extends DurableObject<FrameworkAppEnv> {
   private readonly store: DurableStore<SessionData>;
 
-  constructor(ctx: DurableObjectState, env: DemoEnv) {
+  constructor(ctx: DurableObjectState, env: FrameworkAppEnv) {
     super(ctx, env);
     this.store = durableStore<SessionData>(ctx.storage);
   }

@@ -2,7 +2,7 @@ import { HttpError, type Router } from "../framework/router/router";
 import { kvStore } from "../framework/storage";
 import { STATS_CRON } from "./app";
 import { DOCS_PREFIX } from "./docs";
-import type { DemoEnv } from "./env";
+import type { FrameworkAppEnv } from "./env";
 
 /** What the scheduled tally of documents leaves in KV. */
 export interface DocStats {
@@ -18,13 +18,13 @@ export interface DocStats {
 /** Statistics older than this are stale (the cron stopped, say) and vanish rather than mislead. */
 const STATS_TTL_SECONDS = 3600;
 
-const statsOf = (env: DemoEnv) => kvStore<DocStats>(env.DEMO_KV, { prefix: "stats/" });
+const statsOf = (env: FrameworkAppEnv) => kvStore<DocStats>(env.DEMO_KV, { prefix: "stats/" });
 
 /**
  * Counts every document, following KV's list cursors to the end without reading one value. Ids sort by
  * creation time, so the first and last keys are the oldest and newest documents.
  */
-export async function tallyDocs(env: DemoEnv, cron: string, now: Date): Promise<DocStats> {
+export async function tallyDocs(env: FrameworkAppEnv, cron: string, now: Date): Promise<DocStats> {
   let documents = 0;
   let oldest: string | undefined;
   let newest: string | undefined;
@@ -43,7 +43,7 @@ export async function tallyDocs(env: DemoEnv, cron: string, now: Date): Promise<
 }
 
 /** `GET /stats` and the cron that recomputes what it answers. */
-export function statsRoutes(app: Router<DemoEnv>): void {
+export function statsRoutes(app: Router<FrameworkAppEnv>): void {
   app.cron(STATS_CRON, async (controller, env) => {
     const stats = await tallyDocs(env, controller.cron, new Date(controller.scheduledTime));
     await statsOf(env).put("docs", stats, { ttlSeconds: STATS_TTL_SECONDS });
