@@ -1,5 +1,6 @@
 import * as cloudflare from "@pulumi/cloudflare";
 import * as pulumi from "@pulumi/pulumi";
+import { BINDING_KINDS, type BindingArgs, type BindingKind, type BindingLiteral } from "./bindings";
 import { bundleWorker, type WorkerBundle } from "./bundle";
 import { cronProblem } from "./cron";
 import { type DurableObjectMigration, planDurableObjectMigrations } from "./durable-objects";
@@ -8,26 +9,7 @@ import { LocalService, type LocalServiceDeclaration } from "./local-service";
 import { stackName } from "./naming";
 import { alsoAfter, PACKAGE, type Transform, transformed } from "./options";
 
-/** Something with an id output (a `KvNamespace`, `D1Database`, `Hyperdrive`) or the id itself. */
-export type IdRef = { id: pulumi.Input<string> } | pulumi.Input<string>;
-/** An `R2Bucket` or a bucket name. */
-export type BucketRef = { bucketName: pulumi.Input<string> } | pulumi.Input<string>;
-/** A `Queue` or a queue name. */
-export type QueueRef = { queueName: pulumi.Input<string>; id: pulumi.Input<string> } | pulumi.Input<string>;
-/** A `Worker` or a script name. */
-export type ScriptRef = Worker | pulumi.Input<string>;
-
-export interface DurableObjectBinding {
-  className: string;
-  /** The script that implements the class; omitted for the Worker's own classes. */
-  script?: ScriptRef;
-}
-
-export interface ServiceBinding {
-  service: ScriptRef;
-  /** Named `WorkerEntrypoint` export to call over RPC; the default export when omitted. */
-  entrypoint?: string;
-}
+export type { BucketRef, DurableObjectBinding, IdRef, QueueRef, ScriptRef, ServiceBinding } from "./bindings";
 
 export interface QueueConsumer {
   queue: { id: pulumi.Input<string> };
@@ -49,7 +31,12 @@ export interface WorkerObservability {
   invocationLogs?: boolean;
 }
 
-export interface WorkerArgs {
+/**
+ * A Worker's args. Its bindings are declared by kind (`kvNamespaces`, `d1Databases`, `r2Buckets`,
+ * `hyperdrives`, `durableObjects`, `services`, `queues`, `analyticsEngineDatasets`, `vars`, `secrets`,
+ * `ai`: binding name → what the kind takes), one field per kind of `components/bindings/`.
+ */
+export interface WorkerArgs extends BindingArgs {
   accountId: pulumi.Input<string>;
   /** Script name. @default `<project>-<stack>-<name>` */
   scriptName?: string;
@@ -62,19 +49,6 @@ export interface WorkerArgs {
   nodejsCompat?: boolean;
   /** Compile-time constants for the bundle (esbuild `define`). */
   define?: Record<string, string>;
-  kvNamespaces?: Record<string, IdRef>;
-  d1Databases?: Record<string, IdRef>;
-  r2Buckets?: Record<string, BucketRef>;
-  hyperdrives?: Record<string, IdRef>;
-  durableObjects?: Record<string, DurableObjectBinding>;
-  services?: Record<string, ServiceBinding>;
-  /** Queue producer bindings. */
-  queues?: Record<string, QueueRef>;
-  /** Analytics Engine bindings: binding name → dataset (datasets are created on first write). */
-  analyticsEngineDatasets?: Record<string, string>;
-  vars?: Record<string, pulumi.Input<string>>;
-  /** Secret bindings; their values are always handled as Pulumi secrets. */
-  secrets?: Record<string, pulumi.Input<string>>;
   /** Append-only, tagged history of the Worker's Durable Object migrations. @default [] */
   durableObjectMigrations?: DurableObjectMigration[];
   /** @default "off" */
@@ -106,26 +80,6 @@ export interface WorkerArgs {
 }
 
 const BINDING_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-
-function idOf(ref: IdRef): pulumi.Input<string> {
-  return typeof ref === "object" && ref !== null && "id" in ref ? ref.id : (ref as pulumi.Input<string>);
-}
-
-function bucketOf(ref: BucketRef): pulumi.Input<string> {
-  return typeof ref === "object" && ref !== null && "bucketName" in ref
-    ? ref.bucketName
-    : (ref as pulumi.Input<string>);
-}
-
-function queueNameOf(ref: QueueRef): pulumi.Input<string> {
-  return typeof ref === "object" && ref !== null && "queueName" in ref
-    ? ref.queueName
-    : (ref as pulumi.Input<string>);
-}
-
-function scriptOf(ref: ScriptRef): pulumi.Input<string> {
-  return ref instanceof Worker ? ref.scriptName : ref;
-}
 
 /**
  * A Cloudflare Worker: its entry bundled at program time and uploaded as one `WorkersScript`, with
@@ -298,58 +252,26 @@ export class Worker extends pulumi.ComponentResource {
   }
 }
 
-type Binding = pulumi.Input<cloudflare.types.input.WorkersScriptBinding>;
-
+/** Every binding the args declare, kind by kind in the registry's order, and what they must wait for. */
 function collectBindings(
   name: string,
   args: WorkerArgs,
-): { bindings: Binding[]; dependsOn: pulumi.Resource[] } {
-  const bindings: Binding[] = [];
+): { bindings: BindingLiteral[]; dependsOn: pulumi.Resource[] } {
+  const bindings: BindingLiteral[] = [];
   const dependsOn: pulumi.Resource[] = [];
   const seen = new Set<string>();
-  const add = (binding: string, value: Binding) => {
-    if (!BINDING_NAME.test(binding)) {
-      throw new Error(`Worker ${name}: binding name "${binding}" must be a JavaScript identifier`);
+  for (const kind of BINDING_KINDS as readonly BindingKind[]) {
+    const declared = (args as unknown as Record<string, Record<string, unknown> | undefined>)[kind.field];
+    for (const [binding, arg] of Object.entries(declared ?? {})) {
+      if (!BINDING_NAME.test(binding)) {
+        throw new Error(`Worker ${name}: binding name "${binding}" must be a JavaScript identifier`);
+      }
+      if (seen.has(binding)) throw new Error(`Worker ${name}: binding name "${binding}" is used twice`);
+      seen.add(binding);
+      const literal = kind.literal(binding, arg);
+      bindings.push(literal.binding);
+      dependsOn.push(...(literal.dependsOn ?? []));
     }
-    if (seen.has(binding)) throw new Error(`Worker ${name}: binding name "${binding}" is used twice`);
-    seen.add(binding);
-    bindings.push(value);
-  };
-  const dependOn = (ref: ScriptRef) => {
-    if (ref instanceof Worker) dependsOn.push(ref.script);
-  };
-  for (const [n, ref] of Object.entries(args.kvNamespaces ?? {}))
-    add(n, { type: "kv_namespace", name: n, namespaceId: idOf(ref) });
-  for (const [n, ref] of Object.entries(args.d1Databases ?? {}))
-    add(n, { type: "d1", name: n, id: idOf(ref) });
-  for (const [n, ref] of Object.entries(args.r2Buckets ?? {}))
-    add(n, { type: "r2_bucket", name: n, bucketName: bucketOf(ref) });
-  for (const [n, ref] of Object.entries(args.hyperdrives ?? {}))
-    add(n, { type: "hyperdrive", name: n, id: idOf(ref) });
-  for (const [n, b] of Object.entries(args.durableObjects ?? {})) {
-    if (b.script !== undefined) dependOn(b.script);
-    add(n, {
-      type: "durable_object_namespace",
-      name: n,
-      className: b.className,
-      ...(b.script !== undefined ? { scriptName: scriptOf(b.script) } : {}),
-    });
   }
-  for (const [n, b] of Object.entries(args.services ?? {})) {
-    dependOn(b.service);
-    add(n, {
-      type: "service",
-      name: n,
-      service: scriptOf(b.service),
-      ...(b.entrypoint ? { entrypoint: b.entrypoint } : {}),
-    });
-  }
-  for (const [n, ref] of Object.entries(args.queues ?? {}))
-    add(n, { type: "queue", name: n, queueName: queueNameOf(ref) });
-  for (const [n, dataset] of Object.entries(args.analyticsEngineDatasets ?? {}))
-    add(n, { type: "analytics_engine", name: n, dataset });
-  for (const [n, text] of Object.entries(args.vars ?? {})) add(n, { type: "plain_text", name: n, text });
-  for (const [n, text] of Object.entries(args.secrets ?? {}))
-    add(n, { type: "secret_text", name: n, text: pulumi.secret(text) });
   return { bindings, dependsOn };
 }

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { deserializeProperty } from "@pulumi/pulumi/runtime/rpc";
 import * as settings from "@pulumi/pulumi/runtime/settings";
+import { computedOutputsOf } from "../components/bindings";
 import { type CapturedResource, SECRET_SIG, SECRET_VALUE, stableId, uuidOfFlatUrn } from "./graph";
 
 export {
@@ -31,16 +32,13 @@ export interface CaptureOptions {
  * the same program always yields the same graph.
  */
 function computedState(type: string, urn: string): Record<string, unknown> {
-  switch (type) {
-    case "cloudflare:index/d1Database:D1Database":
-      return { uuid: uuidOfFlatUrn(urn) };
-    case "cloudflare:index/queue:Queue":
-      return { queueId: stableId(urn) };
-    case "random:index/randomPassword:RandomPassword":
-      return { result: `dev-${stableId(urn, 24)}` };
-    default:
-      return {};
-  }
+  if (type === "random:index/randomPassword:RandomPassword") return { result: `dev-${stableId(urn, 24)}` };
+  return (
+    computedOutputsOf(type)?.computed?.({
+      hex: (length) => stableId(urn, length),
+      uuid: () => uuidOfFlatUrn(urn),
+    }) ?? {}
+  );
 }
 
 /**

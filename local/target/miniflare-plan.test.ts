@@ -137,9 +137,9 @@ describe("planLocal bindings", () => {
   });
 
   it("refuses a binding type it does not know, naming script, binding and type", () => {
-    const graph = [script("self", [{ name: "AI", type: "ai" }])];
+    const graph = [script("self", [{ name: "INDEX", type: "vectorize", indexName: "i" }])];
     expect(() => planLocal(graph)).toThrow(LocalPlanError);
-    expect(() => planLocal(graph)).toThrow(/Worker self: binding AI has type "ai"/);
+    expect(() => planLocal(graph)).toThrow(/Worker self: binding INDEX has type "vectorize"/);
   });
 
   it.each([

@@ -1,3 +1,4 @@
+import { bindingKindOf, LOCAL_OPTIONS, type PlanContext } from "../../components/bindings";
 import {
   historyOfUpload,
   type MigrationUploadStep,
@@ -14,16 +15,10 @@ import { type LocalLifecycle, lifecycleOf } from "./r2-lifecycle";
  * Hyperdrive origins, crons, host routing, queue consumers). Pure: no I/O, no Miniflare instance.
  */
 
-export interface LocalWorker {
-  /** Script name. */
-  name: string;
-  modules: [{ type: "ESModule"; path: "index.js"; contents: string }];
-  compatibilityDate: string;
-  compatibilityFlags: string[];
+/** Binding name → value, per Miniflare worker option the binding kinds land in (`components/bindings`). */
+export interface LocalBindingOptions {
   /** `plain_text` and `secret_text` bindings, secrets revealed. */
   bindings: Record<string, string>;
-  /** Which of `bindings` are secrets (for whoever prints the plan; Miniflare does not take this field). */
-  secretBindings: string[];
   kvNamespaces: Record<string, string>;
   d1Databases: Record<string, string>;
   r2Buckets: Record<string, string>;
@@ -33,6 +28,18 @@ export interface LocalWorker {
   serviceBindings: Record<string, { name: string; entrypoint?: string }>;
   queueProducers: Record<string, { queueName: string }>;
   analyticsEngineDatasets: Record<string, { dataset: string }>;
+}
+
+export interface LocalWorker extends LocalBindingOptions {
+  /** Script name. */
+  name: string;
+  modules: [{ type: "ESModule"; path: "index.js"; contents: string }];
+  compatibilityDate: string;
+  compatibilityFlags: string[];
+  /** Which of `bindings` are secrets (for whoever prints the plan; Miniflare does not take this field). */
+  secretBindings: string[];
+  /** Options of binding kinds whose descriptors name an option not listed above. */
+  [option: string]: unknown;
 }
 
 export interface LocalPlan {
@@ -170,8 +177,11 @@ export function planLocal(resources: CapturedResource[]): LocalPlan {
   const where = (r: CapturedResource) => `${r.type.split(":").pop()} ${r.name}`;
 
   const notEmulated = new Map<string, string[]>();
-  const report = (type: string, name: string) =>
+  const reasons = new Map<string, string>();
+  const report = (type: string, name: string, reason?: string) => {
     notEmulated.set(type, [...(notEmulated.get(type) ?? []), name]);
+    if (reason) reasons.set(type, reason);
+  };
 
   // Scripts first: every other resource refers to them by script name.
   const scripts = new Map<string, { r: CapturedResource; inputs: Rec; storage: Map<string, boolean> }>();
@@ -222,70 +232,39 @@ export function planLocal(resources: CapturedResource[]): LocalPlan {
       modules: [{ type: "ESModule", path: "index.js", contents: content }],
       compatibilityDate: str(inputs, "compatibilityDate", `Worker ${name}`),
       compatibilityFlags: strs(inputs.compatibilityFlags),
-      bindings: {},
       secretBindings: [],
-      kvNamespaces: {},
-      d1Databases: {},
-      r2Buckets: {},
-      hyperdrives: {},
-      durableObjects: {},
-      serviceBindings: {},
-      queueProducers: {},
-      analyticsEngineDatasets: {},
+      ...(Object.fromEntries(LOCAL_OPTIONS.map((o) => [o, {}])) as unknown as LocalBindingOptions),
     };
     for (const b of recs(inputs.bindings)) {
       const binding = str(b, "name", `Worker ${name} binding`);
+      const kind = bindingKindOf(b.type);
+      if (!kind) {
+        throw new LocalPlanError(
+          `Worker ${name}: binding ${binding} has type "${String(b.type)}", which the local target does not know`,
+        );
+      }
+      if ("notEmulated" in kind.local) {
+        report(`${TYPES.script}.bindings.${kind.type}`, `${name} ${binding}`, kind.local.notEmulated);
+        continue;
+      }
       const at = `Worker ${name} binding ${binding}`;
-      const type = optStr(b, "type");
-      switch (type) {
-        case "plain_text":
-        case "secret_text":
-          worker.bindings[binding] = typeof b.text === "string" ? b.text : "";
-          if (type === "secret_text") worker.secretBindings.push(binding);
-          break;
-        case "kv_namespace":
-          worker.kvNamespaces[binding] = str(b, "namespaceId", at);
-          break;
-        case "d1":
-          worker.d1Databases[binding] = d1Id(str(b, "id", at));
-          break;
-        case "r2_bucket":
-          worker.r2Buckets[binding] = str(b, "bucketName", at);
-          break;
-        case "hyperdrive": {
-          const id = str(b, "id", at);
+      const context: PlanContext = {
+        scriptName: name,
+        where: at,
+        str: (o, key) => str(o, key, at),
+        script: (other) => script(other, at),
+        sqlite: (owner, className) => scripts.get(owner)?.storage.get(className) ?? true,
+        d1: d1Id,
+        hyperdrive: (id) => {
           if (!hyperdriveIds.has(id)) {
             throw new LocalPlanError(`${at}: Hyperdrive config ${id} is not declared by the program`);
           }
-          worker.hyperdrives[binding] = id;
-          break;
-        }
-        case "durable_object_namespace": {
-          const className = str(b, "className", at);
-          const other = optStr(b, "scriptName");
-          const owner = other && other !== name ? script(other, at) : name;
-          const useSQLite = scripts.get(owner)?.storage.get(className) ?? true;
-          worker.durableObjects[binding] =
-            owner === name ? { className, useSQLite } : { className, scriptName: owner, useSQLite };
-          break;
-        }
-        case "service": {
-          const service = script(optStr(b, "service"), at);
-          const entrypoint = optStr(b, "entrypoint");
-          worker.serviceBindings[binding] = entrypoint ? { name: service, entrypoint } : { name: service };
-          break;
-        }
-        case "queue":
-          worker.queueProducers[binding] = { queueName: str(b, "queueName", at) };
-          break;
-        case "analytics_engine":
-          worker.analyticsEngineDatasets[binding] = { dataset: str(b, "dataset", at) };
-          break;
-        default:
-          throw new LocalPlanError(
-            `Worker ${name}: binding ${binding} has type "${String(type)}", which the local target does not know`,
-          );
-      }
+          return id;
+        },
+      };
+      const options = worker as unknown as Record<string, Rec>;
+      options[kind.local.option] = { ...options[kind.local.option], [binding]: kind.local.value(b, context) };
+      if (kind.secret) worker.secretBindings.push(binding);
     }
     if (isRec(inputs.placement) && inputs.placement.mode === "smart") report(PLACEMENT, r.name);
     if (isRec(inputs.observability) && inputs.observability.enabled === true) report(OBSERVABILITY, r.name);
@@ -386,7 +365,7 @@ export function planLocal(resources: CapturedResource[]): LocalPlan {
     notEmulated: [...notEmulated].map(([type, names]) => ({
       type,
       name: names.join(", "),
-      reason: REASONS[type] ?? "not emulated locally",
+      reason: reasons.get(type) ?? REASONS[type] ?? "not emulated locally",
     })),
     crons,
     hosts,
