@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import yaml from "js-yaml";
-import { ENCRYPTED_SECRET } from "../stacks/config";
+import { ENCRYPTED_SECRET } from "./secret-placeholder";
 
 /** Root of this repository (where Pulumi.yaml is). */
 export const REPO_ROOT = path.resolve(__dirname, "..");

@@ -1,7 +1,6 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { StackConfigError } from "../stacks/config";
 import { exitOnHelp, programEntryPath } from "./cli-args";
 import { projectRoot, stackFilePath } from "./stack-file";
 import { synth } from "./synth";
@@ -52,7 +51,8 @@ async function main(): Promise<number> {
     process.stdout.write(`${JSON.stringify(graph, null, 2)}\n`);
     return 0;
   } catch (err) {
-    if (err instanceof StackConfigError) {
+    // A program's own config error (its class named so, or Pulumi's for a missing key) is about the file.
+    if (err instanceof Error && /ConfigError$|^ConfigMissingError$/.test(err.name)) {
       process.stderr.write(`${file}: ${err.message}\n`);
       return 1;
     }

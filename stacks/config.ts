@@ -1,11 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 
-/**
- * Stands in for a secret whose ciphertext cannot be decrypted here (synth reads `secure:` values of
- * dev/staging/prod without the stack's secrets provider). Content rules are not applied to it.
- */
-export const ENCRYPTED_SECRET = "[secret]";
+import { ENCRYPTED_SECRET } from "../local/secret-placeholder";
+
+export { ENCRYPTED_SECRET };
 
 const hex32 = z.string().regex(/^[0-9a-f]{32}$/, "must be 32 lowercase hex characters");
 const hostname = z
