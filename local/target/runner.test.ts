@@ -9,6 +9,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import http from "node:http";
+import { type AddressInfo, createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
@@ -396,4 +397,38 @@ describe("npm start on the repository's local stack", () => {
     },
     120_000,
   );
+});
+
+describe("local target whose start fails once workerd is starting", () => {
+  it("stops what it started, workerd included, and releases the lock", async () => {
+    const dir = stateDir();
+    // Accepts connections and drops each a moment later: applying the graph fails while workerd starts.
+    const sockets = new Set<Socket>();
+    const dropping = createServer((socket) => {
+      sockets.add(socket);
+      setTimeout(() => socket.destroy(), 1_500);
+    });
+    await new Promise<void>((resolve) => dropping.listen(0, "127.0.0.1", resolve));
+    const { port } = dropping.address() as AddressInfo;
+    try {
+      const lines: string[] = [];
+      await expect(
+        startLocalTarget({
+          entry: ENTRY,
+          stateDir: dir,
+          databaseUrl: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,
+          log: (l) => lines.push(l),
+        }),
+      ).rejects.toThrow(/Connection terminated/);
+      expect(lines).toContain("starting workerd with 2 Worker(s)");
+      expect(lines.some((l) => l.startsWith("ready in"))).toBe(false);
+      expect(descendants(process.pid).filter((pid) => commandOf(pid) === "workerd")).toEqual([]);
+      expect(existsSync(path.join(dir, "target.lock"))).toBe(false);
+      expect(existsSync(path.join(dir, "endpoints.json"))).toBe(false);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => dropping.close(resolve));
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
