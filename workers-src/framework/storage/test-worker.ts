@@ -1,10 +1,19 @@
 import { DurableObject } from "cloudflare:workers";
 import { chainAt } from "./chain";
 import { type DurableStore, durableStore } from "./durable-store";
+import { KvWriter } from "./kv-writer";
 
 export interface StorageTestEnv {
   STORAGE_TEST_OBJECT: DurableObjectNamespace<StorageTestObject>;
   STORAGE_TEST_KV: KVNamespace;
+  KV_WRITER: DurableObjectNamespace<TestKvWriter>;
+}
+
+/** The framework's KV writer, plus a way for tests to evict it as the runtime may at any moment. */
+export class TestKvWriter extends KvWriter {
+  evict(): void {
+    this.ctx.abort("evicted by the test");
+  }
 }
 
 /**

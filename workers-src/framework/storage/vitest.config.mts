@@ -12,7 +12,10 @@ export default defineProject({
       miniflare: {
         compatibilityDate: "2026-10-01",
         compatibilityFlags: ["nodejs_compat"],
-        durableObjects: { STORAGE_TEST_OBJECT: { className: "StorageTestObject", useSQLite: true } },
+        durableObjects: {
+          STORAGE_TEST_OBJECT: { className: "StorageTestObject", useSQLite: true },
+          KV_WRITER: { className: "TestKvWriter", useSQLite: true },
+        },
         kvNamespaces: ["STORAGE_TEST_KV"],
       },
     }),
