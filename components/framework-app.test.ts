@@ -1,15 +1,19 @@
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { capture, captureError, find, liveTag, shape } from "../test/mock-program";
 import { type DurableObjectMigration, replayMigrations, uploadTag } from "./durable-objects";
 import {
   deriveMigrations,
+  durableObjectsOf,
   FrameworkApp,
   type FrameworkAppArgs,
   type FrameworkAppDeclaration,
   type FrameworkAppSource,
+  KV_WRITER_BINDING,
+  KV_WRITER_CLASS,
+  kvNamespacesOf,
   MigrationDerivationError,
   migrationsOf,
   recordMigrations,
@@ -25,6 +29,8 @@ const declare = (
   ...extra,
 });
 const v1: DurableObjectMigration = { tag: "v1", newClasses: ["Room", "Counter"] };
+/** A namespace that opts out of the writer. */
+const lww = (binding: string) => ({ binding, writes: "last-write-wins" as const });
 
 describe("deriveMigrations: declaration + lock → history", () => {
   it.each<{
@@ -70,6 +76,39 @@ describe("deriveMigrations: declaration + lock → history", () => {
       added: { tag: "v2", deletedClasses: ["Counter"], allowDataLoss: true },
     },
     {
+      name: "a serialised KV namespace: the writer class KvWriter is created like a declared class",
+      declaration: declare(["Room", "Counter"], { kvNamespaces: ["DOCS", lww("CACHE")] }),
+      lock: [v1],
+      added: { tag: "v2", newClasses: ["KvWriter"] },
+    },
+    {
+      name: "the writer already recorded: no step",
+      declaration: declare(["Room", "Counter"], { kvNamespaces: ["DOCS"] }),
+      lock: [v1, { tag: "v2", newClasses: ["KvWriter"] }],
+      added: undefined,
+    },
+    {
+      name: "every namespace last-write-wins: no writer, no step",
+      declaration: declare(["Room", "Counter"], { kvNamespaces: [lww("DOCS"), lww("CACHE")] }),
+      lock: [v1],
+      added: undefined,
+    },
+    {
+      name: "the writer with a new class of the app: one step creating both",
+      declaration: declare(["Room", "Counter", "Session"], { kvNamespaces: ["DOCS"] }),
+      lock: [v1],
+      added: { tag: "v2", newClasses: ["KvWriter", "Session"] },
+    },
+    {
+      name: "the writer no longer needed, deleted with the opt-in",
+      declaration: declare(["Room", "Counter"], {
+        kvNamespaces: [lww("DOCS")],
+        deletedClasses: [{ className: "KvWriter", allowDataLoss: true }],
+      }),
+      lock: [v1, { tag: "v2", newClasses: ["KvWriter"] }],
+      added: { tag: "v3", deletedClasses: ["KvWriter"], allowDataLoss: true },
+    },
+    {
       name: "rename, addition and removal in one step",
       declaration: declare(["Lobby", "Session"], {
         renamedClasses: [{ from: "Room", to: "Lobby" }],
@@ -89,7 +128,7 @@ describe("deriveMigrations: declaration + lock → history", () => {
     expect(result.added).toEqual(added);
     expect(result.steps).toEqual(added ? [...lock, added] : lock);
     expect([...replayMigrations(result.steps).live.keys()].sort()).toEqual(
-      Object.values(declaration.durableObjects)
+      Object.values(durableObjectsOf(declaration))
         .map((d) => d.className)
         .sort(),
     );
@@ -128,9 +167,69 @@ describe("deriveMigrations: declaration + lock → history", () => {
       }),
       message: /Counter is both declared and deleted/,
     },
+    {
+      name: "a declared binding named KV_WRITER is refused: the writer is derived",
+      declaration: declare(["Room", "Counter"], { durableObjects: { KV_WRITER: { className: "Room" } } }),
+      message:
+        /binding KV_WRITER \(class Room\): KV_WRITER and KvWriter are the framework's KV writer, derived from the KV namespaces; declare neither/,
+    },
+    {
+      name: "a declared class named KvWriter is refused: the writer is derived",
+      declaration: declare(["Room", "Counter", "KvWriter"], { kvNamespaces: ["DOCS"] }),
+      message: /binding KVWRITER \(class KvWriter\): KV_WRITER and KvWriter are the framework's KV writer/,
+    },
+    {
+      name: "a KV namespace named KV_WRITER is refused",
+      declaration: declare(["Room", "Counter"], { kvNamespaces: ["KV_WRITER"] }),
+      message: /KV namespace KV_WRITER: the name is the framework's KV writer binding; choose another/,
+    },
   ])("$name", ({ declaration, message }) => {
     expect(() => deriveMigrations(declaration, { steps: [v1] })).toThrow(MigrationDerivationError);
     expect(() => deriveMigrations(declaration, { steps: [v1] })).toThrow(message);
+  });
+
+  it("refuses, naming it as the writer, a recorded KvWriter that every namespace's opt-out leaves unneeded", () => {
+    const lock = { steps: [v1, { tag: "v2", newClasses: ["KvWriter"] }] };
+    expect(() =>
+      deriveMigrations(declare(["Room", "Counter"], { kvNamespaces: [lww("DOCS")] }), lock),
+    ).toThrow(
+      "Durable Object class KvWriter, the framework's KV writer, is no longer needed (every KV namespace is last-write-wins): declare its deletion, { className: \"KvWriter\", allowDataLoss: true }, or keep a namespace's writes serialised",
+    );
+  });
+});
+
+// The writer's module extends cloudflare:workers' DurableObject, which Node has not: a stand-in is enough to
+// read its constants.
+vi.mock("cloudflare:workers", () => ({ DurableObject: class {} }));
+
+describe("the KV writer, derived from the declared namespaces", () => {
+  it("derives the binding and class names the framework's storage exports", async () => {
+    // Named at run time, so the Node type-check does not follow it into Workers code.
+    const file: string = "../workers-src/framework/storage/kv-writer";
+    const storage = (await import(file)) as { KV_WRITER_BINDING: string; KV_WRITER_CLASS: string };
+    expect([KV_WRITER_BINDING, KV_WRITER_CLASS]).toEqual([
+      storage.KV_WRITER_BINDING,
+      storage.KV_WRITER_CLASS,
+    ]);
+  });
+
+  it("reads both entry forms: a binding name is serialised, the opt-out last-write-wins", () => {
+    expect(kvNamespacesOf(declare([], { kvNamespaces: ["DOCS", lww("CACHE")] }))).toEqual([
+      { binding: "DOCS", writes: "serialized" },
+      { binding: "CACHE", writes: "last-write-wins" },
+    ]);
+  });
+
+  it.each<[string, FrameworkAppDeclaration["kvNamespaces"], string[]]>([
+    ["no namespace", [], ["ROOM"]],
+    ["a serialised namespace", ["DOCS"], ["ROOM", "KV_WRITER"]],
+    ["a serialised and an opted-out namespace", [lww("CACHE"), "DOCS"], ["ROOM", "KV_WRITER"]],
+    ["only opted-out namespaces", [lww("DOCS"), lww("CACHE")], ["ROOM"]],
+  ])("%s: the Worker's Durable Object bindings are %j", (_name, kvNamespaces, bindings) => {
+    const objects = durableObjectsOf(declare(["Room"], { kvNamespaces }));
+    expect(Object.keys(objects)).toEqual(bindings);
+    if (bindings.includes(KV_WRITER_BINDING))
+      expect(objects.KV_WRITER).toEqual({ className: KV_WRITER_CLASS });
   });
 });
 
@@ -173,14 +272,17 @@ describe("FrameworkApp: any app, from its declaration, entry and lock file", () 
     if (steps) writeFileSync(file, JSON.stringify({ steps }));
     return file;
   }
-  /** An app whose lock records v1 (Room, Counter) and whose declaration renames Room to Lobby. */
+  /**
+   * An app whose lock records v1 (Room, Counter) and whose declaration renames Room to Lobby. Its
+   * namespaces opt out of the writer (the fixture entry exports no KvWriter); the writer has its own tests.
+   */
   function renamingApp(extra: Partial<FrameworkAppDeclaration> = {}): FrameworkAppSource {
     return {
       entry: ENTRY,
       lockFile: lockFile([v1]),
       declaration: {
         durableObjects: { LOBBIES: { className: "Lobby" }, COUNTERS: { className: "Counter" } },
-        kvNamespaces: ["DOCS", "SESSIONS"],
+        kvNamespaces: [lww("DOCS"), lww("SESSIONS")],
         renamedClasses: [{ from: "Room", to: "Lobby" }],
         ...extra,
       },
@@ -262,6 +364,91 @@ describe("FrameworkApp: any app, from its declaration, entry and lock file", () 
       newTag: uploadTag(migrationsOf(app), 0),
       steps: [{ newSqliteClasses: ["Counter", "Lobby"] }],
     });
+  });
+
+  /** An entry exporting Lobby, Counter and the framework's writer class, KvWriter. */
+  function writerEntry(): string {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), "wp-app-entry-")), "index.ts");
+    writeFileSync(
+      file,
+      [
+        'import { DurableObject } from "cloudflare:workers";',
+        "export class Lobby extends DurableObject {}",
+        "export class Counter extends DurableObject {}",
+        "export class KvWriter extends DurableObject {}",
+        'export default { fetch: () => new Response("ok") };',
+        "",
+      ].join("\n"),
+    );
+    return file;
+  }
+  /** Lobby and Counter (v1 recorded as Lobby, Counter) with `kvNamespaces`, on `steps` of lock. */
+  function writerApp(
+    kvNamespaces: FrameworkAppDeclaration["kvNamespaces"],
+    steps: DurableObjectMigration[],
+  ): FrameworkAppSource {
+    return {
+      entry: writerEntry(),
+      lockFile: lockFile(steps),
+      declaration: {
+        durableObjects: { LOBBIES: { className: "Lobby" }, COUNTERS: { className: "Counter" } },
+        kvNamespaces,
+      },
+    };
+  }
+  const lobbyV1: DurableObjectMigration = { tag: "v1", newClasses: ["Counter", "Lobby"] };
+  const writerV2: DurableObjectMigration = { tag: "v2", newClasses: ["KvWriter"] };
+  const bindingsOf = (resources: Awaited<ReturnType<typeof capture>>, name: string) =>
+    (
+      find(resources, SCRIPT, name).inputs.bindings as { name: string; type: string; className?: string }[]
+    ).map((b) => [b.type, b.name, b.className]);
+
+  it("a serialised namespace: the Worker binds KV_WRITER to KvWriter, and once the lock records it no new step", async () => {
+    const app = writerApp(["DOCS", lww("CACHE")], [lobbyV1, writerV2]);
+    expect(migrationsOf(app)).toEqual([lobbyV1, writerV2]);
+    const live = uploadTag([lobbyV1, writerV2], 1);
+    const resources = await capture(() => new FrameworkApp("docs", args({ app, liveState: liveTag(live) })));
+    // Both entry forms are KV namespaces, named as before.
+    expect(shape(resources.filter((r) => r.type === NAMESPACE))).toEqual([
+      `${NAMESPACE}::docs-kv`,
+      `${NAMESPACE}::docs-kv-cache`,
+    ]);
+    expect(bindingsOf(resources, "docs-worker")).toEqual([
+      ["kv_namespace", "DOCS", undefined],
+      ["kv_namespace", "CACHE", undefined],
+      ["durable_object_namespace", "LOBBIES", "Lobby"],
+      ["durable_object_namespace", "COUNTERS", "Counter"],
+      ["durable_object_namespace", "KV_WRITER", "KvWriter"],
+    ]);
+    expect(find(resources, SCRIPT, "docs-worker").inputs).not.toHaveProperty("migrations");
+  });
+
+  it("the lock lacks the writer: the derived step creating KvWriter (SQLite) is uploaded after the live v1", async () => {
+    const app = writerApp(["DOCS"], [lobbyV1]);
+    expect(migrationsOf(app)).toEqual([lobbyV1, writerV2]);
+    const resources = await capture(
+      () => new FrameworkApp("docs", args({ app, liveState: liveTag(uploadTag([lobbyV1], 0)) })),
+    );
+    expect(find(resources, SCRIPT, "docs-worker").inputs.migrations).toEqual({
+      oldTag: uploadTag([lobbyV1], 0),
+      newTag: uploadTag([lobbyV1, writerV2], 1),
+      steps: [{ newSqliteClasses: ["KvWriter"] }],
+    });
+  });
+
+  it("only opted-out namespaces: no writer binding and no writer step", async () => {
+    const app = writerApp([lww("DOCS"), lww("CACHE")], [lobbyV1]);
+    expect(migrationsOf(app)).toEqual([lobbyV1]);
+    const resources = await capture(
+      () => new FrameworkApp("docs", args({ app, liveState: liveTag(uploadTag([lobbyV1], 0)) })),
+    );
+    expect(bindingsOf(resources, "docs-worker")).toEqual([
+      ["kv_namespace", "DOCS", undefined],
+      ["kv_namespace", "CACHE", undefined],
+      ["durable_object_namespace", "LOBBIES", "Lobby"],
+      ["durable_object_namespace", "COUNTERS", "Counter"],
+    ]);
+    expect(find(resources, SCRIPT, "docs-worker").inputs).not.toHaveProperty("migrations");
   });
 
   it("turns each declared cron into one of the Worker's schedules, and refuses a malformed one", async () => {

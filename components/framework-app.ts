@@ -1,6 +1,6 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import * as pulumi from "@pulumi/pulumi";
-import type { FrameworkAppDeclaration } from "../workers-src/framework/declaration";
+import type { DeclaredDurableObject, FrameworkAppDeclaration } from "../workers-src/framework/declaration";
 import { type DurableObjectMigration, replayMigrations } from "./durable-objects";
 import { KvNamespace, type KvNamespaceArgs } from "./kv";
 import type { LiveStateSource } from "./live-state";
@@ -9,6 +9,57 @@ import { Worker, type WorkerArgs, type WorkerObservability } from "./worker";
 
 // The framework (workers-src/framework) owns the type of an app's declaration; the components only read it.
 export type { FrameworkAppDeclaration } from "../workers-src/framework/declaration";
+
+/**
+ * The framework's per-key KV writer (`KvWriter` in workers-src/framework/storage): the binding an app's
+ * Worker reaches it by and the class its entry module exports. Derived for every app with a KV namespace
+ * whose writes are serialised (the default). The same names as the storage's own `KV_WRITER_BINDING` and
+ * `KV_WRITER_CLASS` (a test holds them equal): they are not imported because they sit in the writer's
+ * module, which extends `cloudflare:workers`' DurableObject, a module Node neither resolves nor types.
+ */
+export const KV_WRITER_BINDING = "KV_WRITER";
+export const KV_WRITER_CLASS = "KvWriter";
+
+/** A declared KV namespace and how writes to one of its keys meet. */
+export interface KvNamespaceWrites {
+  binding: string;
+  /** `serialized`: through the writer object, one after the other; `last-write-wins`: straight to KV. */
+  writes: "serialized" | "last-write-wins";
+}
+
+/** The declaration's KV namespaces, each with its write mode (a plain binding name is serialised). */
+export function kvNamespacesOf(declaration: FrameworkAppDeclaration): KvNamespaceWrites[] {
+  return declaration.kvNamespaces.map((entry) =>
+    typeof entry === "string"
+      ? { binding: entry, writes: "serialized" }
+      : { binding: entry.binding, writes: entry.writes },
+  );
+}
+
+/**
+ * The Worker's Durable Object bindings: the declared ones, plus the KV writer (`KV_WRITER` → `KvWriter`)
+ * when a namespace's writes are serialised. Refuses a declaration that takes the writer's binding or class
+ * name for something else.
+ */
+export function durableObjectsOf(
+  declaration: FrameworkAppDeclaration,
+): Record<string, DeclaredDurableObject> {
+  const declared = declaration.durableObjects;
+  const needsWriter = kvNamespacesOf(declaration).some((ns) => ns.writes === "serialized");
+  for (const [binding, { className }] of Object.entries(declared)) {
+    if (binding === KV_WRITER_BINDING || className === KV_WRITER_CLASS) {
+      throw new MigrationDerivationError(
+        `Durable Object binding ${binding} (class ${className}): ${KV_WRITER_BINDING} and ${KV_WRITER_CLASS} are the framework's KV writer, derived from the KV namespaces; declare neither`,
+      );
+    }
+  }
+  if (kvNamespacesOf(declaration).some((ns) => ns.binding === KV_WRITER_BINDING)) {
+    throw new MigrationDerivationError(
+      `KV namespace ${KV_WRITER_BINDING}: the name is the framework's KV writer binding; choose another`,
+    );
+  }
+  return needsWriter ? { ...declared, [KV_WRITER_BINDING]: { className: KV_WRITER_CLASS } } : declared;
+}
 
 /** The append-only record of the migration steps already derived, kept in the repository. */
 export interface MigrationLock {
@@ -30,7 +81,7 @@ export function deriveMigrations(
   lock: MigrationLock,
 ): { steps: DurableObjectMigration[]; added: DurableObjectMigration | undefined } {
   const { live } = replayMigrations(lock.steps);
-  const declared = new Set(Object.values(declaration.durableObjects).map((d) => d.className));
+  const declared = new Set(Object.values(durableObjectsOf(declaration)).map((d) => d.className));
   const renamed = (declaration.renamedClasses ?? []).filter(
     ({ from, to }) => live.has(from) || !live.has(to),
   );
@@ -67,6 +118,11 @@ export function deriveMigrations(
   const deletedNames = new Set(deleted.map((d) => d.className));
   for (const c of live.keys()) {
     if (!declared.has(c) && !renamedFrom.has(c) && !deletedNames.has(c)) {
+      if (c === KV_WRITER_CLASS) {
+        throw new MigrationDerivationError(
+          `Durable Object class ${c}, the framework's KV writer, is no longer needed (every KV namespace is last-write-wins): declare its deletion, { className: "${c}", allowDataLoss: true }, or keep a namespace's writes serialised`,
+        );
+      }
       throw new MigrationDerivationError(
         `Durable Object class ${c} is no longer declared: declare a rename ({ from: "${c}", to: ... }) or a deletion with allowDataLoss: true (every ${c} object and its data are destroyed)`,
       );
@@ -148,7 +204,7 @@ export interface FrameworkAppArgs {
 
 /**
  * An app on the Workers framework: one Worker with a KV namespace per declared binding, its Durable Object
- * classes and its cron triggers, all derived from the app's declaration, and its Durable Object migrations
+ * classes (and the framework's KV writer when a namespace's writes are serialised) and its cron triggers, all derived from the app's declaration, and its Durable Object migrations
  * from the declaration and the app's lock file (read when the component is created).
  */
 export class FrameworkApp extends pulumi.ComponentResource {
@@ -167,7 +223,7 @@ export class FrameworkApp extends pulumi.ComponentResource {
     const { declaration } = args.app;
     // The first namespace keeps the name the component has always given it.
     this.kvNamespaces = Object.fromEntries(
-      declaration.kvNamespaces.map((binding, i) => [
+      kvNamespacesOf(declaration).map(({ binding }, i) => [
         binding,
         new KvNamespace(
           i === 0 ? `${name}-kv` : `${name}-kv-${binding.toLowerCase().replace(/_/g, "-")}`,
@@ -186,7 +242,7 @@ export class FrameworkApp extends pulumi.ComponentResource {
         observability: args.observability,
         workersDev: args.workersDev,
         kvNamespaces: this.kvNamespaces,
-        durableObjects: declaration.durableObjects,
+        durableObjects: durableObjectsOf(declaration),
         durableObjectMigrations: migrationsOf(args.app),
         customDomains: args.domain ? [args.domain] : [],
         crons: declaration.crons ?? [],

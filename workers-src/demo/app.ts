@@ -14,7 +14,9 @@ export const frameworkApp: FrameworkAppDeclaration = {
     COUNTERS: { className: "Counter" },
     SESSIONS: { className: "Session" },
   },
-  kvNamespaces: ["DEMO_KV"],
+  // Last-write-wins for now, as the documents have always been written: the framework's KV writer is not
+  // in the storage API yet (issue 12).
+  kvNamespaces: [{ binding: "DEMO_KV", writes: "last-write-wins" }],
   // The app's first class became the chat room: renamed, so objects made under v1 keep their storage.
   renamedClasses: [{ from: "DemoObject", to: "Room" }],
   crons: [STATS_CRON],
