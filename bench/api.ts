@@ -6,6 +6,7 @@ import { bundleWorker } from "../components/bundle";
 import { hyperdriveOriginUrl } from "../local/target/postgres-apply";
 import { client } from "../test/builds/http";
 import { startBuildsPlatform } from "../test/builds-harness";
+import { load as closedLoop, type Load, rps, type Target } from "./load";
 import { percentile, sleep } from "./stats";
 
 /**
@@ -29,12 +30,6 @@ const WARMUP_MS = 1000;
 const ACCOUNT = "bench-api";
 const BARE_ENTRY = path.join(__dirname, "workers", "bare-hono.ts");
 const PROBE_ENTRY = path.join(__dirname, "workers", "hyperdrive-probe.ts");
-
-interface Target {
-  name: string;
-  /** One request; answers whether it succeeded. */
-  send(): Promise<boolean>;
-}
 
 const get =
   (url: string, headers: Record<string, string> = {}) =>
@@ -82,34 +77,6 @@ function cpuMs(): Cpu {
   for (const [pid, p] of procs)
     if ((p.comm === "workerd" || p.comm === "postgres") && mine(pid)) cpu[p.comm] += p.ticks * 10; // 100 ticks a second
   return cpu;
-}
-
-interface Load {
-  requests: number;
-  errors: number;
-  ms: number;
-  latencies: number[];
-}
-
-/** `CONCURRENCY` loops, each sending its next request as soon as the previous one was answered. */
-async function load(target: Target, durationMs: number): Promise<Load> {
-  const latencies: number[] = [];
-  let errors = 0;
-  const start = performance.now();
-  const deadline = start + durationMs;
-  const loop = async () => {
-    while (performance.now() < deadline) {
-      const sent = performance.now();
-      try {
-        if (await target.send()) latencies.push(performance.now() - sent);
-        else errors++;
-      } catch {
-        errors++;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: CONCURRENCY }, loop));
-  return { requests: latencies.length, errors, ms: performance.now() - start, latencies };
 }
 
 /**
@@ -214,13 +181,13 @@ async function main() {
           `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'local-hyperdrive'`,
         )
       )[0]?.n ?? 0;
-    for (const t of targets) await load(t, WARMUP_MS);
+    for (const t of targets) await closedLoop(t, WARMUP_MS, CONCURRENCY);
     const results = targets.map(() => ({ requests: 0, errors: 0, ms: 0, latencies: [] as number[] }));
     const cpu: Cpu[] = targets.map(() => ({ node: 0, workerd: 0, postgres: 0 }));
     for (let r = 0; r < ROUNDS; r++) {
       for (const [i, t] of targets.entries()) {
         const before = cpuMs();
-        const once = await load(t, (SECONDS * 1000) / ROUNDS);
+        const once = await closedLoop(t, (SECONDS * 1000) / ROUNDS, CONCURRENCY);
         const after = cpuMs();
         for (const k of ["node", "workerd", "postgres"] as const) cpu[i]![k] += after[k] - before[k];
         const total = results[i]!;
@@ -232,7 +199,6 @@ async function main() {
       }
     }
 
-    const rps = (l: Load) => (l.requests / l.ms) * 1000;
     console.log(
       `load: ${CONCURRENCY} requests in flight, ${SECONDS} s per route in ${ROUNDS} turns, Node fetch ` +
         `(keep-alive) on the same machine; the listed Worker has ${BUILDS} builds in PostgreSQL`,
