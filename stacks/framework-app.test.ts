@@ -26,7 +26,7 @@ const args = (extra: Partial<FrameworkAppArgs> = {}): FrameworkAppArgs => ({
   ...extra,
 });
 
-/** The app's history: its lock file, plus a step its declaration would ask for (none). */
+/** The app's history: its lock file, plus a step its declaration would ask for (none: v3 is recorded). */
 const HISTORY = migrationsOf(FRAMEWORK_APP);
 
 /** Captures the app and the KV namespace id the Worker's binding should carry. */
@@ -69,7 +69,7 @@ describe("the framework app as the program deploys it", () => {
     });
   });
 
-  it("uploads the app's bundle to a fresh script with DEMO_KV, ROOMS, COUNTERS and SESSIONS and migrations v1 then v2 in SQLite", async () => {
+  it("uploads the app's bundle to a fresh script with DEMO_KV, ROOMS, COUNTERS, SESSIONS and the derived KV_WRITER and migrations v1, v2 then v3 in SQLite", async () => {
     const live = liveTag(undefined);
     const { resources, kvId } = await captureApp(args({ liveState: live }));
     expect(kvId).toMatch(/^[0-9a-f]{32}$/);
@@ -87,12 +87,15 @@ describe("the framework app as the program deploys it", () => {
         { type: "durable_object_namespace", name: "ROOMS", className: "Room" },
         { type: "durable_object_namespace", name: "COUNTERS", className: "Counter" },
         { type: "durable_object_namespace", name: "SESSIONS", className: "Session" },
+        // DEMO_KV's writes are serialised: the framework's writer is derived from the declaration.
+        { type: "durable_object_namespace", name: "KV_WRITER", className: "KvWriter" },
       ],
       migrations: {
-        newTag: uploadTag(HISTORY, 1),
+        newTag: uploadTag(HISTORY, 2),
         steps: [
           { newSqliteClasses: ["DemoObject"] },
           { newSqliteClasses: ["Counter", "Session"], renamedClasses: [{ from: "DemoObject", to: "Room" }] },
+          { newSqliteClasses: ["KvWriter"] },
         ],
       },
       observability: {
@@ -101,13 +104,13 @@ describe("the framework app as the program deploys it", () => {
         logs: { enabled: true, invocationLogs: true, headSamplingRate: 1 },
       },
     });
-    expect(uploadTag(HISTORY, 1)).toMatch(/^v2@[0-9a-f]{10}$/);
+    expect(uploadTag(HISTORY, 2)).toMatch(/^v3@[0-9a-f]{10}$/);
     expect(live.asked).toEqual([`${ACCOUNT}/proj-test-demo-worker`]);
     // The binding needs the namespace to exist first.
     expect(script.dependsOn).toContain(find(resources, NAMESPACE, "demo-kv").urn);
   });
 
-  it("keeps the app Worker's Durable Object history as released (append only): v1, then v2 renaming DemoObject to Room", () => {
+  it("keeps the app Worker's Durable Object history as released (append only): v1, v2 renaming DemoObject to Room, v3 the KV writer", () => {
     expect(HISTORY).toEqual([
       { tag: "v1", newClasses: ["DemoObject"] },
       {
@@ -115,22 +118,33 @@ describe("the framework app as the program deploys it", () => {
         newClasses: ["Counter", "Session"],
         renamedClasses: [{ from: "DemoObject", to: "Room" }],
       },
+      { tag: "v3", newClasses: ["KvWriter"] },
     ]);
   });
 
-  it("uploads only step v2 (the rename and the new classes) when the live tag is v1", async () => {
+  it("uploads steps v2 (the rename and the new classes) and v3 (the writer) when the live tag is v1", async () => {
     const { resources } = await captureApp(args({ liveState: liveTag(uploadTag(HISTORY, 0)) }));
     expect(find(resources, SCRIPT, "demo-worker").inputs.migrations).toEqual({
       oldTag: uploadTag(HISTORY, 0),
-      newTag: uploadTag(HISTORY, 1),
+      newTag: uploadTag(HISTORY, 2),
       steps: [
         { newSqliteClasses: ["Counter", "Session"], renamedClasses: [{ from: "DemoObject", to: "Room" }] },
+        { newSqliteClasses: ["KvWriter"] },
       ],
     });
   });
 
-  it("uploads no migration when the live tag is already v2", async () => {
+  it("uploads only step v3, the KV writer's class, when the live tag is v2", async () => {
     const { resources } = await captureApp(args({ liveState: liveTag(uploadTag(HISTORY, 1)) }));
+    expect(find(resources, SCRIPT, "demo-worker").inputs.migrations).toEqual({
+      oldTag: uploadTag(HISTORY, 1),
+      newTag: uploadTag(HISTORY, 2),
+      steps: [{ newSqliteClasses: ["KvWriter"] }],
+    });
+  });
+
+  it("uploads no migration when the live tag is already v3", async () => {
+    const { resources } = await captureApp(args({ liveState: liveTag(uploadTag(HISTORY, 2)) }));
     expect(find(resources, SCRIPT, "demo-worker").inputs).not.toHaveProperty("migrations");
   });
 });

@@ -118,6 +118,62 @@ describe("framework demo: documents in KV", () => {
   });
 });
 
+describe("framework demo: concurrent edits of one document, through the KV writer", () => {
+  const put = (id: string, path: string, value: unknown, ifMatch?: string) =>
+    fetch(new URL(`/docs/${id}/at/${path}`, demo), {
+      method: "PUT",
+      body: JSON.stringify({ value }),
+      headers: {
+        "content-type": "application/json",
+        ...(ifMatch === undefined ? {} : { "if-match": ifMatch }),
+      },
+    });
+
+  it("keeps all 20 of 20 concurrent chained writes to different paths, and KV's copy catches up", async () => {
+    const id = await createDoc({ title: "concurrent" });
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => put(id, `fields.f${i + 1}`, i + 1)),
+    );
+    expect(answers.map((res) => res.status)).toEqual(Array(20).fill(200));
+    expect(answers.every((res) => /^"\d+"$/.test(res.headers.get("etag") ?? ""))).toBe(true);
+    const fields = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`f${i + 1}`, i + 1]));
+    const read = await call("GET", `/docs/${id}?consistent=1`);
+    expect(await read.json()).toEqual({ title: "concurrent", fields });
+    // The creation was version 1; each of the 20 writes made the next.
+    expect(read.headers.get("etag")).toBe('"21"');
+    // KV's copy, written by the writer at most once a second, catches up with the last write.
+    await expect
+      .poll(async () => (await call("GET", `/docs/${id}?consistent=0`)).json(), {
+        timeout: 5000,
+        interval: 200,
+      })
+      .toEqual({ title: "concurrent", fields });
+  });
+
+  it("writes with If-Match only at the named version, else answers 409 with the current version", async () => {
+    const id = await createDoc({ n: 0 });
+    const read = await call("GET", `/docs/${id}`);
+    expect(read.headers.get("etag")).toBe('"1"');
+    const first = await put(id, "n", 1, '"1"');
+    expect(first.status).toBe(200);
+    expect(first.headers.get("etag")).toBe('"2"');
+    expect(await first.json()).toEqual({ id, path: "n", value: 1 });
+
+    const stale = await put(id, "n", 2, '"1"');
+    expect(stale.status).toBe(409);
+    expect(await stale.json()).toEqual({
+      error: `document ${id} is at version 2, not 1: read it again and retry`,
+      currentVersion: 2,
+    });
+    const now = await call("GET", `/docs/${id}?consistent=1`);
+    expect(await now.json()).toEqual({ n: 1 });
+    expect(now.headers.get("etag")).toBe('"2"');
+
+    expect((await put(id, "n", 3, "2")).status).toBe(400);
+    expect((await put("NO-SUCH-DOC", "n", 3, '"0"')).status).toBe(404);
+  });
+});
+
 describe("framework demo: document statistics by cron", () => {
   /** Every document id, in order, by following the list's cursors. */
   async function allIds(): Promise<string[]> {

@@ -14,9 +14,9 @@ export const frameworkApp: FrameworkAppDeclaration = {
     COUNTERS: { className: "Counter" },
     SESSIONS: { className: "Session" },
   },
-  // Last-write-wins for now, as the documents have always been written: the framework's KV writer is not
-  // in the storage API yet (issue 12).
-  kvNamespaces: [{ binding: "DEMO_KV", writes: "last-write-wins" }],
+  // Serialised writes: the documents' writes go through the framework's KV writer (bound as KV_WRITER,
+  // derived from this), so concurrent edits of one document are applied one after the other, none lost.
+  kvNamespaces: ["DEMO_KV"],
   // The app's first class became the chat room: renamed, so objects made under v1 keep their storage.
   renamedClasses: [{ from: "DemoObject", to: "Room" }],
   crons: [STATS_CRON],

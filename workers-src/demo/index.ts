@@ -6,6 +6,8 @@ import { docRoutes } from "./docs";
 import type { FrameworkAppEnv } from "./env";
 import { statsRoutes } from "./stats";
 
+// The framework's KV writer: the declaration's serialised namespace binds it as KV_WRITER.
+export { KvWriter } from "../framework/storage";
 export { Counter } from "./counter";
 export type { FrameworkAppEnv } from "./env";
 export { Room } from "./room";
@@ -15,10 +17,10 @@ export { Session } from "./session";
 export const ROUTES = [
   "POST   /docs                 create a document (JSON object body) → { id }",
   "GET    /docs?prefix=&limit=&cursor=  list documents by id prefix, a page at a time",
-  "GET    /docs/:id             read a document",
+  "GET    /docs/:id?consistent= read a document, its version in ETag (consistent=0: KV's copy, a moment behind)",
   "DELETE /docs/:id             delete a document",
   "GET    /docs/:id/at/:path    read inside a document (path: names joined by '.', e.g. profile.name)",
-  "PUT    /docs/:id/at/:path    set a value inside a document, body { value }",
+  'PUT    /docs/:id/at/:path    set a value inside a document, body { value }; If-Match: "<version>" or 409',
   "DELETE /docs/:id/at/:path    delete a value inside a document",
   "GET    /rooms/:name          who is in a chat room",
   "GET    /rooms/:name/ws?user= join a chat room over WebSocket",
