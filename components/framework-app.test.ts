@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { capture, captureError, find, liveTag, shape } from "../test/mock-program";
 import { type DurableObjectMigration, replayMigrations, uploadTag } from "./durable-objects";
 import {
@@ -198,21 +198,7 @@ describe("deriveMigrations: declaration + lock → history", () => {
   });
 });
 
-// The writer's module extends cloudflare:workers' DurableObject, which Node has not: a stand-in is enough to
-// read its constants.
-vi.mock("cloudflare:workers", () => ({ DurableObject: class {} }));
-
 describe("the KV writer, derived from the declared namespaces", () => {
-  it("derives the binding and class names the framework's storage exports", async () => {
-    // Named at run time, so the Node type-check does not follow it into Workers code.
-    const file: string = "../workers-src/framework/storage/kv-writer";
-    const storage = (await import(file)) as { KV_WRITER_BINDING: string; KV_WRITER_CLASS: string };
-    expect([KV_WRITER_BINDING, KV_WRITER_CLASS]).toEqual([
-      storage.KV_WRITER_BINDING,
-      storage.KV_WRITER_CLASS,
-    ]);
-  });
-
   it("reads both entry forms: a binding name is serialised, the opt-out last-write-wins", () => {
     expect(kvNamespacesOf(declare([], { kvNamespaces: ["DOCS", lww("CACHE")] }))).toEqual([
       { binding: "DOCS", writes: "serialized" },

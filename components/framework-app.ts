@@ -13,12 +13,11 @@ export type { FrameworkAppDeclaration } from "../workers-src/framework/declarati
 /**
  * The framework's per-key KV writer (`KvWriter` in workers-src/framework/storage): the binding an app's
  * Worker reaches it by and the class its entry module exports. Derived for every app with a KV namespace
- * whose writes are serialised (the default). The same names as the storage's own `KV_WRITER_BINDING` and
- * `KV_WRITER_CLASS` (a test holds them equal): they are not imported because they sit in the writer's
- * module, which extends `cloudflare:workers`' DurableObject, a module Node neither resolves nor types.
+ * whose writes are serialised (the default).
  */
-export const KV_WRITER_BINDING = "KV_WRITER";
-export const KV_WRITER_CLASS = "KvWriter";
+export { KV_WRITER_BINDING, KV_WRITER_CLASS } from "../workers-src/framework/storage/kv-writer-names";
+
+import { KV_WRITER_BINDING, KV_WRITER_CLASS } from "../workers-src/framework/storage/kv-writer-names";
 
 /** A declared KV namespace and how writes to one of its keys meet. */
 export interface KvNamespaceWrites {

@@ -1,8 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 
-/** The binding name and class name an app's declaration derives for its KV writer. */
-export const KV_WRITER_BINDING = "KV_WRITER";
-export const KV_WRITER_CLASS = "KvWriter";
+export { KV_WRITER_BINDING, KV_WRITER_CLASS } from "./kv-writer-names";
 
 /** KV allows one write per second to a key: the writer sends a key's latest state at most this often. */
 export const KV_FLUSH_INTERVAL_MS = 1000;
@@ -52,6 +50,8 @@ interface Stored {
   /** Whether KV holds `state.version` already. */
   synced: boolean;
   lastFlush: number;
+  /** Copies to KV that failed in a row. */
+  failures?: number;
 }
 
 /**
@@ -82,6 +82,23 @@ export class KvWriter extends DurableObject<Record<string, unknown>> {
     const stored = this.stored ?? (await this.ctx.storage.get<Stored>("state"));
     if (!stored || stored.synced) return;
     this.stored = stored;
+    try {
+      await this.copy(stored);
+    } catch (error) {
+      // The runtime retries a failing alarm only a few times: the writer keeps trying on its own, later
+      // and later (up to a minute apart), for as long as KV refuses the copy.
+      stored.failures = (stored.failures ?? 0) + 1;
+      await this.ctx.storage.put("state", stored);
+      const backoff = Math.min(60_000, KV_FLUSH_INTERVAL_MS * 2 ** Math.min(stored.failures, 6));
+      await this.ctx.storage.setAlarm(Date.now() + backoff);
+      console.error(
+        `KvWriter: copying ${stored.key} to KV failed (${String(error)}); retrying in ${backoff} ms`,
+      );
+    }
+  }
+
+  /** Copies the state to KV, and marks it copied unless a write came in meanwhile. */
+  private async copy(stored: Stored): Promise<void> {
     const namespace = this.namespace(stored.binding);
     const { state } = stored;
     const live = this.live(state);
@@ -96,11 +113,11 @@ export class KvWriter extends DurableObject<Record<string, unknown>> {
       });
     }
     // A write that came in while KV was written leaves the state unsynced for the next alarm.
-    const now = this.stored;
-    now.lastFlush = Date.now();
-    if (now.state.version === state.version) now.synced = true;
-    await this.ctx.storage.put("state", now);
-    if (!now.synced) await this.ctx.storage.setAlarm(now.lastFlush + KV_FLUSH_INTERVAL_MS);
+    stored.lastFlush = Date.now();
+    stored.failures = 0;
+    if (stored.state.version === state.version) stored.synced = true;
+    await this.ctx.storage.put("state", stored);
+    if (!stored.synced) await this.ctx.storage.setAlarm(stored.lastFlush + KV_FLUSH_INTERVAL_MS);
   }
 
   private namespace(binding: string): KVNamespace {
