@@ -47,9 +47,10 @@ export class Hyperdrive extends pulumi.ComponentResource {
     // by field (as `Postgres.appConnection` is) shows its host, database and user in a diff, while one
     // given as a single secret stays secret whole.
     const field = <K extends keyof PostgresOrigin>(key: K): pulumi.Input<pulumi.Unwrap<PostgresOrigin[K]>> =>
-      pulumi.Output.isInstance(args.origin) || args.origin instanceof Promise
+      pulumi.Output.isInstance(args.origin) ||
+      typeof (args.origin as PromiseLike<unknown>).then === "function"
         ? pulumi.output(args.origin).apply((o) => o[key])
-        : (args.origin[key] as pulumi.Input<pulumi.Unwrap<PostgresOrigin[K]>>);
+        : ((args.origin as PostgresOrigin)[key] as pulumi.Input<pulumi.Unwrap<PostgresOrigin[K]>>);
     const origin = {
       scheme: "postgres",
       host: field("host"),

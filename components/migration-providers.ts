@@ -142,7 +142,7 @@ export class SqlMigrations extends pulumi.CustomResource {
     // secret whole (below).
     const given = inputs.connection;
     const field = <K extends keyof PostgresConnection>(key: K): pulumi.Input<PostgresConnection[K]> =>
-      pulumi.Output.isInstance(given) || given instanceof Promise
+      pulumi.Output.isInstance(given) || typeof (given as PromiseLike<unknown>).then === "function"
         ? pulumi.output(given).apply((c) => (c as PostgresConnection)[key])
         : (given as InputsOf<PostgresConnection>)[key];
     const props = {
@@ -168,7 +168,12 @@ export class D1Migrations extends pulumi.CustomResource {
     super(
       D1_MIGRATIONS_TYPE,
       name,
-      { ...inputs, __provider: shipped(d1MigrationsProvider, "d1MigrationsProvider") },
+      {
+        ...inputs,
+        // The API token is a secret however it is given, in the inputs as in the outputs.
+        ...(inputs.apiToken !== undefined ? { apiToken: pulumi.secret(inputs.apiToken) } : {}),
+        __provider: shipped(d1MigrationsProvider, "d1MigrationsProvider"),
+      },
       withSecretOutputs(opts, ["apiToken"]),
     );
   }

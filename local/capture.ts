@@ -48,6 +48,9 @@ function computedState(type: string, urn: string): Record<string, unknown> {
  * request itself carries the secret where it is, and so does the captured graph. Other special values
  * (unknowns, assets, resource references) are read as Pulumi reads them.
  */
+/** Pulumi's signature of a resource reference among serialized inputs. */
+const RESOURCE_REFERENCE = "5cf8f73096256a8f31e491e813e4eb8e";
+
 function inputsOf(struct: unknown): Record<string, unknown> {
   const raw = (struct as { toJavaScript(): Record<string, unknown> }).toJavaScript();
   const read = (value: unknown): unknown => {
@@ -55,6 +58,8 @@ function inputsOf(struct: unknown): Record<string, unknown> {
     if (typeof value === "object" && value !== null) {
       const rec = value as Record<string, unknown>;
       if (rec[SECRET_SIG] === SECRET_VALUE) return { [SECRET_SIG]: SECRET_VALUE, value: read(rec.value) };
+      // A resource given as an input: its id (a custom resource) or URN, as the engine would take it.
+      if (rec[SECRET_SIG] === RESOURCE_REFERENCE) return read(rec.id || rec.urn);
       if (rec[SECRET_SIG] !== undefined) return deserializeProperty(rec);
       const out: Record<string, unknown> = {};
       for (const [k, v] of Object.entries(rec)) {
@@ -95,6 +100,8 @@ export async function captureProgram<T>(
   program: () => T,
 ): Promise<{ resources: CapturedResource[]; result: T }> {
   pulumi.runtime.setAllConfig(options.config, options.secretKeys);
+  // The graph reads components' inputs (a Worker's local services): they must be sent whatever this says.
+  delete process.env.PULUMI_NODEJS_SKIP_COMPONENT_INPUTS;
   const resources: CapturedResource[] = [];
   await pulumi.runtime.setMocks(
     {

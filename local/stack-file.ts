@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import yaml from "js-yaml";
 import { ENCRYPTED_SECRET } from "./secret-placeholder";
@@ -20,8 +20,8 @@ export function projectName(root: string = REPO_ROOT): string {
 
 /**
  * The entry module of the program of the project at `root`, found as Pulumi's Node.js runtime finds it:
- * `main` of `Pulumi.yaml` (a folder means its `index.ts`/`index.js`), else `main` of `package.json`,
- * else `index.ts`/`index.js`.
+ * `main` of `Pulumi.yaml`, else `main` of `package.json`, else the project folder; a folder means its
+ * `index.js`, else its `index.ts`.
  */
 export function projectEntry(root: string = REPO_ROOT): string {
   const pulumiYaml = yaml.load(readFileSync(path.join(root, "Pulumi.yaml"), "utf8")) as { main?: unknown };
@@ -31,8 +31,17 @@ export function projectEntry(root: string = REPO_ROOT): string {
     : undefined;
   const main = [pulumiYaml?.main, packageMain, "."].find((m): m is string => typeof m === "string");
   const target = path.resolve(root, main ?? ".");
-  for (const candidate of [target, path.join(target, "index.ts"), path.join(target, "index.js")]) {
-    if (existsSync(candidate) && !candidate.endsWith(path.sep) && /\.[cm]?[jt]s$/.test(candidate))
+  // As Node resolves `require(main)`: the file itself, with `.js` then `.ts` added, then the folder's
+  // index (`.js` first: a compiled program runs what `pulumi up` runs).
+  const candidates = [
+    target,
+    `${target}.js`,
+    `${target}.ts`,
+    path.join(target, "index.js"),
+    path.join(target, "index.ts"),
+  ];
+  for (const candidate of candidates) {
+    if (/\.[cm]?[jt]s$/.test(candidate) && existsSync(candidate) && statSync(candidate).isFile())
       return candidate;
   }
   throw new Error(`no program entry in ${root}: set main in Pulumi.yaml or package.json, or add index.ts`);

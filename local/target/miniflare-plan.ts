@@ -30,6 +30,18 @@ export interface LocalBindingOptions {
   analyticsEngineDatasets: Record<string, { dataset: string }>;
 }
 
+const KNOWN_OPTIONS = new Set<string>([
+  "bindings",
+  "kvNamespaces",
+  "d1Databases",
+  "r2Buckets",
+  "hyperdrives",
+  "durableObjects",
+  "serviceBindings",
+  "queueProducers",
+  "analyticsEngineDatasets",
+]);
+
 export interface LocalWorker extends LocalBindingOptions {
   /** Script name. */
   name: string;
@@ -232,8 +244,18 @@ export function planLocal(resources: CapturedResource[]): LocalPlan {
       modules: [{ type: "ESModule", path: "index.js", contents: content }],
       compatibilityDate: str(inputs, "compatibilityDate", `Worker ${name}`),
       compatibilityFlags: strs(inputs.compatibilityFlags),
+      bindings: {},
       secretBindings: [],
-      ...(Object.fromEntries(LOCAL_OPTIONS.map((o) => [o, {}])) as unknown as LocalBindingOptions),
+      kvNamespaces: {},
+      d1Databases: {},
+      r2Buckets: {},
+      hyperdrives: {},
+      durableObjects: {},
+      serviceBindings: {},
+      queueProducers: {},
+      analyticsEngineDatasets: {},
+      // Options of kinds added since: every one a descriptor names, empty until a binding lands in it.
+      ...Object.fromEntries(LOCAL_OPTIONS.filter((o) => !KNOWN_OPTIONS.has(o)).map((o) => [o, {}])),
     };
     for (const b of recs(inputs.bindings)) {
       const binding = str(b, "name", `Worker ${name} binding`);

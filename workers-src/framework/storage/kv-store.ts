@@ -15,6 +15,9 @@ import {
 
 /** KV refuses an expiry less than this many seconds away. */
 export const KV_MIN_TTL_SECONDS = 60;
+/** KV's limits on a key's name and on its metadata (as JSON). */
+export const KV_MAX_KEY_BYTES = 512;
+export const KV_MAX_METADATA_BYTES = 1024;
 
 export interface KvStoreOptions {
   /**
@@ -113,6 +116,16 @@ export function kvStore<T = unknown, M = unknown>(
 
   async function write(key: string, value: T, envelope: Envelope<M>): Promise<void> {
     if (writer) {
+      // What KV would refuse is refused here, before the writer acknowledges what it could never copy.
+      if (new TextEncoder().encode(prefix + key).length > KV_MAX_KEY_BYTES) {
+        throw new RangeError(`kvStore: key ${prefix + key} is over KV's ${KV_MAX_KEY_BYTES} bytes`);
+      }
+      const metadata = JSON.stringify({ ...envelope, v: Number.MAX_SAFE_INTEGER });
+      if (new TextEncoder().encode(metadata).length > KV_MAX_METADATA_BYTES) {
+        throw new RangeError(
+          `kvStore: the metadata of ${key} is over KV's ${KV_MAX_METADATA_BYTES} bytes with the store's own`,
+        );
+      }
       const result = await send(key, { kind: "put", text: encode(value), m: envelope.m, x: envelope.x });
       if (!result.ok) throw new Error("kvStore: a put cannot conflict");
       return;
@@ -194,18 +207,26 @@ export function kvStore<T = unknown, M = unknown>(
       checkKey(key);
       if (writer) {
         let kept: T | undefined;
+        // An error of `fn` would cross two RPC hops and lose its class: it is kept here and rethrown.
+        let thrown: { error: unknown } | undefined;
         const result = await send(key, {
           kind: "update",
           ifVersion: updateOptions.ifVersion,
           minTtlSeconds: KV_MIN_TTL_SECONDS,
           // Called by the writer, in its turn, with the current value: runs here, in the caller's Worker.
           next: (text) => {
-            const current = text === undefined ? undefined : decode<T>(text);
-            const next = fn(current);
-            kept = current;
-            return next === unchanged ? null : encode(next);
+            try {
+              const current = text === undefined ? undefined : decode<T>(text);
+              const next = fn(current);
+              kept = current;
+              return next === unchanged ? null : encode(next);
+            } catch (error) {
+              thrown = { error };
+              return null;
+            }
           },
         });
+        if (thrown) throw thrown.error;
         if (!result.ok)
           throw new VersionConflictError(key, result.conflict.expected, result.conflict.current);
         return result.changed ? decoded(result.state) : kept;

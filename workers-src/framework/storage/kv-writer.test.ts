@@ -110,6 +110,46 @@ describe("kvStore with a writer (serialized writes)", () => {
     expect(decode(copy.value!)).toEqual({ old: true, older: true, new: true });
   });
 
+  it("keeps the first write of a key adopted from KV when a consistent read arrives with it", async () => {
+    const prefix = `${uniqueName("race")}/`;
+    await open("last-write-wins", prefix).store.put("doc", { old: true });
+    const { store } = open("serialized", prefix);
+    const [, read] = await Promise.all([
+      chainAt(store, "doc", "new").set(true),
+      store.getWithVersion("doc", { consistent: true }),
+    ]);
+    expect(read.value).toBeDefined();
+    expect(await store.getConsistent("doc")).toEqual({ old: true, new: true });
+    await chainAt(store, "doc", "later").set(1);
+    expect(await store.getConsistent("doc")).toEqual({ old: true, new: true, later: 1 });
+  });
+
+  it("gives an update's own error back as thrown, and takes the next write", async () => {
+    class Refused extends Error {
+      override name = "Refused";
+    }
+    const { store } = open("serialized");
+    await store.put("doc", { a: 1 });
+    const failing = store.update("doc", () => {
+      throw new Refused("no");
+    });
+    await expect(failing).rejects.toBeInstanceOf(Refused);
+    await store.update("doc", (d) => ({ ...d, b: 2 }));
+    expect(await store.getWithVersion("doc", { consistent: true })).toEqual({
+      value: { a: 1, b: 2 },
+      version: 2,
+    });
+  });
+
+  it("refuses, before acknowledging, what KV would refuse to copy", async () => {
+    const { store } = open("serialized");
+    await expect(store.put("doc", {}, { metadata: { big: "x".repeat(1020) } } as never)).rejects.toThrow(
+      /over KV's 1024 bytes/,
+    );
+    await expect(store.put("k".repeat(600), {})).rejects.toThrow(/over KV's 512 bytes/);
+    expect(await store.getConsistent("doc")).toBeUndefined();
+  });
+
   it("deletes through the writer, and a consistent read sees the deletion at once", async () => {
     const { store, copied } = open("serialized");
     await store.put("doc", { a: 1 });

@@ -107,8 +107,10 @@ export class KvWriter extends DurableObject<Record<string, unknown>> {
       const envelope: KvEnvelope = { v: state.version };
       if (state.m !== undefined) envelope.m = state.m;
       if (state.x !== undefined) envelope.x = state.x;
+      // KV refuses an expiry less than a minute away: one that came close while waiting is pushed to it.
+      const x = state.x === undefined ? undefined : Math.max(state.x, Math.ceil(Date.now() / 1000) + 60);
       await namespace.put(stored.key, live.text, {
-        ...(state.x !== undefined ? { expiration: state.x } : {}),
+        ...(x !== undefined ? { expiration: x } : {}),
         metadata: envelope,
       });
     }
@@ -134,7 +136,28 @@ export class KvWriter extends DurableObject<Record<string, unknown>> {
     return state;
   }
 
-  private async load(binding: string, key: string): Promise<WrittenState> {
+  /** The first load of this object's key, shared by every call that arrives while it runs. */
+  private loading: Promise<WrittenState> | undefined;
+
+  private load(binding: string, key: string): Promise<WrittenState> {
+    if (this.stored) return Promise.resolve(this.check(binding, key));
+    // One load for all: a read and a write that both arrive first must not each adopt KV's state, the
+    // later one replacing what the earlier already wrote.
+    this.loading ??= this.loadOnce(binding, key).finally(() => {
+      this.loading = undefined;
+    });
+    return this.loading.then(() => this.check(binding, key));
+  }
+
+  private check(binding: string, key: string): WrittenState {
+    const stored = this.stored as Stored;
+    if (stored.binding !== binding || stored.key !== key) {
+      throw new Error(`KvWriter: this object writes ${stored.binding}:${stored.key}, not ${binding}:${key}`);
+    }
+    return stored.state;
+  }
+
+  private async loadOnce(binding: string, key: string): Promise<WrittenState> {
     this.stored ??= await this.ctx.storage.get<Stored>("state");
     if (this.stored) {
       if (this.stored.binding !== binding || this.stored.key !== key) {
