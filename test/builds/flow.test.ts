@@ -239,7 +239,9 @@ describe("cancel, timeouts and faults", () => {
     expect(lines[0]).toMatch(
       /^platform: waiting for a runner \(runner at http:\/\/127\.0\.0\.1:\d+ unreachable/,
     );
-    expect(lines.at(-1)).toMatch(/could not be started: runner at .* unreachable/);
+    // The killed runner's port is free: on a busy machine another process may take it meanwhile, and then
+    // answers the start with something else than a runner would.
+    expect(lines.at(-1)).toMatch(/could not be started: runner (at \S+ unreachable|\S+ refused the build)/);
     expect(lines.filter((l) => l.startsWith("platform: waiting"))).toHaveLength(1);
   }, 60_000);
 });
