@@ -30,18 +30,6 @@ export interface LocalBindingOptions {
   analyticsEngineDatasets: Record<string, { dataset: string }>;
 }
 
-const KNOWN_OPTIONS = new Set<string>([
-  "bindings",
-  "kvNamespaces",
-  "d1Databases",
-  "r2Buckets",
-  "hyperdrives",
-  "durableObjects",
-  "serviceBindings",
-  "queueProducers",
-  "analyticsEngineDatasets",
-]);
-
 export interface LocalWorker extends LocalBindingOptions {
   /** Script name. */
   name: string;
@@ -239,13 +227,8 @@ export function planLocal(resources: CapturedResource[]): LocalPlan {
   const workers = [...scripts].map(([name, { r, inputs }]): LocalWorker => {
     const content = inputs.content;
     if (typeof content !== "string") throw new LocalPlanError(`Worker ${name}: no "content" module to run`);
-    const worker: LocalWorker = {
-      name,
-      modules: [{ type: "ESModule", path: "index.js", contents: content }],
-      compatibilityDate: str(inputs, "compatibilityDate", `Worker ${name}`),
-      compatibilityFlags: strs(inputs.compatibilityFlags),
+    const options: LocalBindingOptions = {
       bindings: {},
-      secretBindings: [],
       kvNamespaces: {},
       d1Databases: {},
       r2Buckets: {},
@@ -254,8 +237,16 @@ export function planLocal(resources: CapturedResource[]): LocalPlan {
       serviceBindings: {},
       queueProducers: {},
       analyticsEngineDatasets: {},
+    };
+    const worker: LocalWorker = {
+      name,
+      modules: [{ type: "ESModule", path: "index.js", contents: content }],
+      compatibilityDate: str(inputs, "compatibilityDate", `Worker ${name}`),
+      compatibilityFlags: strs(inputs.compatibilityFlags),
+      secretBindings: [],
+      ...options,
       // Options of kinds added since: every one a descriptor names, empty until a binding lands in it.
-      ...Object.fromEntries(LOCAL_OPTIONS.filter((o) => !KNOWN_OPTIONS.has(o)).map((o) => [o, {}])),
+      ...Object.fromEntries(LOCAL_OPTIONS.filter((o) => !(o in options)).map((o) => [o, {}])),
     };
     for (const b of recs(inputs.bindings)) {
       const binding = str(b, "name", `Worker ${name} binding`);

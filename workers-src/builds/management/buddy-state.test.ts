@@ -12,22 +12,10 @@ import {
   statusEffect,
   tombstone,
 } from "./buddy-state";
-import { type DeadlineCase, deadlineCases, HEARTBEAT_MS } from "./buddy-state.cases";
-
-const T = 1_000_000;
-const base: BuddyState = {
-  buildUuid: "b",
-  accountId: "a",
-  workerId: "w",
-  cacheEnabled: false,
-  status: "initializing",
-  tokenHash: "h",
-  startDeadline: T + 120_000,
-  runDeadline: T + 20 * 60_000,
-};
+import { initializing as base, type DeadlineCase, deadlineCases, HEARTBEAT_MS, T } from "./buddy-state.cases";
 
 describe("alarmAction", () => {
-  const HEARTBEAT = 60_000;
+  const HEARTBEAT = HEARTBEAT_MS;
   const cases: {
     why: string;
     state: Partial<BuddyState>;
