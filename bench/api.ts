@@ -144,7 +144,7 @@ async function main() {
     if (first.status !== 200 || first.json.result.length !== 20 || !first.json.result_info?.cursor)
       throw new Error(`the builds list answered ${first.status}: ${first.text.slice(0, 500)}`);
 
-    const server = new URL(platform.target.postgres);
+    const server = new URL(platform.target.postgres ?? "");
     const appUrl = hyperdriveOriginUrl(hyperdrive.origin, {
       host: server.hostname,
       port: Number(server.port),

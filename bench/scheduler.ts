@@ -66,7 +66,7 @@ function platformConfig(shards: number) {
 }
 
 async function connect(platform: BuildsPlatform): Promise<pg.Client> {
-  const url = new URL(platform.target.postgres);
+  const url = new URL(platform.target.postgres ?? "");
   url.pathname = "/builds";
   const db = new pg.Client({ connectionString: url.toString(), options: "-c search_path=builds" });
   await db.connect();

@@ -1,4 +1,3 @@
-import path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import {
   ALLOW_FILE_REPOS,
@@ -13,6 +12,7 @@ import type { LiveStateSource } from "./live-state";
 import type { SslMode } from "./migration-providers";
 import { stackName } from "./naming";
 import { alsoAfter, PACKAGE } from "./options";
+import { workerSource } from "./package-root";
 import { Postgres, type PostgresArgs } from "./postgres";
 import { R2Bucket, type R2BucketArgs } from "./r2";
 import { Worker, type WorkerArgs, type WorkerObservability } from "./worker";
@@ -20,7 +20,8 @@ import { Worker, type WorkerArgs, type WorkerObservability } from "./worker";
 /** `builds.compute.runnerUrl` of a stack whose build runners the local target starts. */
 export const LOCAL_RUNNER = "local";
 
-const SRC = path.join(__dirname, "..", "workers-src", "builds");
+/** The builds platform's Worker sources and migrations (the package's `workers-src/builds`). */
+const src = (...parts: string[]) => workerSource("builds", ...parts);
 
 /** The Build Management Worker's Durable Object history; append only. */
 export const MANAGEMENT_MIGRATIONS: DurableObjectMigration[] = [
@@ -124,7 +125,7 @@ export class BuildsPlatform extends pulumi.ComponentResource {
       `${name}-postgres`,
       {
         ...args.postgres,
-        migrationsDir: path.join(SRC, "db", "migrations"),
+        migrationsDir: src("db", "migrations"),
         protect: args.protect,
         transform: transform.postgres,
       },
@@ -171,7 +172,7 @@ export class BuildsPlatform extends pulumi.ComponentResource {
       `${name}-management`,
       {
         ...common,
-        entry: path.join(SRC, "management", "index.ts"),
+        entry: src("management", "index.ts"),
         placement: args.placement.management,
         durableObjects: {
           BUILD_SCHEDULER: { className: "BuildScheduler" },
@@ -220,7 +221,7 @@ export class BuildsPlatform extends pulumi.ComponentResource {
       `${name}-client`,
       {
         ...common,
-        entry: path.join(SRC, "client", "index.ts"),
+        entry: src("client", "index.ts"),
         placement: args.placement.client,
         hyperdrives: { HYPERDRIVE: this.hyperdrive },
         services: { MANAGEMENT: { service: this.management, entrypoint: "BuildManagement" } },

@@ -3,6 +3,7 @@ import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync
 import path from "node:path";
 import type { Metafile } from "esbuild";
 import { version as esbuildVersion } from "esbuild";
+import { cacheBase } from "./package-root";
 
 /**
  * esbuild outputs kept on disk between processes, so that a program evaluated again (`npm run synth`,
@@ -20,14 +21,11 @@ const FORMAT = 1;
 const CONFIG_FILES = ["package.json", "tsconfig.json", "jsconfig.json"];
 
 /**
- * Where cached outputs live: `WORKERS_PLATFORM_CACHE_DIR`, or `node_modules/.cache/workers-platform`
- * beside this package. Removing the folder only makes the next evaluation bundle again.
+ * Where cached outputs live: `WORKERS_PLATFORM_CACHE_DIR`, or `.cache/workers-platform` in the
+ * `node_modules` this package is in (the project's own, when installed). Removing the folder only makes the next evaluation bundle again.
  */
 export function cacheRoot(): string {
-  return (
-    process.env.WORKERS_PLATFORM_CACHE_DIR ||
-    path.resolve(__dirname, "..", "node_modules", ".cache", "workers-platform")
-  );
+  return process.env.WORKERS_PLATFORM_CACHE_DIR || path.join(cacheBase(), "workers-platform");
 }
 
 /** What a cached build gives back. */

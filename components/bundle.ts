@@ -3,6 +3,7 @@ import { builtinModules } from "node:module";
 import path from "node:path";
 import * as esbuild from "esbuild";
 import { buildIdentity, readCachedBuild, writeCachedBuild } from "./bundle-cache";
+import { packageRoot } from "./package-root";
 
 /** A Worker's entry bundled into one ES module. */
 export interface WorkerBundle {
@@ -46,8 +47,11 @@ const nodeBuiltins: esbuild.Plugin = {
 
 const cache = new Map<string, Promise<WorkerBundle>>();
 
-/** Paths in esbuild's metafile are relative to this, so that no output depends on the working directory. */
-const WORKING_DIR = path.resolve(__dirname, "..");
+/**
+ * Paths in esbuild's metafile and output are relative to the package's folder, so that no output depends
+ * on the working directory.
+ */
+const workingDir = () => packageRoot();
 
 /**
  * Bundles a Worker entry at program time with workerd's resolution conditions. Results are cached per
@@ -87,7 +91,7 @@ export async function buildWorkerBundle(entry: string, options: BundleOptions): 
   if (cached) return toBundle(cached.text, cached.exports);
   const result = await esbuild.build({
     entryPoints: [absolute],
-    absWorkingDir: WORKING_DIR,
+    absWorkingDir: workingDir(),
     bundle: true,
     write: false,
     metafile: true,
@@ -110,6 +114,6 @@ export async function buildWorkerBundle(entry: string, options: BundleOptions): 
   if (!output) throw new Error(`bundling ${absolute} produced no output`);
   const meta = Object.values(result.metafile.outputs)[0];
   const exports = [...(meta?.exports ?? [])].sort();
-  writeCachedBuild(identity, result.metafile, WORKING_DIR, { text: output.text, exports });
+  writeCachedBuild(identity, result.metafile, workingDir(), { text: output.text, exports });
   return toBundle(output.text, exports);
 }

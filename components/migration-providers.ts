@@ -1,10 +1,10 @@
-import path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as esbuild from "esbuild";
 import { buildIdentity, readCachedBuild, writeCachedBuild } from "./bundle-cache";
 import type * as Runtime from "./migration-runtime";
 import type { D1MigrationsInputs, PostgresConnection, SqlMigrationsInputs } from "./migration-runtime";
 import { D1_MIGRATIONS_TYPE, SQL_MIGRATIONS_TYPE } from "./migration-types";
+import { packageRoot, siblingModule } from "./package-root";
 import { shippedProvider } from "./provider-cache";
 
 export type {
@@ -26,21 +26,21 @@ export type {
 
 export { D1_MIGRATIONS_TYPE, SQL_MIGRATIONS_TYPE } from "./migration-types";
 
-const RUNTIME_ENTRY = path.join(__dirname, "migration-runtime.ts");
-const WORKING_DIR = path.resolve(__dirname, "..");
-
 /** The runtime as one CommonJS string, from the bundle cache while none of its sources changed. */
 function bundleRuntime(): string {
+  // The TypeScript source in this repository, the compiled module when installed from the package.
+  const runtimeEntry = siblingModule(__dirname, "migration-runtime");
+  const workingDir = packageRoot();
   const identity = buildIdentity({
-    entry: RUNTIME_ENTRY,
+    entry: runtimeEntry,
     settings: "migration-runtime",
     configuredIn: __filename,
   });
   const cached = readCachedBuild(identity);
   if (cached) return cached.text;
   const result = esbuild.buildSync({
-    entryPoints: [RUNTIME_ENTRY],
-    absWorkingDir: WORKING_DIR,
+    entryPoints: [runtimeEntry],
+    absWorkingDir: workingDir,
     bundle: true,
     write: false,
     metafile: true,
@@ -51,7 +51,7 @@ function bundleRuntime(): string {
     logLevel: "silent",
   });
   const text = result.outputFiles[0]!.text;
-  writeCachedBuild(identity, result.metafile, WORKING_DIR, { text, exports: [] });
+  writeCachedBuild(identity, result.metafile, workingDir, { text, exports: [] });
   return text;
 }
 

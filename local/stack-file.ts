@@ -44,6 +44,10 @@ export function projectEntry(root: string = REPO_ROOT): string {
     if (/\.[cm]?[jt]s$/.test(candidate) && existsSync(candidate) && statSync(candidate).isFile())
       return candidate;
   }
+  if (typeof main === "string" && main !== ".") {
+    const from = typeof pulumiYaml?.main === "string" ? "Pulumi.yaml" : "package.json";
+    throw new Error(`the program's entry module ${main} (main in ${path.join(root, from)}) does not exist`);
+  }
   throw new Error(`no program entry in ${root}: set main in Pulumi.yaml or package.json, or add index.ts`);
 }
 

@@ -1,12 +1,20 @@
 import { parseArgs } from "node:util";
-import { exitOnHelp } from "./cli-args";
-import { startLocalTarget } from "./target/runner";
+import { exitOnHelp, type Invocation, resolveProgram, resolveStackFile } from "./cli-args";
+import { type LocalTarget, startLocalTarget } from "./target/runner";
 
-const USAGE =
-  "usage: npm start -- [--reset] [--database-url <postgres superuser URL>] [--stack <name>] [--config-file <path>] [--program <entry.ts>] [--state-dir <path>]";
+const NPM: Invocation = { usage: "npm start --", name: "npm start" };
 
-async function main(): Promise<void> {
-  exitOnHelp(USAGE);
+/**
+ * Starts the local target for the program (`--program`, else the project whose Pulumi.yaml is in the
+ * working directory or above it) and keeps it running until SIGINT or SIGTERM. A wrong input is one line
+ * on stderr and exit status 1, with nothing created, locked or started.
+ */
+export async function startCommand(
+  argv: string[],
+  invocation: Invocation = NPM,
+): Promise<number | "running"> {
+  const usage = `usage: ${invocation.usage} [--reset] [--database-url <postgres superuser URL>] [--stack <name>] [--config-file <path>] [--program <entry.ts>] [--state-dir <path>]`;
+  exitOnHelp(usage, argv);
   let values: {
     reset?: boolean;
     "database-url"?: string;
@@ -17,6 +25,7 @@ async function main(): Promise<void> {
   };
   try {
     ({ values } = parseArgs({
+      args: argv,
       options: {
         reset: { type: "boolean" },
         "database-url": { type: "string" },
@@ -27,31 +36,33 @@ async function main(): Promise<void> {
       },
     }));
   } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n${USAGE}\n`);
-    process.exit(2);
+    process.stderr.write(`${(err as Error).message}\n${usage}\n`);
+    return 1;
   }
-  let target: Awaited<ReturnType<typeof startLocalTarget>>;
+  let target: LocalTarget;
   try {
+    const stack = values.stack ?? "local";
+    const { root, entry } = resolveProgram(values.program);
     target = await startLocalTarget({
       reset: values.reset,
       databaseUrl: values["database-url"] ?? process.env.LOCAL_DATABASE_URL,
-      stack: values.stack,
-      configFile: values["config-file"],
-      entry: values.program,
+      stack,
+      configFile: resolveStackFile(stack, values["config-file"], root),
+      entry,
       stateDir: values["state-dir"],
     });
   } catch (err) {
     // Not `instanceof StackConfigError`: importing the config module would load the Pulumi SDK on every
     // start, even when the cached graph makes it unnecessary.
     const message = err instanceof Error ? err.message : String(err);
-    process.stderr.write(`npm start failed: ${message}\n`);
-    process.exit(1);
+    process.stderr.write(`${invocation.name} failed: ${message}\n`);
+    return 1;
   }
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    process.stdout.write(`\n${signal}: stopping workerd and PostgreSQL\n`);
+    process.stdout.write(`\n${signal}: stopping the local target\n`);
     target.stop().then(
       () => process.exit(0),
       (err) => {
@@ -62,6 +73,10 @@ async function main(): Promise<void> {
   };
   process.on("SIGINT", () => shutdown("SIGINT"));
   process.on("SIGTERM", () => shutdown("SIGTERM"));
+  return "running";
 }
 
-main();
+if (require.main === module)
+  startCommand(process.argv.slice(2)).then((code) => {
+    if (code !== "running") process.exit(code);
+  });

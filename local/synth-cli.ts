@@ -1,18 +1,21 @@
-import { existsSync } from "node:fs";
-import path from "node:path";
 import { parseArgs } from "node:util";
-import { exitOnHelp, programEntryPath } from "./cli-args";
-import { projectRoot, stackFilePath } from "./stack-file";
+import { exitOnHelp, type Invocation, resolveProgram, resolveStackFile } from "./cli-args";
 import { synth } from "./synth";
 
-const USAGE =
-  "usage: npm run synth -- --stack <name> [--config-file <path>] [--program <entry.ts>] [--live-tags <path>]";
+const NPM: Invocation = { usage: "npm run synth --", name: "synth" };
 
-async function main(): Promise<number> {
-  exitOnHelp(USAGE);
+/**
+ * Prints the program's resource graph for a stack as JSON. The program is `--program`, else the project
+ * whose Pulumi.yaml is in the working directory or above it. Every error is one line on stderr and exit
+ * status 1, before anything is evaluated when the input itself is wrong.
+ */
+export async function synthCommand(argv: string[], invocation: Invocation = NPM): Promise<number> {
+  const usage = `usage: ${invocation.usage} --stack <name> [--config-file <path>] [--program <entry.ts>] [--live-tags <path>]`;
+  exitOnHelp(usage, argv);
   let values: { stack?: string; "config-file"?: string; "live-tags"?: string; program?: string };
   try {
     ({ values } = parseArgs({
+      args: argv,
       options: {
         stack: { type: "string" },
         "config-file": { type: "string" },
@@ -21,31 +24,28 @@ async function main(): Promise<number> {
       },
     }));
   } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n${USAGE}\n`);
-    return 2;
+    process.stderr.write(`${(err as Error).message}\n${usage}\n`);
+    return 1;
   }
   if (!values.stack) {
-    process.stderr.write(`--stack is required\n${USAGE}\n`);
-    return 2;
+    process.stderr.write(`--stack is required\n${usage}\n`);
+    return 1;
   }
   let file: string;
+  let entry: string;
   try {
-    // A program given by path has its stack files in its own project, beside or above its entry.
-    const root = values.program ? projectRoot(path.dirname(programEntryPath(values.program))) : undefined;
-    file = values["config-file"] ?? stackFilePath(values.stack, root);
+    const program = resolveProgram(values.program);
+    entry = program.entry;
+    file = resolveStackFile(values.stack, values["config-file"], program.root);
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n`);
-    return 2;
-  }
-  if (!existsSync(file)) {
-    process.stderr.write(`no config for stack "${values.stack}": ${file} does not exist\n`);
-    return 2;
+    return 1;
   }
   try {
     const graph = await synth({
       stack: values.stack,
       configFile: file,
-      entry: values.program,
+      entry,
       liveTagsFile: values["live-tags"],
     });
     process.stdout.write(`${JSON.stringify(graph, null, 2)}\n`);
@@ -56,9 +56,9 @@ async function main(): Promise<number> {
       process.stderr.write(`${file}: ${err.message}\n`);
       return 1;
     }
-    process.stderr.write(`synth failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(`${invocation.name} failed: ${err instanceof Error ? err.message : String(err)}\n`);
     return 1;
   }
 }
 
-main().then((code) => process.exit(code));
+if (require.main === module) synthCommand(process.argv.slice(2)).then((code) => process.exit(code));

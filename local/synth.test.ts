@@ -212,9 +212,9 @@ describe("npm run synth (CLI)", () => {
     [[], /--stack is required/],
     [["--stack", "nowhere"], /no config for stack "nowhere"/],
     [["--stack", "dev", "--bogus"], /Unknown option '--bogus'/],
-  ])("refuses bad arguments %j with exit code 2", (args, message) => {
+  ])("refuses bad arguments %j with exit code 1, evaluating nothing", (args, message) => {
     const res = runCli(args);
-    expect(res.status).toBe(2);
+    expect(res.status).toBe(1);
     expect(res.stdout).toBe("");
     expect(res.stderr).toMatch(message);
   });

@@ -81,7 +81,7 @@ export async function startBuildsPlatform(options: StartOptions = {}): Promise<B
   };
   const secret = devTokenSecretOf(target.plan.services);
   if (!secret) throw new Error("the local stack declares no development tokens (dev-token local service)");
-  const dbUrl = new URL(target.postgres);
+  const dbUrl = new URL(target.postgres ?? "");
   dbUrl.pathname = "/builds";
   const pool = new pg.Pool({ connectionString: dbUrl.toString(), max: 4, options: "-c search_path=builds" });
   // Idle connections end with the server at stop: not an error of any test.

@@ -2,13 +2,18 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import type { LocalServicePlan } from "../../components/local-service-types";
+import { packageRoot, workerSource } from "../../components/package-root";
 import type * as Sandbox from "../../workers-src/builds/runner/sandbox";
 import { ensureSandboxPrograms, findProgram } from "../../workers-src/builds/runner/sandbox/host-tools";
 import { removeNetworkPolicy } from "../../workers-src/builds/runner/sandbox/network";
 import { freePort } from "../ports";
 
-const REPO_ROOT = path.resolve(__dirname, "..", "..");
-const CLI = path.join(REPO_ROOT, "workers-src", "builds", "runner", "cli.ts");
+/**
+ * The runner is a Node program whose TypeScript sources ship with the package (`workers-src/builds/runner`);
+ * it runs through the same loader as the local tooling, from source here and from `dist/` when installed.
+ */
+const runnerCli = () => workerSource("builds", "runner", "cli.ts");
+const LOADER = path.join(__dirname, "..", "register.cjs");
 
 export interface LocalBuildRunner {
   scriptName: string;
@@ -113,8 +118,8 @@ export async function startLocalBuildRunners(
       const maxConcurrent = Math.min(service.maxConcurrent || 8, LOCAL_RUNNER_UIDS - 1);
       const args = [
         "-r",
-        path.join(REPO_ROOT, "local", "register.cjs"),
-        CLI,
+        LOADER,
+        runnerCli(),
         "--port",
         String(port),
         "--callback-url",
@@ -169,7 +174,7 @@ export async function startLocalBuildRunners(
         findProgram("setpriv") ?? "setpriv",
         ["--pdeathsig=SIGTERM", "--", process.execPath, ...p.args],
         {
-          cwd: REPO_ROOT,
+          cwd: packageRoot(),
           env: { ...process.env, RUNNER_TOKEN: p.token },
           stdio: ["ignore", "pipe", "pipe"],
         },

@@ -154,6 +154,22 @@ export interface Plan {
 const privilegeNames = (list: string[]) =>
   list.map((p) => (p.toUpperCase() === "TEMP" ? "TEMPORARY" : p.toUpperCase()));
 
+/**
+ * Whether a graph needs a PostgreSQL server: it declares PostgreSQL resources (the provider's, or SQL
+ * migrations) or Hyperdrive configs, whose local pools connect to one. A graph with none starts none.
+ */
+export function usesPostgres(resources: readonly CapturedResource[], hyperdriveCount: number): boolean {
+  return (
+    hyperdriveCount > 0 ||
+    resources.some(
+      (r) =>
+        r.type === SQL_MIGRATIONS_TYPE ||
+        r.type.startsWith("postgresql:") ||
+        r.type === "pulumi:providers:postgresql",
+    )
+  );
+}
+
 /** Reads the graph into what to apply; throws before anything changes on a type or input it cannot apply. */
 export function planGraph(resources: CapturedResource[], adminDatabase: string): Plan {
   const plan: Plan = {

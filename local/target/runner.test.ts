@@ -125,7 +125,7 @@ describe("local target on a program that uses every binding kind", () => {
     const pooled = async () =>
       (
         await rows(
-          target.postgres,
+          target.postgres ?? "",
           "SELECT pid FROM pg_stat_activity WHERE application_name = 'local-hyperdrive' ORDER BY pid",
         )
       ).map((r) => r.pid as number);

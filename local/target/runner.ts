@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import type { Miniflare } from "miniflare";
 import { programEntryPath } from "../cli-args";
+import { projectRoot, REPO_ROOT } from "../stack-file";
 import type { LocalBuildRunner } from "./build-runner";
 import type { LocalPlan } from "./miniflare-plan";
 import { type LocalTargetOptions, need, type TargetContext, type TargetService } from "./services/context";
@@ -20,8 +21,8 @@ export { processAlive } from "./services/state";
 export interface LocalTarget {
   /** Script name → URL of the Worker's own port. */
   workers: Record<string, string>;
-  /** Superuser URL of the PostgreSQL the target uses. */
-  postgres: string;
+  /** Superuser URL of the PostgreSQL the target uses; undefined when the graph needs none. */
+  postgres: string | undefined;
   /** Hyperdrive config id → URL of the local pool its bindings connect to. */
   hyperdrives: Record<string, string>;
   /** Where requests for custom domains and routes go, by `Host`. */
@@ -52,8 +53,6 @@ export interface LocalTarget {
   expireR2Objects(now: Date): Promise<{ bucketName: string; deleted: string[] }[]>;
   stop(): Promise<void>;
 }
-
-const REPO_ROOT = path.resolve(__dirname, "..", "..");
 
 /**
  * The target's services in start order; each stops in reverse. PostgreSQL starts beside the Hyperdrive
@@ -95,7 +94,10 @@ export async function startLocalTarget(options: LocalTargetOptions = {}): Promis
   if (options.configFile !== undefined && !existsSync(options.configFile)) {
     throw new Error(`the stack config file ${options.configFile} does not exist`);
   }
-  const stateDir = path.resolve(options.stateDir ?? path.join(REPO_ROOT, ".local"));
+  // The state lives in the program's project (`.local` beside its Pulumi.yaml) unless told otherwise.
+  const project =
+    options.entry === undefined ? REPO_ROOT : projectRoot(path.dirname(path.resolve(options.entry)));
+  const stateDir = path.resolve(options.stateDir ?? path.join(project, ".local"));
   const ctx: TargetContext = { options, log, stateDir, startedAt: Date.now() };
   const services = lifecycle(
     targetServices(() => services.signalStop()),

@@ -62,7 +62,7 @@ describe("two accounts building at once", () => {
       ...platform.target.runners.map((r) => new URL(r.url).port),
       new URL(platform.api).port,
       new URL(platform.management).port,
-      new URL(platform.target.postgres).port,
+      new URL(platform.target.postgres ?? "").port,
       new URL(platform.target.entryUrl).port,
     ];
     const targets = ports.flatMap((port) =>

@@ -13,7 +13,7 @@ export interface LocalTargetOptions {
   entry?: string;
   /** The program as a function (tests use fixture programs). @default the project's entry module */
   program?: () => unknown;
-  /** Where data, the lock and endpoints.json live. @default `<repo>/.local` */
+  /** Where data, the lock and endpoints.json live. @default `.local` in the program's project */
   stateDir?: string;
   /** Start from empty data. @default false */
   reset?: boolean;
@@ -27,14 +27,17 @@ export interface Provided {
   /** The program's resource graph (resource graph). */
   resources: CapturedResource[];
   plan: LocalPlan;
-  /** Where PostgreSQL listens, known before it accepts connections (ports). */
-  postgresAddress: { host: string; port: number };
+  /**
+   * Where PostgreSQL listens, known before it accepts connections (ports); undefined when the graph has
+   * no PostgreSQL resources and no Hyperdrive configs, and so no server is started.
+   */
+  postgresAddress: { host: string; port: number } | undefined;
   /** Script name → port of the Worker's own socket, kept across `restartWorkerd` (ports). */
   workerPorts: Map<string, number>;
   /** The build runners, their ports chosen, started once workerd is up (ports, build runners). */
   runners: LocalBuildRunners;
-  /** Superuser URL, once the server accepts connections (PostgreSQL). */
-  postgresUrl: string;
+  /** Superuser URL, once the server accepts connections (PostgreSQL); undefined when none is needed. */
+  postgresUrl: string | undefined;
   /** (Hyperdrive pools.) */
   hyperdrives: HyperdrivePools;
   /** (workerd.) */

@@ -1,12 +1,13 @@
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { packageRoot } from "../../../components/package-root";
 import type { CapturedResource } from "../../graph";
+import { projectRoot, REPO_ROOT } from "../../stack-file";
 import type * as Synth from "../../synth";
 import { planLocal } from "../miniflare-plan";
 import type { LocalTargetOptions, TargetContext, TargetService } from "./context";
 
-const REPO_ROOT = path.resolve(__dirname, "..", "..", "..");
 const SKIP_DIRS = new Set(["node_modules", ".git", ".local", ".build", "coverage", "__snapshots__", "bench"]);
 const INPUT_FILE = /\.(ts|mts|cts|js|mjs|cjs|json|ya?ml|sql)$/;
 
@@ -22,15 +23,17 @@ function hashTree(hash: ReturnType<typeof createHash>, dir: string): void {
 }
 
 /**
- * Everything the captured graph depends on: the program's and this package's sources (components,
+ * Everything the captured graph depends on: the program's project and this package's files (components,
  * Worker entries, SQL), the stack file, and the lockfile. An unchanged key means an unchanged graph.
  */
 function graphKey(options: LocalTargetOptions, stack: string): string {
   const hash = createHash("sha256").update(
     JSON.stringify([stack, options.entry ?? null, options.configFile ?? null]),
   );
-  hashTree(hash, REPO_ROOT);
-  if (options.entry) hashTree(hash, path.dirname(path.resolve(options.entry)));
+  const packageDir = packageRoot();
+  hashTree(hash, packageDir);
+  const project = options.entry ? projectRoot(path.dirname(path.resolve(options.entry))) : REPO_ROOT;
+  if (project !== packageDir) hashTree(hash, project);
   if (options.configFile) hash.update(readFileSync(options.configFile));
   return hash.digest("hex");
 }

@@ -1,9 +1,10 @@
 import { freePort } from "../../ports";
 import { startLocalBuildRunners } from "../build-runner";
+import { usesPostgres } from "../postgres-graph";
 import { need, type TargetService } from "./context";
 
 /**
- * Every port, chosen up front: the embedded PostgreSQL's (the Workers only need its port to be known, so
+ * Every port, chosen up front: the embedded PostgreSQL's (when the graph needs one) (the Workers only need its port to be known, so
  * workerd starts beside it), each Worker's (so that a Worker keeps its URL when workerd restarts), and the
  * build runners' (their Workers' vars name them; the runners themselves start once workerd is up).
  */
@@ -12,7 +13,9 @@ export const ports: TargetService = {
   start: async (ctx) => {
     const plan = need(ctx, "plan");
     const { databaseUrl } = ctx.options;
-    if (databaseUrl) {
+    if (!usesPostgres(need(ctx, "resources"), plan.hyperdrives.length)) {
+      ctx.postgresAddress = undefined;
+    } else if (databaseUrl) {
       const url = new URL(databaseUrl);
       ctx.postgresAddress = { host: url.hostname, port: Number(url.port || 5432) };
     } else {

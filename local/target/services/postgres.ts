@@ -4,11 +4,19 @@ import { startHyperdrivePools } from "../hyperdrive/pool";
 import { applyPostgresGraph } from "../postgres-apply";
 import { need, type TargetService } from "./context";
 
-/** The embedded server on the port chosen for it, or the external one given by URL (nothing to stop). */
+/**
+ * The embedded server on the port chosen for it, or the external one given by URL (nothing to stop), or
+ * none when the graph needs no PostgreSQL.
+ */
 export const postgresServer: TargetService = {
   name: "PostgreSQL",
   start: async (ctx) => {
     const { databaseUrl } = ctx.options;
+    const address = need(ctx, "postgresAddress");
+    if (address === undefined) {
+      ctx.postgresUrl = undefined;
+      return {};
+    }
     if (databaseUrl) {
       ctx.log("using external PostgreSQL");
       ctx.postgresUrl = databaseUrl;
@@ -17,7 +25,7 @@ export const postgresServer: TargetService = {
     ctx.log("starting PostgreSQL (embedded)");
     const server = await startEmbeddedPostgres({
       dataDir: path.join(ctx.stateDir, "postgres"),
-      port: need(ctx, "postgresAddress").port,
+      port: address.port,
       onNotice: ctx.log,
     });
     ctx.postgresUrl = server.url;
@@ -29,9 +37,11 @@ export const postgresServer: TargetService = {
 export const postgresResources: TargetService = {
   name: "PostgreSQL resources",
   start: async (ctx) => {
+    const adminUrl = need(ctx, "postgresUrl");
+    if (adminUrl === undefined) return {};
     ctx.log("applying PostgreSQL roles, database, schema, grants and SQL migrations");
     const applied = await applyPostgresGraph(need(ctx, "resources"), {
-      adminUrl: need(ctx, "postgresUrl"),
+      adminUrl,
       log: ctx.log,
     });
     for (const m of applied.migrated) {
@@ -49,7 +59,12 @@ export const postgresResources: TargetService = {
 export const hyperdrivePools: TargetService = {
   name: "Hyperdrive pools",
   start: async (ctx) => {
-    const pools = await startHyperdrivePools(need(ctx, "plan").hyperdrives, need(ctx, "postgresAddress"));
+    const { hyperdrives } = need(ctx, "plan");
+    const address = need(ctx, "postgresAddress");
+    // A graph with Hyperdrive configs always gets a server (ports); without one there is nothing to pool.
+    if (address === undefined && hyperdrives.length > 0)
+      throw new Error("Hyperdrive configs need a PostgreSQL server");
+    const pools = await startHyperdrivePools(hyperdrives, address ?? { host: "127.0.0.1", port: 0 });
     ctx.hyperdrives = pools;
     return { stop: () => pools.close() };
   },

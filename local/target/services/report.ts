@@ -14,7 +14,7 @@ export const endpointsFile: TargetService = {
     ctx.workers = workers;
     writeFileSync(
       path.join(ctx.stateDir, "endpoints.json"),
-      `${JSON.stringify({ workers, postgres: need(ctx, "postgresUrl") }, null, 2)}\n`,
+      `${JSON.stringify({ workers, postgres: need(ctx, "postgresUrl") ?? null }, null, 2)}\n`,
     );
     return {};
   },

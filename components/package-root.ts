@@ -1,0 +1,55 @@
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+
+/** The package's name on npm, as its package.json says. */
+export const PACKAGE_NAME = "workers-platform";
+
+let root: string | undefined;
+
+/**
+ * The folder holding this package's package.json: the repository's root when running from source, the
+ * installed folder (`node_modules/workers-platform`) when running the compiled code under `dist/`. The
+ * Worker sources the compositions bundle (`workers-src/`) sit there in both. Found on first use, so that
+ * importing the components reads no file.
+ */
+export function packageRoot(): string {
+  if (root !== undefined) return root;
+  for (let dir = __dirname; ; dir = path.dirname(dir)) {
+    const file = path.join(dir, "package.json");
+    if (
+      existsSync(file) &&
+      (JSON.parse(readFileSync(file, "utf8")) as { name?: unknown }).name === PACKAGE_NAME
+    ) {
+      root = dir;
+      return dir;
+    }
+    if (dir === path.dirname(dir))
+      throw new Error(`no package.json named ${PACKAGE_NAME} at or above ${__dirname}`);
+  }
+}
+
+/** A file of the package's Worker sources (`workers-src/...`), by its path inside that folder. */
+export function workerSource(...parts: string[]): string {
+  return path.join(packageRoot(), "workers-src", ...parts);
+}
+
+/**
+ * A module beside the calling one by its name without extension: its TypeScript source when running from
+ * source, the compiled `.js` under `dist/` otherwise.
+ */
+export function siblingModule(dir: string, name: string): string {
+  const source = path.join(dir, `${name}.ts`);
+  return existsSync(source) ? source : path.join(dir, `${name}.js`);
+}
+
+/**
+ * The `.cache` folder of the `node_modules` the package's files live in (the consumer's, when installed;
+ * this repository's otherwise), unless `WORKERS_PLATFORM_CACHE_DIR` names one.
+ */
+export function cacheBase(): string {
+  const parts = packageRoot().split(path.sep);
+  const last = parts.lastIndexOf("node_modules");
+  return last === -1
+    ? path.join(packageRoot(), "node_modules", ".cache")
+    : path.join(parts.slice(0, last + 1).join(path.sep) || path.sep, ".cache");
+}
