@@ -1,9 +1,9 @@
 import { SELF } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { assertType, describe, expect, expectTypeOf, it } from "vitest";
-import { type CallableMethods, OBJECT_ID_HEADER, toObject } from "./handoff";
-import { type Handler, type PathParams, router } from "./router";
-import type { Counter, TestEnv } from "./test-worker";
+import { type CallableMethods, OBJECT_ID_HEADER, toObject } from "./handoff.js";
+import { type Handler, type PathParams, router } from "./router.js";
+import type { Counter, TestEnv } from "./test-worker.js";
 
 const testEnv = env as unknown as TestEnv;
 let n = 0;

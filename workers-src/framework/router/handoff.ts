@@ -1,5 +1,5 @@
-import type { Handler } from "./router";
-import { toResponse } from "./router";
+import type { Handler } from "./router.js";
+import { toResponse } from "./router.js";
 
 /**
  * Which Durable Object serves a request:

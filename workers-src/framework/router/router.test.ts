@@ -7,8 +7,8 @@ import {
 import { env } from "cloudflare:workers";
 import { describe, expect, expectTypeOf, it } from "vitest";
 import * as z from "zod";
-import { router } from "./router";
-import worker, { type TestEnv } from "./test-worker";
+import { router } from "./router.js";
+import worker, { type TestEnv } from "./test-worker.js";
 
 const get = (path: string, init?: RequestInit) => SELF.fetch(`https://example.com${path}`, init);
 const postJson = (path: string, body: unknown, headers: Record<string, string> = {}) =>

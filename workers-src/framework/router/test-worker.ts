@@ -1,8 +1,8 @@
 import { DurableObject } from "cloudflare:workers";
 import * as z from "zod";
-import { type ObjectCall, toObject } from "./handoff";
-import { HttpError, router } from "./router";
-import { type Admission, toRoom, WebSocketRoom } from "./websocket";
+import { type ObjectCall, toObject } from "./handoff.js";
+import { HttpError, router } from "./router.js";
+import { type Admission, toRoom, WebSocketRoom } from "./websocket.js";
 
 export interface TestEnv {
   COUNTERS: DurableObjectNamespace<Counter>;

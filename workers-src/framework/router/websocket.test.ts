@@ -1,7 +1,7 @@
 import { evictDurableObject, SELF } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import type { Member, TestEnv } from "./test-worker";
+import type { Member, TestEnv } from "./test-worker.js";
 
 const testEnv = env as unknown as TestEnv;
 let n = 0;

@@ -1,6 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
-import { type ObjectPick, pickObject } from "./handoff";
-import type { Handler } from "./router";
+import { type ObjectPick, pickObject } from "./handoff.js";
+import type { Handler } from "./router.js";
 
 /**
  * The request header that carries the route's params, as JSON, from the Worker to the room. The Worker

@@ -1,8 +1,8 @@
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { chain, chainAt } from "./chain";
-import type { StorageTestObject } from "./test-worker";
-import { BACKENDS, testObject } from "./testing";
+import { chain, chainAt } from "./chain.js";
+import type { StorageTestObject } from "./test-worker.js";
+import { BACKENDS, testObject } from "./testing.js";
 
 interface User {
   profile?: { name: string; joined?: Date };

@@ -1,4 +1,4 @@
-import { type Store, unchanged } from "./store";
+import { type Store, unchanged } from "./store.js";
 
 /**
  * Property chains over a {@link Store}: `await chain(store).users.alice.profile.name.get()`.

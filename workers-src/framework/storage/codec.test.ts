@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { CodecError, decode, encode } from "./codec";
-import { STORABLE_VALUES } from "./values";
+import { CodecError, decode, encode } from "./codec.js";
+import { STORABLE_VALUES } from "./values.js";
 
 describe("codec", () => {
   it.each(STORABLE_VALUES)("round-trips %s", (_name, value) => {

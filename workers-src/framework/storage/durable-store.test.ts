@@ -1,8 +1,8 @@
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { DURABLE_STORE_TABLE, durableStore, prefixEnd } from "./durable-store";
-import type { StorageTestObject } from "./test-worker";
-import { testObject } from "./testing";
+import { DURABLE_STORE_TABLE, durableStore, prefixEnd } from "./durable-store.js";
+import type { StorageTestObject } from "./test-worker.js";
+import { testObject } from "./testing.js";
 
 const HOUR = 3_600_000;
 

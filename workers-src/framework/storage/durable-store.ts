@@ -1,5 +1,5 @@
-import { decode, encode } from "./codec";
-import { sortableId } from "./id";
+import { decode, encode } from "./codec.js";
+import { sortableId } from "./id.js";
 import {
   checkKey,
   checkLimit,
@@ -10,7 +10,7 @@ import {
   type PutOptions,
   type Store,
   unchanged,
-} from "./store";
+} from "./store.js";
 
 /** The SQLite table every `durableStore` of a Durable Object shares; keys are namespaced by `prefix`. */
 export const DURABLE_STORE_TABLE = "framework_store";

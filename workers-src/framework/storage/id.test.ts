@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { sortableId } from "./id";
+import { sortableId } from "./id.js";
 
 describe("sortableId", () => {
   it("writes the time first, so ids of later milliseconds sort later", () => {

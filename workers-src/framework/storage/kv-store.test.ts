@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { encode } from "./codec";
-import { kvStore } from "./kv-store";
-import { testEnv, uniqueName } from "./testing";
+import { encode } from "./codec.js";
+import { kvStore } from "./kv-store.js";
+import { testEnv, uniqueName } from "./testing.js";
 
 function openKv() {
   const prefix = `${uniqueName("kv")}/`;

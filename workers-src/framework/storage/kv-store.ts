@@ -1,6 +1,6 @@
-import { decode, encode } from "./codec";
-import { sortableId } from "./id";
-import type { KvEnvelope, KvWriter, WriteOp, WriteResult, WrittenState } from "./kv-writer";
+import { decode, encode } from "./codec.js";
+import { sortableId } from "./id.js";
+import type { KvEnvelope, KvWriter, WriteOp, WriteResult, WrittenState } from "./kv-writer.js";
 import {
   checkKey,
   checkLimit,
@@ -11,7 +11,7 @@ import {
   type PutOptions,
   type Store,
   unchanged,
-} from "./store";
+} from "./store.js";
 
 /** KV refuses an expiry less than this many seconds away. */
 export const KV_MIN_TTL_SECONDS = 60;

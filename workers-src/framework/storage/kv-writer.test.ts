@@ -1,10 +1,10 @@
 import { runDurableObjectAlarm } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { chainAt } from "./chain";
-import { decode } from "./codec";
-import { kvStore, VersionConflictError } from "./kv-store";
-import type { KvEnvelope } from "./kv-writer";
-import { testEnv, uniqueName } from "./testing";
+import { chainAt } from "./chain.js";
+import { decode } from "./codec.js";
+import { kvStore, VersionConflictError } from "./kv-store.js";
+import type { KvEnvelope } from "./kv-writer.js";
+import { testEnv, uniqueName } from "./testing.js";
 
 type Doc = Record<string, unknown>;
 

@@ -1,6 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 
-export { KV_WRITER_BINDING, KV_WRITER_CLASS } from "./kv-writer-names";
+export { KV_WRITER_BINDING, KV_WRITER_CLASS } from "./kv-writer-names.js";
 
 /** KV allows one write per second to a key: the writer sends a key's latest state at most this often. */
 export const KV_FLUSH_INTERVAL_MS = 1000;

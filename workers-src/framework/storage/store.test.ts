@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { type ListPage, unchanged } from "./store";
-import { BACKENDS } from "./testing";
-import { STORABLE_VALUES } from "./values";
+import { type ListPage, unchanged } from "./store.js";
+import { BACKENDS } from "./testing.js";
+import { STORABLE_VALUES } from "./values.js";
 
 describe.each(BACKENDS)("$name", (backend) => {
   it("gets undefined for a key never written", () =>

@@ -1,7 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
-import { chainAt } from "./chain";
-import { type DurableStore, durableStore } from "./durable-store";
-import { KvWriter } from "./kv-writer";
+import { chainAt } from "./chain.js";
+import { type DurableStore, durableStore } from "./durable-store.js";
+import { KvWriter } from "./kv-writer.js";
 
 export interface StorageTestEnv {
   STORAGE_TEST_OBJECT: DurableObjectNamespace<StorageTestObject>;

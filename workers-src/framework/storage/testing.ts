@@ -1,8 +1,8 @@
 import { env, runInDurableObject } from "cloudflare:test";
-import { durableStore } from "./durable-store";
-import { kvStore } from "./kv-store";
-import type { Store } from "./store";
-import type { StorageTestEnv, StorageTestObject } from "./test-worker";
+import { durableStore } from "./durable-store.js";
+import { kvStore } from "./kv-store.js";
+import type { Store } from "./store.js";
+import type { StorageTestEnv, StorageTestObject } from "./test-worker.js";
 
 export const testEnv = env as unknown as StorageTestEnv;
 
