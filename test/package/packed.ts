@@ -1,0 +1,133 @@
+import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { packageRoot } from "../../components/package-root";
+
+/** The versions of the peers this repository pins, which a consumer installs beside the package. */
+export function pinnedPeers(): Record<string, string> {
+  const own = JSON.parse(readFileSync(path.join(packageRoot(), "package.json"), "utf8")) as {
+    devDependencies: Record<string, string>;
+  };
+  return {
+    "@pulumi/pulumi": own.devDependencies["@pulumi/pulumi"] as string,
+    "@pulumi/cloudflare": own.devDependencies["@pulumi/cloudflare"] as string,
+  };
+}
+
+/** `npm pack` of this repository (its `prepack` builds dist/) into a new temp folder; the tarball's path. */
+export function packPackage(): string {
+  const out = mkdtempSync(path.join(tmpdir(), "wp-pack-"));
+  const printed = execFileSync("npm", ["pack", "--json", "--pack-destination", out], {
+    cwd: packageRoot(),
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const [{ filename }] = JSON.parse(printed) as { filename: string }[];
+  return path.join(out, filename as string);
+}
+
+/** The files a tarball holds, package-relative. */
+export function tarballFiles(tarball: string): string[] {
+  return execFileSync("tar", ["-tzf", tarball], { encoding: "utf8" })
+    .split("\n")
+    .filter(Boolean)
+    .map((f) => f.replace(/^package\//, ""));
+}
+
+/**
+ * Installs `dependencies` (the tarball by `file:` among them) into `dir` with npm, from npm's cache when
+ * it has the versions, as a user's `npm install` would.
+ */
+export function npmInstall(dir: string, dependencies: Record<string, string>): void {
+  const file = path.join(dir, "package.json");
+  const manifest = JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
+  writeFileSync(file, `${JSON.stringify({ ...manifest, dependencies }, null, 2)}\n`);
+  const result = spawnSync("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund"], {
+    cwd: dir,
+    encoding: "utf8",
+  });
+  if (result.status !== 0) throw new Error(`npm install in ${dir} failed:\n${result.stderr}`);
+}
+
+/** Runs the installed package's command in `cwd`, as `npx workers-platform` would. */
+export function runCommand(
+  project: string,
+  args: string[],
+  cwd: string = project,
+): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(path.join(project, "node_modules", ".bin", "workers-platform"), args, {
+    cwd,
+    encoding: "utf8",
+  });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** A running `workers-platform start`, its output so far, and a way to stop it and wait for its exit. */
+export interface StartedCommand {
+  child: ChildProcess;
+  output: () => string;
+  stop: () => Promise<number | null>;
+}
+
+/** Starts `workers-platform start …` in `project` and resolves once it reports ready. */
+export async function startCommand(project: string, args: string[]): Promise<StartedCommand> {
+  const child = spawn(path.join(project, "node_modules", ".bin", "workers-platform"), ["start", ...args], {
+    cwd: project,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout?.on("data", (d) => {
+    output += d;
+  });
+  child.stderr?.on("data", (d) => {
+    output += d;
+  });
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+    return exited;
+  };
+  const deadline = Date.now() + 90_000;
+  while (!/ready in/.test(output)) {
+    if (child.exitCode !== null || Date.now() > deadline) {
+      await stop();
+      throw new Error(`workers-platform start did not become ready:\n${output}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { child, output: () => output, stop };
+}
+
+/** The command names of the live processes below `root` (from /proc). */
+export function descendantCommands(root: number): string[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const names: string[] = [];
+  const walk = (pid: number) => {
+    for (const child of children.get(pid) ?? []) {
+      try {
+        names.push(readFileSync(`/proc/${child}/comm`, "utf8").trim());
+      } catch {
+        // gone meanwhile
+      }
+      walk(child);
+    }
+  };
+  walk(root);
+  return names;
+}
+
+/** Removes folders, ignoring what is already gone. */
+export function removeAll(...dirs: (string | undefined)[]): void {
+  for (const dir of dirs) if (dir) rmSync(dir, { recursive: true, force: true });
+}
