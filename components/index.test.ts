@@ -9,6 +9,8 @@ it("exposes exactly the public API's runtime exports from ./index", async () => 
     "D1Migrations",
     "FrameworkApp",
     "Hyperdrive",
+    "KV_WRITER_BINDING",
+    "KV_WRITER_CLASS",
     "KvNamespace",
     "LIVE_TAGS_ENV",
     "MANAGEMENT_MIGRATIONS",

@@ -17,6 +17,8 @@ export {
   type FrameworkAppArgs,
   type FrameworkAppDeclaration,
   type FrameworkAppSource,
+  KV_WRITER_BINDING,
+  KV_WRITER_CLASS,
 } from "./framework-app";
 export { Hyperdrive, type HyperdriveArgs, type HyperdriveCaching, type PostgresOrigin } from "./hyperdrive";
 export { KvNamespace, type KvNamespaceArgs } from "./kv";

@@ -23,8 +23,9 @@ export function packPackage(): string {
     encoding: "utf8",
     stdio: ["ignore", "pipe", "pipe"],
   });
-  const [{ filename }] = JSON.parse(printed) as { filename: string }[];
-  return path.join(out, filename as string);
+  const [packed] = JSON.parse(printed) as { filename: string }[];
+  if (!packed) throw new Error(`npm pack printed no file: ${printed}`);
+  return path.join(out, packed.filename);
 }
 
 /** The files a tarball holds, package-relative. */
@@ -36,18 +37,29 @@ export function tarballFiles(tarball: string): string[] {
 }
 
 /**
- * Installs `dependencies` (the tarball by `file:` among them) into `dir` with npm, from npm's cache when
- * it has the versions, as a user's `npm install` would.
+ * Installs into `dir` what its package.json lists, with `dependencies` replacing the entries of the same
+ * name (the tarball by `file:` among them), from npm's cache when it has the versions, as a user's
+ * `npm install` would.
  */
-export function npmInstall(dir: string, dependencies: Record<string, string>): void {
+export function npmInstall(dir: string, dependencies: Record<string, string>): Promise<void> {
   const file = path.join(dir, "package.json");
-  const manifest = JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
-  writeFileSync(file, `${JSON.stringify({ ...manifest, dependencies }, null, 2)}\n`);
-  const result = spawnSync("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund"], {
-    cwd: dir,
-    encoding: "utf8",
+  const manifest = JSON.parse(readFileSync(file, "utf8")) as { dependencies?: Record<string, string> };
+  const merged = { ...manifest, dependencies: { ...manifest.dependencies, ...dependencies } };
+  writeFileSync(file, `${JSON.stringify(merged, null, 2)}\n`);
+  return new Promise((resolve, reject) => {
+    const child = spawn("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund"], {
+      cwd: dir,
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let stderr = "";
+    child.stderr?.on("data", (d) => {
+      stderr += d;
+    });
+    child.on("error", reject);
+    child.on("exit", (code) =>
+      code === 0 ? resolve() : reject(new Error(`npm install in ${dir} failed (${code}):\n${stderr}`)),
+    );
   });
-  if (result.status !== 0) throw new Error(`npm install in ${dir} failed:\n${result.stderr}`);
 }
 
 /** Runs the installed package's command in `cwd`, as `npx workers-platform` would. */
