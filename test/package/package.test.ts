@@ -125,6 +125,33 @@ describe("a program outside the repository that imports Worker and KvNamespace b
     });
   });
 
+  it("synthesizes the builds platform composition from node_modules: its Workers bundle from the shipped sources", () => {
+    const { status, stdout, stderr } = runCommand(consumer, [
+      "synth",
+      "--stack",
+      "dev",
+      "--program",
+      "builds.ts",
+    ]);
+    expect({ status, stderr }).toEqual({ status: 0, stderr: "" });
+    expect(stdout).not.toContain("for-synth-only");
+    const graph = JSON.parse(stdout) as {
+      resources: { name: string; type: string; inputs: Record<string, unknown> }[];
+    };
+    const scripts = graph.resources.filter((r) => r.type === "cloudflare:index/workersScript:WorkersScript");
+    expect(scripts.map((r) => [r.name, r.inputs.scriptName])).toEqual([
+      ["builds-client", "visit-counter-dev-builds-client"],
+      ["builds-management", "visit-counter-dev-builds-management"],
+    ]);
+    for (const script of scripts) {
+      expect((script.inputs.content as { bytes: number }).bytes).toBeGreaterThan(100_000);
+    }
+    const migrations = graph.resources.find(
+      (r) => r.type === "pulumi-nodejs:dynamic/workers-platform:SqlMigrations",
+    );
+    expect(JSON.stringify(migrations?.inputs)).toContain("0001_builds.sql");
+  });
+
   it("serves the program with the same command's start, and starts no PostgreSQL for it", async () => {
     const stateDir = path.join(scratch, "state");
     const started = await startCommand(consumer, ["--stack", "dev", "--state-dir", stateDir]);
