@@ -47,9 +47,14 @@ export function siblingModule(dir: string, name: string): string {
  * this repository's otherwise), unless `WORKERS_PLATFORM_CACHE_DIR` names one.
  */
 export function cacheBase(): string {
-  const parts = packageRoot().split(path.sep);
-  const last = parts.lastIndexOf("node_modules");
-  return last === -1
-    ? path.join(packageRoot(), "node_modules", ".cache")
-    : path.join(parts.slice(0, last + 1).join(path.sep) || path.sep, ".cache");
+  return cacheBaseFor(packageRoot());
+}
+
+/** `cacheBase` for a package at `root`: `.cache` in the outermost `node_modules` above it, else its own. */
+export function cacheBaseFor(root: string): string {
+  const parts = root.split(path.sep);
+  const first = parts.indexOf("node_modules");
+  return first === -1
+    ? path.join(root, "node_modules", ".cache")
+    : path.join(parts.slice(0, first + 1).join(path.sep) || path.sep, ".cache");
 }

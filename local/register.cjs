@@ -19,14 +19,15 @@ const v8 = require("node:v8");
 const vm = require("node:vm");
 
 /**
- * `.cache` in the `node_modules` this file is installed in (the project's own, when it runs from the
- * installed package), or in the repository's `node_modules` when it runs from source.
+ * `.cache` in the outermost `node_modules` this file is installed in (the project's own, when it runs
+ * from the installed package), or in the repository's `node_modules` when it runs from source. The same
+ * rule as `cacheBaseFor` in components/package-root.ts, which this loader cannot import (it loads first).
  */
 function cacheBase() {
   const parts = __dirname.split(path.sep);
-  const last = parts.lastIndexOf("node_modules");
-  if (last === -1) return path.join(__dirname, "..", "node_modules", ".cache");
-  return path.join(parts.slice(0, last + 1).join(path.sep) || path.sep, ".cache");
+  const first = parts.indexOf("node_modules");
+  if (first === -1) return path.join(__dirname, "..", "node_modules", ".cache");
+  return path.join(parts.slice(0, first + 1).join(path.sep) || path.sep, ".cache");
 }
 
 const cacheDir = path.join(cacheBase(), "workers-platform-ts");
