@@ -8,6 +8,7 @@ export default defineProject({
       "components/**/*.test.ts",
       "stacks/**/*.test.ts",
       "local/**/*.test.ts",
+      "provider/**/*.test.ts",
       "test/**/*.test.ts",
       "workers-src/builds/runner/**/*.test.ts",
     ],
