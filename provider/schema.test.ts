@@ -5,7 +5,7 @@
 // The repository's copy is only asked its version: its analysis also parses the components' sources (and
 // @pulumi/cloudflare's types) and takes several times as long, for the same schema, since the analyzer
 // stops at the provider's classes. No Pulumi CLI and no engine: Construct is not called (see README.md).
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import {
   copyFileSync,
   mkdirSync,
@@ -16,70 +16,24 @@ import {
   symlinkSync,
   writeFileSync,
 } from "node:fs";
-import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { ResourceProviderClient } from "@pulumi/pulumi/proto/provider_grpc_pb";
-import { GetSchemaRequest } from "@pulumi/pulumi/proto/provider_pb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Plugin, schemaOf, startPlugin as start, versionOf } from "../test/package/plugin-client";
 
 const ROOT = path.join(__dirname, "..");
-const RUN_PLUGIN = createRequire(__filename).resolve("@pulumi/pulumi/cmd/run-plugin");
-// The stubs' own gRPC and protobuf modules, so that credentials and messages are the ones they check for.
-const fromStubs = createRequire(createRequire(__filename).resolve("@pulumi/pulumi/proto/provider_grpc_pb"));
-const grpc = fromStubs("@grpc/grpc-js") as typeof import("@grpc/grpc-js");
-const { Empty } = fromStubs("google-protobuf/google/protobuf/empty_pb") as {
-  Empty: new () => import("google-protobuf").Message;
-};
 
 /** The files of provider/ the package ships: everything but the tests and the README. */
 const shipped = (file: string) => !file.endsWith(".test.ts") && file !== "README.md";
 
-interface Plugin {
-  child: ChildProcess;
-  client: ResourceProviderClient;
-}
-
 const started: Plugin[] = [];
 const temporary: string[] = [];
 
-/** Runs run-plugin on `dir` from `cwd` and connects to the port it prints, as the engine does. */
 async function startPlugin(dir: string, cwd: string, env: NodeJS.ProcessEnv = process.env): Promise<Plugin> {
-  const child = spawn(process.execPath, [RUN_PLUGIN, dir], { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
-  let stderr = "";
-  child.stderr?.on("data", (chunk) => {
-    stderr += chunk;
-  });
-  const port = await new Promise<string>((resolve, reject) => {
-    let stdout = "";
-    child.stdout?.on("data", (chunk) => {
-      stdout += chunk;
-      const line = stdout.indexOf("\n");
-      if (line !== -1) resolve(stdout.slice(0, line).trim());
-    });
-    child.on("exit", (code) =>
-      reject(new Error(`plugin at ${dir} exited (${code}) before its port:\n${stderr}`)),
-    );
-  });
-  const client = new ResourceProviderClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
-  const plugin = { child, client };
+  const plugin = await start(dir, cwd, { env });
   started.push(plugin);
   return plugin;
 }
-
-function unary<T>(call: (callback: (err: Error | null, response: T) => void) => unknown): Promise<T> {
-  return new Promise((resolve, reject) => call((err, response) => (err ? reject(err) : resolve(response))));
-}
-
-const schemaOf = async (plugin: Plugin) =>
-  JSON.parse(
-    (
-      await unary<{ getSchema(): string }>((cb) => plugin.client.getSchema(new GetSchemaRequest(), cb))
-    ).getSchema(),
-  );
-
-const versionOf = async (plugin: Plugin) =>
-  (await unary<{ getVersion(): string }>((cb) => plugin.client.getPluginInfo(new Empty(), cb))).getVersion();
 
 /**
  * The package as npm installs it: provider/'s shipped files, the dependencies beside it, and dist/provider,
@@ -147,10 +101,7 @@ beforeAll(async () => {
 });
 
 afterAll(() => {
-  for (const plugin of started) {
-    plugin.client.close();
-    plugin.child.kill("SIGKILL");
-  }
+  for (const plugin of started) plugin.stop();
   for (const dir of temporary) rmSync(dir, { recursive: true, force: true });
 });
 

@@ -17,6 +17,7 @@ import {
   startCommand,
   tarballFiles,
 } from "./packed";
+import { schemaOf, startPlugin, versionOf } from "./plugin-client";
 
 const FIXTURE = path.join(__dirname, "..", "fixtures", "consumer-program");
 const EXAMPLE = path.join(packageRoot(), "examples", "notes-board");
@@ -58,6 +59,11 @@ describe("the packed tarball", () => {
       "dist/framework/package.json",
       "dist/local/cli.js",
       "dist/local/register.cjs",
+      "dist/provider/index.js",
+      "provider/PulumiPlugin.yaml",
+      "provider/package.json",
+      "provider/plugin.cjs",
+      "provider/index.ts",
       "workers-src/builds/client/index.ts",
       "workers-src/builds/management/index.ts",
       "workers-src/builds/runner/cli.ts",
@@ -359,5 +365,43 @@ describe("the example (examples/notes-board), installed from the tarball into a 
       await started.stop();
     }
     expect(descendantCommands(started.child.pid as number)).toEqual([]);
+  });
+});
+
+describe("the component provider in the installed package (what `pulumi package add` starts)", () => {
+  it("starts from node_modules/workers-platform/provider and serves the schema of every provider component", async () => {
+    const installed = path.join(consumer, "node_modules");
+    const plugin = await startPlugin(path.join(installed, "workers-platform", "provider"), consumer, {
+      runPlugin: path.join(installed, "@pulumi", "pulumi", "cmd", "run-plugin", "index.js"),
+    });
+    try {
+      const own = JSON.parse(readFileSync(path.join(packageRoot(), "package.json"), "utf8")) as {
+        version: string;
+      };
+      expect(await versionOf(plugin)).toBe(own.version);
+      const schema = (await schemaOf(plugin)) as {
+        name: string;
+        resources: Record<string, { isComponent: boolean; inputProperties: Record<string, unknown> }>;
+      };
+      expect(schema.name).toBe("workers-platform");
+      expect(Object.keys(schema.resources).sort()).toEqual(
+        [
+          "BuildsPlatform",
+          "D1Database",
+          "Hyperdrive",
+          "KvNamespace",
+          "Postgres",
+          "Queue",
+          "R2Bucket",
+          "Worker",
+        ].map((c) => `workers-platform:index:${c}`),
+      );
+      expect(Object.values(schema.resources).every((r) => r.isComponent)).toBe(true);
+      expect(
+        Object.keys(schema.resources["workers-platform:index:KvNamespace"]?.inputProperties ?? {}).sort(),
+      ).toEqual(["accountId", "protect", "title"]);
+    } finally {
+      plugin.stop();
+    }
   });
 });
