@@ -166,6 +166,37 @@ describe("a program outside the repository that imports Worker and KvNamespace b
     expect(JSON.stringify(migrations?.inputs)).toContain("0001_builds.sql");
   });
 
+  it("finds Pulumi.yaml above the working directory and the stack file in its stackConfigDir", () => {
+    // A second project inside the first (its node_modules still reachable), with its stack files in config/.
+    const project = path.join(consumer, "nested");
+    mkdirSync(path.join(project, "config"), { recursive: true });
+    mkdirSync(path.join(project, "src", "deep"), { recursive: true });
+    writeFileSync(
+      path.join(project, "Pulumi.yaml"),
+      "name: nested\nruntime: nodejs\nstackConfigDir: config\n",
+    );
+    writeFileSync(
+      path.join(project, "config", "Pulumi.dev.yaml"),
+      'config:\n  nested:title: "from config/"\n',
+    );
+    writeFileSync(
+      path.join(project, "index.ts"),
+      'import * as pulumi from "@pulumi/pulumi";\nimport { KvNamespace } from "workers-platform";\n' +
+        'new KvNamespace("kv", { accountId: "0123456789abcdef0123456789abcdef", title: new pulumi.Config().require("title") });\n',
+    );
+    const { status, stdout, stderr } = runCommand(
+      consumer,
+      ["synth", "--stack", "dev"],
+      path.join(project, "src", "deep"),
+    );
+    expect({ status, stderr }).toEqual({ status: 0, stderr: "" });
+    const graph = JSON.parse(stdout) as { resources: { type: string; inputs: Record<string, unknown> }[] };
+    const namespace = graph.resources.find(
+      (r) => r.type === "cloudflare:index/workersKvNamespace:WorkersKvNamespace",
+    );
+    expect(namespace?.inputs.title).toBe("from config/");
+  });
+
   it("serves the program with the same command's start, and starts no PostgreSQL for it", async () => {
     const stateDir = path.join(scratch, "state");
     const started = await startCommand(consumer, ["--stack", "dev", "--state-dir", stateDir]);
