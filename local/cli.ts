@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { PACKAGE_NAME } from "../components/package-root";
 import type { Invocation } from "./cli-args";
+import type * as DiffCli from "./diff-cli";
 import type * as PlanCli from "./plan-cli";
 import type * as StartCli from "./start-cli";
 import type * as SynthCli from "./synth-cli";
@@ -17,7 +18,7 @@ const COMMANDS = {
   synth: "print the program's resource graph for a stack as JSON",
   start: "run the program's Workers on workerd (and PostgreSQL when it has any) on this machine",
   plan: "print what start would run for a stack, as JSON",
-  diff: "reserved: the graph diff between two stacks or commits (not built yet)",
+  diff: "compare the stack's resource graph at a git ref with the working tree's, risks first",
 } as const;
 type Command = keyof typeof COMMANDS;
 
@@ -55,8 +56,7 @@ export async function run(argv: string[]): Promise<number | "running"> {
     case "start":
       return (require("./start-cli") as typeof StartCli).startCommand(rest, invocation);
     case "diff":
-      process.stderr.write(`${PACKAGE_NAME} diff: not built yet; the name is reserved for the graph diff\n`);
-      return 1;
+      return (require("./diff-cli") as typeof DiffCli).diffCommand(rest, invocation);
   }
 }
 
