@@ -184,10 +184,17 @@ const typeChain = (urn: string) =>
     .join("::")
     .replace(/^urn:pulumi:[^:]*/, "");
 
-/** Pairs each removed resource with the one added in its place (same type chain, the only such pair). */
+/** A component groups resources and holds nothing itself: its type has no module path (`pkg:mod:Type`). */
+const isComponent = (type: string) => !type.includes("/") && !type.startsWith("pulumi:providers:");
+
+/**
+ * Pairs each removed resource with the one added in its place (same type chain, the only such pair).
+ * Components are not paired: a renamed component is listed as removed and added, and its resources as
+ * replaced.
+ */
 function renamedPairs(removed: GraphResource[], added: GraphResource[]): [GraphResource, GraphResource][] {
   const pairs: [GraphResource, GraphResource][] = [];
-  for (const gone of removed) {
+  for (const gone of removed.filter((r) => !isComponent(r.type))) {
     const chain = typeChain(gone.urn);
     const left = removed.filter((r) => typeChain(r.urn) === chain);
     const right = added.filter((r) => typeChain(r.urn) === chain);

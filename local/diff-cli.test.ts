@@ -1,0 +1,161 @@
+// `npm run diff` on a scratch copy of this repository: each change a reviewer must not miss, made in the
+// working tree and compared with the copy's first commit; the user's tree here is never touched.
+import { spawnSync } from "node:child_process";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { git, scratchRepository } from "../test/diff-repo";
+import type { GraphDiff } from "./diff";
+
+let repo: string;
+let base: string;
+
+beforeAll(() => {
+  ({ dir: repo, base } = scratchRepository());
+}, 60_000);
+
+afterAll(() => rmSync(repo, { recursive: true, force: true }));
+
+afterEach(() => {
+  git(repo, "checkout", "--quiet", "--", ".");
+  git(repo, "clean", "--quiet", "-fd");
+});
+
+function diff(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const res = spawnSync(process.execPath, ["-r", "./local/register.cjs", "local/diff-cli.ts", ...args], {
+    cwd: repo,
+    encoding: "utf8",
+  });
+  return { status: res.status, stdout: res.stdout, stderr: res.stderr };
+}
+
+function json(stack: string): { status: number | null; diff: GraphDiff } {
+  const res = diff("--stack", stack, "--base", base, "--format", "json", "--fail-on-risk");
+  expect(res.stderr).toBe("");
+  return { status: res.status, diff: JSON.parse(res.stdout) as GraphDiff };
+}
+
+/** Replaces `from` by `to` in a file of the scratch repository, failing when `from` is not there. */
+function edit(file: string, from: string, to: string): void {
+  const full = path.join(repo, file);
+  const text = readFileSync(full, "utf8");
+  if (!text.includes(from)) throw new Error(`${file} has no ${from}`);
+  writeFileSync(full, text.replace(from, to));
+}
+
+const short = (urn: string) => urn.slice(urn.lastIndexOf("$") + 1);
+const rulesOf = (d: GraphDiff) => d.risks.map((r) => `${r.rule} ${short(r.urn)}`).sort();
+
+describe("npm run diff on a scratch copy of this repository", () => {
+  it("shows no changes for an unchanged tree and exits 0, even with --fail-on-risk", () => {
+    const { status, diff: d } = json("prod");
+    expect(status).toBe(0);
+    expect(d).toEqual({
+      stack: "prod",
+      base: `${base} (${base.slice(0, 12)})`,
+      added: [],
+      removed: [],
+      replaced: [],
+      changed: [],
+      risks: [],
+    });
+    const markdown = diff("--stack", "dev", "--base", base);
+    expect(markdown.status).toBe(0);
+    expect(markdown.stdout).toContain("No changes.");
+  });
+
+  it("flags prod's stateful resources losing protect and retainOnDelete, and exits 3 with --fail-on-risk", () => {
+    edit("stacks/Pulumi.prod.yaml", "workers-platform:protect: true", "workers-platform:protect: false");
+    const { status, diff: d } = json("prod");
+    expect(status).toBe(3);
+    const stateful = [
+      "cloudflare:index/r2Bucket:R2Bucket::builds-build-cache",
+      "cloudflare:index/workersKvNamespace:WorkersKvNamespace::demo-kv",
+      "postgresql:index/database:Database::builds-postgres-database",
+      "postgresql:index/schema:Schema::builds-postgres-schema",
+    ];
+    expect(rulesOf(d)).toEqual(
+      stateful.flatMap((r) => [`protect-dropped ${r}`, `retain-on-delete-dropped ${r}`]).sort(),
+    );
+    expect(d.changed.map((c) => [short(c.urn), c.paths]).sort()).toEqual(
+      stateful.map((r) => [r, ["protect", "retainOnDelete"]]).sort(),
+    );
+    // Without --fail-on-risk the same diff exits 0.
+    expect(diff("--stack", "prod", "--base", base).status).toBe(0);
+  });
+
+  it("flags renaming the build cache bucket as the replacement of a stateful resource", () => {
+    edit("components/builds-platform.ts", "-build-cache`,", "-artifact-cache`,");
+    const { status, diff: d } = json("prod");
+    expect(status).toBe(3);
+    expect(d.replaced.map((r) => [short(r.urn), r.because])).toEqual([
+      ["cloudflare:index/r2Bucket:R2Bucket::builds-artifact-cache", ["urn", "inputs.name"]],
+      [
+        "cloudflare:index/r2BucketLifecycle:R2BucketLifecycle::builds-artifact-cache-lifecycle",
+        ["urn", "inputs.bucketName"],
+      ],
+    ]);
+    expect(rulesOf(d)).toEqual([
+      "stateful-replaced cloudflare:index/r2Bucket:R2Bucket::builds-artifact-cache",
+    ]);
+  });
+
+  it("flags a Durable Object migration step that deletes a class", () => {
+    edit(
+      "components/builds-platform.ts",
+      '          BUILD_CONTAINER: { className: "BuildContainer" },\n',
+      "",
+    );
+    edit(
+      "components/builds-platform.ts",
+      '{ tag: "v3", newClasses: ["BuildCapacity"] },',
+      '{ tag: "v3", newClasses: ["BuildCapacity"] },\n  { tag: "v4", deletedClasses: ["BuildContainer"], allowDataLoss: true },',
+    );
+    const { status, diff: d } = json("prod");
+    expect(status).toBe(3);
+    expect(d.risks).toEqual([
+      {
+        urn: expect.stringMatching(/WorkersScript::builds-management$/),
+        rule: "durable-object-class-deleted",
+        message:
+          "cloudflare:index/workersScript:WorkersScript::builds-management: a new Durable Object migration deletes class BuildContainer: every object's data goes with it",
+      },
+    ]);
+  });
+
+  it("shows a change of a Worker's source as a change of its bundle only", () => {
+    edit("workers-src/builds/client/app.ts", "`no route for ", "`no such route: ");
+    const { status, diff: d } = json("prod");
+    expect(status).toBe(0);
+    expect(d.risks).toEqual([]);
+    expect(d.added).toEqual([]);
+    expect(d.removed).toEqual([]);
+    expect(d.replaced).toEqual([]);
+    expect(d.changed).toEqual([
+      {
+        urn: expect.stringMatching(/WorkersScript::builds-client$/),
+        paths: ["inputs.content"],
+        // "no route for" became "no such route:", two characters longer.
+        bundle: { before: expect.any(Object), after: expect.any(Object), delta: 2 },
+      },
+    ]);
+  });
+
+  it("refuses an unknown ref, a missing --base and an unknown stack: one line, exit 1, nothing on stdout", () => {
+    const cases: [string[], RegExp][] = [
+      [["--stack", "prod", "--base", "no-such-ref"], /^diff failed: unknown git ref "no-such-ref"/],
+      [["--stack", "nowhere", "--base", base], /^diff failed: no config for stack "nowhere"/],
+    ];
+    for (const [args, message] of cases) {
+      const res = diff(...args);
+      expect({ status: res.status, stdout: res.stdout }).toEqual({ status: 1, stdout: "" });
+      expect(res.stderr.trimEnd().split("\n")).toHaveLength(1);
+      expect(res.stderr).toMatch(message);
+    }
+    const missing = diff("--stack", "prod");
+    expect({ status: missing.status, stdout: missing.stdout }).toEqual({ status: 1, stdout: "" });
+    expect(missing.stderr).toMatch(/^--base is required/);
+    // No worktree is left registered in the repository.
+    expect(git(repo, "worktree", "list").split("\n")).toHaveLength(1);
+  });
+});
