@@ -1,7 +1,7 @@
 // The package as a user gets it: `npm pack` here, `npm install <tarball>` with the peers in a temp folder
 // outside the repository, and the package's own command run there on a program that imports the
 // components by the package's name.
-import { spawnSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -197,6 +197,49 @@ describe("a program outside the repository that imports Worker and KvNamespace b
     expect(namespace?.inputs.title).toBe("from config/");
   });
 
+  it("diffs the program against a git commit: a Worker's source change is its bundle's change only", () => {
+    const run = (...args: string[]) =>
+      execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@example.net", ...args], {
+        cwd: consumer,
+      });
+    writeFileSync(path.join(consumer, ".gitignore"), "node_modules/\n.local/\nnested/\n");
+    run("init", "--quiet");
+    run("add", "--all");
+    run("commit", "--quiet", "-m", "base");
+    const diff = (format: string) =>
+      runCommand(consumer, ["diff", "--stack", "dev", "--base", "HEAD", "--format", format]);
+    const unchanged = diff("json");
+    expect({ status: unchanged.status, stderr: unchanged.stderr }).toEqual({ status: 0, stderr: "" });
+    expect(JSON.parse(unchanged.stdout)).toMatchObject({
+      added: [],
+      removed: [],
+      replaced: [],
+      changed: [],
+      risks: [],
+    });
+    const worker = path.join(consumer, "src", "worker.ts");
+    const source = readFileSync(worker, "utf8");
+    writeFileSync(worker, source.replace("{ page, count }", "{ page, count, v: 2 }"));
+    let changed: ReturnType<typeof diff>;
+    let markdown: ReturnType<typeof diff>;
+    try {
+      changed = diff("json");
+      markdown = diff("markdown");
+    } finally {
+      writeFileSync(worker, source);
+    }
+    expect({ status: changed.status, stderr: changed.stderr }).toEqual({ status: 0, stderr: "" });
+    const result = JSON.parse(changed.stdout) as {
+      changed: { urn: string; paths: string[] }[];
+      risks: unknown[];
+    };
+    expect(result.risks).toEqual([]);
+    expect(result.changed.map((c) => [c.urn.slice(c.urn.lastIndexOf("::") + 2), c.paths])).toEqual([
+      ["counter", ["inputs.content"]],
+    ]);
+    expect(markdown.stdout).toMatch(/^### Stack `dev`: 0 risks, 0 replaced, 0 added, 0 removed, 1 changed/);
+  });
+
   it("serves the program with the same command's start, and starts no PostgreSQL for it", async () => {
     const stateDir = path.join(scratch, "state");
     const started = await startCommand(consumer, ["--stack", "dev", "--state-dir", stateDir]);
@@ -284,12 +327,11 @@ describe("the package's command on bad input: one line on stderr, exit status 1,
     expect(existsSync(stateDir)).toBe(false);
   });
 
-  it("an unknown command, and diff (reserved)", () => {
+  it("an unknown command", () => {
     expectRefused(
       runCommand(consumer, ["deploy"]),
       'workers-platform: unknown command "deploy" (commands: synth, start, plan, diff)',
     );
-    expectRefused(runCommand(consumer, ["diff"]), /^workers-platform diff: not built yet/);
   });
 
   it("prints its usage for --help and exits 0", () => {
