@@ -9,6 +9,7 @@ export default defineProject({
       "stacks/**/*.test.ts",
       "local/**/*.test.ts",
       "provider/**/*.test.ts",
+      "policy/**/*.test.ts",
       "test/**/*.test.ts",
       "workers-src/builds/runner/**/*.test.ts",
     ],
