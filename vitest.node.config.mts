@@ -13,7 +13,11 @@ export default defineProject({
       "test/**/*.test.ts",
       "workers-src/builds/runner/**/*.test.ts",
     ],
-    globalSetup: ["./test/sandbox-global-setup.ts", "./test/postgres-global-setup.ts"],
+    globalSetup: [
+      "./test/sandbox-global-setup.ts",
+      "./test/postgres-global-setup.ts",
+      "./test/package-global-setup.ts",
+    ],
     setupFiles: ["./test/node-setup.ts"],
     testTimeout: 30_000,
     hookTimeout: 60_000,

@@ -17,7 +17,7 @@ beforeAll(() => {
 afterAll(() => rmSync(repo, { recursive: true, force: true }));
 
 afterEach(() => {
-  git(repo, "checkout", "--quiet", "--", ".");
+  git(repo, "reset", "--quiet", "--hard", base);
   git(repo, "clean", "--quiet", "-fd");
 });
 
@@ -29,8 +29,10 @@ function diff(...args: string[]): { status: number | null; stdout: string; stder
   return { status: res.status, stdout: res.stdout, stderr: res.stderr };
 }
 
+/** Commits the working tree's changes, as the change a pull request brings, and diffs it with its parent. */
 function json(stack: string): { status: number | null; diff: GraphDiff } {
-  const res = diff("--stack", stack, "--base", base, "--format", "json", "--fail-on-risk");
+  git(repo, "commit", "--quiet", "--all", "--allow-empty", "-m", "change");
+  const res = diff("--stack", stack, "--base", "HEAD~1", "--format", "json", "--fail-on-risk");
   expect(res.stderr).toBe("");
   return { status: res.status, diff: JSON.parse(res.stdout) as GraphDiff };
 }
@@ -52,7 +54,7 @@ describe("npm run diff on a scratch copy of this repository", () => {
     expect(status).toBe(0);
     expect(d).toEqual({
       stack: "prod",
-      base: `${base} (${base.slice(0, 12)})`,
+      base: `HEAD~1 (${base.slice(0, 12)})`,
       added: [],
       removed: [],
       replaced: [],
@@ -81,7 +83,7 @@ describe("npm run diff on a scratch copy of this repository", () => {
       stateful.map((r) => [r, ["protect", "retainOnDelete"]]).sort(),
     );
     // Without --fail-on-risk the same diff exits 0.
-    expect(diff("--stack", "prod", "--base", base).status).toBe(0);
+    expect(diff("--stack", "prod", "--base", "HEAD~1").status).toBe(0);
   });
 
   it("flags renaming the build cache bucket as the replacement of a stateful resource", () => {

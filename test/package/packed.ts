@@ -1,7 +1,8 @@
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { inject } from "vitest";
 import { packageRoot } from "../../components/package-root";
 
 /** The versions of the peers this repository pins, which a consumer installs beside the package. */
@@ -13,6 +14,28 @@ export function pinnedPeers(): Record<string, string> {
     "@pulumi/pulumi": own.devDependencies["@pulumi/pulumi"] as string,
     "@pulumi/cloudflare": own.devDependencies["@pulumi/cloudflare"] as string,
   };
+}
+
+/**
+ * The tarball of this repository for a package test: the one `npm test` packs once in the background
+ * (test/package-global-setup.ts), waited for; else packed here. Its folder is removed by the global
+ * setup's teardown, or by `removeAll(path.dirname(tarball))` when packed here (`ownTarball`).
+ */
+export async function sharedTarball(): Promise<{ tarball: string; ownTarball: boolean }> {
+  const dir = inject("packDir");
+  if (!dir) return { tarball: packPackage(), ownTarball: true };
+  const deadline = Date.now() + 300_000;
+  while (!existsSync(path.join(dir, "status"))) {
+    if (Date.now() > deadline) throw new Error(`npm pack into ${dir} did not finish in 5 minutes`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  const status = readFileSync(path.join(dir, "status"), "utf8").trim();
+  if (status !== "0") {
+    throw new Error(`npm pack failed (${status}):\n${readFileSync(path.join(dir, "pack.err"), "utf8")}`);
+  }
+  const [packed] = JSON.parse(readFileSync(path.join(dir, "pack.json"), "utf8")) as { filename: string }[];
+  if (!packed) throw new Error("npm pack printed no file");
+  return { tarball: path.join(dir, packed.filename), ownTarball: false };
 }
 
 /** `npm pack` of this repository (its `prepack` builds dist/) into a new temp folder; the tarball's path. */
