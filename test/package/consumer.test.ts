@@ -35,7 +35,10 @@ beforeAll(async () => {
 
 afterAll(() => removeAll(scratch, ownTarball ? path.dirname(tarball) : undefined));
 
-describe("a program outside the repository that imports Worker and KvNamespace by the package name", () => {
+// Each command is a process that loads the Pulumi SDK (and starts workerd for start): slow on a loaded machine.
+describe("a program outside the repository that imports Worker and KvNamespace by the package name", {
+  timeout: 120_000,
+}, () => {
   it("installs with the peers only: no embedded PostgreSQL, one copy of the Pulumi SDK", () => {
     const installed = (name: string) => existsSync(path.join(consumer, "node_modules", name, "package.json"));
     expect(installed("workers-platform")).toBe(true);
@@ -203,7 +206,9 @@ describe("a program outside the repository that imports Worker and KvNamespace b
   });
 });
 
-describe("the package's command on bad input: one line on stderr, exit status 1, nothing started", () => {
+describe("the package's command on bad input: one line on stderr, exit status 1, nothing started", {
+  timeout: 120_000,
+}, () => {
   const expectRefused = (
     result: { status: number | null; stdout: string; stderr: string },
     message: string | RegExp,
@@ -281,7 +286,9 @@ describe("the package's command on bad input: one line on stderr, exit status 1,
   });
 });
 
-describe("the component provider in the installed package (what `pulumi package add` starts)", () => {
+describe("the component provider in the installed package (what `pulumi package add` starts)", {
+  timeout: 120_000,
+}, () => {
   it("starts from node_modules/workers-platform/provider and serves the schema of every provider component", async () => {
     const installed = path.join(consumer, "node_modules");
     const plugin = await startPlugin(path.join(installed, "workers-platform", "provider"), consumer, {

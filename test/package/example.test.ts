@@ -36,7 +36,10 @@ beforeAll(async () => {
 
 afterAll(() => removeAll(scratch, ownTarball ? path.dirname(tarball) : undefined));
 
-describe("the example (examples/notes-board), installed from the tarball into a temporary copy", () => {
+// Each command is a process that loads the Pulumi SDK (and starts workerd for start): slow on a loaded machine.
+describe("the example (examples/notes-board), installed from the tarball into a temporary copy", {
+  timeout: 120_000,
+}, () => {
   it("depends on the package by its name, and its Worker imports the framework through the package's entry", () => {
     const manifest = JSON.parse(readFileSync(path.join(EXAMPLE, "package.json"), "utf8")) as {
       dependencies: Record<string, string>;
