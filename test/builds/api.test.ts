@@ -138,6 +138,8 @@ describe("triggers", () => {
         { name: "NODE_ENV", type: "text", value: "production" },
       ],
       webhook_url_path: "/webhooks/github",
+      status_api_url: "https://api.github.com",
+      status_token_set: false,
       webhook_secret: expect.stringMatching(/^[0-9a-f]{64}$/),
       created_at: expect.stringMatching(ISO),
     });

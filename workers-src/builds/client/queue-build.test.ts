@@ -1,7 +1,7 @@
 import type { Context } from "hono";
 import { describe, expect, it } from "vitest";
 import type { AppEnv } from "./env";
-import { recordSuperseded, wakeScheduler } from "./queue-build";
+import { recordSuperseded, reportStatuses, wakeScheduler } from "./queue-build";
 
 const at = (s: number) => new Date(Date.UTC(2026, 10, 23, 12, 0, s));
 
@@ -80,5 +80,61 @@ describe("wakeScheduler", () => {
     // A failed wake is only logged: the scheduler's alarm picks the queue up.
     await Promise.all(pending);
     expect(woken.sort()).toEqual(["acct-a", "acct-b", "acct-down"]);
+  });
+});
+
+describe("reportStatuses", () => {
+  const context = (reportStatuses: (...args: unknown[]) => Promise<void>) => {
+    const pending: Promise<unknown>[] = [];
+    const c = {
+      env: { MANAGEMENT: { reportStatuses } },
+      req: { url: "https://builds.example.com/webhooks/github?x=1" },
+      executionCtx: { waitUntil: (p: Promise<unknown>) => pending.push(p) },
+    } as unknown as Context<AppEnv>;
+    return { c, pending };
+  };
+
+  it("reports only builds whose connection has a status token, superseded first, with the Client's origin", async () => {
+    const calls: unknown[][] = [];
+    const { c, pending } = context(async (...args) => {
+      calls.push(args);
+    });
+    reportStatuses(
+      c,
+      [
+        { build_uuid: "q1", reports_status: true },
+        { build_uuid: "q2", reports_status: false },
+      ],
+      [
+        { build_uuid: "s1", reports_status: true },
+        { build_uuid: "s2", reports_status: false },
+      ],
+    );
+    await Promise.all(pending);
+    expect(calls).toEqual([
+      [
+        [
+          { build_uuid: "s1", state: "skipped" },
+          { build_uuid: "q1", state: "queued" },
+        ],
+        "https://builds.example.com",
+      ],
+    ]);
+  });
+
+  it("makes no call when no build reports, and only logs a failed one", async () => {
+    let called = 0;
+    const none = context(async () => {
+      called++;
+    });
+    reportStatuses(none.c, [{ build_uuid: "q", reports_status: false }]);
+    expect(none.pending).toEqual([]);
+    const failing = context(async () => {
+      called++;
+      throw new Error("unreachable");
+    });
+    reportStatuses(failing.c, [{ build_uuid: "q", reports_status: true }]);
+    await expect(Promise.all(failing.pending)).resolves.toBeDefined();
+    expect(called).toBe(1);
   });
 });

@@ -4,6 +4,7 @@
  * missing one, so the API answers 404 for both.
  */
 
+import { DEFAULT_STATUS_API_URL } from "../lib/commit-status";
 import type { Db } from "../shared/db";
 import type { BuildOutcome, BuildStatus } from "../shared/protocol";
 import { NotFoundError } from "./envelope";
@@ -33,6 +34,10 @@ export interface TriggerRow {
   path_includes: string[];
   path_excludes: string[];
   build_caching_enabled: boolean;
+  /** The connection's commit status API; null: the provider's public API. */
+  status_api_url: string | null;
+  /** The connection has a commit status token (which is never read back). */
+  status_token_set: boolean;
   created_at: Date;
 }
 
@@ -66,7 +71,7 @@ export const WORKER_COLUMNS = "id, account_id, name, created_at";
 export const TRIGGER_SELECT = `SELECT t.id, t.account_id, t.worker_id, t.repo_connection_id, rc.repo_url, rc.provider,
   t.production_branch, t.build_non_production_branches, t.build_command, t.deploy_command,
   t.non_production_deploy_command, t.root_directory, t.path_includes, t.path_excludes,
-  t.build_caching_enabled, t.created_at
+  t.build_caching_enabled, rc.status_api_url, rc.status_token_sealed IS NOT NULL AS status_token_set, t.created_at
   FROM triggers t JOIN repo_connections rc ON rc.id = t.repo_connection_id`;
 export const BUILD_COLUMNS = `build_uuid, account_id, worker_id, trigger_id, status, build_outcome, failure_class,
   branch, commit_hash, commit_message, production, source, created_at, initializing_at, running_at, stopped_at`;
@@ -168,7 +173,10 @@ export function webhookPath(provider: "github" | "gitlab"): string {
   return `/webhooks/${provider}`;
 }
 
-/** A trigger as the API shows it: secrets are listed by name and type, never with a value. */
+/**
+ * A trigger as the API shows it: secrets are listed by name and type, never with a value; of the
+ * connection's status token only whether there is one.
+ */
 export function triggerJson(row: TriggerRow, variables: BuildVariableRow[]) {
   return {
     id: row.id,
@@ -190,6 +198,8 @@ export function triggerJson(row: TriggerRow, variables: BuildVariableRow[]) {
       value: v.type === "secret" ? null : v.value,
     })),
     webhook_url_path: webhookPath(row.provider),
+    status_api_url: row.status_api_url ?? DEFAULT_STATUS_API_URL[row.provider],
+    status_token_set: row.status_token_set,
     created_at: iso(row.created_at),
   };
 }

@@ -4,6 +4,7 @@
  */
 // A namespace import lets the bundler drop what is not used (zod's locales alone are ~300 KB).
 import * as z from "zod";
+import { statusApiUrlProblem } from "../lib/commit-status";
 import { BUILD_STATUSES } from "../shared/protocol";
 import { MAX_PER_PAGE } from "./pagination";
 
@@ -154,6 +155,25 @@ function repoUrlSchema({ allowFileRepos }: RepoUrlOptions) {
 
 const providerSchema = z.enum(["github", "gitlab"]);
 
+/** The base URL of the provider's API for commit statuses, without a trailing slash. */
+function statusApiUrlSchema({ allowFileRepos }: RepoUrlOptions) {
+  return z
+    .string()
+    .max(2048)
+    .superRefine((text, ctx) => {
+      const problem = statusApiUrlProblem(text, allowFileRepos);
+      if (problem !== null) ctx.addIssue({ code: "custom", message: problem });
+    })
+    .transform((text) => text.replace(/\/+$/, ""));
+}
+
+/** A provider token goes into a request header: printable ASCII only, so it cannot add a header of its own. */
+const statusTokenSchema = z
+  .string()
+  .min(1)
+  .max(1024)
+  .regex(/^[\x21-\x7e]+$/, "must be the token only: printable ASCII without spaces");
+
 function triggerFields(options: RepoUrlOptions) {
   return {
     repo_url: repoUrlSchema(options),
@@ -168,6 +188,13 @@ function triggerFields(options: RepoUrlOptions) {
     path_includes: pathPatternsSchema.optional(),
     path_excludes: pathPatternsSchema.optional(),
     build_caching_enabled: z.boolean().optional(),
+    /**
+     * The repository connection's API base URL for commit statuses (GitHub Enterprise, self-managed
+     * GitLab); null goes back to the provider's public API. @default DEFAULT_STATUS_API_URL[provider]
+     */
+    status_api_url: statusApiUrlSchema(options).nullable().optional(),
+    /** The repository connection's token for commit statuses; write-only, null removes it. */
+    status_token: statusTokenSchema.nullable().optional(),
   };
 }
 

@@ -3,6 +3,7 @@
  * secret), their columns and their build variables. Secrets are sealed before they reach Postgres,
  * bound to the trigger and variable name (or, for webhook secrets, to the connection).
  */
+import { statusTokenAad } from "../lib/commit-status";
 import { openSecret, sealSecret } from "../lib/secret-box";
 import { normalizeRepoUrl } from "../lib/webhooks";
 import type { Db } from "../shared/db";
@@ -66,6 +67,33 @@ export async function connectRepo(
     provider: existing.provider,
     webhookSecret: await openSecret(key, existing.webhook_secret_sealed, existing.id),
   };
+}
+
+/**
+ * Sets what the request gives of the connection's commit status settings: its API URL (null: the
+ * provider's) and its token (null: none), sealed for the connection. Left out: kept as they are. The
+ * connection is shared by the account's triggers on the repository, and so are these.
+ */
+export async function setStatusReporting(
+  tx: Db,
+  key: CryptoKey,
+  connectionId: string,
+  body: Pick<CreateTriggerBody, "status_api_url" | "status_token">,
+): Promise<void> {
+  const columns: [string, string | null][] = [];
+  if (body.status_api_url !== undefined) columns.push(["status_api_url", body.status_api_url]);
+  if (body.status_token !== undefined) {
+    const sealed =
+      body.status_token === null
+        ? null
+        : await sealSecret(key, body.status_token, statusTokenAad(connectionId));
+    columns.push(["status_token_sealed", sealed]);
+  }
+  if (columns.length === 0) return;
+  await tx.query(
+    `UPDATE repo_connections SET ${columns.map(([c], i) => `${c} = $${i + 2}`).join(", ")} WHERE id = $1`,
+    [connectionId, ...columns.map(([, v]) => v)],
+  );
 }
 
 /** Columns of `triggers` that requests set by the same name. */

@@ -1,4 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
+import type { StatusReport } from "../lib/commit-status";
 import { constantTimeEqualText, randomHex, sha256Hex } from "../lib/digest";
 import type { CancelResult, LogPage, ReadLogsOptions } from "../shared/management-api";
 import { buildDataPoint, type StoppedBuild } from "../shared/metrics";
@@ -32,6 +33,8 @@ import { type ComputeBackend, ComputeError, computeBackend } from "./compute";
 import { buildFinished, logFor, type ManagementEnv, numberVar } from "./env";
 import { loadBuild, startRequest } from "./load-build";
 import { LogStore } from "./log-store";
+import { type OutboxDeps, StatusOutbox } from "./status-outbox";
+import { statusSubject } from "./status-subject";
 import { Wakeup } from "./wakeup";
 
 export type { BuddyState, CacheGrant, CallbackResult } from "./buddy-state";
@@ -48,6 +51,12 @@ function hasLogTables(storage: DurableObjectStorage): boolean {
 }
 
 export { LOG_GRACE_MS, parseCursor } from "./buddy-state";
+
+/** The earliest of the times given, or undefined when none is. */
+function earliest(...times: (number | undefined)[]): number | undefined {
+  const given = times.filter((t): t is number => t !== undefined);
+  return given.length > 0 ? Math.min(...given) : undefined;
+}
 
 /**
  * One per build (named by its uuid). It starts the build on the compute backend, takes the runner's status
@@ -68,6 +77,11 @@ export class BuildBuddy extends DurableObject<ManagementEnv> {
   rows?: BuildRows;
   /** Tests read the data points here; otherwise the Worker's Analytics Engine dataset. */
   metrics?: Pick<AnalyticsEngineDataset, "writeDataPoint">;
+  /** Tests replace where commit statuses are looked up and sent; otherwise PostgreSQL and `fetch`. */
+  statusDeps?: Partial<OutboxDeps>;
+  /** Tests move the outbox's clock ahead, so that its sends wait for `runDurableObjectAlarm`. */
+  statusClock?: () => number;
+  private outbox?: StatusOutbox;
 
   constructor(ctx: DurableObjectState, env: ManagementEnv) {
     super(ctx, env);
@@ -104,12 +118,71 @@ export class BuildBuddy extends DurableObject<ManagementEnv> {
     });
   }
 
-  /** Stores the state and sets the alarm at its earliest deadline (none: no alarm). */
+  /**
+   * Stores the state and sets the alarm at its earliest deadline or the commit status outbox's next send
+   * (none: no alarm).
+   */
   private async save(state: BuddyState): Promise<void> {
     await this.ctx.storage.put("state", state);
-    const next = nextAlarm(await this.currentDeadlines(state));
+    await this.arm(nextAlarm(await this.currentDeadlines(state)));
+  }
+
+  private async arm(buildAlarm: number | undefined): Promise<void> {
+    const next = earliest(buildAlarm, await this.statuses.dueAt());
     if (next !== undefined) await this.ctx.storage.setAlarm(next);
     else await this.ctx.storage.deleteAlarm();
+  }
+
+  private get statuses(): StatusOutbox {
+    this.outbox ??= new StatusOutbox(this.ctx.storage);
+    return this.outbox;
+  }
+
+  private statusNow(): number {
+    return this.statusClock?.() ?? Date.now();
+  }
+
+  private outboxDeps(): OutboxDeps {
+    return {
+      lookup: (uuid) => statusSubject(this.env, uuid),
+      fetch: (input, init) => fetch(input, init),
+      log: (level, message, fields) => logFor(this.env)[level](message, fields),
+      ...this.statusDeps,
+    };
+  }
+
+  /**
+   * Records a commit status for the alarm to send. Only storage is touched, and a failure is logged: a
+   * report never fails or delays the build.
+   */
+  private async report(
+    buildUuid: string,
+    report: StatusReport,
+    options: { enable?: boolean; link?: string } = {},
+  ): Promise<void> {
+    await this.outboxChange(buildUuid, () =>
+      this.statuses.take(buildUuid, report, options, this.statusNow()),
+    );
+  }
+
+  /** Applies a change to the outbox and brings the alarm forward to its next send; a failure is only logged. */
+  private async outboxChange(buildUuid: string, change: () => Promise<number | undefined>): Promise<void> {
+    try {
+      const due = await change();
+      if (due === undefined) return;
+      const alarm = await this.ctx.storage.getAlarm();
+      if (alarm === null || alarm > due) await this.ctx.storage.setAlarm(due);
+    } catch (err) {
+      logFor(this.env, { build_uuid: buildUuid }).warn("commit status not recorded", (err as Error).message);
+    }
+  }
+
+  /**
+   * A report from the Client Worker: the build was queued (and its repository connection has a status
+   * token), or a newer push superseded it. `link` is the Client Worker's origin, where the status links to.
+   */
+  async reportStatus(buildUuid: string, report: StatusReport, link: string): Promise<void> {
+    await this.report(buildUuid, report, { enable: true, link });
   }
 
   private heartbeatTimeoutMs(): number {
@@ -201,6 +274,7 @@ export class BuildBuddy extends DurableObject<ManagementEnv> {
     if (!failed) return;
     this.recordMetrics(failed, "failed", "initialization");
     await this.ctx.storage.put("state", tombstone(buildUuid, "failed"));
+    await this.report(buildUuid, { state: "stopped", outcome: "failed", failureClass: "initialization" });
     this.systemLine(`platform: ${reason}`);
     this.logs.seal();
     this.wakeReaders();
@@ -211,6 +285,7 @@ export class BuildBuddy extends DurableObject<ManagementEnv> {
   private async prepare(buildUuid: string, startDeadline?: number): Promise<StartBuildRequest | undefined> {
     const build = await loadBuild(this.env, buildUuid);
     if (!build) return undefined;
+    if (build.reports_status) await this.report(buildUuid, { state: "queued" }, { enable: true });
     const token = randomHex(32);
     const start = startRequest(build, buildUuid, token, Date.now(), {
       startTimeoutSeconds: numberVar(this.env.BUILD_START_TIMEOUT_SECONDS, 120),
@@ -256,6 +331,8 @@ export class BuildBuddy extends DurableObject<ManagementEnv> {
       await this.db().recordCommit(state.buildUuid, commit);
       state = { ...state, commitRecorded: true };
       await this.ctx.storage.put("state", state);
+      // A report that waited for the commit (a build of a branch) can go now.
+      await this.outboxChange(state.buildUuid, () => this.statuses.commitKnown(this.statusNow()));
     }
     switch (effect.kind) {
       case "none":
@@ -268,6 +345,7 @@ export class BuildBuddy extends DurableObject<ManagementEnv> {
       }
       case "running":
         await this.db().markRunning(state.buildUuid);
+        await this.report(state.buildUuid, { state: "running" });
         await this.save({ ...state, status: "running" });
         return { status: 200, accepted: true };
       case "stopped":
@@ -346,6 +424,7 @@ export class BuildBuddy extends DurableObject<ManagementEnv> {
       this.recordMetrics(row, "cancelled", undefined);
       // A tombstone, so that a start already on its way changes nothing.
       await this.ctx.storage.put("state", tombstone(buildUuid, "cancelled"));
+      await this.report(buildUuid, { state: "stopped", outcome: "cancelled" });
       this.logs.seal();
       this.wakeReaders();
       await buildFinished(this.env, row.account_id, buildUuid);
@@ -392,6 +471,11 @@ export class BuildBuddy extends DurableObject<ManagementEnv> {
       failureClass,
       logDeadline: Date.now() + (options.stopRunner ? STOPPED_LOG_GRACE_MS : LOG_GRACE_MS),
     };
+    await this.report(state.buildUuid, {
+      state: "stopped",
+      outcome,
+      ...(failureClass === undefined ? {} : { failureClass }),
+    });
     await this.save(next);
     this.wakeReaders();
     if (stopped) this.recordMetrics(stopped, outcome, failureClass);
@@ -403,10 +487,13 @@ export class BuildBuddy extends DurableObject<ManagementEnv> {
   }
 
   /**
-   * Start retries, healthy-start check, timeout, heartbeat and the end of the log's grace period. Work that
-   * fails is tried again by a new alarm, so a build is never left without one while it is not stopped.
+   * Start retries, healthy-start check, timeout, heartbeat and the end of the log's grace period; then the
+   * commit status due, if any (claimed first, so that the build's work never waits on the provider). Work
+   * that fails is tried again by a new alarm, so a build is never left without one while it is not stopped.
    */
   override async alarm(): Promise<void> {
+    const claim = await this.statuses.claim(this.statusNow()).catch(() => undefined);
+    let retryAt: number | undefined;
     try {
       await this.runAlarm();
     } catch (err) {
@@ -414,8 +501,14 @@ export class BuildBuddy extends DurableObject<ManagementEnv> {
         "BuildBuddy alarm failed; trying again",
         (err as Error).message,
       );
-      await this.ctx.storage.setAlarm(Date.now() + ALARM_RETRY_MS);
+      retryAt = Date.now() + ALARM_RETRY_MS;
     }
+    if (claim !== undefined && !this.purged) {
+      await this.statuses.send(claim, this.outboxDeps(), () => this.statusNow());
+    }
+    if (retryAt !== undefined) return this.arm(retryAt);
+    const state = await this.load();
+    await this.arm(state === undefined ? undefined : nextAlarm(await this.currentDeadlines(state)));
   }
 
   private async runAlarm(): Promise<void> {

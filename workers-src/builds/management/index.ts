@@ -6,6 +6,7 @@ import type {
   LogPage,
   PurgeItem,
   PurgeResult,
+  QueuedBuildStatus,
   ReadLogsOptions,
 } from "../shared/management-api";
 import { BuildBuddy } from "./buddy";
@@ -34,6 +35,26 @@ export class BuildManagement extends WorkerEntrypoint<ManagementEnv> implements 
 
   async buildQueued(accountId?: string): Promise<void> {
     await Promise.all((await schedulersFor(this.env, accountId)).map((scheduler) => scheduler.wake()));
+  }
+
+  async reportStatuses(reports: QueuedBuildStatus[], link: string): Promise<void> {
+    const origin = new URL(link);
+    if ((origin.protocol !== "https:" && origin.protocol !== "http:") || origin.origin !== link) {
+      throw new RangeError(`invalid link origin "${String(link).slice(0, 80)}"`);
+    }
+    for (const r of reports) {
+      buildId(r.build_uuid);
+      if (r.state !== "queued" && r.state !== "skipped") throw new RangeError(`unknown status "${r.state}"`);
+    }
+    await Promise.all(
+      reports.map((r) =>
+        buddyOf(this.env, buildId(r.build_uuid)).reportStatus(
+          r.build_uuid,
+          r.state === "queued" ? { state: "queued" } : { state: "stopped", outcome: "skipped" },
+          link,
+        ),
+      ),
+    );
   }
 
   async cancelBuild(buildUuid: string): Promise<CancelResult> {

@@ -18,6 +18,8 @@ export interface BuildToStart {
   root_directory: string;
   build_caching_enabled: boolean;
   repo_url: string;
+  /** The repository connection has a status token: the build reports its state on its commit. */
+  reports_status?: boolean;
   /** The trigger's build variables, secrets unsealed. */
   env: Record<string, string>;
   /** Which of `env` are secrets (the runner masks their values). */
@@ -34,7 +36,8 @@ export async function loadBuild(env: ManagementEnv, buildUuid: string): Promise<
     const [row] = await db.query<Omit<BuildToStart, "env" | "secretNames">>(
       `SELECT b.account_id, b.worker_id, b.trigger_id, b.branch, b.commit_hash, b.production, b.status,
               b.initializing_at, t.build_command, t.deploy_command, t.non_production_deploy_command,
-              t.root_directory, t.build_caching_enabled, r.repo_url
+              t.root_directory, t.build_caching_enabled, r.repo_url,
+              r.status_token_sealed IS NOT NULL AS reports_status
          FROM builds b JOIN triggers t ON t.id = b.trigger_id JOIN repo_connections r ON r.id = t.repo_connection_id
         WHERE b.build_uuid = $1`,
       [buildUuid],

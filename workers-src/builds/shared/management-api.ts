@@ -26,6 +26,12 @@ export interface CancelResult {
   cancelled: boolean;
 }
 
+/** A commit status the Client Worker reports: the build was queued, or superseded while queued. */
+export interface QueuedBuildStatus {
+  build_uuid: string;
+  state: "queued" | "skipped";
+}
+
 /** One row of `pending_purges`. */
 export interface PurgeItem {
   kind: "build" | "cache";
@@ -44,6 +50,12 @@ export interface BuildManagementApi {
    * account, a sharded scheduler wakes only that account's shard; without it, every shard.
    */
   buildQueued(accountId?: string): Promise<void>;
+  /**
+   * Builds whose commit statuses the Client Worker reports (their repository connection has a status
+   * token): queued, or superseded by a newer push (`skipped`). `link` is the Client Worker's origin, where
+   * each status links to its build. Each build's BuildBuddy sends them, in order, after this returns.
+   */
+  reportStatuses(reports: QueuedBuildStatus[], link: string): Promise<void>;
   cancelBuild(buildUuid: string): Promise<CancelResult>;
   readLogs(buildUuid: string, cursor: string | null, options?: ReadLogsOptions): Promise<LogPage>;
   /** Removes the Worker's build cache entries; answers how many were removed. */

@@ -3,7 +3,7 @@ import { Hono } from "hono";
 import type { AppEnv } from "../env";
 import { ConflictError, ok } from "../envelope";
 import { DEFAULT_PER_PAGE, decodeCursor, pageOf } from "../pagination";
-import { queueBuilds, queueBuildsInTransaction, wakeScheduler } from "../queue-build";
+import { queueBuilds, queueBuildsInTransaction, reportStatuses, wakeScheduler } from "../queue-build";
 import { buildJson, findBuild, findTrigger, listWorkerBuilds } from "../records";
 import { accountOf, body, db, params, query } from "../request";
 import {
@@ -42,6 +42,7 @@ buildRoutes.post("/api/triggers/:trigger/builds", async (c) => {
     return queued!;
   });
   wakeScheduler(c, [build.account_id]);
+  reportStatuses(c, [build]);
   return c.json(ok(buildJson(build)), 201);
 });
 
@@ -119,5 +120,6 @@ buildRoutes.post("/api/builds/:uuid/retry", async (c) => {
     }),
   );
   wakeScheduler(c, [build.account_id]);
+  reportStatuses(c, [build]);
   return c.json(ok(buildJson(build)), 201);
 });

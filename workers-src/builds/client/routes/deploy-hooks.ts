@@ -9,7 +9,7 @@ import type { Db } from "../../shared/db";
 import type { AppEnv } from "../env";
 import { ConflictError, NotFoundError, ok, RateLimitedError } from "../envelope";
 import { logger } from "../logger";
-import { queueBuildsInTransaction, recordSuperseded, wakeScheduler } from "../queue-build";
+import { queueBuildsInTransaction, recordSuperseded, reportStatuses, wakeScheduler } from "../queue-build";
 import { findTrigger } from "../records";
 import { accountOf, body, db, params, query } from "../request";
 import {
@@ -146,6 +146,7 @@ deployHookRoutes.post("/hooks/deploy/:secret", async (c) => {
   });
   recordSuperseded(c, superseded);
   wakeScheduler(c, [build.account_id]);
+  reportStatuses(c, [build], superseded);
   return c.json(ok({ build_uuid: build.build_uuid, status: build.status }), 202);
 });
 

@@ -21,7 +21,13 @@ import {
   updateTriggerSchema,
   workerRefSchema,
 } from "../schemas";
-import { connectRepo, insertTrigger, replaceVariables, updateTrigger } from "../trigger-store";
+import {
+  connectRepo,
+  insertTrigger,
+  replaceVariables,
+  setStatusReporting,
+  updateTrigger,
+} from "../trigger-store";
 
 /** Workers Builds allows a production and a non-production trigger per Worker. */
 export const MAX_TRIGGERS_PER_WORKER = 2;
@@ -53,6 +59,7 @@ triggerRoutes.post("/api/workers/:worker/triggers", async (c) => {
         );
       }
       const connection = await connectRepo(tx, key, accountId, input.repo_url, input.provider);
+      await setStatusReporting(tx, key, connection.id, input);
       const id = crypto.randomUUID();
       await insertTrigger(tx, { id, accountId, workerId: workerRow.id, connectionId: connection.id }, input);
       await replaceVariables(tx, key, id, input.env_vars ?? []);
@@ -96,6 +103,7 @@ triggerRoutes.patch("/api/triggers/:trigger", async (c) => {
         ? await connectRepo(tx, key, accountId, input.repo_url ?? current.repo_url, input.provider)
         : undefined;
       await updateTrigger(tx, trigger, connection?.id, input);
+      await setStatusReporting(tx, key, connection?.id ?? current.repo_connection_id, input);
       if (input.env_vars !== undefined) await replaceVariables(tx, key, trigger, input.env_vars);
       const updated = await readTrigger(tx, accountId, trigger);
       // A new repository needs its webhook secret configured, so it is shown as on creation.

@@ -18,15 +18,16 @@ import {
   WebhookPayloadError,
 } from "../../lib/webhooks";
 import type { Db } from "../../shared/db";
-import type { StoppedBuild } from "../../shared/metrics";
 import type { AppEnv } from "../env";
 import { ApiError, ConflictError, ERROR_CODES, ok, ValidationError } from "../envelope";
 import { logger } from "../logger";
 import {
   commitTitle,
   type QueueBuildRequest,
+  type QueuedBuilds,
   queueBuildsInTransaction,
   recordSuperseded,
+  reportStatuses,
   wakeScheduler,
 } from "../queue-build";
 import { TRIGGER_SELECT, type TriggerRow } from "../records";
@@ -146,9 +147,16 @@ async function receivePush(c: Context<AppEnv>, provider: Provider): Promise<Resp
             };
       if (delivery !== null) {
         const first = await claimDelivery(tx, provider, delivery);
-        if (first !== null) return { replayed: true as const, superseded: [], accounts: [], answer: first };
+        if (first !== null)
+          return { replayed: true as const, superseded: [], queued: [], accounts: [], answer: first };
       }
-      const { answer, superseded, accounts } = await handlePush(tx, provider, event, payload, verified);
+      const { answer, superseded, queued, accounts } = await handlePush(
+        tx,
+        provider,
+        event,
+        payload,
+        verified,
+      );
       if (delivery !== null) {
         await tx.query(
           `UPDATE webhook_deliveries SET response_status = $4, response = $5
@@ -156,7 +164,7 @@ async function receivePush(c: Context<AppEnv>, provider: Provider): Promise<Resp
           [provider, delivery.id, delivery.connections, answer.status, JSON.stringify(answer.result)],
         );
       }
-      return { replayed: false as const, superseded, accounts, answer };
+      return { replayed: false as const, superseded, queued, accounts, answer };
     });
   });
 
@@ -170,6 +178,7 @@ async function receivePush(c: Context<AppEnv>, provider: Provider): Promise<Resp
   }
   recordSuperseded(c, outcome.superseded);
   if (outcome.accounts.length > 0) wakeScheduler(c, outcome.accounts);
+  reportStatuses(c, outcome.queued, outcome.superseded);
   const r = answer.result;
   logger.info(
     "ignored" in r
@@ -226,7 +235,7 @@ async function handlePush(
   event: string | null,
   payload: unknown,
   verified: Connection[],
-): Promise<{ answer: Answer; superseded: StoppedBuild[]; accounts: string[] }> {
+): Promise<{ answer: Answer } & QueuedBuilds & { accounts: string[] }> {
   let parsed: ReturnType<typeof parseGitHubPush>;
   try {
     parsed = provider === "github" ? parseGitHubPush(event, payload) : parseGitLabPush(event, payload);
@@ -237,6 +246,7 @@ async function handlePush(
   if (parsed.kind === "ignored")
     return {
       superseded: [],
+      queued: [],
       accounts: [],
       answer: { status: 200, result: { builds: [], ignored: parsed.reason } },
     };
@@ -276,6 +286,7 @@ async function handlePush(
   const { queued: builds, superseded } = await queueBuildsInTransaction(tx, requests);
   return {
     superseded,
+    queued: builds,
     accounts: builds.map((b) => b.account_id),
     answer: {
       status: 202,
