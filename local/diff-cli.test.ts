@@ -1,7 +1,7 @@
 // `npm run diff` on a scratch copy of this repository: each change a reviewer must not miss, made in the
 // working tree and compared with the copy's first commit; the user's tree here is never touched.
 import { spawnSync } from "node:child_process";
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { git, scratchRepository } from "../test/diff-repo";
@@ -22,9 +22,17 @@ afterEach(() => {
 });
 
 function diff(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  return diffWith(process.env, ...args);
+}
+
+function diffWith(
+  env: NodeJS.ProcessEnv,
+  ...args: string[]
+): { status: number | null; stdout: string; stderr: string } {
   const res = spawnSync(process.execPath, ["-r", "./local/register.cjs", "local/diff-cli.ts", ...args], {
     cwd: repo,
     encoding: "utf8",
+    env,
   });
   return { status: res.status, stdout: res.stdout, stderr: res.stderr };
 }
@@ -156,5 +164,47 @@ describe("npm run diff on a scratch copy of this repository", { timeout: 120_000
     expect(missing.stderr).toMatch(/^--base is required/);
     // No worktree is left registered in the repository.
     expect(git(repo, "worktree", "list").split("\n")).toHaveLength(1);
+  });
+  it("diffs a stack the base does not have: a note on stderr, every resource added", () => {
+    copyFileSync(
+      path.join(repo, "stacks", "Pulumi.dev.yaml"),
+      path.join(repo, "stacks", "Pulumi.extra.yaml"),
+    );
+    git(repo, "add", "stacks/Pulumi.extra.yaml");
+    const res = (() => {
+      git(repo, "commit", "--quiet", "-m", "a new stack");
+      return diff("--stack", "extra", "--base", "HEAD~1", "--format", "json");
+    })();
+    expect(res.status).toBe(0);
+    expect(res.stderr).toBe(
+      "note: HEAD~1 has no stack file stacks/Pulumi.extra.yaml: every resource shows as added\n",
+    );
+    const d = JSON.parse(res.stdout) as GraphDiff;
+    expect(d.added.length).toBeGreaterThan(10);
+    expect([d.removed, d.replaced, d.changed, d.risks]).toEqual([[], [], [], []]);
+  });
+
+  it("names the base when its program fails, and leaves no worktree behind", () => {
+    edit("stacks/Pulumi.prod.yaml", "workers-platform:protect: true", "workers-platform:protect: perhaps");
+    git(repo, "commit", "--quiet", "--all", "-m", "broken");
+    git(repo, "revert", "--no-edit", "--quiet", "HEAD");
+    const res = diff("--stack", "prod", "--base", "HEAD~1");
+    expect({ status: res.status, stdout: res.stdout }).toEqual({ status: 1, stdout: "" });
+    expect(res.stderr).toMatch(/^diff failed: at HEAD~1: /);
+    expect(git(repo, "worktree", "list").split("\n")).toHaveLength(1);
+  });
+
+  it("leaves the user's staged changes alone when a git hook's GIT_INDEX_FILE is set", () => {
+    edit("README.md", "# workers-platform", "# workers-platform (staged)");
+    git(repo, "add", "README.md");
+    const res = diffWith(
+      { ...process.env, GIT_INDEX_FILE: path.join(repo, ".git", "index") },
+      "--stack",
+      "dev",
+      "--base",
+      base,
+    );
+    expect(res.status).toBe(0);
+    expect(git(repo, "status", "--porcelain", "README.md")).toBe("M  README.md");
   });
 });

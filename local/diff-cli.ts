@@ -1,5 +1,14 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, realpathSync, rmSync, symlinkSync } from "node:fs";
+import { createHash } from "node:crypto";
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
@@ -16,8 +25,93 @@ const NPM: Invocation = { usage: "npm run diff --", name: "diff" };
 /** Exit status of `--fail-on-risk` when the diff has risks. */
 export const RISK_EXIT = 3;
 
+/**
+ * The environment git runs in: without the variables that point git at another repository, index or work
+ * tree (`git rev-parse --local-env-vars`), which a git hook running this command would have set, and
+ * which would make the worktree's checkout write into the user's own index.
+ */
+function gitEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  const local =
+    /^GIT_(DIR|WORK_TREE|INDEX_FILE|PREFIX|COMMON_DIR|OBJECT_DIRECTORY|ALTERNATE_OBJECT_DIRECTORIES|NAMESPACE|CONFIG|CONFIG_PARAMETERS|CONFIG_COUNT|GRAFT_FILE|NO_REPLACE_OBJECTS|REPLACE_REF_BASE|SHALLOW_FILE|IMPLICIT_WORK_TREE|QUARANTINE_PATH|INTERNAL_SUPER_PREFIX)$/;
+  for (const name of Object.keys(env)) if (local.test(name)) delete env[name];
+  return env;
+}
+
+/** Runs git (no hooks: a checkout of the base runs none of the user's) and answers its output. */
 function git(cwd: string, ...args: string[]): string {
-  return execFileSync("git", args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
+  try {
+    return execFileSync("git", ["-c", "core.hooksPath=/dev/null", ...args], {
+      cwd,
+      env: gitEnv(),
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
+    }).trim();
+  } catch (err) {
+    const stderr = String((err as { stderr?: unknown }).stderr ?? "").trim();
+    throw new Error(
+      `git ${args[0]} failed: ${stderr.split("\n")[0] || (err as Error).message.split("\n")[0]}`,
+    );
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Where the base is checked out: one folder per repository, the same on every run (so that the loader's
+ * caches and the Worker bundle cache serve the next diff instead of growing), outside the repository and
+ * its node_modules. A lock keeps two diffs of one repository from sharing it at once.
+ */
+function baseTreeOf(top: string): { tree: string; release: () => void } {
+  const tree = path.join(
+    tmpdir(),
+    `wp-diff-base-${createHash("sha256").update(top).digest("hex").slice(0, 16)}`,
+  );
+  const lock = `${tree}.lock`;
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      writeFileSync(path.join(lock, "pid"), String(process.pid));
+      break;
+    } catch {
+      let holder = Number.NaN;
+      try {
+        holder = Number(readFileSync(path.join(lock, "pid"), "utf8"));
+      } catch {
+        // being written, or being removed
+      }
+      if (Number.isInteger(holder) && !processAlive(holder)) {
+        rmSync(lock, { recursive: true, force: true });
+        continue;
+      }
+      if (Date.now() > deadline) throw new Error(`another diff of ${top} holds ${lock}`);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
+    }
+  }
+  return { tree, release: () => rmSync(lock, { recursive: true, force: true }) };
+}
+
+/** Removes the base's worktree (and what a failed or interrupted run left of it). */
+function removeWorktree(top: string, tree: string): void {
+  try {
+    git(top, "worktree", "remove", "--force", tree);
+  } catch {
+    // not registered (a failed add), or registered for a folder already gone
+  }
+  rmSync(tree, { recursive: true, force: true });
+  try {
+    git(top, "worktree", "prune");
+  } catch {
+    // nothing to prune
+  }
 }
 
 /** The side of a diff made from a captured graph: rendered as synth prints it, plus the migrations' SQL. */
@@ -64,20 +158,38 @@ function withHeadPaths(resources: CapturedResource[], baseRoot: string, root: st
   );
 }
 
+/** What the base had for the stack: its graph, or why it has none (every resource then shows as added). */
+interface BaseGraph {
+  resources: CapturedResource[];
+  missing?: string;
+}
+
 /**
- * The program's graph at a git commit: the commit checked out in a temporary worktree (the user's tree
+ * The program's graph at a git commit: the commit checked out in a worktree of its own (the user's tree
  * and index untouched), the project's `node_modules` linked into it, and the program evaluated there with
- * its own stack file. A commit without the project or the stack file has an empty graph.
+ * its own stack file. The worktree is removed afterwards, also when the process is interrupted.
  */
 async function captureAtCommit(
   options: { root: string; entry: string; stack: string; program: boolean },
+  base: string,
   commit: string,
-): Promise<CapturedResource[]> {
-  const top = git(options.root, "rev-parse", "--show-toplevel");
-  const tree = mkdtempSync(path.join(tmpdir(), "wp-diff-base-"));
-  git(top, "worktree", "add", "--detach", "--quiet", tree, commit);
+): Promise<BaseGraph> {
+  const top = realpathSync(git(options.root, "rev-parse", "--show-toplevel"));
+  const relative = path.relative(top, options.root);
+  if (relative.startsWith("..") || path.isAbsolute(relative)) {
+    throw new Error(`${options.root} is not inside the git repository at ${top}`);
+  }
+  const { tree, release } = baseTreeOf(top);
+  const interrupted = (signal: NodeJS.Signals) => {
+    removeWorktree(top, tree);
+    release();
+    process.kill(process.pid, signal);
+  };
+  process.once("SIGINT", interrupted);
+  process.once("SIGTERM", interrupted);
   try {
-    const relative = path.relative(top, options.root);
+    removeWorktree(top, tree);
+    git(top, "worktree", "add", "--detach", "--quiet", tree, commit);
     const baseRoot = path.join(tree, relative);
     // The dependencies are the installed ones: node_modules is not versioned.
     for (const dir of new Set([options.root, top])) {
@@ -87,22 +199,34 @@ async function captureAtCommit(
         symlinkSync(modules, linked, "dir");
       }
     }
-    if (!existsSync(path.join(baseRoot, "Pulumi.yaml"))) return [];
+    if (!existsSync(path.join(baseRoot, "Pulumi.yaml"))) {
+      return {
+        resources: [],
+        missing: `${base} has no Pulumi.yaml in ${relative || "the repository's root"}`,
+      };
+    }
     const configFile = stackFilePath(options.stack, baseRoot);
-    if (!existsSync(configFile)) return [];
+    if (!existsSync(configFile)) {
+      return { resources: [], missing: `${base} has no stack file ${path.relative(tree, configFile)}` };
+    }
     const entry = options.program
       ? path.join(baseRoot, path.relative(options.root, options.entry))
       : projectEntry(baseRoot);
-    if (!existsSync(entry)) return [];
-    const captured = await captureStack({ stack: options.stack, configFile, entry });
-    return withHeadPaths(captured, baseRoot, options.root);
-  } finally {
-    try {
-      git(top, "worktree", "remove", "--force", tree);
-    } catch {
-      rmSync(tree, { recursive: true, force: true });
-      git(top, "worktree", "prune");
+    if (!existsSync(entry)) {
+      return { resources: [], missing: `${base} has no entry module ${path.relative(tree, entry)}` };
     }
+    let captured: CapturedResource[];
+    try {
+      captured = await captureStack({ stack: options.stack, configFile, entry });
+    } catch (err) {
+      throw new Error(`at ${base}: ${(err as Error).message}`);
+    }
+    return { resources: withHeadPaths(captured, baseRoot, options.root) };
+  } finally {
+    process.off("SIGINT", interrupted);
+    process.off("SIGTERM", interrupted);
+    removeWorktree(top, tree);
+    release();
   }
 }
 
@@ -144,7 +268,10 @@ export async function diffCommand(argv: string[], invocation: Invocation = NPM):
   const stack = values.stack as string;
   const base = values.base as string;
   try {
-    const { root, entry } = resolveProgram(values.program);
+    const resolved = resolveProgram(values.program);
+    // Real paths, as git answers them: a program reached through a link is still inside its repository.
+    const root = realpathSync(resolved.root);
+    const entry = realpathSync(resolved.entry);
     const configFile = resolveStackFile(stack, undefined, root);
     let commit: string;
     try {
@@ -159,11 +286,15 @@ export async function diffCommand(argv: string[], invocation: Invocation = NPM):
     }
     const baseGraph = await captureAtCommit(
       { root, entry, stack, program: values.program !== undefined },
+      base,
       commit,
     );
+    // A note on stderr: the diff is still made, with every resource added.
+    if (baseGraph.missing)
+      process.stderr.write(`note: ${baseGraph.missing}: every resource shows as added\n`);
     const headGraph = await captureStack({ stack, configFile, entry });
     const diff = diffGraphs(
-      sideOf(stack, baseGraph),
+      sideOf(stack, baseGraph.resources),
       sideOf(stack, headGraph),
       `${base} (${commit.slice(0, 12)})`,
     );

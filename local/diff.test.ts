@@ -155,7 +155,7 @@ describe("diffGraphs", () => {
           },
         }),
       ],
-      "cloudflare:index/workersScript:WorkersScript::api: a new Durable Object migration transfers class Room to another script: every object's data goes with it",
+      "cloudflare:index/workersScript:WorkersScript::api: a new Durable Object migration takes over class Room of script old (its objects leave it): every object's data goes with it",
     ],
     [
       "secret-exposed",
@@ -244,7 +244,29 @@ describe("diffGraphs", () => {
     const diff = diffGraphs(side([before]), side([after]), "main");
     expect(diff.added).toEqual([]);
     expect(diff.removed).toEqual([]);
-    expect(diff.replaced).toEqual([{ urn: after.urn, because: ["urn", "inputs.name"] }]);
+    expect(diff.replaced).toEqual([{ urn: after.urn, because: ["urn", "inputs.name"], from: before.urn }]);
+    expect(diff.risks).toEqual([
+      {
+        urn: after.urn,
+        rule: "stateful-replaced",
+        message:
+          "cloudflare:index/r2Bucket:R2Bucket::artifact-cache (was cloudflare:index/r2Bucket:R2Bucket::build-cache) is replaced (urn, inputs.name): a new, empty one takes its place",
+      },
+    ]);
+  });
+
+  it("replaces a PostgreSQL schema moved to another database, a stateful replacement", () => {
+    const schema = "postgresql:index/schema:Schema";
+    const diff = diffGraphs(
+      side([
+        resource(schema, "s", { name: "app", database: "one" }, { protect: true, retainOnDelete: true }),
+      ]),
+      side([
+        resource(schema, "s", { name: "app", database: "two" }, { protect: true, retainOnDelete: true }),
+      ]),
+      "main",
+    );
+    expect(diff.replaced).toEqual([{ urn: urn(schema, "s"), because: ["inputs.database"] }]);
     expect(diff.risks.map((r) => r.rule)).toEqual(["stateful-replaced"]);
   });
 
@@ -275,6 +297,21 @@ describe("renderMarkdown", () => {
       }),
     ).toBe(
       "### Stack `dev`: 0 risks, 0 replaced, 0 added, 0 removed, 0 changed\n\nCompared with `main (abc)`.\n\nNo changes.\n",
+    );
+  });
+
+  it("keeps every row on one line and shows no HTML from a message", () => {
+    const text = renderMarkdown({
+      stack: "prod",
+      base: "main",
+      added: [],
+      removed: [urn(KV, "kv")],
+      replaced: [],
+      changed: [],
+      risks: [{ urn: urn(KV, "kv"), rule: "stateful-deleted", message: "a | b\n  <!-- c" }],
+    });
+    expect(text).toContain(
+      "| `cloudflare:index/workersKvNamespace:WorkersKvNamespace::kv` | stateful-deleted | a \\| b &lt;!-- c |",
     );
   });
 

@@ -54,7 +54,8 @@ export interface GraphDiff {
   base: string;
   added: string[];
   removed: string[];
-  replaced: { urn: string; because: string[] }[];
+  /** `from`: the URN it replaces, when that differs (a renamed resource). */
+  replaced: { urn: string; because: string[]; from?: string }[];
   changed: { urn: string; paths: string[]; bundle?: BundleChange }[];
   risks: Risk[];
 }
@@ -77,6 +78,8 @@ const REPLACED_ON_CHANGE: Record<string, readonly string[]> = {
   "cloudflare:index/queue:Queue": ["accountId"],
   "cloudflare:index/queueConsumer:QueueConsumer": ["accountId", "queueId"],
   "cloudflare:index/hyperdriveConfig:HyperdriveConfig": ["accountId"],
+  "postgresql:index/database:Database": ["template", "encoding", "lcCollate", "lcCtype"],
+  "postgresql:index/schema:Schema": ["database"],
   "postgresql:index/grant:Grant": ["database", "role", "schema", "objectType", "privileges", "objects"],
   "postgresql:index/defaultPrivileges:DefaultPrivileges": [
     "database",
@@ -256,13 +259,14 @@ function risksOf(
     const known = new Set(migrationSteps(before).map((s) => JSON.stringify(s)));
     for (const step of migrationSteps(after).filter((s) => !known.has(JSON.stringify(s)))) {
       const deleted = (step.deletedClasses as string[] | undefined) ?? [];
-      const transferred = ((step.transferredClasses as { from: string }[] | undefined) ?? []).map(
-        (t) => t.from,
-      );
+      const transferred =
+        (step.transferredClasses as { from: string; fromScript: string }[] | undefined) ?? [];
       if (deleted.length + transferred.length > 0) {
         const what = [
           ...deleted.map((c) => `deletes class ${c}`),
-          ...transferred.map((c) => `transfers class ${c} to another script`),
+          ...transferred.map(
+            (t) => `takes over class ${t.from} of script ${t.fromScript} (its objects leave it)`,
+          ),
         ].join(", ");
         risks.push({
           urn,
@@ -358,12 +362,15 @@ export function diffGraphs(base: DiffSide, head: DiffSide, baseName: string): Gr
     }
   }
   const replacedBy = (old: GraphResource, now: GraphResource, because: string[]) => {
-    diff.replaced.push({ urn: now.urn, because });
+    diff.replaced.push(
+      old.urn === now.urn ? { urn: now.urn, because } : { urn: now.urn, because, from: old.urn },
+    );
     if (isStateful(now.type)) {
+      const was = old.urn === now.urn ? "" : ` (was ${shortUrn(old.urn)})`;
       diff.risks.push({
         urn: now.urn,
         rule: "stateful-replaced",
-        message: `${shortUrn(now.urn)} is replaced (${because.join(", ")}): a new, empty one takes its place`,
+        message: `${shortUrn(now.urn)}${was} is replaced (${because.join(", ")}): a new, empty one takes its place`,
       });
     }
     diff.risks.push(...risksOf(old, now, stack, sides));
@@ -402,7 +409,13 @@ function forcing(old: GraphResource, now: GraphResource): string[] {
 }
 
 const count = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
-const code = (s: string) => `\`${s.replace(/`/g, "'")}\``;
+/** Text safe in a markdown table cell or list item: one line, no HTML (a `<!--` would hide the rest). */
+const plain = (s: string) =>
+  s
+    .replace(/\s*\n\s*/g, " ")
+    .replace(/</g, "&lt;")
+    .replace(/\|/g, "\\|");
+const code = (s: string) => `\`${plain(s).replace(/`/g, "'")}\``;
 
 /** The diff as a pull-request comment's section: risks first, then what is replaced, added, removed, changed. */
 export function renderMarkdown(diff: GraphDiff): string {
@@ -422,7 +435,7 @@ export function renderMarkdown(diff: GraphDiff): string {
   if (diff.risks.length > 0) {
     lines.push("**Risks**", "", "| Resource | Rule | What |", "|---|---|---|");
     for (const r of diff.risks) {
-      lines.push(`| ${code(shortUrn(r.urn))} | ${r.rule} | ${r.message.replace(/\|/g, "\\|")} |`);
+      lines.push(`| ${code(shortUrn(r.urn))} | ${r.rule} | ${plain(r.message)} |`);
     }
     lines.push("");
   }
@@ -432,7 +445,10 @@ export function renderMarkdown(diff: GraphDiff): string {
   };
   list(
     "Replaced",
-    diff.replaced.map((r) => `${code(shortUrn(r.urn))} because ${r.because.map(code).join(", ")} changed`),
+    diff.replaced.map(
+      (r) =>
+        `${code(shortUrn(r.urn))}${r.from ? ` (was ${code(shortUrn(r.from))})` : ""} because ${r.because.map(code).join(", ")} changed`,
+    ),
   );
   list(
     "Added",
