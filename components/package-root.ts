@@ -44,7 +44,8 @@ export function siblingModule(dir: string, name: string): string {
 
 /**
  * The `.cache` folder of the `node_modules` the package's files live in (the consumer's, when installed;
- * this repository's otherwise), unless `WORKERS_PLATFORM_CACHE_DIR` names one.
+ * this repository's otherwise). The bundle cache puts its own folder there unless
+ * `WORKERS_PLATFORM_CACHE_DIR` names another (components/bundle-cache.ts).
  */
 export function cacheBase(): string {
   return cacheBaseFor(packageRoot());

@@ -1,5 +1,13 @@
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { inject } from "vitest";
@@ -23,7 +31,7 @@ export function pinnedPeers(): Record<string, string> {
  */
 export async function sharedTarball(): Promise<{ tarball: string; ownTarball: boolean }> {
   const dir = inject("packDir");
-  if (!dir) return { tarball: packPackage(), ownTarball: true };
+  if (!dir) return { tarball: await packedInTurn(), ownTarball: true };
   const deadline = Date.now() + 300_000;
   while (!existsSync(path.join(dir, "status"))) {
     if (Date.now() > deadline) throw new Error(`npm pack into ${dir} did not finish in 5 minutes`);
@@ -36,6 +44,50 @@ export async function sharedTarball(): Promise<{ tarball: string; ownTarball: bo
   const [packed] = JSON.parse(readFileSync(path.join(dir, "pack.json"), "utf8")) as { filename: string }[];
   if (!packed) throw new Error("npm pack printed no file");
   return { tarball: path.join(dir, packed.filename), ownTarball: false };
+}
+
+/**
+ * `packPackage`, one test file at a time: each pack rebuilds dist/ in this repository, so package test
+ * files run together without `npm test`'s shared pack take turns (a lock folder, freed if its holder died).
+ */
+async function packedInTurn(): Promise<string> {
+  return inPackTurn(packPackage);
+}
+
+/** Runs `work` while no other package test file rebuilds dist/ (see `packedInTurn`). */
+export async function inPackTurn<T>(work: () => T): Promise<T> {
+  const lock = path.join(packageRoot(), "node_modules", ".cache", "wp-pack.lock");
+  mkdirSync(path.dirname(lock), { recursive: true });
+  const deadline = Date.now() + 600_000;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      writeFileSync(path.join(lock, "pid"), String(process.pid));
+      break;
+    } catch {
+      let holder = Number.NaN;
+      try {
+        holder = Number(readFileSync(path.join(lock, "pid"), "utf8"));
+      } catch {
+        // being written or removed
+      }
+      let alive = false;
+      try {
+        if (Number.isInteger(holder)) process.kill(holder, 0);
+        alive = Number.isInteger(holder);
+      } catch {
+        alive = false;
+      }
+      if (Number.isInteger(holder) && !alive) rmSync(lock, { recursive: true, force: true });
+      else if (Date.now() > deadline) throw new Error(`${lock} held for 10 minutes`);
+      else await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  try {
+    return work();
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
 }
 
 /** `npm pack` of this repository (its `prepack` builds dist/) into a new temp folder; the tarball's path. */
