@@ -218,6 +218,21 @@ describe("diffGraphs", () => {
     );
   });
 
+  it("flags a secret made plain under a key with a dot, or in an element named with brackets", () => {
+    const before = resource(SCRIPT, "api", {
+      vars: { "A.B": MASK },
+      bindings: [{ name: "X[1]", type: "secret_text", text: MASK }],
+    });
+    const after = resource(SCRIPT, "api", {
+      vars: { "A.B": "plain" },
+      bindings: [{ name: "X[1]", type: "plain_text", text: "plain" }],
+    });
+    expect(diffGraphs(side([before]), side([after]), "main").risks.map((r) => r.message)).toEqual([
+      "cloudflare:index/workersScript:WorkersScript::api: inputs.bindings[name=X[1]].text was a secret and is now a plain value",
+      "cloudflare:index/workersScript:WorkersScript::api: inputs.vars.A.B was a secret and is now a plain value",
+    ]);
+  });
+
   it("does not flag placement or observability outside prod, nor a secret that stays secret", () => {
     const before = resource(SCRIPT, "api", {
       placement: { mode: "smart" },

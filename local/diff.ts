@@ -130,8 +130,20 @@ function elementKey(a: unknown[], b: unknown[]): string | undefined {
  * A digest is one value.
  */
 export function differingPaths(before: unknown, after: unknown, at = ""): string[] {
+  return differences(before, after, at).map((d) => d.path);
+}
+
+/** One place two values differ: its path (as `differingPaths` writes it) and the value on each side. */
+interface Difference {
+  path: string;
+  before: unknown;
+  after: unknown;
+}
+
+/** `differingPaths` with the values themselves, so that no path has to be read back. */
+function differences(before: unknown, after: unknown, at: string): Difference[] {
   if (JSON.stringify(before) === JSON.stringify(after)) return [];
-  if (isDigest(before) || isDigest(after)) return [at];
+  if (isDigest(before) || isDigest(after)) return [{ path: at, before, after }];
   if (Array.isArray(before) && Array.isArray(after)) {
     const key = elementKey(before, after);
     if (key) {
@@ -139,34 +151,22 @@ export function differingPaths(before: unknown, after: unknown, at = ""): string
       const left = byKey(before);
       const right = byKey(after);
       const names = [...new Set([...left.keys(), ...right.keys()])];
-      return names.flatMap((n) => differingPaths(left.get(n), right.get(n), `${at}[${key}=${n}]`));
+      return names.flatMap((n) => differences(left.get(n), right.get(n), `${at}[${key}=${n}]`));
     }
     const length = Math.max(before.length, after.length);
-    return Array.from({ length }, (_, i) => differingPaths(before[i], after[i], `${at}[${i}]`)).flat();
+    return Array.from({ length }, (_, i) => differences(before[i], after[i], `${at}[${i}]`)).flat();
   }
   if (isObject(before) && isObject(after)) {
     const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
-    return keys.flatMap((k) => differingPaths(before[k], after[k], at ? `${at}.${k}` : k));
+    return keys.flatMap((k) => differences(before[k], after[k], at ? `${at}.${k}` : k));
   }
-  return [at];
+  return [{ path: at, before, after }];
 }
 
-/** The value at a path made by `differingPaths`. */
+/** The value at a dotted path of plain keys (`inputs.placement.mode`). */
 function valueAt(root: unknown, path: string): unknown {
   let value: unknown = root;
-  for (const part of path.match(/[^.[\]]+|\[[^\]]*\]/g) ?? []) {
-    if (part.startsWith("[")) {
-      const inner = part.slice(1, -1);
-      const eq = inner.indexOf("=");
-      if (!Array.isArray(value)) return undefined;
-      value =
-        eq === -1
-          ? value[Number(inner)]
-          : value.find((e) => isObject(e) && String(e[inner.slice(0, eq)]) === inner.slice(eq + 1));
-    } else {
-      value = isObject(value) ? value[part] : undefined;
-    }
-  }
+  for (const key of path.split(".")) value = isObject(value) ? value[key] : undefined;
   return value;
 }
 
@@ -244,9 +244,7 @@ function risksOf(
       message: `${name} is no longer retained on delete: removing it from the program deletes it`,
     });
   }
-  for (const path of differingPaths(before.inputs, after.inputs, "inputs")) {
-    const was = valueAt(before, path);
-    const now = valueAt(after, path);
+  for (const { path, before: was, after: now } of differences(before.inputs, after.inputs, "inputs")) {
     if (was === MASK && now !== MASK && now !== undefined) {
       risks.push({
         urn,
