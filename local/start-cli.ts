@@ -40,6 +40,8 @@ export async function startCommand(
     return 1;
   }
   let target: LocalTarget;
+  const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+  const before = new Map(SIGNALS.map((s) => [s, new Set(process.listeners(s))]));
   try {
     const stack = values.stack ?? "local";
     const { root, entry } = resolveProgram(values.program);
@@ -58,9 +60,20 @@ export async function startCommand(
     process.stderr.write(`${invocation.name} failed: ${message}\n`);
     return 1;
   }
+  // Miniflare's own signal handlers end the process at once (exit 128 + the signal), before an orderly
+  // stop could run: the target stops itself instead, and the process's exit hooks (workerd killed,
+  // PostgreSQL told to stop, the lock released) stay for an exit that comes any other way.
+  for (const signal of SIGNALS) {
+    for (const listener of process.listeners(signal)) {
+      if (!before.get(signal)?.has(listener)) process.off(signal, listener);
+    }
+  }
   let stopping = false;
   const shutdown = (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      // A second signal while stopping: give up on the orderly stop.
+      process.exit(1);
+    }
     stopping = true;
     process.stdout.write(`\n${signal}: stopping the local target\n`);
     target.stop().then(
@@ -71,8 +84,7 @@ export async function startCommand(
       },
     );
   };
-  process.on("SIGINT", () => shutdown("SIGINT"));
-  process.on("SIGTERM", () => shutdown("SIGTERM"));
+  for (const signal of SIGNALS) process.on(signal, () => shutdown(signal));
   return "running";
 }
 
