@@ -19,8 +19,10 @@ const BUILD_KEYS = [
   "commit_hash",
   "commit_message",
   "created_at",
+  "deployment_url",
   "failure_class",
   "initializing_at",
+  "preview_url",
   "production",
   "running_at",
   "source",
@@ -336,6 +338,8 @@ describe("builds", () => {
       initializing_at: null,
       running_at: null,
       stopped_at: null,
+      deployment_url: null,
+      preview_url: null,
     });
     const dev = await t.call("POST", path, { token, body: { branch: "dev" } });
     expect(dev.json.result).toMatchObject({ branch: "dev", production: false, status: "queued" });

@@ -65,6 +65,10 @@ export interface BuildRow {
   initializing_at: Date | null;
   running_at: Date | null;
   stopped_at: Date | null;
+  /** Where the production deploy went, as wrangler told the runner; null when nothing was deployed. */
+  deployment_url: string | null;
+  /** The preview URL of a non-production version upload; null when there was none. */
+  preview_url: string | null;
 }
 
 export const WORKER_COLUMNS = "id, account_id, name, created_at";
@@ -74,7 +78,8 @@ export const TRIGGER_SELECT = `SELECT t.id, t.account_id, t.worker_id, t.repo_co
   t.build_caching_enabled, rc.status_api_url, rc.status_token_sealed IS NOT NULL AS status_token_set, t.created_at
   FROM triggers t JOIN repo_connections rc ON rc.id = t.repo_connection_id`;
 export const BUILD_COLUMNS = `build_uuid, account_id, worker_id, trigger_id, status, build_outcome, failure_class,
-  branch, commit_hash, commit_message, production, source, created_at, initializing_at, running_at, stopped_at`;
+  branch, commit_hash, commit_message, production, source, created_at, initializing_at, running_at, stopped_at,
+  deployment_url, preview_url`;
 
 /** Finds a Worker of the account by id or name. */
 export async function findWorker(db: Db, accountId: string, ref: string, lock = false): Promise<WorkerRow> {
@@ -221,5 +226,7 @@ export function buildJson(row: BuildRow) {
     initializing_at: iso(row.initializing_at),
     running_at: iso(row.running_at),
     stopped_at: iso(row.stopped_at),
+    deployment_url: row.deployment_url ?? null,
+    preview_url: row.preview_url ?? null,
   };
 }

@@ -243,6 +243,34 @@ describe("statusEffect", () => {
       expected: { effect: { kind: "stopped", outcome: "success", failureClass: undefined, lastLogSeq: 4 } },
     },
     {
+      why: "a success carries what the build deployed",
+      state: { status: "running" },
+      update: stopped({ outcome: "success", deployment_url: "https://site.acct.workers.dev" }),
+      expected: {
+        effect: {
+          kind: "stopped",
+          outcome: "success",
+          failureClass: undefined,
+          lastLogSeq: 4,
+          deployed: { deploymentUrl: "https://site.acct.workers.dev", previewUrl: null },
+        },
+      },
+    },
+    {
+      why: "a non-production build carries its preview URL",
+      state: { status: "running" },
+      update: stopped({ outcome: "success", preview_url: "https://feature-site.acct.workers.dev" }),
+      expected: {
+        effect: {
+          kind: "stopped",
+          outcome: "success",
+          failureClass: undefined,
+          lastLogSeq: 4,
+          deployed: { deploymentUrl: null, previewUrl: "https://feature-site.acct.workers.dev" },
+        },
+      },
+    },
+    {
       why: "a runner that stops before reporting running still stops the build",
       state: {},
       update: stopped({ failure_class: "clone" }),

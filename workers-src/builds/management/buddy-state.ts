@@ -176,7 +176,20 @@ export type StatusEffect =
   /** The platform stopped the build first; the runner's own report still says which batch was its last. */
   | { kind: "last-log-seq"; lastLogSeq: number }
   | { kind: "running" }
-  | { kind: "stopped"; outcome: BuildOutcome; failureClass: FailureClass | undefined; lastLogSeq: number };
+  | {
+      kind: "stopped";
+      outcome: BuildOutcome;
+      failureClass: FailureClass | undefined;
+      lastLogSeq: number;
+      /** What the build deployed, when the runner told (absent otherwise). */
+      deployed?: DeployedUrls;
+    };
+
+/** The URLs a build deployed to, as the build's row stores them. */
+export interface DeployedUrls {
+  deploymentUrl: string | null;
+  previewUrl: string | null;
+}
 
 /**
  * The effect of `update` on a build in `state`, and the commit to record first (once: a build asked for a
@@ -197,12 +210,17 @@ export function statusEffect(
   if (STATUS_RANK[update.status] <= STATUS_RANK[state.status])
     return { ...withCommit, effect: { kind: "none" } };
   if (update.status === "running") return { ...withCommit, effect: { kind: "running" } };
+  const deployed =
+    update.deployment_url !== undefined || update.preview_url !== undefined
+      ? { deployed: { deploymentUrl: update.deployment_url ?? null, previewUrl: update.preview_url ?? null } }
+      : {};
   return {
     effect: {
       kind: "stopped",
       outcome: update.outcome,
       failureClass: update.outcome === "success" ? undefined : update.failure_class,
       lastLogSeq: update.last_log_seq,
+      ...deployed,
     },
   };
 }

@@ -18,6 +18,7 @@ import {
   type CacheGrant,
   type CallbackResult,
   type Deadlines,
+  type DeployedUrls,
   deadlines,
   dueAction,
   LOG_GRACE_MS,
@@ -351,6 +352,7 @@ export class BuildBuddy extends DurableObject<ManagementEnv> {
       case "stopped":
         await this.finish({ ...state, lastLogSeq: effect.lastLogSeq }, effect.outcome, effect.failureClass, {
           stopRunner: false,
+          deployed: effect.deployed,
         });
         return { status: 200, accepted: true };
     }
@@ -440,7 +442,7 @@ export class BuildBuddy extends DurableObject<ManagementEnv> {
     state: BuddyState,
     outcome: BuildOutcome,
     failureClass: FailureClass | undefined,
-    options: { stopRunner: boolean },
+    options: { stopRunner: boolean; deployed?: DeployedUrls },
   ): Promise<void> {
     if (!options.stopRunner) {
       await this.backend()
@@ -459,7 +461,7 @@ export class BuildBuddy extends DurableObject<ManagementEnv> {
           logFor(this.env, { build_uuid: state.buildUuid }).warn("runner stop failed", err.message),
         );
     }
-    const stopped = await this.db().markStopped(state.buildUuid, outcome, failureClass);
+    const stopped = await this.db().markStopped(state.buildUuid, outcome, failureClass, options.deployed);
     // A runner that never started or went silent sends nothing more; one that was stopped (cancel, timeout)
     // still sends its last lines and its own `stopped`, which says how many batches to wait for.
     const runnerGone = failureClass === "initialization" || failureClass === "health_check";

@@ -3,8 +3,10 @@
  * so a retried or late call changes nothing: status only ever moves forward.
  */
 import { withDb } from "../shared/db";
+import { isDeployUrl } from "../shared/deploy-output";
 import { STOPPED_BUILD_COLUMNS, type StoppedBuild } from "../shared/metrics";
 import type { BuildOutcome, BuildStatus, FailureClass } from "../shared/protocol";
+import type { DeployedUrls } from "./buddy-state";
 import type { ManagementEnv } from "./env";
 
 /** A build's row, as `cancelUnstarted` leaves it. */
@@ -23,6 +25,7 @@ export interface BuildRows {
     buildUuid: string,
     outcome: BuildOutcome,
     failureClass: FailureClass | undefined,
+    deployed?: DeployedUrls,
   ): Promise<StoppedBuild | undefined>;
   failInitializing(buildUuid: string): Promise<StoppedBuild | undefined>;
   cancelUnstarted(buildUuid: string): Promise<CancelledRow | undefined>;
@@ -32,7 +35,8 @@ export function buildRows(env: ManagementEnv): BuildRows {
   return {
     recordCommit: (uuid, commit) => recordCommit(env, uuid, commit),
     markRunning: (uuid) => markRunning(env, uuid),
-    markStopped: (uuid, outcome, failureClass) => markStopped(env, uuid, outcome, failureClass),
+    markStopped: (uuid, outcome, failureClass, deployed) =>
+      markStopped(env, uuid, outcome, failureClass, deployed),
     failInitializing: (uuid) => failInitializing(env, uuid),
     cancelUnstarted: (uuid) => cancelUnstarted(env, uuid),
   };
@@ -57,19 +61,32 @@ function markRunning(env: ManagementEnv, buildUuid: string): Promise<unknown> {
   );
 }
 
-/** Stops a build not yet stopped; undefined when it already was. */
+/** A URL to store, or null: only what `isDeployUrl` accepts is ever written. */
+function storedUrl(url: string | null | undefined): string | null {
+  return isDeployUrl(url) ? url : null;
+}
+
+/** Stops a build not yet stopped, with what it deployed (when told); undefined when it already was. */
 async function markStopped(
   env: ManagementEnv,
   buildUuid: string,
   outcome: BuildOutcome,
   failureClass: FailureClass | undefined,
+  deployed?: DeployedUrls,
 ): Promise<StoppedBuild | undefined> {
   const rows = await withDb(env.HYPERDRIVE, (db) =>
     db.query<StoppedBuild>(
-      `UPDATE builds SET status = 'stopped', build_outcome = $2, failure_class = $3, stopped_at = clock_timestamp()
+      `UPDATE builds SET status = 'stopped', build_outcome = $2, failure_class = $3, stopped_at = clock_timestamp(),
+              deployment_url = $4, preview_url = $5
         WHERE build_uuid = $1 AND status <> 'stopped'
         RETURNING ${STOPPED_BUILD_COLUMNS}`,
-      [buildUuid, outcome, failureClass ?? null],
+      [
+        buildUuid,
+        outcome,
+        failureClass ?? null,
+        storedUrl(deployed?.deploymentUrl),
+        storedUrl(deployed?.previewUrl),
+      ],
     ),
   );
   return rows[0];

@@ -275,6 +275,102 @@ describe("a build", () => {
     expect(stopped).toMatchObject({ outcome: "failed", failure_class: "deploy_command" });
   });
 
+  it("gives the deploy step a fresh wrangler output file and wrangler's offline switches, and reports the URLs it names", async () => {
+    const deploy = JSON.stringify({
+      version: 1,
+      type: "deploy",
+      worker_name: "site",
+      version_id: "5d1b8a5e-1c0a-4c8e-9b7a-2f3e4d5c6b7a",
+      targets: ["example.com/*", "https://site.acct.workers.dev"],
+    });
+    const upload = JSON.stringify({
+      version: 1,
+      type: "version-upload",
+      worker_name: "site",
+      preview_url: null,
+      preview_alias_url: "https://feature-site.acct.workers.dev",
+    });
+    const command = [
+      'echo "out=$WRANGLER_OUTPUT_FILE_PATH"',
+      'echo "switches=$WRANGLER_SEND_METRICS $WRANGLER_SEND_ERROR_REPORTS $WRANGLER_HIDE_BANNER"',
+      'test ! -e "$WRANGLER_OUTPUT_FILE_PATH" && echo fresh',
+      `printf '%s\\n' 'not json' '${deploy}' '{"type":"deploy"' '${upload}' >> "$WRANGLER_OUTPUT_FILE_PATH"`,
+    ].join("; ");
+    const { stopped, lines, request } = await build({
+      build_command: 'echo "build=$WRANGLER_OUTPUT_FILE_PATH"',
+      deploy_command: command,
+      // The build's own variables win over the switches, never over the output file.
+      env: { WRANGLER_SEND_METRICS: "true", WRANGLER_OUTPUT_FILE_PATH: "/build/repo/elsewhere.ndjson" },
+    });
+    expect(stopped).toEqual({
+      status: "stopped",
+      outcome: "success",
+      last_log_seq: expect.any(Number),
+      deployment_url: "https://site.acct.workers.dev",
+      preview_url: "https://feature-site.acct.workers.dev",
+    });
+    const out = lines.find((line) => line.startsWith("out="))?.slice(4) ?? "";
+    expect(out).toMatch(/^\/build\/tmp\/wrangler-output-[0-9a-f-]{36}\.ndjson$/);
+    expectInOrder(lines, [
+      "build=/build/repo/elsewhere.ndjson",
+      "switches=true false true",
+      "fresh",
+      "Deployed to https://site.acct.workers.dev (version 5d1b8a5e-1c0a-4c8e-9b7a-2f3e4d5c6b7a)",
+      "Preview: https://feature-site.acct.workers.dev",
+    ]);
+    expect(existsSync(path.join(workRoot, request.build_uuid))).toBe(false);
+  });
+
+  it("reports no URL when the deploy command writes no output file, or nothing but text", async () => {
+    const none = await build({ deploy_command: "echo deployed" });
+    expect(none.stopped).toEqual({ status: "stopped", outcome: "success", last_log_seq: expect.any(Number) });
+    const junk = await build({
+      deploy_command: `printf '%s\\n' 'https://not-a-record.example' '{"type":"deploy","targets":["javascript:alert(1)"]}' > "$WRANGLER_OUTPUT_FILE_PATH"`,
+    });
+    expect(junk.stopped).toEqual({ status: "stopped", outcome: "success", last_log_seq: expect.any(Number) });
+  });
+
+  it("reports what a failed deploy command deployed before it failed", async () => {
+    const record = JSON.stringify({ type: "deploy", version_id: "abc", targets: ["https://half.example"] });
+    const { stopped } = await build({
+      deploy_command: `printf '%s\\n' '${record}' > "$WRANGLER_OUTPUT_FILE_PATH"; exit 3`,
+    });
+    expect(stopped).toMatchObject({
+      outcome: "failed",
+      failure_class: "deploy_command",
+      deployment_url: "https://half.example",
+    });
+  });
+
+  it("keeps a build's wrangler output file from every other build", async () => {
+    const record = JSON.stringify({ type: "deploy", targets: ["https://first.example"] });
+    const first = buildRequest({
+      repo_url: repo.url,
+      deploy_command: `printf '%s\\n' '${record}' > "$WRANGLER_OUTPUT_FILE_PATH"; echo "written $WRANGLER_OUTPUT_FILE_PATH"; sleep 3`,
+    });
+    await startOn(runner, first);
+    const written = (await waitForLine(first.build_uuid, /^written /, 20_000)).slice("written ".length);
+    const second = await build({
+      deploy_command: [
+        `cat '${written}' && echo "read the other build's file"`,
+        'ls -a "$(dirname "$WRANGLER_OUTPUT_FILE_PATH")"',
+        `test "$WRANGLER_OUTPUT_FILE_PATH" != '${written}' && echo "a file of its own"`,
+      ].join("; "),
+    });
+    expect(second.stopped).toEqual({
+      status: "stopped",
+      outcome: "success",
+      last_log_seq: expect.any(Number),
+    });
+    expect(second.lines).toContain("a file of its own");
+    expect(second.lines).not.toContain("read the other build's file");
+    expect(second.lines).not.toContain(path.basename(written));
+    expect(await callback.waitForStopped(first.build_uuid)).toMatchObject({
+      outcome: "success",
+      deployment_url: "https://first.example",
+    });
+  });
+
   it("fails with failure class clone for a repository that does not exist", async () => {
     const { stopped, lines } = await build({ repo_url: `file://${work.dir}/missing.git` });
     expect(stopped).toMatchObject({ outcome: "failed", failure_class: "clone" });

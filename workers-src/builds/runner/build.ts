@@ -1,4 +1,6 @@
+import { randomUUID } from "node:crypto";
 import path from "node:path";
+import { type DeployOutput, MAX_WRANGLER_OUTPUT_BYTES, parseWranglerOutput } from "../shared/deploy-output";
 import { createMasker, type Masker } from "../shared/mask";
 import { type FailureClass, MAX_LOG_LINE_BYTES, type StartBuildRequest } from "../shared/protocol";
 import { cacheEnv, restoreCache, saveCache } from "./cache";
@@ -35,6 +37,8 @@ export interface BuildResult {
   lastLogSeq: number;
   /** The commit that was checked out, once the clone succeeded. */
   commitSha?: string;
+  /** What the deploy command deployed, as wrangler's output file told. */
+  deployed?: DeployOutput;
 }
 
 export interface BuildHandle {
@@ -156,6 +160,8 @@ class BuildRun {
   private limitWatch: NodeJS.Timeout | undefined;
   private readonly startedAt = Date.now();
   private commitSha: string | undefined;
+  /** What the deploy step's wrangler output file told, once it ran. */
+  private deployed: DeployOutput | undefined;
 
   constructor(
     private readonly options: BuildOptions,
@@ -270,17 +276,20 @@ class BuildRun {
   async finish(result: Omit<BuildResult, "lastLogSeq">): Promise<BuildResult> {
     await this.releaseSandbox();
     const lastLogSeq = await this.batcher.close();
+    const deployed = this.deployed;
     try {
       await this.client.postStatus({
         status: "stopped",
         outcome: result.outcome,
         ...(result.failureClass ? { failure_class: result.failureClass } : {}),
         last_log_seq: lastLogSeq,
+        ...(deployed?.deploymentUrl ? { deployment_url: deployed.deploymentUrl } : {}),
+        ...(deployed?.previewUrl ? { preview_url: deployed.previewUrl } : {}),
       });
     } catch (error) {
       this.report(`could not report status stopped (${result.outcome}): ${errorMessage(error)}`);
     }
-    return { ...result, lastLogSeq };
+    return { ...result, lastLogSeq, ...(deployed ? { deployed } : {}) };
   }
 
   private async steps(): Promise<void> {
@@ -365,11 +374,57 @@ class BuildRun {
       await this.runCommand("install", "npm ci", rootDir, env);
     }
     if (buildCommand !== null) await this.runCommand("build_command", buildCommand, rootDir, env);
-    if (request.deploy_command.trim())
-      await this.runCommand("deploy_command", request.deploy_command, rootDir, env);
+    if (request.deploy_command.trim()) await this.deploy(request.deploy_command, rootDir, env);
     else this.log("No deploy command; nothing to deploy");
 
     if (request.cache_enabled) await saveCache(cacheContext);
+  }
+
+  /**
+   * Runs the deploy command (a production deploy or a non-production version upload: the platform picked
+   * which) with wrangler told to write its output file to a fresh file in the build's own temporary folder,
+   * and to stay quiet and offline (unless the build's variables say otherwise); then reads what it deployed
+   * from that file, also after a failed command (it may have deployed before failing).
+   */
+  private async deploy(command: string, cwd: string, env: Record<string, string>): Promise<void> {
+    const outputFile = path.join(this.sandbox.workspace.tmpDir, `wrangler-output-${randomUUID()}.ndjson`);
+    const deployEnv = {
+      WRANGLER_SEND_METRICS: "false",
+      WRANGLER_SEND_ERROR_REPORTS: "false",
+      WRANGLER_HIDE_BANNER: "true",
+      ...env,
+      WRANGLER_OUTPUT_FILE_PATH: outputFile,
+    };
+    try {
+      await this.runCommand("deploy_command", command, cwd, deployEnv);
+    } finally {
+      if (!this.stopReason) await this.readDeployOutput(outputFile, cwd);
+    }
+  }
+
+  /**
+   * Reads at most `MAX_WRANGLER_OUTPUT_BYTES` of wrangler's output file inside the sandbox, as the build's
+   * own user (so a file the build swapped for a link reads nothing the build could not), and keeps the URLs.
+   */
+  private async readDeployOutput(outputFile: string, cwd: string): Promise<void> {
+    try {
+      const result = await runCollect(["head", "-c", String(MAX_WRANGLER_OUTPUT_BYTES), "--", outputFile], {
+        cwd,
+        env: this.baseEnv,
+        launcher: this.sandbox.launcher(),
+        maxLineBytes: MAX_WRANGLER_OUTPUT_BYTES,
+      });
+      if (result.code !== 0) return; // no file: the command ran no wrangler that wrote one
+      const deployed = parseWranglerOutput(result.stdout.join("\n"));
+      if (deployed.deploymentUrl) {
+        const version = deployed.versionId ? ` (version ${deployed.versionId})` : "";
+        this.log(`Deployed to ${deployed.deploymentUrl}${version}`);
+      }
+      if (deployed.previewUrl) this.log(`Preview: ${deployed.previewUrl}`);
+      if (deployed.deploymentUrl || deployed.previewUrl) this.deployed = deployed;
+    } catch (error) {
+      this.log(`Could not read wrangler's output file: ${errorMessage(error)}`);
+    }
   }
 
   private async runCommand(

@@ -221,7 +221,7 @@ export function startProcess(options: ProcessOptions): RunningProcess {
 /** Runs a process to its end and collects its output lines (for short helper commands such as `git rev-parse`). */
 export async function runCollect(
   argv: readonly string[],
-  options: { cwd: string; env: Record<string, string>; launcher?: Launcher },
+  options: { cwd: string; env: Record<string, string>; launcher?: Launcher; maxLineBytes?: number },
 ): Promise<ProcessResult & { stdout: string[]; stderr: string[] }> {
   const lines: Record<OutputStream, string[]> = { stdout: [], stderr: [] };
   const result = await startProcess({ ...options, argv, onLine: (line, stream) => lines[stream].push(line) })

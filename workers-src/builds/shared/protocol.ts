@@ -17,6 +17,7 @@
 // zod's functional "mini" build: the Build Management Worker validates only these messages, and the full
 // build would make up most of its script (a larger script is a slower start).
 import * as z from "zod/mini";
+import { isDeployUrl, MAX_DEPLOY_URL_LENGTH } from "./deploy-output";
 
 export const BUILD_STATUSES = ["queued", "initializing", "running", "stopped"] as const;
 export type BuildStatus = (typeof BUILD_STATUSES)[number];
@@ -69,6 +70,9 @@ export const startBuildRequestSchema = z.strictObject({
 });
 export type StartBuildRequest = z.infer<typeof startBuildRequestSchema>;
 
+/** A URL a build deployed to: http(s) only, at most `MAX_DEPLOY_URL_LENGTH` characters. */
+const deployUrlSchema = z.string().check(z.maxLength(MAX_DEPLOY_URL_LENGTH), z.refine(isDeployUrl));
+
 export const statusCallbackSchema = z.discriminatedUnion("status", [
   z.strictObject({
     status: z.literal("running"),
@@ -81,6 +85,10 @@ export const statusCallbackSchema = z.discriminatedUnion("status", [
     failure_class: z.optional(z.enum(FAILURE_CLASSES)),
     /** Sequence number of the last log batch the runner sent (0: none); readers are done once all arrived. */
     last_log_seq: z.int().check(z.minimum(0)),
+    /** Where the production deploy went (from wrangler's output file), when it told. */
+    deployment_url: z.optional(deployUrlSchema),
+    /** The preview URL of a non-production version upload (from wrangler's output file), when it told. */
+    preview_url: z.optional(deployUrlSchema),
   }),
 ]);
 export type StatusCallback = z.infer<typeof statusCallbackSchema>;
