@@ -1,20 +1,13 @@
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import {
-  existsSync,
-  mkdirSync,
-  readFileSync,
-  realpathSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from "node:fs";
+import { existsSync, realpathSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { PACKAGE_NAME } from "../components/package-root";
 import { exitOnHelp, type Invocation, resolveProgram, resolveStackFile } from "./cli-args";
 import { type DiffSide, diffGraphs, renderMarkdown } from "./diff";
+import { acquireDirLock } from "./dir-lock";
 import type { CapturedResource } from "./graph";
 import { maskGraph } from "./mask";
 import { projectEntry, stackFilePath } from "./stack-file";
@@ -55,48 +48,17 @@ function git(cwd: string, ...args: string[]): string {
   }
 }
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 /**
  * Where the base is checked out: one folder per repository, the same on every run (so that the loader's
  * caches and the Worker bundle cache serve the next diff instead of growing), outside the repository and
  * its node_modules. A lock keeps two diffs of one repository from sharing it at once.
  */
-function baseTreeOf(top: string): { tree: string; release: () => void } {
+async function baseTreeOf(top: string): Promise<{ tree: string; release: () => void }> {
   const tree = path.join(
     tmpdir(),
     `wp-diff-base-${createHash("sha256").update(top).digest("hex").slice(0, 16)}`,
   );
-  const lock = `${tree}.lock`;
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    try {
-      mkdirSync(lock);
-      writeFileSync(path.join(lock, "pid"), String(process.pid));
-      break;
-    } catch {
-      let holder = Number.NaN;
-      try {
-        holder = Number(readFileSync(path.join(lock, "pid"), "utf8"));
-      } catch {
-        // being written, or being removed
-      }
-      if (Number.isInteger(holder) && !processAlive(holder)) {
-        rmSync(lock, { recursive: true, force: true });
-        continue;
-      }
-      if (Date.now() > deadline) throw new Error(`another diff of ${top} holds ${lock}`);
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
-    }
-  }
-  return { tree, release: () => rmSync(lock, { recursive: true, force: true }) };
+  return { tree, release: await acquireDirLock(`${tree}.lock`, 120_000) };
 }
 
 /** Removes the base's worktree (and what a failed or interrupted run left of it). */
@@ -179,7 +141,7 @@ async function captureAtCommit(
   if (relative.startsWith("..") || path.isAbsolute(relative)) {
     throw new Error(`${options.root} is not inside the git repository at ${top}`);
   }
-  const { tree, release } = baseTreeOf(top);
+  const { tree, release } = await baseTreeOf(top);
   const interrupted = (signal: NodeJS.Signals) => {
     removeWorktree(top, tree);
     release();

@@ -1,17 +1,11 @@
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { inject } from "vitest";
 import { packageRoot } from "../../components/package-root";
+import { acquireDirLock } from "../../local/dir-lock";
+import { commandOf, descendants } from "../processes";
 
 /** The versions of the peers this repository pins, which a consumer installs beside the package. */
 export function pinnedPeers(): Record<string, string> {
@@ -58,35 +52,11 @@ async function packedInTurn(): Promise<string> {
 export async function inPackTurn<T>(work: () => T): Promise<T> {
   const lock = path.join(packageRoot(), "node_modules", ".cache", "wp-pack.lock");
   mkdirSync(path.dirname(lock), { recursive: true });
-  const deadline = Date.now() + 600_000;
-  for (;;) {
-    try {
-      mkdirSync(lock);
-      writeFileSync(path.join(lock, "pid"), String(process.pid));
-      break;
-    } catch {
-      let holder = Number.NaN;
-      try {
-        holder = Number(readFileSync(path.join(lock, "pid"), "utf8"));
-      } catch {
-        // being written or removed
-      }
-      let alive = false;
-      try {
-        if (Number.isInteger(holder)) process.kill(holder, 0);
-        alive = Number.isInteger(holder);
-      } catch {
-        alive = false;
-      }
-      if (Number.isInteger(holder) && !alive) rmSync(lock, { recursive: true, force: true });
-      else if (Date.now() > deadline) throw new Error(`${lock} held for 10 minutes`);
-      else await new Promise((r) => setTimeout(r, 250));
-    }
-  }
+  const release = await acquireDirLock(lock, 600_000);
   try {
     return work();
   } finally {
-    rmSync(lock, { recursive: true, force: true });
+    release();
   }
 }
 
@@ -186,32 +156,11 @@ export async function startCommand(project: string, args: string[]): Promise<Sta
   return { child, output: () => output, stop };
 }
 
-/** The command names of the live processes below `root` (from /proc). */
+/** The command names of the live processes below `root`. */
 export function descendantCommands(root: number): string[] {
-  const children = new Map<number, number[]>();
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  const names: string[] = [];
-  const walk = (pid: number) => {
-    for (const child of children.get(pid) ?? []) {
-      try {
-        names.push(readFileSync(`/proc/${child}/comm`, "utf8").trim());
-      } catch {
-        // gone meanwhile
-      }
-      walk(child);
-    }
-  };
-  walk(root);
-  return names;
+  return descendants(root)
+    .map(commandOf)
+    .filter((name): name is string => name !== null);
 }
 
 /** Removes folders, ignoring what is already gone. */
