@@ -22,12 +22,15 @@ import { median, ms, percentile, sleep } from "./stats";
  * - a build's own sandbox made and removed (its disk, cgroup and network namespace);
  * - a whole small build (clone, build command, deploy command) on a runner with the sandbox against the
  *   same on a runner started with --insecure-no-sandbox, one build at a time, interleaved;
- * - builds per minute on one runner at its default limits (4 at once), with and without the sandbox.
+ * - builds per minute on one runner at its default limits (4 at once), with and without the sandbox;
+ * - a fixed amount of CPU work in a build, alone and beside another build that goes over a limit (a fork
+ *   bomb, a memory hog), interleaved: how much a build that hits its limits slows the one next to it.
  */
 const PROCESS_ROUNDS = Number(process.env.BENCH_SANDBOX_PROCESSES ?? 40);
 const SETUP_ROUNDS = Number(process.env.BENCH_SANDBOX_SETUPS ?? 10);
 const BUILD_ROUNDS = Number(process.env.BENCH_SANDBOX_BUILDS ?? 10);
 const THROUGHPUT_BUILDS = Number(process.env.BENCH_SANDBOX_THROUGHPUT ?? 24);
+const NEIGHBOUR_ROUNDS = Number(process.env.BENCH_SANDBOX_NEIGHBOURS ?? 3);
 const TOKEN = "bench-sandbox-token-0123456789abcdef";
 /** A small build: a node process that does a little work, as a build script would. */
 const BUILD_COMMAND = "node -e 'let x = 0; for (let i = 0; i < 2e7; i++) x += i; console.log(x)'";
@@ -130,10 +133,25 @@ async function setups(sandbox: Sandbox) {
   return { prepare, dispose };
 }
 
-async function runBuild(runner: RunnerServer, callback: CallbackServer, repoUrl: string): Promise<number> {
+/** A fixed amount of CPU work that prints how long it took, timed inside the build. */
+const STEADY_WORK =
+  "node -e 'const t = Date.now(); let x = 0; for (let i = 0; i < 1.5e9; i++) x = (x + i) % 1000003; console.log(\"work-ms\", Date.now() - t)'";
+/** Builds that go over a limit, each started a moment before the steady work. */
+const NEIGHBOURS = {
+  "fork bomb": "sleep 1; f() { f | f & }; f; sleep 60",
+  "memory hog": "sleep 1; node -e 'const a = []; for (;;) a.push(Buffer.alloc(1 << 20, 1))'",
+} as const;
+
+async function runBuild(
+  runner: RunnerServer,
+  callback: CallbackServer,
+  repoUrl: string,
+  buildCommand = BUILD_COMMAND,
+  outcome = "success",
+): Promise<number> {
   const request = buildRequest({
     repo_url: repoUrl,
-    build_command: BUILD_COMMAND,
+    build_command: buildCommand,
     deploy_command: "echo deployed",
   });
   callback.allow(request.build_uuid, request.callback_token);
@@ -149,8 +167,26 @@ async function runBuild(runner: RunnerServer, callback: CallbackServer, repoUrl:
     await sleep(20);
   }
   const stopped = await callback.waitForStopped(request.build_uuid, 120_000);
-  if (stopped.outcome !== "success") throw new Error(`build ${request.build_uuid} ${stopped.outcome}`);
-  return performance.now() - started;
+  if (stopped.outcome !== outcome) throw new Error(`build ${request.build_uuid} ${stopped.outcome}`);
+  if (buildCommand !== STEADY_WORK) return performance.now() - started;
+  const line = callback.lines(request.build_uuid).find((l) => l.startsWith("work-ms "));
+  if (!line) throw new Error(`build ${request.build_uuid} printed no work-ms line`);
+  return Number(line.slice(8));
+}
+
+/** The steady work alone and beside each neighbour, interleaved, in CPU-work milliseconds. */
+async function neighbours(runner: RunnerServer, callback: CallbackServer, repoUrl: string) {
+  const figures: Record<string, number[]> = { alone: [] };
+  for (const name of Object.keys(NEIGHBOURS)) figures[name] = [];
+  for (let round = 0; round < NEIGHBOUR_ROUNDS; round++) {
+    figures.alone!.push(await runBuild(runner, callback, repoUrl, STEADY_WORK));
+    for (const [name, command] of Object.entries(NEIGHBOURS)) {
+      const hostile = runBuild(runner, callback, repoUrl, command, "failed");
+      const [steady] = await Promise.all([runBuild(runner, callback, repoUrl, STEADY_WORK), hostile]);
+      figures[name]!.push(steady);
+    }
+  }
+  return figures;
 }
 
 async function throughput(runner: RunnerServer, callback: CallbackServer, repoUrl: string): Promise<number> {
@@ -224,6 +260,17 @@ async function main() {
     console.log(
       `  sandbox                          ${perMinute.isolated.toFixed(0)}/min (${(perMinute.isolated / perMinute.host).toFixed(2)}x)`,
     );
+
+    const beside = await neighbours(runners.isolated, callback, repo.url);
+    console.log(
+      `a build's CPU work (1.5e9 loop steps) beside a build that goes over a limit, ${NEIGHBOUR_ROUNDS} rounds interleaved:`,
+    );
+    console.log(row("alone (baseline)", beside.alone!));
+    for (const name of Object.keys(NEIGHBOURS)) {
+      console.log(
+        `${row(`beside a ${name}`, beside[name]!)}  (${(median(beside[name]!) / median(beside.alone!)).toFixed(2)}x)`,
+      );
+    }
   } finally {
     await runners.isolated.close();
     await runners.host.close();
