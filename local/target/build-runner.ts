@@ -60,6 +60,23 @@ async function waitForHealth(url: string, child: ChildProcess, output: () => str
   throw new Error(`the build runner at ${url} did not answer within 30 s`);
 }
 
+/** The Cloudflare API stand-in the runners' builds deploy through. */
+export interface LocalCloudflareApi {
+  /** `http://127.0.0.1:<port>/client/v4` */
+  url: string;
+  /** The stand-in's secret, from which the Build Management Worker derives each account's token. */
+  tokenSecret: string;
+}
+
+/** `http://127.0.0.1:<port>` of the stand-in's URL: what the runner forwards into its builds' networks. */
+function loopbackOrigin(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.protocol !== "http:" || parsed.hostname !== "127.0.0.1" || !parsed.port) {
+    throw new Error(`the Cloudflare API stand-in must listen on http://127.0.0.1:<port> (got ${url})`);
+  }
+  return parsed.origin;
+}
+
 /** Builds one local runner takes at once; also the size of its uid range. */
 const LOCAL_RUNNER_UIDS = 100;
 
@@ -96,13 +113,21 @@ interface StartedRunner {
  * token, allows `file://` repositories when the declaration says so, calls back the declared URL or
  * else the Worker's own, and isolates every build in a sandbox (the sandbox's Debian packages are
  * installed first where they are missing).
+ *
+ * With `cloudflareApi`, every runner's builds reach the stand-in at the same `127.0.0.1:<port>` from inside
+ * their sandboxes (`--cloudflare-api`), and the Worker gets its base URL and token secret
+ * (`CLOUDFLARE_API_BASE_URL`, `CLOUDFLARE_API_TOKEN_SECRET`), from which it gives each build its base URL,
+ * account id and a token for that account alone.
  */
 export async function startLocalBuildRunners(
   services: LocalServicePlan[],
   workerUrls: Record<string, string>,
   stateDir: string,
   log: (line: string) => void,
+  options: { cloudflareApi?: LocalCloudflareApi } = {},
 ): Promise<LocalBuildRunners> {
+  const { cloudflareApi } = options;
+  const apiOrigin = cloudflareApi && loopbackOrigin(cloudflareApi.url);
   const planned: PlannedRunner[] = [];
   const vars = new Map<string, Record<string, string>>();
   for (const service of services) {
@@ -136,6 +161,7 @@ export async function startLocalBuildRunners(
         "--drain-seconds",
         "0",
         ...(service.allowFileRepos ? ["--allow-file-repos"] : []),
+        ...(apiOrigin ? ["--cloudflare-api", apiOrigin] : []),
       ];
       urls.push(url);
       planned.push({
@@ -148,7 +174,16 @@ export async function startLocalBuildRunners(
         uidBase: localUidBase(port),
       });
     }
-    vars.set(scriptName, { ...vars.get(scriptName), [service.urlVar]: urls.join(",") });
+    vars.set(scriptName, {
+      ...vars.get(scriptName),
+      [service.urlVar]: urls.join(","),
+      ...(cloudflareApi
+        ? {
+            CLOUDFLARE_API_BASE_URL: cloudflareApi.url,
+            CLOUDFLARE_API_TOKEN_SECRET: cloudflareApi.tokenSecret,
+          }
+        : {}),
+    });
   }
 
   const started: StartedRunner[] = [];

@@ -32,7 +32,7 @@ import {
 import { type BuildRows, buildRows } from "./build-rows";
 import { type ComputeBackend, ComputeError, computeBackend } from "./compute";
 import { buildFinished, logFor, type ManagementEnv, numberVar } from "./env";
-import { loadBuild, startRequest } from "./load-build";
+import { cloudflareApiAccess, loadBuild, startRequest } from "./load-build";
 import { LogStore } from "./log-store";
 import { type OutboxDeps, StatusOutbox } from "./status-outbox";
 import { statusSubject } from "./status-subject";
@@ -294,6 +294,7 @@ export class BuildBuddy extends DurableObject<ManagementEnv> {
       heartbeatTimeoutMs: this.heartbeatTimeoutMs(),
       callbackUrl: this.env.CALLBACK_URL,
       startDeadline,
+      cloudflareApi: await cloudflareApiAccess(this.env, build),
     });
     await this.save({
       buildUuid,

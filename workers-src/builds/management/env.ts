@@ -35,6 +35,14 @@ export interface ManagementEnv {
   [CALLBACK_URL]?: string;
   [RUNNER_TOKEN]: string;
   BUILD_VARIABLES_KEY: string;
+  /**
+   * The local Cloudflare API stand-in's base URL (`http://127.0.0.1:<port>/client/v4`); only the local
+   * target sets it, with CLOUDFLARE_API_TOKEN_SECRET. Both set: every build gets it as
+   * `CLOUDFLARE_API_BASE_URL`, with its account id and a token for that account alone.
+   */
+  CLOUDFLARE_API_BASE_URL?: string;
+  /** The stand-in's secret (secret), from which each account's token is derived (`cloudflareApiToken`). */
+  CLOUDFLARE_API_TOKEN_SECRET?: string;
   RELEASE: string;
   [ALLOW_FILE_REPOS]: string;
 }

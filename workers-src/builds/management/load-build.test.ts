@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { type BuildToStart, type StartLimits, startRequest } from "./load-build";
+import { cloudflareApiToken, verifyCloudflareApiToken } from "../shared/cloudflare-token";
+import {
+  type BuildToStart,
+  buildVariables,
+  cloudflareApiAccess,
+  type StartLimits,
+  startRequest,
+} from "./load-build";
 
 const NOW = Date.UTC(2026, 10, 23, 12, 0, 0);
 const build: BuildToStart = {
@@ -90,5 +97,78 @@ describe("startRequest", () => {
     expect(retried.startDeadline).toBe(NOW + 5000);
     expect(retried.runDeadline).toBe(NOW + 20 * 60_000);
     expect(startRequest(build, "u", "t", NOW, limits).request).not.toHaveProperty("callback_url");
+  });
+});
+
+describe("the local Cloudflare API stand-in's variables", () => {
+  const BASE = "http://127.0.0.1:8799/client/v4";
+  const SECRET = "stand-in-secret-0123456789";
+  const withApi = { CLOUDFLARE_API_BASE_URL: BASE, CLOUDFLARE_API_TOKEN_SECRET: SECRET };
+
+  it("gives a build the base URL, its own account id and a token for that account, the token masked", async () => {
+    const access = await cloudflareApiAccess(withApi, build);
+    const token = await cloudflareApiToken(SECRET, "acct");
+    expect(access).toEqual({ baseUrl: BASE, accountId: "acct", token });
+    const { request } = startRequest(build, "u", "t", NOW, { ...limits, cloudflareApi: access });
+    expect(request.env).toEqual({
+      API_KEY: "s3cret",
+      MODE: "ci",
+      CLOUDFLARE_API_BASE_URL: BASE,
+      CLOUDFLARE_ACCOUNT_ID: "acct",
+      CLOUDFLARE_API_TOKEN: token,
+    });
+    expect(request.secret_names).toEqual(["API_KEY", "CLOUDFLARE_API_TOKEN"]);
+    // The token opens the build's own account, and no other's.
+    expect(await verifyCloudflareApiToken(SECRET, "acct", token)).toBe(true);
+    expect(await verifyCloudflareApiToken(SECRET, "other-acct", token)).toBe(false);
+  });
+
+  it("takes the account id from the build: another account's build gets another token", async () => {
+    const a = await cloudflareApiAccess(withApi, { account_id: "account-a" });
+    const b = await cloudflareApiAccess(withApi, { account_id: "account-b" });
+    expect(a?.accountId).toBe("account-a");
+    expect(b?.accountId).toBe("account-b");
+    expect(a?.token).not.toBe(b?.token);
+    expect(await verifyCloudflareApiToken(SECRET, "account-b", b?.token ?? "")).toBe(true);
+  });
+
+  it.each([
+    ["neither is set", {}],
+    ["only the base URL is set", { CLOUDFLARE_API_BASE_URL: BASE }],
+    ["only the token secret is set", { CLOUDFLARE_API_TOKEN_SECRET: SECRET }],
+  ])("gives builds nothing when %s", async (_why, env) => {
+    const access = await cloudflareApiAccess(env, build);
+    expect(access).toBeUndefined();
+    const { request } = startRequest(build, "u", "t", NOW, { ...limits, cloudflareApi: access });
+    expect(request.env).toEqual({ API_KEY: "s3cret", MODE: "ci" });
+    expect(request.secret_names).toEqual(["API_KEY"]);
+  });
+
+  it("lets a build variable of the same name win, and masks the platform's token only when it is the build's", async () => {
+    const access = { baseUrl: BASE, accountId: "acct", token: "cfl_platform" };
+    const own = buildVariables(
+      {
+        env: { CLOUDFLARE_API_TOKEN: "users-own-token", CLOUDFLARE_ACCOUNT_ID: "users-account" },
+        secretNames: ["CLOUDFLARE_API_TOKEN"],
+      },
+      access,
+    );
+    expect(own).toEqual({
+      env: {
+        CLOUDFLARE_API_BASE_URL: BASE,
+        CLOUDFLARE_ACCOUNT_ID: "users-account",
+        CLOUDFLARE_API_TOKEN: "users-own-token",
+      },
+      secretNames: ["CLOUDFLARE_API_TOKEN"],
+    });
+    const url = buildVariables(
+      { env: { CLOUDFLARE_API_BASE_URL: "https://api.example.com" }, secretNames: [] },
+      access,
+    );
+    expect(url.env).toMatchObject({
+      CLOUDFLARE_API_BASE_URL: "https://api.example.com",
+      CLOUDFLARE_API_TOKEN: "cfl_platform",
+    });
+    expect(url.secretNames).toEqual(["CLOUDFLARE_API_TOKEN"]);
   });
 });

@@ -18,6 +18,11 @@ export interface BuildOptions {
   callbackUrl?: string;
   /** Allow `file:///` repositories (the local stack). */
   allowFileRepos: boolean;
+  /**
+   * A port of the host's loopback (the local Cloudflare API stand-in's) the build reaches at
+   * `127.0.0.1:<port>` from its sandbox (see `PrepareOptions`).
+   */
+  cloudflareApiPort?: number;
   /** Where the build's processes run; the build's part of it is removed at the end. */
   sandbox: Sandbox;
   /** Longest time a log line waits before it is sent. @default 1000 */
@@ -302,7 +307,9 @@ class BuildRun {
     this.log(`Build cache: ${request.cache_enabled ? "enabled" : "disabled"}`);
 
     try {
-      this.box = await this.options.sandbox.prepare(request.build_uuid);
+      this.box = await this.options.sandbox.prepare(request.build_uuid, {
+        cloudflareApiPort: this.options.cloudflareApiPort,
+      });
     } catch (error) {
       throw new StepFailure(
         "initialization",

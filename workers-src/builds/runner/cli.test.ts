@@ -160,6 +160,10 @@ describe("runner cli", () => {
       ["--allow-network", "10.0.0.0"],
       "runner: --allow-network must be a network such as 10.1.0.0/16 (got 10.0.0.0)",
     ],
+    [
+      ["--cloudflare-api", "http://localhost:8787"],
+      "runner: --cloudflare-api: the Cloudflare API must be http://127.0.0.1:<port>, with no path (got http://localhost:8787)",
+    ],
   ])("refuses %j with a message that names it", async (args, message) => {
     const runner = await start(["--work-root", path.join(work.dir, "bad"), ...args]);
     expect(runner.code).toBe(1);
@@ -170,6 +174,7 @@ describe("runner cli", () => {
     const runner = await start(["--help"]);
     expect(runner.code).toBe(0);
     expect(runner.stdout).toContain("--insecure-no-sandbox");
+    expect(runner.stdout).toContain("--cloudflare-api URL");
     expect(runner.stdout).toContain(
       "Exit codes: 0 stopped cleanly, 1 error, 2 the host cannot isolate builds",
     );

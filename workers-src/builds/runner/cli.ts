@@ -10,7 +10,14 @@
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { DEFAULT_LIMITS, openSandbox, type Sandbox, SandboxUnavailable, unisolatedSandbox } from "./sandbox";
+import {
+  DEFAULT_LIMITS,
+  loopbackPort,
+  openSandbox,
+  type Sandbox,
+  SandboxUnavailable,
+  unisolatedSandbox,
+} from "./sandbox";
 import { startRunnerServer } from "./server";
 
 const USAGE = `usage: RUNNER_TOKEN=<token> runner [options]
@@ -22,6 +29,9 @@ const USAGE = `usage: RUNNER_TOKEN=<token> runner [options]
   --max-concurrent N       builds run at once (default 4); more are answered 503
   --drain-seconds N        on SIGTERM, how long running builds get to finish (default 600)
   --allow-file-repos       allow file:/// repositories (the local stack only)
+  --cloudflare-api URL     http://127.0.0.1:PORT: the local Cloudflare API stand-in; every sandboxed build
+                           reaches that one port of the host's loopback at the same address (the local
+                           stack only)
   --memory-mb N            memory per build (default ${DEFAULT_LIMITS.memoryMb})
   --pids N                 processes and threads per build (default ${DEFAULT_LIMITS.pids})
   --cpus N                 CPU cores per build (default ${DEFAULT_LIMITS.cpus})
@@ -46,6 +56,7 @@ async function main(): Promise<void> {
       host: { type: "string", default: "127.0.0.1" },
       "callback-url": { type: "string" },
       "allow-file-repos": { type: "boolean", default: false },
+      "cloudflare-api": { type: "string" },
       "work-root": { type: "string" },
       "max-concurrent": { type: "string" },
       "drain-seconds": { type: "string", default: "600" },
@@ -76,6 +87,14 @@ async function main(): Promise<void> {
       : parseInteger("--max-concurrent", values["max-concurrent"], 1, 1000);
   const drainMs = parseInteger("--drain-seconds", values["drain-seconds"], 0, 86_400) * 1000;
   const workRoot = values["work-root"] ?? path.join(tmpdir(), "workers-builds-runner");
+  const cloudflareApi = values["cloudflare-api"];
+  if (cloudflareApi !== undefined) {
+    try {
+      loopbackPort(cloudflareApi);
+    } catch (error) {
+      throw new Error(`runner: --cloudflare-api: ${(error as Error).message}`);
+    }
+  }
 
   // A signal while the runner starts (the local target stopped soon after it started it) is answered once
   // the sandbox is open: opening it installs the builds' network filter, which must go with the runner.
@@ -138,6 +157,7 @@ async function main(): Promise<void> {
     token,
     callbackUrl: values["callback-url"],
     allowFileRepos: values["allow-file-repos"],
+    cloudflareApi,
     sandbox,
     maxConcurrent,
   });

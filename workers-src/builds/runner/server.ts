@@ -5,7 +5,7 @@ import { type RunnerHealth, startBuildRequestSchema } from "../shared/protocol";
 import { type BuildHandle, startBuild } from "./build";
 import { errorMessage } from "./callback";
 import type { RetryOptions } from "./retry";
-import type { Sandbox } from "./sandbox";
+import { loopbackPort, type Sandbox } from "./sandbox";
 
 /** Largest `POST /builds` body accepted. */
 export const MAX_REQUEST_BYTES = 1024 * 1024;
@@ -25,6 +25,11 @@ export interface RunnerServerOptions {
   allowFileRepos: boolean;
   /** Where builds run (see `openSandbox`, or `unisolatedSandbox` for a single-tenant host). */
   sandbox: Sandbox;
+  /**
+   * `http://127.0.0.1:<port>`: the local Cloudflare API stand-in, which every sandboxed build reaches at
+   * the same address (that one port of the host's loopback and no other). The local stack only.
+   */
+  cloudflareApi?: string;
   /** Builds run at the same time; more are answered 503. @default 4 */
   maxConcurrent?: number;
   /** Longest time a log line waits before it is sent. @default 1000 */
@@ -55,6 +60,8 @@ export interface RunnerServer {
 export async function startRunnerServer(options: RunnerServerOptions): Promise<RunnerServer> {
   if (options.token.length < 16) throw new Error("runner: the token must be at least 16 characters long");
   const maxConcurrent = options.maxConcurrent ?? 4;
+  const cloudflareApiPort =
+    options.cloudflareApi === undefined ? undefined : loopbackPort(options.cloudflareApi);
   const tokenDigest = sha256(options.token);
   let callbackUrl = options.callbackUrl;
   let closing = false;
@@ -103,6 +110,7 @@ export async function startRunnerServer(options: RunnerServerOptions): Promise<R
       request,
       callbackUrl,
       allowFileRepos: options.allowFileRepos,
+      cloudflareApiPort,
       sandbox: options.sandbox,
       logFlushIntervalMs: options.logFlushIntervalMs,
       killGraceMs: options.killGraceMs,

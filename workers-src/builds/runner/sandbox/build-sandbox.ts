@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import { type Launcher, processGroupLauncher } from "../process";
 import type { Workspace } from "../workspace";
 import { workspaceFor } from "../workspace";
+import type { ApiForward } from "./api-forward";
 import { type Bind, bwrapArgs, encodeArgs, type SystemEntry } from "./bwrap";
 import type { BuildCgroup } from "./cgroup";
 import { diskAvailable, removeDisk } from "./disk";
@@ -135,6 +136,8 @@ export interface IsolatedBuildParts {
   bwrap: string;
   nsenter: string;
   setpriv: string;
+  /** The host's loopback port the build reaches (the Cloudflare API stand-in's), when it has one. */
+  apiForward?: ApiForward;
   /** Called once everything is removed, to give the uid back. */
   release: () => void;
 }
@@ -150,7 +153,7 @@ export class IsolatedBuild implements BuildSandbox {
 
   constructor(private readonly parts: IsolatedBuildParts) {
     const { jobDir, uid, gid } = parts;
-    this.description = `namespaces (pid, mount, network, ipc, uts), uid ${uid}, ${parts.diskMb} MiB disk, ${parts.seccomp ? "system call filter" : `no system call filter on ${process.arch}`}`;
+    this.description = `namespaces (pid, mount, network, ipc, uts), uid ${uid}, ${parts.diskMb} MiB disk, ${parts.seccomp ? "system call filter" : `no system call filter on ${process.arch}`}${parts.apiForward ? `, the Cloudflare API at 127.0.0.1:${parts.apiForward.port}` : ""}`;
     const etc = path.join(jobDir, "etc");
     mkdirSync(etc, { mode: 0o755 });
     const files: Record<string, string> = {
@@ -361,6 +364,8 @@ export class IsolatedBuild implements BuildSandbox {
         problems.push(`${what}: ${(error as Error).message}`);
       }
     };
+    // Before the namespace goes: the forwarder is its last process.
+    await attempt("Cloudflare API forward", () => parts.apiForward?.close());
     await attempt("network", () => parts.network.close());
     await attempt("disk", () => removeDisk(parts.diskImage, parts.diskMount));
     await attempt("folder", () => rmSync(parts.jobDir, { recursive: true, force: true, maxRetries: 3 }));

@@ -15,6 +15,7 @@ import {
 } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
+import { ApiForward } from "./api-forward";
 import { type BuildSandbox, HostBuild, IsolatedBuild } from "./build-sandbox";
 import type { SystemEntry } from "./bwrap";
 import { BuildCgroup, type CgroupLayout, findCgroupLayout, prepareCgroupParent } from "./cgroup";
@@ -32,6 +33,7 @@ import {
 } from "./network";
 import { seccompFilter } from "./seccomp";
 
+export { loopbackPort } from "./api-forward";
 export type { BuildSandbox, Handover, StepAccess } from "./build-sandbox";
 export { DEFAULT_LIMITS, type LimitBreach, type SandboxLimits } from "./limits";
 
@@ -62,13 +64,23 @@ export class SandboxUnavailable extends Error {
   }
 }
 
+/** What one build's sandbox gets beyond the runner's defaults. */
+export interface PrepareOptions {
+  /**
+   * A port of the host's loopback (the local Cloudflare API stand-in's) that the build reaches at
+   * `127.0.0.1:<port>` inside its network namespace; no other port of the host's loopback is reachable.
+   * Builds that run on the host reach it anyway.
+   */
+  cloudflareApiPort?: number;
+}
+
 export interface Sandbox {
   readonly isolated: boolean;
   /** One line for the runner's start-up log. */
   readonly description: string;
   readonly limits: SandboxLimits;
   /** Everything one build gets; `dispose` it when the build is over. */
-  prepare(buildUuid: string): Promise<BuildSandbox>;
+  prepare(buildUuid: string, options?: PrepareOptions): Promise<BuildSandbox>;
   /** Removes what the sandbox set up on the host for all builds (its network filter); no build may run. */
   close(): Promise<void>;
   /** The same, synchronously, for a process that is exiting. */
@@ -262,14 +274,14 @@ export async function openSandbox(options: SandboxOptions): Promise<Sandbox> {
     close: () => removeNetworkPolicy(uidBase),
     closeSync: () => removeNetworkPolicySync(uidBase),
     description: `isolated: namespaces, an own uid (${buildUids.base}-${buildUids.base + buildUids.count - 1}), cgroup and network per build; ${describeLimits(limits)}`,
-    prepare: (buildUuid: string) =>
+    prepare: (buildUuid: string, prepareOptions: PrepareOptions = {}) =>
       // A burst of builds makes their disks, cgroups and networks a few at a time, and a sandbox that
       // could not be made (a loop device taken meanwhile, a slow slirp4netns) is tried once more.
-      preparing(() => sandbox.prepareOnce(buildUuid)).catch(async () => {
+      preparing(() => sandbox.prepareOnce(buildUuid, prepareOptions)).catch(async () => {
         await new Promise((resolve) => setTimeout(resolve, 500));
-        return preparing(() => sandbox.prepareOnce(buildUuid));
+        return preparing(() => sandbox.prepareOnce(buildUuid, prepareOptions));
       }),
-    async prepareOnce(buildUuid: string): Promise<BuildSandbox> {
+    async prepareOnce(buildUuid: string, prepareOptions: PrepareOptions): Promise<BuildSandbox> {
       const inUse = await uidsInUse();
       const uid = pickUid(buildUids.base, buildUids.count, taken, inUse, nextUid);
       taken.add(uid);
@@ -287,6 +299,21 @@ export async function openSandbox(options: SandboxOptions): Promise<Sandbox> {
         undo.push(() => cgroup.remove());
         const network = await BuildNetwork.create(netnsName(buildUuid), uidBase);
         undo.push(() => network.close());
+        let apiForward: ApiForward | undefined;
+        if (prepareOptions.cloudflareApiPort !== undefined) {
+          // Run as the network's uid, like slirp4netns: never a build's.
+          const forward = await ApiForward.start({
+            port: prepareOptions.cloudflareApiPort,
+            netnsPath: network.path,
+            dir: path.join(jobDir, "api"),
+            uid: uidBase,
+            setpriv: programs.setpriv as string,
+            nsenter: programs.nsenter as string,
+            label: buildUuid,
+          });
+          undo.push(() => forward.close());
+          apiForward = forward;
+        }
         return new IsolatedBuild({
           buildUuid,
           jobDir,
@@ -302,6 +329,7 @@ export async function openSandbox(options: SandboxOptions): Promise<Sandbox> {
           bwrap: programs.bwrap as string,
           nsenter: programs.nsenter as string,
           setpriv: programs.setpriv as string,
+          apiForward,
           release: () => taken.delete(uid),
         });
       } catch (error) {
