@@ -11,7 +11,7 @@ import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { processAlive, tempDir } from "../testing";
-import { ApiForward, loopbackPort } from "./api-forward";
+import { ApiForward, loopbackPort, MAX_CONNECTIONS } from "./api-forward";
 import { findProgram, run } from "./host-tools";
 
 const work = tempDir("api-forward-");
@@ -21,11 +21,14 @@ const uid = 7_000_000 + randomInt(0, 10_000) * 100;
 const servers: Server[] = [];
 let api: number;
 let other: number;
+/** Connections the host's servers accepted. */
+let accepted = 0;
 
 async function serve(answer: string): Promise<number> {
   const server = createServer((req, res) => {
     res.end(`${answer} ${req.method} ${req.url}`);
   });
+  server.on("connection", () => accepted++);
   servers.push(server);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   return (server.address() as AddressInfo).port;
@@ -33,7 +36,12 @@ async function serve(answer: string): Promise<number> {
 
 /** What a fetch from inside the namespace gets (as root: the namespace's network is the point here). */
 function fetchInside(url: string): Promise<string> {
-  const script = `fetch(${JSON.stringify(url)}).then((r) => r.text()).then((t) => console.log("answer: " + t), (e) => console.log("error: " + (e.cause?.code ?? e.message)))`;
+  return runInside(
+    `fetch(${JSON.stringify(url)}).then((r) => r.text()).then((t) => console.log("answer: " + t), (e) => console.log("error: " + (e.cause?.code ?? e.message)))`,
+  );
+}
+
+function runInside(script: string): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(
       findProgram("nsenter") as string,
@@ -93,6 +101,31 @@ describe("ApiForward", () => {
     expect(processAlive(forward.pid)).toBe(false);
     expect(existsSync(dir)).toBe(false);
     expect(await fetchInside(`http://127.0.0.1:${api}/`)).toBe("error: ECONNREFUSED");
+  });
+
+  it(`keeps at most ${MAX_CONNECTIONS} connections of a build open at once, closing more at once`, async () => {
+    const forward = await start(path.join(work.dir, "many"));
+    try {
+      accepted = 0;
+      const open = await runInside(`
+        const net = require("node:net");
+        const sockets = Array.from({ length: ${MAX_CONNECTIONS + 16} }, () =>
+          net.connect(${api}, "127.0.0.1").on("error", () => undefined),
+        );
+        setTimeout(() => {
+          console.log(sockets.filter((s) => !s.destroyed && s.readyState === "open").length);
+          process.exit(0);
+        }, 1500);
+      `);
+      expect(Number(open)).toBe(MAX_CONNECTIONS);
+      expect(accepted).toBe(MAX_CONNECTIONS);
+      // Once they are gone, new ones are taken again.
+      await expect
+        .poll(() => fetchInside(`http://127.0.0.1:${api}/again`), { timeout: 5000 })
+        .toBe("answer: api GET /again");
+    } finally {
+      await forward.close();
+    }
   });
 
   it("says how long its start took (SHOW_TIMES=1 prints it)", async () => {

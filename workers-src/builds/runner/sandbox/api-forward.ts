@@ -29,6 +29,11 @@ const READY_TIMEOUT_MS = 10_000;
 const SOCKET_NAME = "api.sock";
 /** The descriptor of the socket's folder in the forwarder. */
 const DIR_FD = 3;
+/**
+ * Connections one build may hold open at once (wrangler needs a few): each is two of the runner's
+ * descriptors, which all its builds share. More are closed at once.
+ */
+export const MAX_CONNECTIONS = 64;
 
 /**
  * The port of a `--cloudflare-api` value: an origin on the host's IPv4 loopback, `http://127.0.0.1:<port>`
@@ -85,6 +90,7 @@ export const FORWARDER_SCRIPT = `"use strict";
 const net = require("node:net");
 const port = Number(process.argv[1]);
 const target = "/proc/self/fd/${DIR_FD}/${SOCKET_NAME}";
+let open = 0;
 const splice = (a, b) => {
   for (const [from, to] of [[a, b], [b, a]]) {
     from.on("error", () => {
@@ -97,6 +103,9 @@ const splice = (a, b) => {
 const listen = (host, required) =>
   new Promise((resolve, reject) => {
     const server = net.createServer({ allowHalfOpen: true }, (client) => {
+      if (open >= ${MAX_CONNECTIONS}) return client.destroy();
+      open++;
+      client.once("close", () => open--);
       splice(client, net.createConnection({ path: target, allowHalfOpen: true }));
     });
     server.on("error", (error) => (required || server.listening ? reject(error) : resolve()));
@@ -167,6 +176,7 @@ export class ApiForward {
       }
       splice(inbound, upstream);
     });
+    relay.maxConnections = MAX_CONNECTIONS;
     const dirFd = openSync(dir, "r");
     let forwarder: ChildProcess | undefined;
     try {
