@@ -315,7 +315,6 @@ export async function startCloudflareApi(options: CloudflareApiOptions): Promise
         }
         store.commitVersion(version, stored.upload);
         const record = existing ?? store.newScript(name, version.createdOn);
-        log(`cloudflare api: uploaded ${name} version ${id} (number ${number}, account ${account})`);
         if (deploy) {
           const settings: Partial<ScriptSettings> = {};
           for (const key of ["logpush", "observability", "tail_consumers", "placement", "limits"] as const) {
@@ -326,6 +325,7 @@ export async function startCloudflareApi(options: CloudflareApiOptions): Promise
         } else {
           record.modifiedOn = version.createdOn;
           store.saveScript(account, record);
+          log(`cloudflare api: uploaded ${name} version ${id} (number ${number}, account ${account})`);
         }
         return stored;
       } catch (error) {
