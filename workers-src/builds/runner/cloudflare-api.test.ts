@@ -6,12 +6,13 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes, randomInt } from "node:crypto";
-import { existsSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPO_ROOT } from "../../../local/stack-file";
+import { descendants } from "../../../test/processes";
 import type { StartBuildRequest } from "../shared/protocol";
 import { removeSandboxLeftovers, unisolatedSandbox } from "./sandbox";
 import { removeNetworkPolicy } from "./sandbox/network";
@@ -193,6 +194,8 @@ describe("a runner with cloudflareApi", () => {
     const pids = builds.map((build) => forwarders(build.build_uuid));
     expect(pids.map((found) => found.length)).toEqual([1, 1]);
     expect(pids[0]?.[0]).not.toBe(pids[1]?.[0]);
+    // The runner's own children (it runs in this process), so that they go with it.
+    expect(descendants(process.pid)).toEqual(expect.arrayContaining(pids.flat()));
     const sockets = builds.map((build) => path.join(buildsRoot, build.build_uuid, "api", "api.sock"));
     for (const socket of sockets) expect(statSync(socket).isSocket()).toBe(true);
 
@@ -204,6 +207,14 @@ describe("a runner with cloudflareApi", () => {
       );
     }
     for (const pid of pids.flat()) expect(processAlive(pid)).toBe(false);
+    const left = descendants(process.pid).filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("cloudflare-api-forward");
+      } catch {
+        return false;
+      }
+    });
+    expect(left).toEqual([]);
     for (const build of builds) expect(forwarders(build.build_uuid)).toEqual([]);
     for (const socket of sockets) expect(existsSync(socket)).toBe(false);
   });
