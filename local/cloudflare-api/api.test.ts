@@ -82,7 +82,12 @@ afterEach(async () => {
 async function call(
   method: string,
   resource: string,
-  init: { body?: FormData | string; json?: unknown; query?: Record<string, string>; token?: string | null } = {},
+  init: {
+    body?: FormData | string;
+    json?: unknown;
+    query?: Record<string, string>;
+    token?: string | null;
+  } = {},
 ): Promise<{ status: number; body: Envelope }> {
   const url = new URL(`${api.url}${resource}`);
   for (const [k, v] of Object.entries(init.query ?? {})) url.searchParams.set(k, v);
@@ -362,6 +367,36 @@ describe("Durable Object migrations", () => {
       "deploy rooms #2",
     ]);
     expect(host.versions.at(-1)?.durableObjectClasses).toEqual([{ className: "Lobby", sqlite: true }]);
+  });
+});
+
+describe("deploying a stored version across migration tags", () => {
+  it("applies a version's own migrations when it is deployed, and refuses a rollback past a migration", async () => {
+    const first = await firstDeploy("rooms", { ...baseMetadata, bindings: [] });
+    const steps = [{ new_sqlite_classes: ["Room"] }];
+    const upload = await call("POST", acct("/workers/scripts/rooms/versions"), {
+      body: workerForm({
+        ...baseMetadata,
+        bindings: [{ name: "ROOM", type: "durable_object_namespace", class_name: "Room" }],
+        migrations: { new_tag: "v1", steps },
+      }),
+    });
+    expect(upload.status, JSON.stringify(upload.body.errors)).toBe(200);
+    const deploy = await call("POST", acct("/workers/scripts/rooms/deployments"), {
+      json: { strategy: "percentage", versions: [{ version_id: upload.body.result.id, percentage: 100 }] },
+    });
+    expect(deploy.status, JSON.stringify(deploy.body.errors)).toBe(200);
+    expect(host.calls.slice(-2)).toEqual([`migrate rooms ${JSON.stringify(steps)}`, "deploy rooms #2"]);
+
+    const rollback = await call("POST", acct("/workers/scripts/rooms/deployments"), {
+      json: { strategy: "percentage", versions: [{ version_id: first, percentage: 100 }] },
+    });
+    expect(rollback.status).toBe(400);
+    expect(rollback.body.errors[0]).toEqual({
+      code: 10079,
+      message: `version ${first} was made for migration tag null, but the script's current migration tag is "v1": upload a new version with the migrations between them`,
+    });
+    expect(host.calls.at(-1)).toBe("deploy rooms #2");
   });
 });
 
@@ -663,6 +698,54 @@ describe("routes", () => {
     expect(
       (await call("GET", acct("/workers/scripts/hello/deployments"))).body.result.deployments,
     ).toHaveLength(1);
+  });
+
+  it("patches settings as JSON (script-settings) or as a multipart settings part (settings), and refuses bindings there", async () => {
+    await firstDeploy();
+    const json = await call("PATCH", acct("/workers/scripts/hello/script-settings"), {
+      json: { logpush: true, tags: ["a"], tail_consumers: [{ service: "tail" }] },
+    });
+    expect(json.body.result).toMatchObject({
+      logpush: true,
+      tags: ["a"],
+      tail_consumers: [{ service: "tail" }],
+    });
+    const form = new FormData();
+    form.set("settings", JSON.stringify({ observability: { enabled: true } }));
+    const multipart = await call("PATCH", acct("/workers/scripts/hello/settings"), { body: form });
+    expect(multipart.body.result).toMatchObject({ logpush: true, observability: { enabled: true } });
+    expect(multipart.body.result.bindings).toEqual(baseMetadata.bindings);
+    const bindings = await call("PATCH", acct("/workers/scripts/hello/settings"), { json: { bindings: [] } });
+    expect(bindings.status).toBe(400);
+    expect(bindings.body.errors[0]?.message).toMatch(/"bindings" belongs to a version on the stand-in/);
+    const services = await call("GET", acct("/workers/services/hello"));
+    expect(services.body.result.default_environment.script.tags).toEqual(["a"]);
+  });
+
+  it("sets workers.dev and preview URLs apart when both are given", async () => {
+    await firstDeploy();
+    const res = await call("POST", acct("/workers/scripts/hello/subdomain"), {
+      json: { enabled: true, previews_enabled: false },
+    });
+    expect(res.body.result).toEqual({ enabled: true, previews_enabled: false });
+    expect((await call("GET", acct("/workers/scripts/hello/subdomain"))).body.result).toEqual({
+      enabled: true,
+      previews_enabled: false,
+    });
+  });
+
+  it("numbers concurrent uploads one after the other", async () => {
+    await firstDeploy();
+    const results = await Promise.all(
+      [1, 2, 3].map(() =>
+        call("POST", acct("/workers/scripts/hello/versions"), { body: workerForm(baseMetadata) }),
+      ),
+    );
+    expect(results.map((r) => r.body.result.number).sort()).toEqual([2, 3, 4]);
+    expect(
+      (await call("GET", acct("/workers/scripts/hello/versions/00000000-0000-4000-8000-000000000000")))
+        .status,
+    ).toBe(404);
   });
 
   it("deletes a Worker through the host", async () => {
