@@ -92,17 +92,19 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    const tooLarge = () =>
+      new CloudflareApiError(413, 10027, `the request body is larger than ${limit} bytes`);
     req.on("data", (chunk: Buffer) => {
       size += chunk.length;
-      // Past the limit the rest is read and dropped, so that the client gets the 413 and not a reset.
+      // Past the limit the rest is read and dropped, so that the client gets the 413 and not a reset;
+      // far past it, the connection is cut.
       if (size <= limit) chunks.push(chunk);
       else if (size > 4 * limit) req.destroy();
     });
-    req.on("end", () =>
-      size > limit
-        ? reject(new CloudflareApiError(413, 10027, `the request body is larger than ${limit} bytes`))
-        : resolve(Buffer.concat(chunks)),
-    );
+    req.on("end", () => (size > limit ? reject(tooLarge()) : resolve(Buffer.concat(chunks))));
+    req.on("close", () => {
+      if (!req.complete) reject(size > limit ? tooLarge() : new Error("the client closed the connection"));
+    });
     req.on("error", reject);
   });
 }
