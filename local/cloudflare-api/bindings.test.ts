@@ -103,6 +103,7 @@ describe("miniflareOptionsFor", () => {
       version: version({
         bindings: [
           { type: "plain_text", name: "GREETING", text: "hi" },
+          { type: "plain_text", name: "EMPTY", text: "" },
           { type: "secret_text", name: "TOKEN", text: "s3cret" },
           { type: "json", name: "CONFIG", json: { a: [1, 2] } },
           { type: "kv_namespace", name: "KV", namespace_id: "ns-1" },
@@ -118,7 +119,7 @@ describe("miniflareOptionsFor", () => {
       }),
       keys: { Room: "hello-Chamber" },
       expected: base({
-        bindings: { GREETING: "hi", TOKEN: "s3cret", CONFIG: { a: [1, 2] } },
+        bindings: { GREETING: "hi", EMPTY: "", TOKEN: "s3cret", CONFIG: { a: [1, 2] } },
         kvNamespaces: { KV: "ns-1" },
         r2Buckets: { BUCKET: "files" },
         d1Databases: { DB: "db-1" },
@@ -168,6 +169,12 @@ describe("miniflareOptionsFor", () => {
       version: version({ bindings: [{ type: "kv_namespace", name: "KV" } as UploadBinding] }),
       code: REFUSED.binding,
       message: /binding KV of type kv_namespace: "namespace_id" must be a non-empty string/,
+    },
+    {
+      name: "a json binding without its value",
+      version: version({ bindings: [{ type: "json", name: "CONFIG" } as UploadBinding] }),
+      code: REFUSED.binding,
+      message: /binding CONFIG of type json: "json" is missing/,
     },
     {
       name: "a module type it does not know",

@@ -99,9 +99,11 @@ function refuseBinding(b: UploadBinding, why: string): never {
   throw new UploadRefused(`binding ${b.name} of type ${b.type}: ${why}`, REFUSED.binding);
 }
 
-function field(b: UploadBinding, key: string): string {
+function field(b: UploadBinding, key: string, emptyAllowed = false): string {
   const v = (b as Record<string, unknown>)[key];
-  if (typeof v !== "string" || v === "") refuseBinding(b, `"${key}" must be a non-empty string`);
+  if (typeof v !== "string" || (v === "" && !emptyAllowed)) {
+    refuseBinding(b, `"${key}" must be a ${emptyAllowed ? "" : "non-empty "}string`);
+  }
   return v;
 }
 
@@ -146,11 +148,14 @@ export function miniflareOptionsFor(
     switch (b.type) {
       case "plain_text":
       case "secret_text":
-        options.bindings[b.name] = field(b, "text");
+        options.bindings[b.name] = field(b, "text", true);
         break;
-      case "json":
-        options.bindings[b.name] = (b as { json: unknown }).json;
+      case "json": {
+        const json = (b as { json?: unknown }).json;
+        if (json === undefined) refuseBinding(b, `"json" is missing`);
+        options.bindings[b.name] = json;
         break;
+      }
       case "kv_namespace":
         options.kvNamespaces[b.name] = field(b, "namespace_id");
         break;

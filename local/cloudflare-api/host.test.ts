@@ -76,6 +76,12 @@ function version(scriptName: string, source: string, over: Partial<WorkerVersion
 const tagged = (tag: string) => `export default { async fetch(request) {
   const url = new URL(request.url);
   if (url.pathname === "/host") return new Response(url.host);
+  if (url.pathname === "/echo") {
+    return new Response(request.method + " " + (await request.text()) + " " + request.headers.get("x-test"), {
+      status: 201,
+      headers: { "x-answer": "yes" },
+    });
+  }
   if (url.pathname === "/slow") await new Promise((r) => setTimeout(r, 300));
   return new Response(${JSON.stringify(tag)});
 } };`;
@@ -149,6 +155,26 @@ describe("the Worker host", () => {
     expect(viaHost.status).toBe(200);
     expect(await viaHost.text()).toBe("v1");
     expect(await (await host.dispatch(hostRequest(name, "/host"))).text()).toBe(`${name}:8787`);
+
+    const big = "x".repeat(1 << 20);
+    const posted = await fetch(`${url}/echo`, { method: "POST", body: big, headers: { "x-test": "t" } });
+    expect([posted.status, posted.headers.get("x-answer"), await posted.text()]).toEqual([
+      201,
+      "yes",
+      `POST ${big} t`,
+    ]);
+    const dispatched = await host.dispatch(
+      new Request(`http://${name}/echo`, {
+        method: "PUT",
+        body: "b",
+        headers: { host: name, "x-test": "u" },
+      }),
+    );
+    expect([dispatched.status, dispatched.headers.get("x-answer"), await dispatched.text()]).toEqual([
+      201,
+      "yes",
+      "PUT b u",
+    ]);
 
     for (const other of [`nope.${SUBDOMAIN}.workers.dev`, "hello.other.workers.dev", "example.com"]) {
       const missing = await host.dispatch(hostRequest(other));

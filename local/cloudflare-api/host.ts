@@ -195,11 +195,12 @@ export function createWorkerHost(options: WorkerHostOptions): WorkerHost {
     const storageKeys = persist ? readRecord(version.accountId, version.scriptName).keys : {};
     const workerOptions = miniflareOptionsFor(version, persist ? dataDir : undefined, storageKeys);
     if (persist) prepareDataDir(version.accountId, version.scriptName);
-    const logged: string[] = [];
+    // What Miniflare and workerd say while the version starts, for the refusal's message.
+    let logged: string[] | undefined = [];
     const prefix = `[${version.scriptName}]`;
     class HostLog extends Log {
       protected override log(message: string) {
-        logged.push(message);
+        logged?.push(message);
         if (!quiet) log(`${prefix} ${message}`);
       }
     }
@@ -213,7 +214,7 @@ export function createWorkerHost(options: WorkerHostOptions): WorkerHost {
           logRequests: false,
           log: new HostLog(LogLevel.WARN),
           handleStructuredLogs: ({ level, message }) => {
-            if (level === "error" || level === "warn") logged.push(message);
+            if (level === "error" || level === "warn") logged?.push(message);
             if (!quiet) log(`${prefix} ${message}`);
           },
           ...workerOptions,
@@ -228,7 +229,9 @@ export function createWorkerHost(options: WorkerHostOptions): WorkerHost {
         return { mf, url: url.origin, version };
       } catch (error) {
         await mf.dispose().catch(() => undefined);
-        throw new UploadRefused(startupError(error, logged), REFUSED.module);
+        throw new UploadRefused(startupError(error, logged ?? []), REFUSED.module);
+      } finally {
+        logged = undefined;
       }
     })();
     starting.add(ready);
@@ -317,8 +320,10 @@ export function createWorkerHost(options: WorkerHostOptions): WorkerHost {
         const instance = await start(version, true);
         try {
           script.proxy ??= await openProxy(script);
+          if (closed) throw new Error("the Worker host is closed");
         } catch (error) {
           await stop(instance);
+          await script.proxy?.close();
           throw error;
         }
         const proxy = script.proxy;
