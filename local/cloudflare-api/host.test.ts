@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
-import type { Socket } from "node:net";
+import net, { type Socket } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
@@ -330,6 +330,23 @@ describe("the Worker host", () => {
     await second.deploy(v2);
     expect(second.urlOf(ACCOUNT, "store")).toBe(url);
     expect(JSON.parse(await text(`${url}/get`))).toEqual(expected);
+    await second.close();
+
+    // A port taken meanwhile: another one, remembered from then on.
+    const squatter = net.createServer();
+    await new Promise<void>((resolve) => squatter.listen(Number(new URL(url).port), "127.0.0.1", resolve));
+    try {
+      const third = newHost(dataDir, { portFile });
+      await third.deploy(v2);
+      const moved = third.urlOf(ACCOUNT, "store")!;
+      expect(moved).not.toBe(url);
+      expect(JSON.parse(await text(`${moved}/get`))).toEqual(expected);
+      expect(JSON.parse(readFileSync(portFile, "utf8"))[`${ACCOUNT}/store`]).toBe(
+        Number(new URL(moved).port),
+      );
+    } finally {
+      await new Promise((resolve) => squatter.close(resolve));
+    }
   }, 30_000);
 
   it("serves previews on their own host names while production keeps the old code; at most 3 run", async () => {

@@ -1,6 +1,6 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import type { Duplex } from "node:stream";
+import { type Duplex, Readable } from "node:stream";
 
 /**
  * A stable front for one deployed script: a `node:http` server on 127.0.0.1 that forwards every request
@@ -253,23 +253,18 @@ export function forwardRequest(request: Request, base: string): Promise<Response
         const out = new Headers();
         for (const [name, value] of pairs(forwardedHeaders(res.rawHeaders))) out.append(name, value);
         const status = res.statusCode ?? 502;
-        const noBody =
-          request.method === "HEAD" || status === 204 || status === 304 || (status >= 100 && status < 200);
-        if (noBody) {
+        if (status < 200) {
+          // An upgrade (WebSocket) cannot be answered as a fetch Response: the script's own port does that.
+          res.destroy();
+          resolve(new Response("upgrades are served on the script's own port\n", { status: 502 }));
+          return;
+        }
+        if (request.method === "HEAD" || status === 204 || status === 304) {
           res.resume();
           resolve(new Response(null, { status, statusText: res.statusMessage, headers: out }));
           return;
         }
-        const body = new ReadableStream<Uint8Array>({
-          start(controller) {
-            res.on("data", (chunk: Buffer) => controller.enqueue(new Uint8Array(chunk)));
-            res.once("end", () => controller.close());
-            res.once("error", (error) => controller.error(error));
-          },
-          cancel() {
-            res.destroy();
-          },
-        });
+        const body = Readable.toWeb(res) as ReadableStream<Uint8Array>;
         resolve(new Response(body, { status, statusText: res.statusMessage, headers: out }));
       },
     );
@@ -278,15 +273,8 @@ export function forwardRequest(request: Request, base: string): Promise<Response
       req.end();
       return;
     }
-    const reader = request.body.getReader();
-    const pump = async () => {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        if (!req.write(value)) await new Promise((r) => req.once("drain", r));
-      }
-      req.end();
-    };
-    pump().catch((error) => req.destroy(error));
+    const body = Readable.fromWeb(request.body as import("node:stream/web").ReadableStream<Uint8Array>);
+    body.once("error", (error) => req.destroy(error));
+    body.pipe(req);
   });
 }
