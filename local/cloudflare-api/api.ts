@@ -244,6 +244,7 @@ export async function startCloudflareApi(options: CloudflareApiOptions): Promise
       id: randomUUID(),
       created_on: new Date().toISOString(),
       source: "wrangler",
+      author_email: "",
       strategy: "percentage",
       versions: [{ version_id: stored.version.id, percentage: 100 }],
       annotations,
@@ -623,10 +624,7 @@ export async function startCloudflareApi(options: CloudflareApiOptions): Promise
     if (typeof body.annotations === "object" && body.annotations !== null) {
       for (const [k, v] of Object.entries(body.annotations)) if (typeof v === "string") annotations[k] = v;
     }
-    return recordDeployment(account, record, stored, {
-      ...annotations,
-      "workers/triggered_by": "deployment",
-    });
+    return recordDeployment(account, record, stored, annotations);
   }
 
   const compiled = routes.map(([method, pattern, handler]) => ({

@@ -27,6 +27,8 @@ export interface Deployment {
   /** ISO time. */
   created_on: string;
   source: string;
+  /** Who deployed: nobody the stand-in knows of. */
+  author_email: string;
   strategy: "percentage";
   versions: { version_id: string; percentage: number }[];
   annotations: Record<string, string>;
