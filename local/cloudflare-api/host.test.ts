@@ -15,7 +15,14 @@ const SUBDOMAIN = workersDevSubdomain(ACCOUNT);
 const tmp = mkdtempSync(path.join(os.tmpdir(), "cf-host-"));
 const hosts: WorkerHost[] = [];
 const lines: string[] = [];
-const timings = { check: [] as number[], refusedCheck: [] as number[], deploy: [] as number[] };
+const timings = {
+  "check (plain Worker)": [] as number[],
+  "check (KV, R2, D1, Durable Object)": [] as number[],
+  "check or deploy refused (workerd fails)": [] as number[],
+  "deploy (first version, plain Worker)": [] as number[],
+  "deploy (swap under load, 300 ms requests in flight)": [] as number[],
+  "deploy (swap, KV, R2, D1, Durable Object)": [] as number[],
+};
 
 afterEach(async () => {
   await Promise.all(hosts.splice(0).map((h) => h.close()));
@@ -143,8 +150,8 @@ describe("the Worker host", () => {
     const host = newHost(path.join(tmp, "basic"), { onChange: () => changes.push("change") });
     expect(host.urlOf(ACCOUNT, "hello")).toBeUndefined();
     const v1 = version("hello", tagged("v1"));
-    await timed("check", () => host.check(v1));
-    await timed("deploy", () => host.deploy(v1));
+    await timed("check (plain Worker)", () => host.check(v1));
+    await timed("deploy (first version, plain Worker)", () => host.deploy(v1));
     expect(changes).toEqual(["change"]);
     const url = host.urlOf(ACCOUNT, "hello");
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
@@ -211,12 +218,17 @@ describe("the Worker host", () => {
     };
     const pollers = [poll(false), poll(false), poll(false), poll(true), poll(true)];
     await new Promise((r) => setTimeout(r, 300));
-    await timed("deploy", () => host.deploy(version("swap", tagged("v2"))));
+    await timed("deploy (swap under load, 300 ms requests in flight)", () =>
+      host.deploy(version("swap", tagged("v2"))),
+    );
     await new Promise((r) => setTimeout(r, 300));
-    await timed("deploy", () => host.deploy(version("swap", tagged("v3"))));
+    await timed("deploy (swap under load, 300 ms requests in flight)", () =>
+      host.deploy(version("swap", tagged("v3"))),
+    );
     await new Promise((r) => setTimeout(r, 300));
     stop = true;
     await Promise.all(pollers);
+    console.log(lines.filter((l) => l.startsWith("[swap] version")).join("\n"));
     expect(problems).toEqual([]);
     expect(host.urlOf(ACCOUNT, "swap")).toBe(url);
     expect(new Set(seen)).toEqual(new Set([1, 2, 3]));
@@ -285,7 +297,7 @@ describe("the Worker host", () => {
           () => undefined,
           (e: unknown) => e,
         );
-        timings.refusedCheck.push(Math.round(performance.now() - t));
+        timings["check or deploy refused (workerd fails)"].push(Math.round(performance.now() - t));
         expect(error).toBeInstanceOf(UploadRefused);
         expect((error as UploadRefused).code).toBe(REFUSED.module);
         expect((error as UploadRefused).message).toMatch(message);
@@ -308,8 +320,8 @@ describe("the Worker host", () => {
     const url = first.urlOf(ACCOUNT, "store")!;
     expect(await text(`${url}/put?v=one`)).toBe("ok");
     const v2 = version("store", storing("v2", "Room"), storageBindings("Room"));
-    await timed("check", () => first.check(v2));
-    await timed("deploy", () => first.deploy(v2));
+    await timed("check (KV, R2, D1, Durable Object)", () => first.check(v2));
+    await timed("deploy (swap, KV, R2, D1, Durable Object)", () => first.deploy(v2));
     const expected = { tag: "v2", kv: "one", r2: "one", d1: ["one"], do: "one" };
     expect(JSON.parse(await text(`${url}/get`))).toEqual(expected);
     // Another script of the account sees the same namespace, bucket and database (its own Durable Objects).

@@ -328,6 +328,7 @@ export function createWorkerHost(options: WorkerHostOptions): WorkerHost {
         }
         const proxy = script.proxy;
         const old = script.production;
+        const pausedAt = performance.now();
         proxy.pause();
         try {
           if (old) {
@@ -345,7 +346,10 @@ export function createWorkerHost(options: WorkerHostOptions): WorkerHost {
         } finally {
           proxy.resume();
         }
-        log(`[${version.scriptName}] version ${version.number} (${version.id}) deployed on ${proxy.url}`);
+        const held = Math.round(performance.now() - pausedAt);
+        log(
+          `[${version.scriptName}] version ${version.number} (${version.id}) deployed on ${proxy.url} (requests held ${held} ms)`,
+        );
         options.onChange?.();
       });
     },
