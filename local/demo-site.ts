@@ -1,10 +1,11 @@
 /**
- * The demo's sample site: a real git repository (a bare "remote" and a work tree) holding a tiny static
- * site and its build script, and the GitHub push delivery and signature that announce a push of it.
+ * The demo's project: a real git repository (a bare "remote" and a work tree) holding a small Worker
+ * project (`local/demo-hello-worker`: wrangler config, `package.json` with wrangler, lockfile), and the
+ * GitHub push delivery and signature that announce a push of it.
  */
 import { execFileSync } from "node:child_process";
 import { createHmac } from "node:crypto";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 
 /** The branch the demo pushes and its trigger watches. */
@@ -35,28 +36,22 @@ export function githubSignature(secret: string, body: string): string {
   return `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`;
 }
 
-export const SITE_FILES: Record<string, string> = {
-  "README.md": "# demo-site\n\nA tiny static site, built by the builds platform demo (`npm run demo`).\n",
-  "src/index.html": `<!doctype html>
-<html>
-  <head><meta charset="utf-8"><title>{{title}}</title></head>
-  <body><h1>{{title}}</h1><p>Built from commit {{commit}}.</p></body>
-</html>
-`,
-  "build.sh": `#!/bin/sh
-# The site's build: what \`npm run build\` would be in a real project.
-set -e
-echo "building \\"$SITE_TITLE\\" from commit $(echo "$WORKERS_CI_COMMIT_SHA" | cut -c1-7) on $WORKERS_CI_BRANCH"
-echo "API key from the build variables: $DEMO_API_KEY"
-for step in "checking sources" "rendering pages" "writing assets"; do
-  echo "  $step..."
-  sleep 0.3
-done
-mkdir -p dist
-sed -e "s|{{title}}|$SITE_TITLE|g" -e "s|{{commit}}|$WORKERS_CI_COMMIT_SHA|g" src/index.html > dist/index.html
-echo "wrote dist/index.html ($(wc -c < dist/index.html | tr -d ' ') bytes)"
-`,
-};
+/** The demo's Worker project: wrangler config, `package.json` with wrangler, its lockfile, the Worker. */
+export const DEMO_WORKER_DIR = path.join(__dirname, "demo-hello-worker");
+/** The script name in the project's wrangler config: what its builds deploy. */
+export const DEMO_SCRIPT = "hello-worker";
+const DEMO_WORKER_FILES = ["package.json", "package-lock.json", "wrangler.jsonc", "src/index.js"];
+
+/** The project's files (path → content), as the demo pushes them. */
+export function siteFiles(): Record<string, string> {
+  const files: Record<string, string> = {
+    "README.md":
+      "# hello-worker\n\nA small Worker, built and deployed by the builds platform demo (`npm run demo`).\n",
+    ".gitignore": "node_modules/\n.wrangler/\n",
+  };
+  for (const file of DEMO_WORKER_FILES) files[file] = readFileSync(path.join(DEMO_WORKER_DIR, file), "utf8");
+  return files;
+}
 
 export function git(cwd: string, ...args: string[]): string {
   return execFileSync(
@@ -74,10 +69,13 @@ export function git(cwd: string, ...args: string[]): string {
   ).trim();
 }
 
-/** A bare repository (the "remote" the trigger watches) and a work tree holding the site, not yet pushed. */
+/** A bare repository (the "remote" the trigger watches) and a work tree holding the project, not yet pushed. */
 export function createSiteRepo(dir: string): {
   url: string;
-  push(message: string): { before: string; sha: string };
+  /** Writes files (path → content) into the work tree. */
+  write(files: Record<string, string>): void;
+  /** Commits everything and pushes it to `branch` (created from the current commit when new). */
+  push(message: string, branch?: string): { before: string; sha: string };
 } {
   rmSync(dir, { recursive: true, force: true });
   const bare = path.join(dir, "origin.git");
@@ -86,18 +84,23 @@ export function createSiteRepo(dir: string): {
   git(dir, "init", "-q", "--bare", "-b", BRANCH, bare);
   git(dir, "clone", "-q", bare, work);
   git(work, "checkout", "-q", "-B", BRANCH);
-  for (const [file, content] of Object.entries(SITE_FILES)) {
-    mkdirSync(path.dirname(path.join(work, file)), { recursive: true });
-    writeFileSync(path.join(work, file), content);
-  }
+  const write = (files: Record<string, string>) => {
+    for (const [file, content] of Object.entries(files)) {
+      mkdirSync(path.dirname(path.join(work, file)), { recursive: true });
+      writeFileSync(path.join(work, file), content);
+    }
+  };
+  write(siteFiles());
   return {
     url: `file://${bare}`,
-    push(message) {
-      const before =
-        git(work, "rev-list", "--all", "--count") === "0" ? "0".repeat(40) : git(work, "rev-parse", "HEAD");
+    write,
+    push(message, branch = BRANCH) {
+      // A new branch starts from what is pushed: GitHub sends all zeros as `before` for it.
+      const known = git(bare, "for-each-ref", "--format=%(refname)", `refs/heads/${branch}`) !== "";
+      const before = known ? git(bare, "rev-parse", `refs/heads/${branch}`) : "0".repeat(40);
       git(work, "add", "-A");
       git(work, "commit", "-q", "-m", message);
-      git(work, "push", "-q", "origin", `HEAD:refs/heads/${BRANCH}`);
+      git(work, "push", "-q", "origin", `HEAD:refs/heads/${branch}`);
       return { before, sha: git(work, "rev-parse", "HEAD") };
     },
   };

@@ -3,9 +3,10 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { runCli } from "../test/cli";
-import { runDemo, timeline } from "./demo";
-import { githubSignature } from "./demo-site";
-import { devTokenSecretOf, signDevToken } from "./dev-token";
+import { workersDevSubdomain } from "./cloudflare-api/types";
+import { installSeconds, runDemo, timeline } from "./demo";
+import { DEMO_SCRIPT, githubSignature } from "./demo-site";
+import { DEFAULT_DEV_ACCOUNT, devTokenSecretOf, signDevToken } from "./dev-token";
 import { parseSse } from "./sse";
 import { startLocalTarget } from "./target/runner";
 
@@ -32,40 +33,44 @@ const streamed = (output: string) =>
     .map((l) => l.slice(4));
 
 describe("npm run demo", () => {
-  it("starts its own target, builds the pushed site with the secret masked, streams every line, exits 0", async () => {
+  it("starts its own target, deploys the pushed Worker with wrangler, previews a branch, exits 0", async () => {
     const dir = stateDir();
     const res = await runDemoCli("--state-dir", dir);
     expect(res.status, `${res.stdout}\n${res.stderr}`).toBe(0);
     expect(res.stdout).toContain("no local target is running: starting one");
     const lines = streamed(res.stdout);
-    expect(lines).toContain("$ sh build.sh");
-    const sha = lines.find((l) => l.startsWith("Commit: "))?.slice("Commit: ".length, "Commit: ".length + 7);
-    expect(sha).toMatch(/^[0-9a-f]{7}$/);
-    expect(lines).toContain(`building "Hello from the builds platform" from commit ${sha} on main`);
-    expect(lines).toContain("API key from the build variables: ***");
-    expect(lines.filter((l) => l.startsWith("  ") && l.endsWith("..."))).toEqual([
-      "  checking sources...",
-      "  rendering pages...",
-      "  writing assets...",
-    ]);
-    expect(lines).toContain("deploying dist/ (wrangler deploy would run here)");
-    expect(lines).toContain("index.html");
-    expect(lines.at(-1)).toMatch(/^Build succeeded/);
-    expect(res.stdout).not.toContain("demo-key-");
-    expect(res.stdout).toContain("outcome: success");
+    // Two builds: the production push deployed, the branch uploaded as a version; npm ci before each.
+    expect(lines.filter((l) => l.startsWith("$ "))).toEqual(
+      expect.arrayContaining(["$ npm ci", "$ npx wrangler deploy", "$ npx wrangler versions upload"]),
+    );
+    expect(lines.filter((l) => /^Build succeeded/.test(l))).toHaveLength(2);
+    const sub = workersDevSubdomain(DEFAULT_DEV_ACCOUNT);
+    expect(res.stdout).toContain(`deployed: https://${DEMO_SCRIPT}.${sub}.workers.dev`);
+    expect(res.stdout).toContain("  its answer: 200 hello from v1 (visit 1)");
+    expect(res.stdout).toMatch(
+      new RegExp(`preview: {4}https://[0-9a-f]{8}-${DEMO_SCRIPT}\\.${sub}\\.workers\\.dev\n`),
+    );
+    expect(res.stdout).toMatch(/ {2}its answer: {9}200 hello from v2 on a feature branch \(visit 1\)\n/);
+    expect(res.stdout).toContain("  its answer, as before: 200 hello from v1 (visit 2)");
+    expect(res.stdout).toMatch(
+      /npm ci: \d+\.\d s in the first build \(from the registry\), \d+\.\d s in the second \(from the build cache\)/,
+    );
+    expect(res.stdout.match(/outcome: success/g)).toHaveLength(2);
     expect(res.stdout).toMatch(
       /timeline: queued \d+\.\d s → initializing \d+\.\d s → running \d+\.\d s → stopped/,
     );
     expect(res.stdout).toContain("export TOKEN=$(npm run -s token)");
+    // The build's token for the Cloudflare API stand-in is masked wherever it would show.
+    expect(res.stdout).not.toMatch(/cfl_[A-Za-z0-9_-]{20}/);
     // Worker console output went to the target's log file, not between the demo's lines.
     expect(res.stdout).not.toContain("level: 'info'");
     expect(existsSync(path.join(dir, "demo", "target.log"))).toBe(true);
     // The target it started has stopped and released its lock; the repository stays for the user.
     expect(existsSync(path.join(dir, "target.lock"))).toBe(false);
-    expect(existsSync(path.join(dir, "demo", "demo-site", "origin.git"))).toBe(true);
-  }, 180_000);
+    expect(existsSync(path.join(dir, "demo", "hello-worker", "origin.git"))).toBe(true);
+  }, 300_000);
 
-  it("uses a target that is already running, and names its Worker demo-site-2 when demo-site exists", async () => {
+  it("uses a target that is already running, and names its Worker hello-worker-2 when hello-worker exists", async () => {
     const dir = stateDir();
     const target = await startLocalTarget({ stateDir: dir, log: () => {} });
     try {
@@ -74,34 +79,39 @@ describe("npm run demo", () => {
       const taken = await fetch(`${api}/api/workers`, {
         method: "POST",
         headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
-        body: JSON.stringify({ name: "demo-site" }),
+        body: JSON.stringify({ name: "hello-worker" }),
       });
       expect(taken.status).toBe(201);
 
       const output: string[] = [];
       const result = await runDemo({ stateDir: dir, account: "demo-test", out: (l) => output.push(l) });
       const text = output.join("\n");
-      expect(result).toMatchObject({ workerName: "demo-site-2", outcome: "success" });
+      expect(result).toMatchObject({ workerName: "hello-worker-2", outcome: "success" });
       expect(text).toContain(
         `using the local target already running (pid ${process.pid}): REST API at ${api}`,
       );
       expect(text).not.toContain("stopping the local target");
       expect(text).toContain(`export API=${api}`);
       expect(text).toContain("export TOKEN=$(npm run -s token -- --account demo-test)");
-      expect(streamed(text)).toContain("API key from the build variables: ***");
+      // The script deployed is the one in the project's wrangler config, in the account's subdomain.
+      expect(text).toContain(
+        `deployed: https://${DEMO_SCRIPT}.${workersDevSubdomain("demo-test")}.workers.dev`,
+      );
 
-      // The target keeps serving, and the build is the account's, as the follow-up commands show it.
-      const builds = await fetch(`${api}/api/workers/demo-site-2/builds`, {
+      // The target keeps serving, and the builds are the account's, as the follow-up commands show them.
+      const builds = await fetch(`${api}/api/workers/hello-worker-2/builds`, {
         headers: { Authorization: `Bearer ${token}` },
       });
       const body = (await builds.json()) as { result: { build_uuid: string; build_outcome: string }[] };
       expect(body.result).toEqual([
         expect.objectContaining({ build_uuid: result.buildUuid, build_outcome: "success" }),
+        expect.objectContaining({ build_outcome: "success" }),
       ]);
+      expect(target.cloudflareApi.deployed()).toHaveProperty(DEMO_SCRIPT);
     } finally {
       await target.stop();
     }
-  }, 180_000);
+  }, 300_000);
 
   it.each([
     [["--account", "no spaces"], "--account must be 1 to 64 characters"],
@@ -164,6 +174,47 @@ describe("timeline", () => {
     ],
   ])("%s", (_name, build, expected) => {
     expect(timeline(build)).toBe(expected);
+  });
+});
+
+describe("installSeconds", () => {
+  it.each([
+    [
+      "npm ci to the next command",
+      [
+        { line: "$ npm ci", ts: 1_000 },
+        { line: "added 40 packages", ts: 9_000 },
+        { line: "$ npx wrangler deploy", ts: 11_500 },
+      ],
+      10.5,
+    ],
+    [
+      "npm install counts too",
+      [
+        { line: "$ npm install", ts: 0 },
+        { line: "$ true", ts: 250 },
+      ],
+      0.25,
+    ],
+    ["no install step", [{ line: "$ npx wrangler deploy", ts: 0 }], undefined],
+    [
+      "an install that never ended",
+      [
+        { line: "$ npm ci", ts: 0 },
+        { line: "npm error", ts: 5 },
+      ],
+      undefined,
+    ],
+    [
+      "a line that only starts like it",
+      [
+        { line: "$ npm cinnamon", ts: 0 },
+        { line: "$ x", ts: 5 },
+      ],
+      undefined,
+    ],
+  ])("%s", (_, entries, expected) => {
+    expect(installSeconds(entries)).toBe(expected);
   });
 });
 

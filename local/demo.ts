@@ -1,20 +1,31 @@
 /**
  * `npm run demo`: the builds platform's whole path on the local target, as a new user would walk it. A
- * real git repository gets a Worker and a trigger, a push and its signed GitHub webhook, and the build
- * that follows is watched live from its log stream to its outcome.
+ * real git repository holding a Worker project gets a Worker and a trigger, a push and its signed GitHub
+ * webhook; the build that follows is watched live from its log stream, deploys the Worker with the real
+ * wrangler through the local Cloudflare API stand-in, and the live Worker answers. A change pushed to a
+ * feature branch then gets a preview URL of its own, while production answers as before.
  */
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { format } from "node:util";
-import { BRANCH, createSiteRepo, githubPushDelivery, githubSignature, SITE_FILES } from "./demo-site";
+import {
+  BRANCH,
+  createSiteRepo,
+  DEMO_SCRIPT,
+  githubPushDelivery,
+  githubSignature,
+  siteFiles,
+} from "./demo-site";
 import { DEFAULT_DEV_ACCOUNT, devTokenServiceOf, signDevToken } from "./dev-token";
 import { parseSse } from "./sse";
 import { processAlive, startLocalTarget } from "./target/runner";
 import { localDevTokenService } from "./token-cli";
 
 const REPO_ROOT = path.resolve(__dirname, "..");
-const WORKER_NAME = "demo-site";
+const WORKER_NAME = "hello-worker";
+/** The branch the demo pushes a change to, for a preview. */
+const FEATURE_BRANCH = "feature/greeting";
 /** How long a target that another process is starting may take to answer. */
 const READY_WAIT_MS = 90_000;
 const STREAM_RECONNECTS = 5;
@@ -48,6 +59,8 @@ interface Build {
   status: string;
   build_outcome: string | null;
   failure_class: string | null;
+  deployment_url: string | null;
+  preview_url: string | null;
   created_at: string;
   initializing_at: string | null;
   running_at: string | null;
@@ -59,7 +72,7 @@ const seconds = (from: string | null, to: string | null): string =>
 
 /** One line of how long a build spent in each status, from its timestamps (`-` for a status it skipped). */
 export function timeline(
-  build: Omit<Build, "build_uuid" | "status" | "build_outcome" | "failure_class">,
+  build: Pick<Build, "created_at" | "initializing_at" | "running_at" | "stopped_at">,
 ): string {
   return [
     `queued ${seconds(build.created_at, build.initializing_at)}`,
@@ -103,6 +116,8 @@ async function call<T>(
 
 interface Connection {
   api: string;
+  /** The entry port: workers.dev host names are reached through it, by `Host`. */
+  entry: string;
   /** Script name of the builds platform's client Worker. */
   clientName: string;
   secret: string;
@@ -120,11 +135,12 @@ function clientOf(workers: Record<string, string>, name: string): { name: string
 async function healthyClient(
   stateDir: string,
   name: string,
-): Promise<{ name: string; url: string } | undefined> {
-  let client: { name: string; url: string } | undefined;
+): Promise<{ name: string; url: string; entry: string } | undefined> {
+  let client: { name: string; url: string; entry: string } | undefined;
   try {
     const endpoints = JSON.parse(readFileSync(path.join(stateDir, "endpoints.json"), "utf8"));
-    client = clientOf(endpoints.workers ?? {}, name);
+    const found = clientOf(endpoints.workers ?? {}, name);
+    if (found && typeof endpoints.entry === "string") client = { ...found, entry: endpoints.entry };
   } catch {
     return undefined;
   }
@@ -162,7 +178,7 @@ async function connect(
       );
     }
     out(`using the local target already running (pid ${pid}): REST API at ${client.url}`);
-    return { api: client.url, clientName: client.name, secret: api.secret };
+    return { api: client.url, entry: client.entry, clientName: client.name, secret: api.secret };
   }
   out("no local target is running: starting one for this demo (PostgreSQL, workerd, build runner)");
   const logFile = path.join(stateDir, "demo", "target.log");
@@ -201,10 +217,10 @@ async function connect(
     );
   }
   out(`local target ready in ${((Date.now() - started) / 1000).toFixed(1)} s: REST API at ${client.url}`);
-  return { api: client.url, clientName: client.name, secret, stop };
+  return { api: client.url, entry: target.entryUrl, clientName: client.name, secret, stop };
 }
 
-/** Creates `demo-site`, or `demo-site-2`, `-3`... when the account already has one. */
+/** Creates `hello-worker`, or `hello-worker-2`, `-3`... when the account already has one. */
 async function createWorker(api: string, token: string): Promise<string> {
   for (let n = 1; n <= 100; n++) {
     const name = n === 1 ? WORKER_NAME : `${WORKER_NAME}-${n}`;
@@ -226,7 +242,7 @@ async function followLogs(
   api: string,
   token: string,
   uuid: string,
-  print: (line: string) => void,
+  print: (line: string, ts: number) => void,
   signal?: AbortSignal,
 ): Promise<{ build_outcome: string | null } | undefined> {
   let lastId: string | undefined;
@@ -251,8 +267,11 @@ async function followLogs(
         buffer = parsed.rest;
         for (const event of parsed.events) {
           if (event.id !== undefined) lastId = event.id;
-          if (event.event === "log") print((JSON.parse(event.data) as { line: string }).line);
-          else if (event.event === "done") return JSON.parse(event.data) as { build_outcome: string | null };
+          if (event.event === "log") {
+            const entry = JSON.parse(event.data) as { line: string; ts: number };
+            print(entry.line, entry.ts);
+          } else if (event.event === "done")
+            return JSON.parse(event.data) as { build_outcome: string | null };
         }
       }
     } catch (err) {
@@ -269,7 +288,105 @@ interface Built extends DemoResult {
   triggerId: string;
 }
 
-/** Worker, repository, trigger, push, webhook, then the build followed live to its outcome. */
+/** How long the install step (`npm ci`) took: from its command line to the next command's, in the log. */
+export function installSeconds(entries: { line: string; ts: number }[]): number | undefined {
+  const from = entries.findIndex((e) => /^\$ npm (ci|install)\b/.test(e.line));
+  if (from < 0) return undefined;
+  const to = entries.slice(from + 1).find((e) => e.line.startsWith("$ "));
+  return to === undefined ? undefined : (to.ts - entries[from]!.ts) / 1000;
+}
+
+/**
+ * A GET of a workers.dev URL through the entry port, by `Host`, as the URL is reached on this machine;
+ * the answer's first line.
+ */
+async function getWorkersDev(entry: string, url: string): Promise<string> {
+  const target = new URL(url);
+  const { request } = await import("node:http");
+  const base = new URL(entry);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: base.hostname, port: base.port, path: target.pathname, headers: { host: target.host } },
+      (res) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk: string) => {
+          body += chunk;
+        });
+        res.on("end", () => resolve(`${res.statusCode} ${body.split("\n")[0]}`));
+      },
+    );
+    req.setTimeout(10_000, () => req.destroy(new Error(`no answer from ${url} within 10 s`)));
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+/** A push and its signed webhook, then the build it started followed live to its outcome. */
+async function pushAndFollow(
+  conn: Connection,
+  token: string,
+  push: { repo: ReturnType<typeof createSiteRepo>; trigger: { id: string; webhook_secret: string } },
+  change: { branch: string; message: string; files: string[] },
+  out: (line: string) => void,
+  signal?: AbortSignal,
+): Promise<{ build: Build | undefined; entries: { line: string; ts: number }[]; uuid: string }> {
+  const { api } = conn;
+  const pushed = push.repo.push(change.message, change.branch);
+  out(`pushed commit ${pushed.sha.slice(0, 7)} to ${change.branch}`);
+  const delivery = githubPushDelivery({
+    repoUrl: push.repo.url,
+    branch: change.branch,
+    before: pushed.before,
+    sha: pushed.sha,
+    message: change.message,
+    files: change.files,
+  });
+  const hook = await call<{ builds: { build_uuid: string; trigger_id: string }[] }>(
+    api,
+    "POST",
+    "/webhooks/github",
+    {
+      body: delivery,
+      expect: [200, 202],
+      headers: {
+        "X-GitHub-Event": "push",
+        "X-GitHub-Delivery": randomUUID(),
+        "X-Hub-Signature-256": githubSignature(push.trigger.webhook_secret, delivery),
+      },
+    },
+  );
+  const uuid = hook.result.builds.find((b) => b.trigger_id === push.trigger.id)?.build_uuid;
+  if (!uuid) throw new DemoError(`the push webhook started no build: ${JSON.stringify(hook.result)}`);
+  out(`GitHub push webhook, signed with the trigger's webhook secret: queued build ${uuid}`);
+  out("build log (live):");
+  const entries: { line: string; ts: number }[] = [];
+  const done = await followLogs(
+    api,
+    token,
+    uuid,
+    (line, ts) => {
+      entries.push({ line, ts });
+      out(`  │ ${line}`);
+    },
+    signal,
+  );
+  if (!done) {
+    if (signal?.aborted) return { build: undefined, entries, uuid };
+    throw new DemoError(`the log stream of build ${uuid} kept ending before the build did`);
+  }
+  const build = (await call<Build>(api, "GET", `/api/builds/${uuid}`, { token, expect: [200] })).result;
+  const failure = build.failure_class ? ` (failure class: ${build.failure_class})` : "";
+  out(`outcome: ${build.build_outcome}${failure}`);
+  out(`timeline: ${timeline(build)}`);
+  return { build, entries, uuid };
+}
+
+/**
+ * Worker, repository, trigger; a push to the production branch built and deployed with the default
+ * commands, and the deployed Worker's answer; then a change pushed to a feature branch, uploaded as a
+ * version with a preview URL, whose answer is printed next to production's, unchanged.
+ */
 async function pushAndBuild(
   conn: Connection,
   stateDir: string,
@@ -285,7 +402,7 @@ async function pushAndBuild(
   out(`Worker: ${workerName}`);
   const repoDir = path.join(stateDir, "demo", workerName);
   const repo = createSiteRepo(repoDir);
-  out(`git repository: ${repo.url}`);
+  out(`git repository: ${repo.url} (a Worker project: wrangler.jsonc, package.json with wrangler, lockfile)`);
 
   const trigger = await call<{ id: string; webhook_secret: string }>(
     api,
@@ -297,59 +414,59 @@ async function pushAndBuild(
       body: {
         repo_url: repo.url,
         production_branch: BRANCH,
-        build_command: "sh build.sh",
-        deploy_command: 'echo "deploying dist/ (wrangler deploy would run here)" && ls dist',
-        env_vars: [
-          { name: "SITE_TITLE", value: "Hello from the builds platform", type: "text" },
-          { name: "DEMO_API_KEY", value: `demo-key-${randomBytes(6).toString("hex")}`, type: "secret" },
-        ],
+        build_non_production_branches: true,
+        build_caching_enabled: true,
       },
     },
   );
-  out(`trigger: builds ${BRANCH} with "sh build.sh"; variables SITE_TITLE (text) and DEMO_API_KEY (secret)`);
-
-  const message = "Add the demo site";
-  const pushed = repo.push(message);
-  out(`pushed commit ${pushed.sha.slice(0, 7)} to ${BRANCH}`);
-
-  const delivery = githubPushDelivery({
-    repoUrl: repo.url,
-    branch: BRANCH,
-    before: pushed.before,
-    sha: pushed.sha,
-    message,
-    files: Object.keys(SITE_FILES),
-  });
-  const hook = await call<{ builds: { build_uuid: string; trigger_id: string }[] }>(
-    api,
-    "POST",
-    "/webhooks/github",
-    {
-      body: delivery,
-      expect: [200, 202],
-      headers: {
-        "X-GitHub-Event": "push",
-        "X-GitHub-Delivery": randomUUID(),
-        "X-Hub-Signature-256": githubSignature(trigger.result.webhook_secret, delivery),
-      },
-    },
+  out(
+    `trigger: ${BRANCH} runs \`npx wrangler deploy\`, other branches \`npx wrangler versions upload\` (the defaults); the lockfile means \`npm ci\` first`,
   );
-  const uuid = hook.result.builds.find((b) => b.trigger_id === trigger.result.id)?.build_uuid;
-  if (!uuid) throw new DemoError(`the push webhook started no build: ${JSON.stringify(hook.result)}`);
-  out(`GitHub push webhook, signed with the trigger's webhook secret: queued build ${uuid}`);
-  out("build log (live):");
+  const push = { repo, trigger: trigger.result };
+  const built = { workerName, triggerId: trigger.result.id };
 
-  const built = { workerName, buildUuid: uuid, triggerId: trigger.result.id };
-  const done = await followLogs(api, token, uuid, (line) => out(`  │ ${line}`), signal);
-  if (!done) {
-    if (signal?.aborted) return { ...built, outcome: null };
-    throw new DemoError(`the log stream of build ${uuid} kept ending before the build did`);
+  const first = await pushAndFollow(
+    conn,
+    token,
+    push,
+    { branch: BRANCH, message: "Add hello-worker", files: Object.keys(siteFiles()) },
+    out,
+    signal,
+  );
+  if (!first.build) return { ...built, buildUuid: first.uuid, outcome: null };
+  if (first.build.build_outcome !== "success" || !first.build.deployment_url) {
+    return { ...built, buildUuid: first.uuid, outcome: first.build.build_outcome };
   }
-  const build = (await call<Build>(api, "GET", `/api/builds/${uuid}`, { token, expect: [200] })).result;
-  const failure = build.failure_class ? ` (failure class: ${build.failure_class})` : "";
-  out(`outcome: ${build.build_outcome}${failure}`);
-  out(`timeline: ${timeline(build)}`);
-  return { ...built, outcome: build.build_outcome };
+  out(`deployed: ${first.build.deployment_url}`);
+  out(`  its answer: ${await getWorkersDev(conn.entry, first.build.deployment_url)}`);
+
+  out("");
+  out(`a change on ${FEATURE_BRANCH}: a new greeting, uploaded as a version with its own preview URL`);
+  const index = siteFiles()["src/index.js"]!.replace("from v1", "from v2 on a feature branch");
+  repo.write({ "src/index.js": index });
+  const second = await pushAndFollow(
+    conn,
+    token,
+    push,
+    { branch: FEATURE_BRANCH, message: "A new greeting", files: ["src/index.js"] },
+    out,
+    signal,
+  );
+  if (!second.build) return { ...built, buildUuid: second.uuid, outcome: null };
+  const outcome = second.build.build_outcome;
+  if (second.build.preview_url) {
+    out(`preview:    ${second.build.preview_url}`);
+    out(`  its answer:         ${await getWorkersDev(conn.entry, second.build.preview_url)}`);
+    out(`production: ${first.build.deployment_url}`);
+    out(`  its answer, as before: ${await getWorkersDev(conn.entry, first.build.deployment_url)}`);
+  }
+  const [cold, warm] = [installSeconds(first.entries), installSeconds(second.entries)];
+  if (cold !== undefined && warm !== undefined) {
+    out(
+      `npm ci: ${cold.toFixed(1)} s in the first build (from the registry), ${warm.toFixed(1)} s in the second (from the build cache)`,
+    );
+  }
+  return { ...built, buildUuid: second.uuid, outcome };
 }
 
 /** Commands to look at the build afterwards; the token stays out of the output, in `$TOKEN`. */
@@ -404,7 +521,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const account = options.account ?? DEFAULT_DEV_ACCOUNT;
   mkdirSync(path.join(stateDir, "demo"), { recursive: true });
 
-  out("builds platform demo: a git push becomes a build, watched live");
+  out("builds platform demo: a git push becomes a live Worker, and a branch a preview of it");
   const conn = await connect(stateDir, options, out);
   let built: Built;
   try {

@@ -399,7 +399,15 @@ export interface LocalPlacement {
   ports: ReadonlyMap<string, number>;
   /** Script name → vars the local services set (a runner's URLs), over the declared ones. */
   vars?: ReadonlyMap<string, Record<string, string>>;
+  /**
+   * Answers requests that come to the entry port for a `*.workers.dev` host name (the Workers deployed
+   * through the Cloudflare API stand-in); a Worker of the plan's own routes still wins over it.
+   */
+  workersDev?: (request: Request) => Promise<Response>;
 }
+
+/** The name of the entry port's Worker that hands `*.workers.dev` requests to `workersDev`. */
+export const WORKERS_DEV_ROUTER = "workers-dev-router";
 
 /**
  * The complete Miniflare options (v4 shape, for `convertV4MiniflareOptions`) of a plan placed on this
@@ -407,26 +415,38 @@ export interface LocalPlacement {
  * routes' hosts and its own socket. Pure.
  */
 export function miniflareOptions(plan: LocalPlan, placement: LocalPlacement) {
+  const router = placement.workersDev && {
+    name: WORKERS_DEV_ROUTER,
+    modules: true,
+    script: "export default { fetch: (request, env) => env.DEPLOYED.fetch(request) };",
+    compatibilityDate: "2025-01-01",
+    routes: ["*.workers.dev/*"],
+    serviceBindings: { DEPLOYED: placement.workersDev },
+  };
   return {
     host: "127.0.0.1",
     port: 0,
     resourcePersistencePath: placement.persistencePath,
-    workers: plan.workers.map(({ secretBindings: _secretBindings, ...w }) => ({
-      ...w,
-      bindings: { ...w.bindings, ...placement.vars?.get(w.name) },
-      hyperdrives: Object.fromEntries(
-        Object.entries(w.hyperdrives).map(([binding, id]) => [
-          binding,
-          placement.hyperdriveUrls.get(id) ?? id,
-        ]),
-      ),
-      queueConsumers: Object.fromEntries(
-        plan.queueConsumers
-          .filter((c) => c.scriptName === w.name)
-          .map(({ queueName, scriptName: _s, ...settings }) => [queueName, settings]),
-      ),
-      routes: plan.hosts.filter((h) => h.scriptName === w.name).map((h) => `${h.host}/*`),
-      unsafeDirectSockets: [{ host: "127.0.0.1", port: placement.ports.get(w.name) }],
-    })),
+    workers: [
+      ...plan.workers.map(({ secretBindings: _secretBindings, ...w }) => ({
+        ...w,
+        bindings: { ...w.bindings, ...placement.vars?.get(w.name) },
+        hyperdrives: Object.fromEntries(
+          Object.entries(w.hyperdrives).map(([binding, id]) => [
+            binding,
+            placement.hyperdriveUrls.get(id) ?? id,
+          ]),
+        ),
+        queueConsumers: Object.fromEntries(
+          plan.queueConsumers
+            .filter((c) => c.scriptName === w.name)
+            .map(({ queueName, scriptName: _s, ...settings }) => [queueName, settings]),
+        ),
+        routes: plan.hosts.filter((h) => h.scriptName === w.name).map((h) => `${h.host}/*`),
+        unsafeDirectSockets: [{ host: "127.0.0.1", port: placement.ports.get(w.name) }],
+      })),
+      // Last: with no route matched, the entry port answers with the first Worker, as before.
+      ...(router ? [router] : []),
+    ],
   };
 }

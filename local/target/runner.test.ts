@@ -60,7 +60,13 @@ describe("local target on a program that uses every binding kind", () => {
       "local-fixture-local-other",
     ]);
     const endpoints = JSON.parse(readFileSync(path.join(dir, "endpoints.json"), "utf8"));
-    expect(endpoints).toEqual({ workers: target.workers, postgres: target.postgres });
+    expect(endpoints).toEqual({
+      workers: target.workers,
+      postgres: target.postgres,
+      entry: target.entryUrl.replace(/\/$/, ""),
+      cloudflareApi: target.cloudflareApi.url,
+      deployed: {},
+    });
   });
 
   it.each([

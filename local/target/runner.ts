@@ -5,6 +5,7 @@ import { programEntryPath } from "../cli-args";
 import { projectRoot, REPO_ROOT } from "../stack-file";
 import type { LocalBuildRunner } from "./build-runner";
 import type { LocalPlan } from "./miniflare-plan";
+import { cloudflareApi, type LocalCloudflareApi } from "./services/cloudflare-api";
 import { type LocalTargetOptions, need, type TargetContext, type TargetService } from "./services/context";
 import { resourceGraph } from "./services/graph";
 import { lifecycle } from "./services/lifecycle";
@@ -39,6 +40,8 @@ export interface LocalTarget {
   runnersReady: Promise<void>;
   /** A development token of the builds platform's REST API (`npm run token`), when the graph has one. */
   devToken?: string;
+  /** The Cloudflare API stand-in: its URL, its tokens, the Workers deployed through it. */
+  cloudflareApi: Omit<LocalCloudflareApi, "dispatch">;
   /**
    * Restarts workerd on the same ports and data: every Durable Object loses its memory and keeps its
    * storage, as on an eviction or a deploy.
@@ -69,10 +72,11 @@ function targetServices(signalStop: () => void): TargetService[] {
     postgresServer,
     { ...hyperdrivePools, after: ["ports"] },
     workerd,
-    buildRunners,
+    { ...cloudflareApi, after: ["ports"] },
+    { ...buildRunners, after: ["workerd"] },
     { ...postgresResources, after: ["PostgreSQL"] },
     { ...d1Migrations, after: ["workerd", "PostgreSQL resources"] },
-    cronLoop,
+    { ...cronLoop, after: ["D1 migrations", "Cloudflare API"] },
     r2Sweeps,
     endpointsFile,
     readyReport,
@@ -117,6 +121,7 @@ export async function startLocalTarget(options: LocalTargetOptions = {}): Promis
     runners: runners.runners,
     runnersReady: runners.ready,
     devToken: need(ctx, "devToken"),
+    cloudflareApi: need(ctx, "cloudflare"),
     fireCrons: need(ctx, "fireCrons"),
     expireR2Objects: need(ctx, "expireR2Objects"),
     restartWorkerd: async () => {

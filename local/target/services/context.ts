@@ -3,6 +3,7 @@ import type { CapturedResource } from "../../graph";
 import type { LocalBuildRunners } from "../build-runner";
 import type { HyperdrivePools } from "../hyperdrive/pool";
 import type { LocalPlan } from "../miniflare-plan";
+import type { LocalCloudflareApi } from "./cloudflare-api";
 import type { Service } from "./lifecycle";
 
 export interface LocalTargetOptions {
@@ -54,6 +55,12 @@ export interface Provided {
   workers: Record<string, string>;
   /** (development token.) */
   devToken: string | undefined;
+  /** The port of the Cloudflare API stand-in, chosen before the build runners are planned (ports). */
+  cloudflareApiPort: number;
+  /** (Cloudflare API.) */
+  cloudflare: LocalCloudflareApi;
+  /** Rewrites the endpoints file when a Worker is deployed or removed through the stand-in (endpoints file). */
+  onDeployedChange: () => void;
 }
 
 /** What every service of the local target gets: the target's options, and what earlier services provided. */

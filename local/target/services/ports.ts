@@ -1,12 +1,14 @@
 import { freePort } from "../../ports";
 import { startLocalBuildRunners } from "../build-runner";
 import { usesPostgres } from "../postgres-graph";
+import { cloudflareTokenSecret } from "./cloudflare-api";
 import { need, type TargetService } from "./context";
 
 /**
  * Every port, chosen up front: the embedded PostgreSQL's (when the graph needs one) (the Workers only need its port to be known, so
  * workerd starts beside it), each Worker's (so that a Worker keeps its URL when workerd restarts), and the
- * build runners' (their Workers' vars name them; the runners themselves start once workerd is up).
+ * build runners' (their Workers' vars name them; the runners themselves start once workerd is up), and
+ * the Cloudflare API stand-in's (the runners' builds deploy through it).
  */
 export const ports: TargetService = {
   name: "ports",
@@ -27,7 +29,15 @@ export const ports: TargetService = {
       [...workerPorts].map(([name, port]) => [name, `http://127.0.0.1:${port}`]),
     );
     ctx.workerPorts = workerPorts;
-    ctx.runners = await startLocalBuildRunners(plan.services, workerUrls, ctx.stateDir, ctx.log);
+    // The Cloudflare API stand-in's, so that the builds platform's runners can be pointed at it.
+    const cloudflareApiPort = await freePort();
+    ctx.cloudflareApiPort = cloudflareApiPort;
+    ctx.runners = await startLocalBuildRunners(plan.services, workerUrls, ctx.stateDir, ctx.log, {
+      cloudflareApi: {
+        url: `http://127.0.0.1:${cloudflareApiPort}/client/v4`,
+        tokenSecret: cloudflareTokenSecret(ctx.stateDir),
+      },
+    });
     return {};
   },
 };

@@ -1,9 +1,13 @@
-import { writeFileSync } from "node:fs";
+import { renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { DEFAULT_DEV_ACCOUNT, devTokenSecretOf, signDevToken } from "../../dev-token";
 import { need, type TargetService } from "./context";
 
-/** `endpoints.json` in the state folder: each Worker's URL and PostgreSQL's, for other processes. */
+/**
+ * `endpoints.json` in the state folder, for other processes: each Worker's URL, PostgreSQL's, the entry
+ * port's (custom domains, routes and workers.dev host names, by `Host`), the Cloudflare API stand-in's,
+ * and each Worker deployed through the stand-in, rewritten as they appear.
+ */
 export const endpointsFile: TargetService = {
   name: "endpoints file",
   start: async (ctx) => {
@@ -12,11 +16,27 @@ export const endpointsFile: TargetService = {
     for (const w of need(ctx, "plan").workers)
       workers[w.name] = (await mf.unsafeGetDirectURL(w.name)).toString().replace(/\/$/, "");
     ctx.workers = workers;
-    writeFileSync(
-      path.join(ctx.stateDir, "endpoints.json"),
-      `${JSON.stringify({ workers, postgres: need(ctx, "postgresUrl") ?? null }, null, 2)}\n`,
-    );
-    return {};
+    const cloudflare = need(ctx, "cloudflare");
+    const file = path.join(ctx.stateDir, "endpoints.json");
+    const write = () => {
+      const endpoints = {
+        workers,
+        postgres: need(ctx, "postgresUrl") ?? null,
+        entry: need(ctx, "entryUrl").replace(/\/$/, ""),
+        cloudflareApi: cloudflare.url,
+        deployed: cloudflare.deployed(),
+      };
+      // Whole or not at all: a reader never sees half a file.
+      writeFileSync(`${file}.tmp`, `${JSON.stringify(endpoints, null, 2)}\n`);
+      renameSync(`${file}.tmp`, file);
+    };
+    write();
+    ctx.onDeployedChange = write;
+    return {
+      stop: () => {
+        ctx.onDeployedChange = () => {};
+      },
+    };
   },
 };
 
@@ -31,6 +51,10 @@ export const readyReport: TargetService = {
     log(`ready in ${((Date.now() - ctx.startedAt) / 1000).toFixed(1)} s`);
     for (const [name, url] of Object.entries(need(ctx, "workers"))) log(`  ${name.padEnd(40)} ${url}`);
     for (const h of plan.hosts) log(`  ${h.host.padEnd(40)} ${entryUrl} (Host: ${h.host}) → ${h.scriptName}`);
+    const cloudflare = need(ctx, "cloudflare");
+    log(`  ${"Cloudflare API (for wrangler)".padEnd(40)} ${cloudflare.url}`);
+    for (const [name, url] of Object.entries(cloudflare.deployed()))
+      log(`  ${`${name} (deployed)`.padEnd(40)} ${url}`);
     if (!need(ctx, "runners").isReady())
       log("build runner still starting: a build started meanwhile waits for it");
     return {};

@@ -57,7 +57,7 @@ export const stateFolder: TargetService = {
     const releaseLock = takeLock(stateDir);
     if (options.reset) {
       try {
-        for (const item of ["postgres", "miniflare", "graph.json"]) {
+        for (const item of ["postgres", "miniflare", "cloudflare", "graph.json"]) {
           rmSync(path.join(stateDir, item), { recursive: true, force: true });
         }
       } catch (err) {

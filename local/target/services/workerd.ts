@@ -24,6 +24,19 @@ export const workerd: TargetService = {
         hyperdriveUrls: need(ctx, "hyperdrives").urls,
         ports: need(ctx, "workerPorts"),
         vars: need(ctx, "runners").vars,
+        // The stand-in starts beside workerd; a request before it is up is told so.
+        workersDev: async (request) => {
+          if (!ctx.cloudflare)
+            return new Response("the Cloudflare API stand-in is still starting\n", { status: 503 });
+          // workerd adds `Accept-Encoding` to every request it hands on; asked for identity, the deployed
+          // Worker's Miniflare does not compress an answer the client may not have asked to be compressed.
+          // (Miniflare's Request is its own undici's: the copy is made from its parts.)
+          const headers = new Headers([...request.headers]);
+          headers.set("accept-encoding", "identity");
+          const bodyless = request.method === "GET" || request.method === "HEAD";
+          const body = bodyless ? null : await request.arrayBuffer();
+          return ctx.cloudflare.dispatch(new Request(request.url, { method: request.method, headers, body }));
+        },
       }),
     );
     tetherWorkerd();
