@@ -1,9 +1,10 @@
 import { createHmac } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { runCli } from "../test/cli";
+import { cloudflareApiToken, verifyCloudflareApiToken } from "../workers-src/builds/shared/cloudflare-token";
 import { DEFAULT_DEV_ACCOUNT } from "./dev-token";
 import { projectName, readStackFile, stackFilePath } from "./stack-file";
 import { MAX_EXPIRES_IN_SECONDS, parseTokenArgs } from "./token-cli";
@@ -88,6 +89,27 @@ describe("npm run token", () => {
   });
 });
 
+describe("npm run token -- --cloudflare", () => {
+  it("prints the stand-in's token for the account, from the state folder's secret", async () => {
+    const state = path.join(dir, "state");
+    mkdirSync(path.join(state, "cloudflare"), { recursive: true });
+    writeFileSync(path.join(state, "cloudflare", "token-secret"), "0123abcd\n");
+    const res = await runToken("--cloudflare", "--account", "acct-1", "--state-dir", state);
+    expect(res.status, res.stderr).toBe(0);
+    expect(res.stdout).toBe(`${await cloudflareApiToken("0123abcd", "acct-1")}\n`);
+    expect(await verifyCloudflareApiToken("0123abcd", "acct-1", res.stdout.trim())).toBe(true);
+  });
+
+  it("says what to do when the target never ran on the state folder: exit 1, nothing on stdout", async () => {
+    const res = await runToken("--cloudflare", "--state-dir", path.join(dir, "never-started"));
+    expect(res.status).toBe(1);
+    expect(res.stdout).toBe("");
+    expect(res.stderr).toMatch(
+      /no Cloudflare API stand-in secret in .*never-started.*: start the local target/,
+    );
+  });
+});
+
 describe("parseTokenArgs", () => {
   it("defaults to the development account, 24 h and the local stack", () => {
     expect(parseTokenArgs([])).toEqual({
@@ -105,6 +127,11 @@ describe("parseTokenArgs", () => {
     [["--expires-in", "1"], { expiresInSeconds: 1 }],
     [["--expires-in", String(MAX_EXPIRES_IN_SECONDS)], { expiresInSeconds: 31_536_000 }],
     [["--stack", "local", "--config-file", "f.yaml"], { stack: "local", configFile: "f.yaml" }],
+    [["--cloudflare"], { cloudflare: true, account: DEFAULT_DEV_ACCOUNT, stateDir: undefined }],
+    [
+      ["--cloudflare", "--account", "a", "--state-dir", "s"],
+      { cloudflare: true, account: "a", stateDir: "s" },
+    ],
   ])("accepts %j", (args, expected) => {
     expect(parseTokenArgs(args)).toMatchObject(expected);
   });
@@ -123,6 +150,10 @@ describe("parseTokenArgs", () => {
     [["--stack", ""], /--stack must not be empty/],
     [["--account"], /argument missing/],
     [["extra"], /Unexpected argument 'extra'/],
+    [["--cloudflare", "--expires-in", "60"], /--expires-in does not go with --cloudflare/],
+    [["--cloudflare", "--stack", "local"], /--stack does not go with --cloudflare/],
+    [["--state-dir", "s"], /--state-dir goes only with --cloudflare/],
+    [["--cloudflare", "--account", "a b"], /--account must be 1 to 64/],
   ])("refuses %j", (args, message) => {
     expect(() => parseTokenArgs(args)).toThrow(message);
   });

@@ -1,14 +1,16 @@
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { cloudflareApiToken } from "../workers-src/builds/shared/cloudflare-token";
 import { exitOnHelp } from "./cli-args";
 import { DEFAULT_DEV_ACCOUNT, devTokenServiceOf, signDevToken } from "./dev-token";
-import { projectName, readStackFile, stackFilePath } from "./stack-file";
+import { projectName, REPO_ROOT, readStackFile, stackFilePath } from "./stack-file";
 import { captureStack } from "./synth";
 import { planLocal } from "./target/miniflare-plan";
 
 const USAGE =
-  "usage: npm run token -- [--account <id>] [--expires-in <seconds>] [--stack <name>] [--config-file <path>]";
+  "usage: npm run token -- [--account <id>] [--expires-in <seconds>] [--stack <name>] [--config-file <path>]\n" +
+  "       npm run token -- --cloudflare [--account <id>] [--state-dir <path>]   (the Cloudflare API stand-in's token for wrangler)";
 
 /** One day, as the local target's own development token. */
 export const DEFAULT_EXPIRES_IN_SECONDS = 24 * 3600;
@@ -29,6 +31,10 @@ export interface TokenOptions {
   stack: string;
   /** Config file instead of `stacks/Pulumi.<stack>.yaml`. */
   configFile?: string;
+  /** The local Cloudflare API stand-in's token for the account, instead of a REST API JWT. */
+  cloudflare?: boolean;
+  /** The local target's state folder (the stand-in's secret is there). @default `.local` */
+  stateDir?: string;
 }
 
 /** Checks an account id as the token's `sub`; answers the refusal, or undefined when it is fine. */
@@ -40,7 +46,14 @@ export function accountProblem(account: string): string | undefined {
 
 /** Reads the command line; throws a TokenError that names the bad flag. */
 export function parseTokenArgs(argv: string[]): TokenOptions {
-  let values: { account?: string; "expires-in"?: string; stack?: string; "config-file"?: string };
+  let values: {
+    account?: string;
+    "expires-in"?: string;
+    stack?: string;
+    "config-file"?: string;
+    cloudflare?: boolean;
+    "state-dir"?: string;
+  };
   try {
     ({ values } = parseArgs({
       args: argv,
@@ -49,6 +62,8 @@ export function parseTokenArgs(argv: string[]): TokenOptions {
         "expires-in": { type: "string" },
         stack: { type: "string" },
         "config-file": { type: "string" },
+        cloudflare: { type: "boolean" },
+        "state-dir": { type: "string" },
       },
     }));
   } catch (err) {
@@ -71,7 +86,28 @@ export function parseTokenArgs(argv: string[]): TokenOptions {
   }
   if (values.stack !== undefined && values.stack.trim() === "")
     throw new TokenError("--stack must not be empty");
+  if (values.cloudflare) {
+    // Its tokens do not expire and belong to no stack: what only a JWT has is refused, not ignored.
+    for (const flag of ["expires-in", "stack", "config-file"] as const)
+      if (values[flag] !== undefined) throw new TokenError(`--${flag} does not go with --cloudflare`);
+    return { account, expiresInSeconds, stack: "local", cloudflare: true, stateDir: values["state-dir"] };
+  }
+  if (values["state-dir"] !== undefined) throw new TokenError("--state-dir goes only with --cloudflare");
   return { account, expiresInSeconds, stack: values.stack ?? "local", configFile: values["config-file"] };
+}
+
+/**
+ * The local Cloudflare API stand-in's token for an account: derived from the secret the local target
+ * keeps in its state folder (made by its first start).
+ */
+export async function cloudflareTokenFor(account: string, stateDir = path.join(REPO_ROOT, ".local")) {
+  const file = path.join(path.resolve(stateDir), "cloudflare", "token-secret");
+  if (!existsSync(file)) {
+    throw new TokenError(
+      `no Cloudflare API stand-in secret in ${path.dirname(file)}: start the local target on that state folder once (npm start)`,
+    );
+  }
+  return cloudflareApiToken(readFileSync(file, "utf8").trim(), account);
 }
 
 /**
@@ -127,7 +163,9 @@ async function main(): Promise<number> {
     return 1;
   }
   try {
-    const token = await devTokenFor(options);
+    const token = options.cloudflare
+      ? await cloudflareTokenFor(options.account, options.stateDir)
+      : await devTokenFor(options);
     process.stdout.write(`${token}\n`);
     return 0;
   } catch (err) {

@@ -186,6 +186,7 @@ describe("a build", () => {
       "YARN_CACHE_FOLDER",
       "_",
       "npm_config_cache",
+      "npm_config_prefer_offline",
     ]);
     // Its own unprivileged uid, from the test sandbox's range.
     const uid = Number(lines[lines.findIndex((l) => l.startsWith("BUN_INSTALL")) + 1]);

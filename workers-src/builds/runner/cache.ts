@@ -11,11 +11,13 @@ export const MAX_CACHE_ARCHIVE_BYTES = 512 * 1024 * 1024;
 
 /**
  * Environment that points every common package manager's download cache into `cacheDir`, so that one
- * folder holds all there is to save and restore.
+ * folder holds all there is to save and restore; npm takes what its cache holds without asking the
+ * registry whether it is still fresh (a lockfile pins the versions anyway).
  */
 export function cacheEnv(cacheDir: string): Record<string, string> {
   return {
     npm_config_cache: path.join(cacheDir, "npm"),
+    npm_config_prefer_offline: "true",
     YARN_CACHE_FOLDER: path.join(cacheDir, "yarn"),
     PNPM_STORE_DIR: path.join(cacheDir, "pnpm-store"),
     BUN_INSTALL_CACHE_DIR: path.join(cacheDir, "bun"),
