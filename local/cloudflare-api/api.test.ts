@@ -538,6 +538,43 @@ describe("uploads the stand-in refuses: a 4xx envelope, and nothing stored", () 
       code: 10074,
       message: /transferred_classes .* not supported/,
     },
+    ...(
+      [
+        [
+          "a class name that climbs out of its folder",
+          { new_tag: "v1", new_classes: ["/../../../victim"] },
+          /migrations\.new_classes\[0\]: "\/\.\.\/\.\.\/\.\.\/victim" is not a class name/,
+        ],
+        [
+          "a deleted class name with a slash",
+          { new_tag: "v1", steps: [{ deleted_classes: ["a/b"] }] },
+          /steps\[0\]\.deleted_classes\[0\]: "a\/b" is not a class name/,
+        ],
+        [
+          "a rename to a non-identifier",
+          { new_tag: "v1", renamed_classes: [{ from: "A", to: ".." }] },
+          /renamed_classes\[0\]\.to: "\.\." is not a class name/,
+        ],
+        [
+          "class names given as a string",
+          { new_tag: "v1", new_classes: "Ab" },
+          /new_classes must be a list of class names/,
+        ],
+        ["steps that are not a list", { new_tag: "v1", steps: {} }, /steps must be a list/],
+        [
+          "a rename that is not an object",
+          { new_tag: "v1", renamed_classes: [null] },
+          /renamed_classes\[0\] must be an object/,
+        ],
+        ["a tag that is not a string", { new_tag: 5 }, /new_tag must be a string/],
+      ] as const
+    ).map(([what, migrations, message]) => ({
+      why: `migrations with ${what}`,
+      body: () => workerForm({ ...baseMetadata, migrations }),
+      status: 400,
+      code: 10074,
+      message,
+    })),
   ];
 
   it.each(cases)("refuses $why", async ({ body, status, code, message }) => {

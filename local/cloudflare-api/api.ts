@@ -701,6 +701,12 @@ export async function startCloudflareApi(options: CloudflareApiOptions): Promise
     );
   });
 
+  // The port first: a Worker restored below takes its saved port only when it is free, so it can never
+  // take the one chosen for the API.
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, "127.0.0.1", () => resolve());
+  });
   for (const account of store.accountIds()) {
     for (const name of store.scriptNames(account)) {
       const record = store.script(account, name);
@@ -731,10 +737,6 @@ export async function startCloudflareApi(options: CloudflareApiOptions): Promise
     }
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 0, "127.0.0.1", () => resolve());
-  });
   const port = (server.address() as AddressInfo).port;
   return {
     url: `http://127.0.0.1:${port}/client/v4`,

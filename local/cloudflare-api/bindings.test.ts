@@ -54,6 +54,7 @@ const base = (over: Partial<WorkerMiniflareOptions> = {}): WorkerMiniflareOption
   r2Buckets: {},
   d1Databases: {},
   durableObjects: {},
+  outboundService: expect.any(Function),
   ...over,
 });
 

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
+import { deployedOutbound } from "./outbound";
 import { type UploadBinding, UploadRefused, type VersionModule, type WorkerVersion } from "./types";
 
 /**
@@ -49,6 +50,8 @@ export interface WorkerMiniflareOptions {
   r2Buckets: Record<string, string>;
   d1Databases: Record<string, string>;
   durableObjects: Record<string, { className: string; useSQLite: boolean; unsafeUniqueKey: string }>;
+  /** Where the Worker's subrequests go: the internet, nothing of this machine (`outbound.ts`). */
+  outboundService: (request: Request) => Promise<Response>;
   /**
    * `<dataDir>/<account>/scripts/<script>`: Miniflare keeps Durable Objects in `do/<unique key>` below it;
    * the host links its `kv`, `r2` and `d1` to the account's `<dataDir>/<account>/{kv,r2,d1}`.
@@ -142,6 +145,7 @@ export function miniflareOptionsFor(
     r2Buckets: {},
     d1Databases: {},
     durableObjects: {},
+    outboundService: deployedOutbound(),
   };
   const classes = new Map(version.durableObjectClasses.map((c) => [c.className, c.sqlite]));
   for (const b of version.bindings) {

@@ -432,6 +432,37 @@ export default { fetch(request, env) { return env.ROOMS.get(env.ROOMS.idFromName
     ).rejects.toMatchObject({ name: "UploadRefused", code: REFUSED.migration });
   }, 30_000);
 
+  it("a deployed Worker reaches nothing of this machine: not its loopback, nor its own addresses", async () => {
+    const listener = http.createServer((_, res) => res.end("reached"));
+    await new Promise<void>((resolve) => listener.listen(0, "0.0.0.0", resolve));
+    const port = (listener.address() as AddressInfo).port;
+    const own = Object.values(os.networkInterfaces())
+      .flat()
+      .find((a) => a && a.family === "IPv4" && !a.internal)?.address;
+    try {
+      const host = newHost(path.join(tmp, "outbound"));
+      const probe = `export default { async fetch(request) {
+        const target = new URL(request.url).searchParams.get("to");
+        try { return new Response(await (await fetch(target)).text()); }
+        catch (error) { return new Response("refused: " + error.message); }
+      } };`;
+      await host.deploy(version("prober", probe));
+      const url = host.urlOf(ACCOUNT, "prober") as string;
+      // The test's own request reaches the listener, so a refusal below is the Worker's.
+      expect(await text(`http://127.0.0.1:${port}/`)).toBe("reached");
+      for (const target of [
+        `http://127.0.0.1:${port}/`,
+        `http://localhost:${port}/`,
+        own && `http://${own}:${port}/`,
+      ]) {
+        if (!target) continue;
+        expect(await text(`${url}/?to=${encodeURIComponent(target)}`), target).toMatch(/^error code: 1003\n/);
+      }
+    } finally {
+      listener.close();
+    }
+  });
+
   it("removes a script with its data; close() leaves no workerd process", async () => {
     const dataDir = path.join(tmp, "remove");
     const changes: string[] = [];

@@ -173,7 +173,12 @@ export function createWorkerHost(options: WorkerHostOptions): WorkerHost {
     const record = readRecord(script.accountId, script.scriptName);
     if (record.pendingDeletes.length === 0) return;
     const root = path.join(scriptDataDir(dataDir, script.accountId, script.scriptName), "do");
-    for (const key of record.pendingDeletes) rmSync(path.join(root, key), { recursive: true, force: true });
+    for (const key of record.pendingDeletes) {
+      // Only a folder right below `do/`, whatever the record says.
+      const folder = path.resolve(root, key);
+      if (path.dirname(folder) !== path.resolve(root)) continue;
+      rmSync(folder, { recursive: true, force: true });
+    }
     writeRecord(script.accountId, script.scriptName, { ...record, pendingDeletes: [] });
   }
 

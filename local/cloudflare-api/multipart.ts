@@ -217,6 +217,56 @@ export function migrationSteps(migrations: UploadMigrations): MigrationStep[] {
 
 const tagName = (tag: string | undefined) => (tag ? `"${tag}"` : "none");
 
+/** A Durable Object class name: a JavaScript identifier (it names an export, and a folder of the class's data). */
+const CLASS_NAME = /^[A-Za-z_$][A-Za-z0-9_$]{0,127}$/;
+
+/**
+ * Refuses migrations whose shape is not Cloudflare's: tags are strings, `steps` a list of steps, each
+ * class list a list of class names, each rename a `{from, to}` of class names. Names are checked before
+ * anything uses them (they name folders of the class's data).
+ */
+export function checkMigrationsShape(migrations: unknown): asserts migrations is UploadMigrations {
+  const refuse = (message: string) => new CloudflareApiError(400, 10074, `migrations: ${message}`);
+  const isObject = (x: unknown): x is Record<string, unknown> =>
+    typeof x === "object" && x !== null && !Array.isArray(x);
+  if (!isObject(migrations)) throw refuse("must be an object");
+  for (const tag of ["old_tag", "new_tag"] as const) {
+    const value = migrations[tag];
+    if (value !== undefined && value !== null && typeof value !== "string")
+      throw refuse(`${tag} must be a string`);
+  }
+  const className = (value: unknown, where: string) => {
+    if (typeof value !== "string" || !CLASS_NAME.test(value)) {
+      throw refuse(`${where}: ${JSON.stringify(value)} is not a class name (a JavaScript identifier)`);
+    }
+  };
+  const step = (value: unknown, where: string) => {
+    if (!isObject(value)) throw refuse(`${where} must be an object`);
+    for (const list of ["new_classes", "new_sqlite_classes", "deleted_classes"] as const) {
+      const names = value[list];
+      if (names === undefined) continue;
+      if (!Array.isArray(names)) throw refuse(`${where}.${list} must be a list of class names`);
+      names.forEach((n, i) => className(n, `${where}.${list}[${i}]`));
+    }
+    for (const list of ["renamed_classes", "transferred_classes"] as const) {
+      const moves = value[list];
+      if (moves === undefined) continue;
+      if (!Array.isArray(moves)) throw refuse(`${where}.${list} must be a list`);
+      moves.forEach((m, i) => {
+        if (!isObject(m)) throw refuse(`${where}.${list}[${i}] must be an object`);
+        className(m.from, `${where}.${list}[${i}].from`);
+        className(m.to, `${where}.${list}[${i}].to`);
+      });
+    }
+  };
+  if (migrations.steps !== undefined) {
+    if (!Array.isArray(migrations.steps)) throw refuse("steps must be a list");
+    migrations.steps.forEach((s, i) => step(s, `steps[${i}]`));
+  } else {
+    step(migrations, "migrations");
+  }
+}
+
 /**
  * Applies an upload's migrations to the script's state: `old_tag` must be the script's current tag
  * (Cloudflare's 10079 otherwise); answers the Durable Object classes and the tag after them, and the steps
@@ -227,6 +277,7 @@ export function applyMigrations(
   current: { tag: string | undefined; classes: DurableObjectClass[] },
 ): { tag: string | undefined; classes: DurableObjectClass[]; steps: MigrationStep[] } {
   if (!migrations) return { tag: current.tag, classes: current.classes, steps: [] };
+  checkMigrationsShape(migrations);
   const oldTag = migrations.old_tag || undefined;
   if (oldTag !== current.tag) {
     throw new CloudflareApiError(

@@ -1,3 +1,5 @@
+import { createHash } from "node:crypto";
+
 /**
  * The local stand-in for the part of the Cloudflare API that `wrangler deploy` and `wrangler versions
  * upload` call: the types shared by its HTTP API (`api.ts`, `store.ts`) and the runtime that runs the
@@ -122,14 +124,19 @@ export class UploadRefused extends Error {
 }
 
 /**
- * The `workers.dev` subdomain of an account on the stand-in: its id in lower case, with anything but
- * letters, digits and dashes made a dash, at most 63 characters. Pure.
+ * The `workers.dev` subdomain of an account on the stand-in, one per account: the account id itself when
+ * it is already a DNS label of lowercase letters, digits and single dashes; otherwise (capitals, `_`, a
+ * double dash, too long) a readable prefix of it, `--` and 12 hex digits of its SHA-256, so that `Acme`
+ * and `acme` never share a host name. Pure.
  */
 export function workersDevSubdomain(accountId: string): string {
-  return (
-    accountId
-      .toLowerCase()
-      .replace(/[^a-z0-9-]/g, "-")
-      .slice(0, 63) || "account"
-  );
+  if (/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/.test(accountId) && !accountId.includes("--")) return accountId;
+  const prefix = accountId
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, "-")
+    .replace(/^-+|-+$/g, "")
+    .slice(0, 40)
+    .replace(/-+$/, "");
+  const hash = createHash("sha256").update(accountId).digest("hex").slice(0, 12);
+  return `${prefix || "account"}--${hash}`;
 }
