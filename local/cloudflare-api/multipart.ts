@@ -246,7 +246,7 @@ export function checkMigrationsShape(migrations: unknown): asserts migrations is
       const names = value[list];
       if (names === undefined) continue;
       if (!Array.isArray(names)) throw refuse(`${where}.${list} must be a list of class names`);
-      names.forEach((n, i) => className(n, `${where}.${list}[${i}]`));
+      for (const [i, n] of names.entries()) className(n, `${where}.${list}[${i}]`);
     }
     for (const list of ["renamed_classes", "transferred_classes"] as const) {
       const moves = value[list];
@@ -261,7 +261,7 @@ export function checkMigrationsShape(migrations: unknown): asserts migrations is
   };
   if (migrations.steps !== undefined) {
     if (!Array.isArray(migrations.steps)) throw refuse("steps must be a list");
-    migrations.steps.forEach((s, i) => step(s, `steps[${i}]`));
+    for (const [i, s] of migrations.steps.entries()) step(s, `steps[${i}]`);
   } else {
     step(migrations, "migrations");
   }
