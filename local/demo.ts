@@ -12,7 +12,6 @@ import { format } from "node:util";
 import {
   BRANCH,
   createSiteRepo,
-  DEMO_SCRIPT,
   githubPushDelivery,
   githubSignature,
   siteFiles,

@@ -89,6 +89,7 @@ describe("two accounts building at once", () => {
         '; do if timeout 3 bash -c "exec 3<>/dev/tcp/127.0.0.1/$p; printf \\"POST /builds HTTP/1.0\\r\\nAuthorization: Bearer $tok\\r\\n\\r\\n\\" >&3; cat <&3" 2>/dev/null | grep -q HTTP; then echo "RUNNER-API-ANSWERED $p"; else echo "runner-api-unreachable $p"; fi; done; done',
       // The Cloudflare API stand-in, the one host service a build reaches: the first account's Workers
       // with every token in sight, its own with its own token.
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell script
       'hp="${CLOUDFLARE_API_BASE_URL#http://}"; hp="${hp%%/*}"; ask() { timeout 3 bash -c "exec 3<>/dev/tcp/${hp%:*}/${hp#*:}; printf \\"GET /client/v4/accounts/$1/workers/scripts HTTP/1.0\\r\\nAuthorization: Bearer $2\\r\\n\\r\\n\\" >&3; head -1 <&3" 2>/dev/null | tr -d "\\r"; }',
       'for tok in $(env | grep -i token | cut -d= -f2) "$t"; do echo "victim-account-api $(ask isolation-account-a "$tok")"; done',
       'echo "own-account-api $(ask isolation-account-b "$CLOUDFLARE_API_TOKEN")"',
