@@ -9,13 +9,7 @@ import { randomUUID } from "node:crypto";
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { format } from "node:util";
-import {
-  BRANCH,
-  createSiteRepo,
-  githubPushDelivery,
-  githubSignature,
-  siteFiles,
-} from "./demo-site";
+import { BRANCH, createSiteRepo, githubPushDelivery, githubSignature, siteFiles } from "./demo-site";
 import { DEFAULT_DEV_ACCOUNT, devTokenServiceOf, signDevToken } from "./dev-token";
 import { parseSse } from "./sse";
 import { processAlive, startLocalTarget } from "./target/runner";
