@@ -1,6 +1,7 @@
 /**
  * The Client Worker's Hono app: the builds platform's REST API, push webhooks and deploy hooks. Every
- * response is an envelope; `/api/*` needs a bearer token except `/api/health`.
+ * response is an envelope; `/api/*` needs a bearer token (a JWT or an API token, whose scope every route
+ * checks) except `/api/health`.
  */
 import { Hono } from "hono";
 import { withLogTags } from "workers-tagged-logger";
@@ -11,6 +12,7 @@ import { errorFields, logger, requestContext } from "./logger";
 import { buildRoutes } from "./routes/builds";
 import { deployHookRoutes } from "./routes/deploy-hooks";
 import { logRoutes } from "./routes/logs";
+import { tokenRoutes } from "./routes/tokens";
 import { triggerRoutes } from "./routes/triggers";
 import { webhookRoutes } from "./routes/webhooks";
 import { workerRoutes } from "./routes/workers";
@@ -41,6 +43,7 @@ app.route("/", triggerRoutes);
 app.route("/", buildRoutes);
 app.route("/", logRoutes);
 app.route("/", deployHookRoutes);
+app.route("/", tokenRoutes);
 app.route("/", webhookRoutes);
 
 app.notFound((c) =>

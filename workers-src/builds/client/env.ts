@@ -1,5 +1,6 @@
 import type { BuildManagementApi } from "../shared/management-api";
 import { ALLOW_FILE_REPOS, API_JWT_SECRET } from "../shared/vars";
+import type { ApiTokenScope } from "./schemas";
 
 /** Bindings of the Client Worker. */
 export interface ClientEnv {
@@ -20,8 +21,12 @@ export interface ClientEnv {
 
 export interface ClientVariables {
   requestId: string;
-  /** The token's `sub`, set by the auth middleware on `/api/*`. */
+  /** The account of the request's token (a JWT's `sub`, an API token's account), set by the auth middleware on `/api/*`. */
   accountId: string;
+  /** What the request's token may do: an API token's scope; a JWT's is `write`. */
+  scope: ApiTokenScope;
+  /** The API token's id; null when the request came with a JWT. */
+  apiTokenId: string | null;
 }
 
 export interface AppEnv {

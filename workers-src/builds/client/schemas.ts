@@ -230,6 +230,15 @@ export const createDeployHookSchema = z.strictObject({
   branch: branchSchema.optional(),
 });
 
+/** What an API token may do: `read` only reads (GET); `write` also changes. */
+export const API_TOKEN_SCOPES = ["read", "write"] as const;
+export type ApiTokenScope = (typeof API_TOKEN_SCOPES)[number];
+
+export const createApiTokenSchema = z.strictObject({
+  name: z.string().trim().min(1).max(100),
+  scope: z.enum(API_TOKEN_SCOPES),
+});
+
 export const workerRefSchema = z.strictObject({
   worker: z.string().refine((ref) => UUID.test(ref) || WORKER_NAME.test(ref), "must be a Worker id or name"),
 });
@@ -240,6 +249,7 @@ const uuidSchema = z
 export const triggerParamSchema = z.strictObject({ trigger: uuidSchema });
 export const buildParamSchema = z.strictObject({ uuid: uuidSchema });
 export const deployHookParamSchema = z.strictObject({ id: uuidSchema });
+export const apiTokenParamSchema = z.strictObject({ id: uuidSchema });
 
 const perPageSchema = z.coerce.number().int().min(1).max(MAX_PER_PAGE).optional();
 
