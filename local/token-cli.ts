@@ -9,8 +9,7 @@ import { captureStack } from "./synth";
 import { planLocal } from "./target/miniflare-plan";
 
 const USAGE =
-  "usage: npm run token -- [--account <id>] [--expires-in <seconds>] [--stack <name>] [--config-file <path>]\n" +
-  "       npm run token -- --cloudflare [--account <id>] [--state-dir <path>]   (the Cloudflare API stand-in's token for wrangler)";
+  "usage: npm run token -- [--account <id>] [--expires-in <seconds>] [--stack <name>] [--config-file <path>] | --cloudflare [--account <id>] [--state-dir <path>]";
 
 /** One day, as the local target's own development token. */
 export const DEFAULT_EXPIRES_IN_SECONDS = 24 * 3600;
