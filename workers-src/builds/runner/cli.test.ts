@@ -92,41 +92,54 @@ describe("runner cli", () => {
   });
 
   it("stopped while it starts (its network filter already installed), it exits once started, taking the filter with it", async () => {
-    const uidBase = 6_000_000 + Math.floor(Math.random() * 10_000) * 100;
-    const table = () => {
-      try {
-        return execFileSync("nft", ["list", "table", "inet", `workers_builds_${uidBase}`], { stdio: "pipe" });
-      } catch {
-        return undefined;
-      }
+    /**
+     * One try: the signal is sent as soon as the filter appears. On a loaded machine the runner may get
+     * through the rest of its start before the signal lands; then it stops as a started runner does.
+     * Either way it exits 0 and takes its filter with it.
+     */
+    const attempt = async (n: number) => {
+      const uidBase = 6_000_000 + Math.floor(Math.random() * 10_000) * 100;
+      const table = () => {
+        try {
+          return execFileSync("nft", ["list", "table", "inet", `workers_builds_${uidBase}`], {
+            stdio: "pipe",
+          });
+        } catch {
+          return undefined;
+        }
+      };
+      const child = spawn(
+        process.execPath,
+        [
+          "-r",
+          "./local/register.cjs",
+          CLI,
+          "--port",
+          "0",
+          "--work-root",
+          path.join(work.dir, `stopped-early-${n}`),
+        ].concat(["--uid-base", String(uidBase), "--uid-count", "10"]),
+        { cwd: REPO_ROOT, env: { ...process.env, RUNNER_TOKEN: "cli-test-token-0123456789abcdef" } },
+      );
+      running.push(child);
+      let stdout = "";
+      child.stdout?.on("data", (d) => {
+        stdout += d;
+      });
+      const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+      // The filter is installed early in the sandbox's checks: the signal comes while they still run.
+      const deadline = Date.now() + 20_000;
+      while (table() === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
+      child.kill("SIGTERM");
+      expect(await exited).toBe(0);
+      expect(table()).toBeUndefined();
+      return stdout;
     };
-    const child = spawn(
-      process.execPath,
-      [
-        "-r",
-        "./local/register.cjs",
-        CLI,
-        "--port",
-        "0",
-        "--work-root",
-        path.join(work.dir, "stopped-early"),
-      ].concat(["--uid-base", String(uidBase), "--uid-count", "10"]),
-      { cwd: REPO_ROOT, env: { ...process.env, RUNNER_TOKEN: "cli-test-token-0123456789abcdef" } },
-    );
-    running.push(child);
+    // The window is short: tried until the signal lands in it (at most five times).
     let stdout = "";
-    child.stdout?.on("data", (d) => {
-      stdout += d;
-    });
-    const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
-    // The filter is installed early in the sandbox's checks: the signal comes while they still run.
-    const deadline = Date.now() + 20_000;
-    while (table() === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
-    child.kill("SIGTERM");
-    expect(await exited).toBe(0);
+    for (let n = 0; n < 5 && !stdout.includes("while starting"); n++) stdout = await attempt(n);
     expect(stdout).toContain("runner: SIGTERM while starting; stopped");
     expect(stdout).not.toContain("runner listening");
-    expect(table()).toBeUndefined();
   });
 
   it("refuses to start where builds cannot be isolated: exit 2, the reason, and the flag for a single-tenant host", async () => {
