@@ -551,6 +551,32 @@ describe("BuildsPlatform", () => {
     expect(without.resources.filter((r) => r.type === CUSTOM_DOMAIN)).toEqual([]);
   });
 
+  it("gives the client Worker Cloudflare Access's settings as vars only when access is given", async () => {
+    const access = {
+      teamDomain: "https://builds.cloudflareaccess.com",
+      audience: "4714c1358e65fe4b408ad6d432a5f878",
+      accountClaim: "groups",
+      accountGroups: { builders: "acct_1" },
+    };
+    const plainVars = (resources: Awaited<ReturnType<typeof capturePlatform>>["resources"]) =>
+      (
+        find(resources, SCRIPT, "builds-client").inputs.bindings as {
+          type: string;
+          name: string;
+          text?: string;
+        }[]
+      )
+        .filter((b) => b.type === "plain_text" && b.name.startsWith("ACCESS_"))
+        .map((b) => [b.name, b.text]);
+    expect(plainVars((await capturePlatform(args({ access }))).resources)).toEqual([
+      ["ACCESS_TEAM_DOMAIN", "https://builds.cloudflareaccess.com"],
+      ["ACCESS_AUDIENCE", "4714c1358e65fe4b408ad6d432a5f878"],
+      ["ACCESS_ACCOUNT_CLAIM", "groups"],
+      ["ACCESS_ACCOUNT_GROUPS", '{"builders":"acct_1"}'],
+    ]);
+    expect(plainVars((await capturePlatform(args())).resources)).toEqual([]);
+  });
+
   it("turns off both workers.dev subdomains when workersDev is false", async () => {
     const { resources } = await capturePlatform(args({ workersDev: false }));
     const subdomains = resources.filter(

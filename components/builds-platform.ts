@@ -87,6 +87,17 @@ export interface BuildsPlatformArgs {
   allowFileRepos?: boolean;
   /** Custom domain of the REST API. */
   clientDomain?: { hostname: string; zoneId: string };
+  /**
+   * Cloudflare Access in front of the REST API: the Client Worker accepts the token Access adds for a
+   * signed-in person (checked against the team domain's keys, `aud` = the application's tag), the account
+   * taken from `accountClaim` (or from `accountGroups` with `accountClaim: "groups"`).
+   */
+  access?: {
+    teamDomain: string;
+    audience: string;
+    accountClaim: string;
+    accountGroups?: Record<string, string>;
+  };
   /** @default true */
   workersDev?: boolean;
   /** Protect the database, schema and build cache. @default false */
@@ -99,6 +110,17 @@ export interface BuildsPlatformArgs {
     buildCache?: R2BucketArgs["transform"];
     management?: WorkerArgs["transform"];
     client?: WorkerArgs["transform"];
+  };
+}
+
+/** The Client Worker's vars for Cloudflare Access (none without it). */
+export function accessVars(access: BuildsPlatformArgs["access"]): Record<string, string> {
+  if (!access) return {};
+  return {
+    ACCESS_TEAM_DOMAIN: access.teamDomain,
+    ACCESS_AUDIENCE: access.audience,
+    ACCESS_ACCOUNT_CLAIM: access.accountClaim,
+    ...(access.accountGroups ? { ACCESS_ACCOUNT_GROUPS: JSON.stringify(access.accountGroups) } : {}),
   };
 }
 
@@ -226,7 +248,7 @@ export class BuildsPlatform extends pulumi.ComponentResource {
         hyperdrives: { HYPERDRIVE: this.hyperdrive },
         services: { MANAGEMENT: { service: this.management, entrypoint: "BuildManagement" } },
         analyticsEngineDatasets: { BUILD_METRICS: this.metricsDataset },
-        vars: shared,
+        vars: { ...shared, ...accessVars(args.access) },
         secrets: { [API_JWT_SECRET]: args.apiJwtSecret, BUILD_VARIABLES_KEY: args.buildVariablesKey },
         localServices: local ? [{ kind: "dev-token", secret: args.apiJwtSecret }] : [],
         customDomains: args.clientDomain ? [args.clientDomain] : [],

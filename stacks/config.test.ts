@@ -555,6 +555,34 @@ const invalid: [string, (c: Record<string, unknown>) => void, string, ReadonlySe
     "domains.client: must be a lowercase host name (got string)",
   ],
   [
+    "access with an http team domain",
+    (c) => {
+      c.access = {
+        teamDomain: "http://team.cloudflareaccess.com",
+        audience: "4714c1358e65fe4b408ad6d432a5f878",
+      };
+    },
+    "access.teamDomain: must be an https:// URL (got string)",
+  ],
+  [
+    "access without an audience",
+    (c) => {
+      c.access = { teamDomain: "https://team.cloudflareaccess.com" };
+    },
+    "access.audience: is required (got missing)",
+  ],
+  [
+    "access group mapped to a bad account id",
+    (c) => {
+      c.access = {
+        teamDomain: "https://team.cloudflareaccess.com",
+        audience: "4714c1358e65fe4b408ad6d432a5f878",
+        accountGroups: { builders: "not an account" },
+      };
+    },
+    "access.accountGroups.builders: must be an account id (got string)",
+  ],
+  [
     "unknown top-level key",
     (c) => {
       c.timeoutMinutes = 5;

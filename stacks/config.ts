@@ -213,6 +213,31 @@ export const stackConfigSchema = z
         demo: hostname.optional(),
       })
       .optional(),
+    /**
+     * Cloudflare Access in front of the REST API: people sign in through Access, and the Client Worker
+     * checks the token Access adds (`Cf-Access-Jwt-Assertion`) against the team domain's keys. Unset: only
+     * bearer tokens (JWTs, API tokens).
+     */
+    access: z
+      .strictObject({
+        /** `https://<team>.cloudflareaccess.com` */
+        teamDomain: httpsUrl,
+        /** The Access application's AUD tag. */
+        audience: z.string().regex(/^[A-Za-z0-9]{16,128}$/, "must be the application's AUD tag"),
+        /** The claim that names the account: `custom.account`, `email`, or `groups`. @default "custom.account" */
+        accountClaim: z
+          .string()
+          .regex(
+            /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/,
+            "must be a claim path like custom.account",
+          )
+          .default("custom.account"),
+        /** With `accountClaim: groups`: group name → account id. */
+        accountGroups: z
+          .record(z.string().min(1), z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "must be an account id"))
+          .optional(),
+      })
+      .optional(),
   })
   // `when`: also beside the other keys' problems, not only once they are fixed.
   .superRefine((config, ctx) => betweenKeys(config, ctx), { when: () => true });

@@ -26,6 +26,7 @@ export function definePlatform(config: StackConfig): { builds: BuildsPlatform; d
     release: config.release,
     allowFileRepos: config.environment === "local",
     clientDomain: domain(config.domains?.client),
+    ...(config.access ? { access: config.access } : {}),
     workersDev: config.workersDev,
     protect: config.protect,
   });

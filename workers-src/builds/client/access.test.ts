@@ -10,46 +10,13 @@ import {
   validateAccessConfig,
   verifyAccessJwt,
 } from "./access";
+import { b64json, b64url, newKey, sign as signWith, type TestKey } from "./access-testing";
 
 const TEAM = "https://builds-team.cloudflareaccess.com";
 const AUD = "4714c1358e65fe4b408ad6d432a5f878f08194bdb4752441fd56faefa9b2b6f2";
 const CONFIG: AccessConfig = { teamDomain: TEAM, audience: AUD, accountClaim: "custom.account" };
 const T0 = Date.UTC(2026, 11, 3, 12, 0, 0);
 const SECONDS = Math.floor(T0 / 1000);
-
-interface TestKey {
-  kid: string;
-  privateKey: CryptoKey;
-  publicJwk: JsonWebKey;
-  spki: ArrayBuffer;
-}
-
-async function newKey(kid: string): Promise<TestKey> {
-  const pair = (await crypto.subtle.generateKey(
-    {
-      name: "RSASSA-PKCS1-v1_5",
-      modulusLength: 2048,
-      publicExponent: new Uint8Array([1, 0, 1]),
-      hash: "SHA-256",
-    },
-    true,
-    ["sign", "verify"],
-  )) as CryptoKeyPair;
-  const publicJwk = (await crypto.subtle.exportKey("jwk", pair.publicKey)) as JsonWebKey;
-  const spki = (await crypto.subtle.exportKey("spki", pair.publicKey)) as ArrayBuffer;
-  return { kid, privateKey: pair.privateKey, publicJwk, spki };
-}
-
-function b64url(bytes: Uint8Array | ArrayBuffer): string {
-  const view = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
-  let binary = "";
-  for (const byte of view) binary += String.fromCharCode(byte);
-  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
-
-function b64json(value: unknown): string {
-  return b64url(new TextEncoder().encode(JSON.stringify(value)));
-}
 
 /** The claims of an Access application token for a user, valid at {@link T0}. */
 function claims(overrides: Record<string, unknown> = {}): Record<string, unknown> {
@@ -69,19 +36,11 @@ function claims(overrides: Record<string, unknown> = {}): Record<string, unknown
   };
 }
 
-async function sign(
+const sign = (
   key: TestKey,
   payload: Record<string, unknown> = claims(),
   header: Record<string, unknown> = {},
-): Promise<string> {
-  const input = `${b64json({ alg: "RS256", kid: key.kid, typ: "JWT", ...header })}.${b64json(payload)}`;
-  const signature = await crypto.subtle.sign(
-    "RSASSA-PKCS1-v1_5",
-    key.privateKey,
-    new TextEncoder().encode(input),
-  );
-  return `${input}.${b64url(signature)}`;
-}
+) => signWith(key, payload, header);
 
 /** A stand-in for the team domain's key server: publishes `keys`, counts its calls, can fail or hold. */
 class KeyServer {

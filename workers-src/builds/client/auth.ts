@@ -15,7 +15,17 @@ import { verify } from "hono/jwt";
 import { matchedRoutes } from "hono/route";
 import { sha256Hex } from "../lib/digest";
 import { type Db, withDb } from "../shared/db";
-import type { AppEnv } from "./env";
+import {
+  ACCESS_JWT_HEADER,
+  type AccessConfig,
+  AccessError,
+  type AccessFetcher,
+  type AccessKeys,
+  createAccessKeys,
+  validateAccessConfig,
+  verifyAccessJwt,
+} from "./access";
+import type { AppEnv, ClientEnv } from "./env";
 import { AuthError, failure } from "./envelope";
 import { logger } from "./logger";
 import type { ApiTokenScope } from "./schemas";
@@ -165,9 +175,83 @@ export function forbidden(c: Context<AppEnv>, message: string, needed: ApiTokenS
   return c.json(failure([{ code: SCOPE_ERROR_CODE, message }]), 403);
 }
 
+/** The Access settings of the Worker's env, validated; undefined when Access is not configured. */
+export function accessConfigOf(env: Partial<ClientEnv>): AccessConfig | undefined {
+  if (!env.ACCESS_TEAM_DOMAIN) return undefined;
+  let accountGroups: Record<string, string> | undefined;
+  if (env.ACCESS_ACCOUNT_GROUPS) {
+    try {
+      accountGroups = JSON.parse(env.ACCESS_ACCOUNT_GROUPS) as Record<string, string>;
+    } catch {
+      throw new Error("ACCESS_ACCOUNT_GROUPS is not JSON: expected a map of group name to account id");
+    }
+  }
+  return validateAccessConfig({
+    teamDomain: env.ACCESS_TEAM_DOMAIN,
+    audience: env.ACCESS_AUDIENCE ?? "",
+    accountClaim: env.ACCESS_ACCOUNT_CLAIM || "custom.account",
+    ...(accountGroups ? { accountGroups } : {}),
+  });
+}
+
+/** The team domain's keys, one cache per isolate and configuration (they survive between requests). */
+const accessKeysCache = new Map<string, AccessKeys>();
+function accessKeysFor(config: AccessConfig, fetcher?: AccessFetcher): AccessKeys {
+  const key = JSON.stringify(config);
+  let keys = accessKeysCache.get(key);
+  if (!keys) {
+    keys = createAccessKeys(config, fetcher);
+    accessKeysCache.set(key, keys);
+  }
+  return keys;
+}
+
+/**
+ * Who sent the request: its `Authorization` bearer value when it has one (a JWT or an API token, see
+ * {@link authenticateBearer}); otherwise, where Cloudflare Access is configured, the Access token Access
+ * put in `Cf-Access-Jwt-Assertion` (a person signed in; scope `write`). Throws {@link AuthError}.
+ */
+export async function authenticateRequest(
+  headers: { authorization?: string; accessAssertion?: string },
+  env: Partial<ClientEnv> & { API_JWT_SECRET: string },
+  lookup: ApiTokenLookup,
+  options: { fetcher?: AccessFetcher; now?: number } = {},
+): Promise<Principal> {
+  const access = accessConfigOf(env);
+  if (headers.authorization !== undefined || !access || headers.accessAssertion === undefined) {
+    try {
+      return await authenticateBearer(headers.authorization, env.API_JWT_SECRET, lookup);
+    } catch (error) {
+      if (error instanceof AuthError && headers.authorization === undefined && access) {
+        throw new AuthError(
+          "not signed in: sign in through Cloudflare Access, or send Authorization: Bearer <token>",
+        );
+      }
+      throw error;
+    }
+  }
+  try {
+    const identity = await verifyAccessJwt(
+      headers.accessAssertion,
+      access,
+      accessKeysFor(access, options.fetcher),
+      options.now,
+    );
+    return { accountId: identity.accountId, scope: "write", tokenId: null };
+  } catch (error) {
+    // The team domain's keys could not be fetched: not the sender's fault, a 500 that says so in the log.
+    if (error instanceof AccessError && error.reason !== "keys_unavailable") {
+      throw new AuthError(`Cloudflare Access token refused (${error.reason}): ${error.message}`);
+    }
+    throw error;
+  }
+}
+
 export const requireAuth: MiddlewareHandler<AppEnv> = async (c, next) => {
-  const principal = await authenticateBearer(c.req.header("Authorization"), c.env.API_JWT_SECRET, (digest) =>
-    withDb(c.env.HYPERDRIVE, (db) => findApiToken(db, digest)),
+  const principal = await authenticateRequest(
+    { authorization: c.req.header("Authorization"), accessAssertion: c.req.header(ACCESS_JWT_HEADER) },
+    c.env,
+    (digest) => withDb(c.env.HYPERDRIVE, (db) => findApiToken(db, digest)),
   );
   c.set("accountId", principal.accountId);
   c.set("scope", principal.scope);

@@ -17,6 +17,16 @@ export interface ClientEnv {
   BUILD_METRICS?: AnalyticsEngineDataset;
   /** "true" only on the local stack, whose runner clones `file://` repositories. */
   [ALLOW_FILE_REPOS]: string;
+  /**
+   * Cloudflare Access in front of the API (people signing in): the team domain
+   * (`https://<team>.cloudflareaccess.com`), the application's AUD tag, the claim that names the account
+   * (`custom.account`, `email`, or `groups` with `ACCESS_ACCOUNT_GROUPS`, a JSON map of group → account).
+   * Unset: only bearer tokens are accepted.
+   */
+  ACCESS_TEAM_DOMAIN?: string;
+  ACCESS_AUDIENCE?: string;
+  ACCESS_ACCOUNT_CLAIM?: string;
+  ACCESS_ACCOUNT_GROUPS?: string;
 }
 
 export interface ClientVariables {
