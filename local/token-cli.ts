@@ -3,10 +3,12 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { cloudflareApiToken } from "../workers-src/builds/shared/cloudflare-token";
 import { exitOnHelp } from "./cli-args";
+import { tokenSecretFile } from "./cloudflare-api/secret";
 import { DEFAULT_DEV_ACCOUNT, devTokenServiceOf, signDevToken } from "./dev-token";
 import { projectName, REPO_ROOT, readStackFile, stackFilePath } from "./stack-file";
 import { captureStack } from "./synth";
 import { planLocal } from "./target/miniflare-plan";
+import { cloudflareStateDir } from "./target/services/cloudflare-api";
 
 const USAGE =
   "usage: npm run token -- [--account <id>] [--expires-in <seconds>] [--stack <name>] [--config-file <path>] | --cloudflare [--account <id>] [--state-dir <path>]";
@@ -100,7 +102,7 @@ export function parseTokenArgs(argv: string[]): TokenOptions {
  * keeps in its state folder (made by its first start).
  */
 export async function cloudflareTokenFor(account: string, stateDir = path.join(REPO_ROOT, ".local")) {
-  const file = path.join(path.resolve(stateDir), "cloudflare", "token-secret");
+  const file = tokenSecretFile(cloudflareStateDir(path.resolve(stateDir)));
   if (!existsSync(file)) {
     throw new TokenError(
       `no Cloudflare API stand-in secret in ${path.dirname(file)}: start the local target on that state folder once (npm start)`,

@@ -1,8 +1,6 @@
-import { createHash, randomBytes, randomUUID } from "node:crypto";
-import { readFileSync, writeFileSync } from "node:fs";
+import { createHash, randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import path from "node:path";
 import {
   cloudflareApiToken,
   verifyCloudflareApiToken,
@@ -16,6 +14,7 @@ import {
   parseUploadForm,
   resolveBindings,
 } from "./multipart";
+import { tokenSecret } from "./secret";
 import {
   CloudflareApiError,
   CloudflareStore,
@@ -57,21 +56,6 @@ const PREVIEWS_RESTORED = 3;
 /** Deployments kept per script. */
 const DEPLOYMENTS_KEPT = 50;
 const MAX_JSON_BYTES = 1024 * 1024;
-
-function tokenSecret(root: string): string {
-  const file = path.join(root, "token-secret");
-  try {
-    return readFileSync(file, "utf8").trim();
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
-  }
-  try {
-    writeFileSync(file, `${randomBytes(32).toString("hex")}\n`, { mode: 0o600, flag: "wx" });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-  }
-  return readFileSync(file, "utf8").trim();
-}
 
 const notFoundScript = () =>
   new CloudflareApiError(404, 10007, "This Worker does not exist on your account.");

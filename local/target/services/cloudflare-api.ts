@@ -1,25 +1,14 @@
-import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import path from "node:path";
+import { tokenSecret } from "../../cloudflare-api/secret";
 import type { WorkerHost, WorkerVersion } from "../../cloudflare-api/types";
 import { need, type TargetContext, type TargetService } from "./context";
 
 /** Where the stand-in keeps what was deployed through it, under the state folder (`--reset` removes it). */
 export const cloudflareStateDir = (stateDir: string) => path.join(stateDir, "cloudflare");
 
-/**
- * The stand-in's token secret: made once (32 random bytes, hex, readable by its owner only), so that the
- * tokens derived from it keep working across restarts, as an API token does.
- */
-export function cloudflareTokenSecret(stateDir: string): string {
-  const root = cloudflareStateDir(stateDir);
-  const file = path.join(root, "token-secret");
-  if (existsSync(file)) return readFileSync(file, "utf8").trim();
-  mkdirSync(root, { recursive: true });
-  const secret = randomBytes(32).toString("hex");
-  writeFileSync(file, `${secret}\n`, { mode: 0o600 });
-  return secret;
-}
+/** The stand-in's token secret (made by the first start; see `local/cloudflare-api/secret.ts`). */
+export const cloudflareTokenSecret = (stateDir: string) => tokenSecret(cloudflareStateDir(stateDir));
 
 /** What the Cloudflare API stand-in provides to the rest of the target. */
 export interface LocalCloudflareApi {
