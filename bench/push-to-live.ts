@@ -1,10 +1,10 @@
 import { execFile } from "node:child_process";
 import { writeFileSync } from "node:fs";
-import http from "node:http";
 import path from "node:path";
 import { promisify } from "node:util";
 import { workersDevSubdomain } from "../local/cloudflare-api/types";
 import { DEMO_SCRIPT, siteFiles } from "../local/demo-site";
+import { getByHost } from "../local/workers-dev";
 import { githubDelivery, githubPayload } from "../test/builds/deliveries";
 import { type BuildsPlatform, startBuildsPlatform } from "../test/builds-harness";
 import { wranglerEnv, wranglerProject } from "../test/wrangler";
@@ -22,21 +22,12 @@ const BUILD_ACCOUNT = "bench-push";
 const HAND_ACCOUNT = "bench-hand";
 const run = promisify(execFile);
 
-/** The answer of a workers.dev host name on the entry port. */
-function answer(entry: string, host: string): Promise<string> {
-  const base = new URL(entry);
-  return new Promise((resolve) => {
-    const req = http.get({ host: base.hostname, port: base.port, path: "/", headers: { host } }, (res) => {
-      let body = "";
-      res.setEncoding("utf8");
-      res.on("data", (chunk: string) => {
-        body += chunk;
-      });
-      res.on("end", () => resolve(body));
-    });
-    req.on("error", () => resolve(""));
-  });
-}
+/** The answer of a workers.dev host name on the entry port ("" while it does not answer). */
+const answer = (entry: string, host: string) =>
+  getByHost(entry, `https://${host}/`).then(
+    (res) => res.body,
+    () => "",
+  );
 
 /** Polls until the host answers with `marker`; the time it did, in ms from `since`. */
 async function liveAt(entry: string, host: string, marker: string, since: number): Promise<number> {

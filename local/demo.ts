@@ -14,6 +14,7 @@ import { DEFAULT_DEV_ACCOUNT, devTokenServiceOf, signDevToken } from "./dev-toke
 import { parseSse } from "./sse";
 import { processAlive, startLocalTarget } from "./target/runner";
 import { localDevTokenService } from "./token-cli";
+import { getByHost } from "./workers-dev";
 
 const REPO_ROOT = path.resolve(__dirname, "..");
 const WORKER_NAME = "hello-worker";
@@ -289,30 +290,10 @@ export function installSeconds(entries: { line: string; ts: number }[]): number 
   return to === undefined ? undefined : (to.ts - entries[from]!.ts) / 1000;
 }
 
-/**
- * A GET of a workers.dev URL through the entry port, by `Host`, as the URL is reached on this machine;
- * the answer's first line.
- */
+/** A workers.dev URL's answer through the entry port: its status and first line. */
 async function getWorkersDev(entry: string, url: string): Promise<string> {
-  const target = new URL(url);
-  const { request } = await import("node:http");
-  const base = new URL(entry);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      { host: base.hostname, port: base.port, path: target.pathname, headers: { host: target.host } },
-      (res) => {
-        let body = "";
-        res.setEncoding("utf8");
-        res.on("data", (chunk: string) => {
-          body += chunk;
-        });
-        res.on("end", () => resolve(`${res.statusCode} ${body.split("\n")[0]}`));
-      },
-    );
-    req.setTimeout(10_000, () => req.destroy(new Error(`no answer from ${url} within 10 s`)));
-    req.on("error", reject);
-    req.end();
-  });
+  const { status, body } = await getByHost(entry, url);
+  return `${status} ${body.split("\n")[0]}`;
 }
 
 /** A push and its signed webhook, then the build it started followed live to its outcome. */

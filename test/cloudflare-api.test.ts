@@ -7,7 +7,6 @@
  */
 import { execFile } from "node:child_process";
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import http from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -15,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { workersDevSubdomain } from "../local/cloudflare-api/types";
 import { REPO_ROOT } from "../local/stack-file";
 import { type LocalTarget, startLocalTarget } from "../local/target/runner";
+import { getByHost } from "../local/workers-dev";
 import { wranglerEnv, wranglerProject } from "./wrangler";
 
 const ENTRY = path.join(REPO_ROOT, "test", "fixtures", "empty-program", "index.ts");
@@ -23,20 +23,7 @@ const SUBDOMAIN = workersDevSubdomain(ACCOUNT);
 const run = promisify(execFile);
 
 /** A GET through the entry port by host name, as a workers.dev URL is reached on this machine. */
-function getByHost(entry: string, host: string): Promise<{ status: number; body: string }> {
-  const url = new URL(entry);
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: url.hostname, port: url.port, path: "/", headers: { host } }, (res) => {
-      let body = "";
-      res.setEncoding("utf8");
-      res.on("data", (chunk: string) => {
-        body += chunk;
-      });
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on("error", reject);
-  });
-}
+const getByHostName = (entry: string, host: string) => getByHost(entry, `https://${host}/`);
 
 function source(version: string): string {
   return `export default {
@@ -87,7 +74,7 @@ describe("wrangler against the local target's Cloudflare API stand-in", () => {
     target = await startLocalTarget({ entry: ENTRY, stateDir, reset, log: (l) => lines.push(l) });
     token = await target.cloudflareApi.tokenFor(ACCOUNT);
   };
-  const production = () => getByHost(target.entryUrl, `hello-worker.${SUBDOMAIN}.workers.dev`);
+  const production = () => getByHostName(target.entryUrl, `hello-worker.${SUBDOMAIN}.workers.dev`);
 
   beforeAll(async () => {
     [project] = await Promise.all([wranglerProject(), start()]);
@@ -166,7 +153,7 @@ describe("wrangler against the local target's Cloudflare API stand-in", () => {
     expect(record?.preview_url).toBe(
       `https://${versionId.slice(0, 8)}-hello-worker.${SUBDOMAIN}.workers.dev`,
     );
-    const preview = await getByHost(target.entryUrl, new URL(record?.preview_url as string).host);
+    const preview = await getByHostName(target.entryUrl, new URL(record?.preview_url as string).host);
     expect(preview.body).toMatch(/^hello from v3 \(visit \d+\)\n$/);
     expect((await production()).body).toMatch(/^hello from v2 /);
   }, 120_000);

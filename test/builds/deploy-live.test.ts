@@ -4,10 +4,10 @@
  * the build cache) and real workerd: GitHub's signed push deliveries start the builds, wrangler deploys
  * through the target's Cloudflare API stand-in, and the Workers it deployed answer.
  */
-import http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { workersDevSubdomain } from "../../local/cloudflare-api/types";
 import { DEMO_SCRIPT, siteFiles } from "../../local/demo-site";
+import { getByHost } from "../../local/workers-dev";
 import { type BuildsPlatform, type GitRepo, startBuildsPlatform } from "../builds-harness";
 import { type Build, buildsApi } from "./builds";
 import { githubDelivery, githubPayload } from "./deliveries";
@@ -28,23 +28,7 @@ let builds: ReturnType<typeof buildsApi>;
 let trigger: { id: string; webhook_secret: string };
 
 /** A GET of a workers.dev URL through the entry port, by `Host`, as such a URL is reached here. */
-function getWorkersDev(url: string): Promise<{ status: number; body: string }> {
-  const entry = new URL(platform.target.entryUrl);
-  return new Promise((resolve, reject) => {
-    const req = http.get(
-      { host: entry.hostname, port: entry.port, path: "/", headers: { host: new URL(url).host } },
-      (res) => {
-        let body = "";
-        res.setEncoding("utf8");
-        res.on("data", (chunk: string) => {
-          body += chunk;
-        });
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-      },
-    );
-    req.on("error", reject);
-  });
-}
+const getWorkersDev = (url: string) => getByHost(platform.target.entryUrl, url);
 
 /** Commits `files` to `branch`, sends GitHub's signed push delivery for it, answers the build started. */
 async function push(files: Record<string, string>, message: string, branch = "main"): Promise<string> {
