@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { workerVersion } from "../../test/worker-version";
 import {
   DEFAULT_COMPATIBILITY_DATE,
   miniflareOptionsFor,
@@ -24,25 +25,14 @@ function file(name: string, contents: string | Uint8Array): string {
 const MAIN = "export default { fetch() { return new Response('hi') } }";
 const mainModule: VersionModule = { name: "index.js", type: "esm", path: file("v/index.js", MAIN) };
 
-function version(over: Partial<WorkerVersion> = {}): WorkerVersion {
-  return {
+const version = (over: Partial<WorkerVersion> = {}): WorkerVersion =>
+  workerVersion({
     id: "0f1e2d3c-0000-4000-8000-000000000001",
     accountId: "acc1",
     scriptName: "hello",
-    number: 1,
-    createdOn: "2026-01-01T00:00:00.000Z",
-    mainModule: "index.js",
     modules: [mainModule],
-    compatibilityDate: "2025-06-01",
-    compatibilityFlags: [],
-    bindings: [],
-    durableObjectClasses: [],
-    migrationTag: undefined,
-    annotations: {},
-    hasPreview: true,
     ...over,
-  };
-}
+  });
 
 const base = (over: Partial<WorkerMiniflareOptions> = {}): WorkerMiniflareOptions => ({
   name: "hello",

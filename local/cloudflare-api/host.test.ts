@@ -6,6 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { commandOf, descendants } from "../../test/processes";
+import { workerVersion } from "../../test/worker-version";
 import { REFUSED } from "./bindings";
 import { createWorkerHost } from "./host";
 import { UploadRefused, type WorkerHost, type WorkerVersion, workersDevSubdomain } from "./types";
@@ -60,23 +61,15 @@ function version(scriptName: string, source: string, over: Partial<WorkerVersion
   const dir = path.join(tmp, "store", id);
   mkdirSync(dir, { recursive: true });
   writeFileSync(path.join(dir, "index.js"), source);
-  return {
+  return workerVersion({
     id,
     accountId: ACCOUNT,
     scriptName,
     number: ++number,
     createdOn: new Date().toISOString(),
-    mainModule: "index.js",
     modules: [{ name: "index.js", type: "esm", path: path.join(dir, "index.js") }],
-    compatibilityDate: "2025-06-01",
-    compatibilityFlags: [],
-    bindings: [],
-    durableObjectClasses: [],
-    migrationTag: undefined,
-    annotations: {},
-    hasPreview: true,
     ...over,
-  };
+  });
 }
 
 /** A Worker that answers its tag on `/`, and the host name it was asked for on `/host`. */

@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { workerVersion } from "../../test/worker-version";
 import {
   CloudflareApiError,
   CloudflareStore,
@@ -93,22 +94,15 @@ function version(store: CloudflareStore, id: string, number: number, modules = [
     id,
     modules.map((name) => ({ name, type: "esm" as const, content: new TextEncoder().encode(`// ${name}`) })),
   );
-  return {
+  return workerVersion({
     id,
     accountId: ACCOUNT,
     scriptName: "hello",
     number,
     createdOn: new Date(0).toISOString(),
-    mainModule: "index.js",
     modules: written,
     compatibilityDate: "2025-01-01",
-    compatibilityFlags: [],
-    bindings: [],
-    durableObjectClasses: [],
-    migrationTag: undefined,
-    annotations: {},
-    hasPreview: true,
-  };
+  });
 }
 const upload = { etag: "e", migrations: null, startupTimeMs: 1 };
 const ID1 = "00000000-0000-4000-8000-000000000001";
