@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { convertV4MiniflareOptions, Log, LogLevel, Miniflare, type V4MiniflareOptions } from "miniflare";
+import type { Miniflare, V4MiniflareOptions } from "miniflare";
 import { tetherWorkerd } from "../target/workerd-tether";
 import {
   accountDataDir,
@@ -200,6 +200,10 @@ export function createWorkerHost(options: WorkerHostOptions): WorkerHost {
     const storageKeys = persist ? readRecord(version.accountId, version.scriptName).keys : {};
     const workerOptions = miniflareOptionsFor(version, persist ? dataDir : undefined, storageKeys);
     if (persist) prepareDataDir(version.accountId, version.scriptName);
+    // Loaded when a Worker first starts (about 0.4 s of one core), not when the target starts the host:
+    // the target loads it once PostgreSQL is spawned, and a target with nothing deployed never needs it here.
+    const { convertV4MiniflareOptions, Log, LogLevel, Miniflare } =
+      require("miniflare") as typeof import("miniflare");
     // What Miniflare and workerd say while the version starts, for the refusal's message.
     let logged: string[] | undefined = [];
     const prefix = `[${version.scriptName}]`;
