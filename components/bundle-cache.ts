@@ -74,13 +74,14 @@ function listingHash(dir: string): string | null {
 export function buildIdentity(parts: {
   entry: string;
   settings: unknown;
-  configuredIn: string;
+  /** The modules that configure esbuild (its options, its plugins). */
+  configuredIn: string[];
 }): BuildIdentity {
   const key = sha256(JSON.stringify([path.resolve(parts.entry), parts.settings]));
   return {
     file: path.join(cacheRoot(), "bundles", `${key}.json`),
     fingerprint: sha256(
-      JSON.stringify([FORMAT, esbuildVersion, process.version, key, fileHash(parts.configuredIn)]),
+      JSON.stringify([FORMAT, esbuildVersion, process.version, key, parts.configuredIn.map(fileHash)]),
     ),
   };
 }
@@ -121,7 +122,8 @@ export function writeCachedBuild(
 ): void {
   const inputs: Record<string, string> = {};
   for (const input of Object.keys(metafile.inputs)) {
-    const file = path.resolve(workingDir, input);
+    // A file imported with a suffix (`page.ts?browser`) is read from its path without it.
+    const file = path.resolve(workingDir, input.replace(/\?[\w-]+$/, ""));
     const hash = fileHash(file);
     // Modules a plugin made up (`<namespace>:<path>`) are a function of the plugin, in the fingerprint.
     if (hash === null) {

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { builtinModules } from "node:module";
 import path from "node:path";
 import * as esbuild from "esbuild";
+import { BROWSER_MODULES_CONFIG, browserModules } from "./browser-modules";
 import { buildIdentity, readCachedBuild, writeCachedBuild } from "./bundle-cache";
 import { packageRoot } from "./package-root";
 
@@ -85,7 +86,7 @@ export async function buildWorkerBundle(entry: string, options: BundleOptions): 
   const identity = buildIdentity({
     entry: absolute,
     settings: { nodejsCompat: options.nodejsCompat, define: options.define ?? {} },
-    configuredIn: __filename,
+    configuredIn: [__filename, BROWSER_MODULES_CONFIG],
   });
   const cached = readCachedBuild(identity);
   if (cached) return toBundle(cached.text, cached.exports);
@@ -101,7 +102,7 @@ export async function buildWorkerBundle(entry: string, options: BundleOptions): 
     conditions: ["workerd", "worker", "browser"],
     mainFields: ["workerd", "worker", "browser", "module", "main"],
     external: ["cloudflare:*"],
-    plugins: options.nodejsCompat ? [nodeBuiltins] : [],
+    plugins: options.nodejsCompat ? [browserModules, nodeBuiltins] : [browserModules],
     define: options.define,
     logLevel: "silent",
     legalComments: "none",

@@ -34,7 +34,7 @@ function bundleRuntime(): string {
   const identity = buildIdentity({
     entry: runtimeEntry,
     settings: "migration-runtime",
-    configuredIn: __filename,
+    configuredIn: [__filename],
   });
   const cached = readCachedBuild(identity);
   if (cached) return cached.text;

@@ -1,7 +1,9 @@
 import { execFileSync } from "node:child_process";
 import path from "node:path";
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import type { Plugin } from "vite";
 import { defineProject } from "vitest/config";
+import { BROWSER_SUFFIX, browserModuleText } from "../components/browser-modules";
 
 interface PlannedWorker {
   name: string;
@@ -33,8 +35,29 @@ function plannedWorker(suffix: string): PlannedWorker {
   return worker;
 }
 
+/** `?browser` imports (the dashboard's modules) as a Worker's bundle has them (components/browser-modules.ts). */
+// A virtual id ending in `.js`, so that Vite's and Vitest's CSS handling leave a stylesheet's text alone.
+const VIRTUAL = "\0browser-module:";
+const VIRTUAL_END = ".text.js";
+const browserModules: Plugin = {
+  name: "browser-modules",
+  enforce: "pre",
+  async resolveId(id, importer) {
+    if (!id.endsWith(BROWSER_SUFFIX)) return null;
+    const found = await this.resolve(id.slice(0, -BROWSER_SUFFIX.length), importer, { skipSelf: true });
+    return found ? `${VIRTUAL}${found.id}${VIRTUAL_END}` : null;
+  },
+  load(id) {
+    if (!id.startsWith(VIRTUAL)) return null;
+    const file = id.slice(VIRTUAL.length, -VIRTUAL_END.length);
+    this.addWatchFile(file);
+    return `export default ${JSON.stringify(browserModuleText(file))};`;
+  },
+};
+
 export default defineProject({
   plugins: [
+    browserModules,
     cloudflareTest(() => {
       const management = plannedWorker("-builds-management");
       return {

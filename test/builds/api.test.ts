@@ -95,6 +95,14 @@ describe("Workers", () => {
     expect(pages).toBe(3);
     const all = await t.call("GET", "/api/workers", { token });
     expect(all.json.result_info).toEqual({ count: 5, per_page: 20, cursor: null });
+    // None has built yet.
+    expect(all.json.result.map((w: { last_build: unknown }) => w.last_build)).toEqual([
+      null,
+      null,
+      null,
+      null,
+      null,
+    ]);
   });
 
   it("refuses a tampered cursor with 400", async () => {
@@ -393,6 +401,28 @@ describe("builds", () => {
       prod.json.result.build_uuid,
     ]);
     expect(last.json.result_info!.cursor).toBeNull();
+
+    const ids = (res: Answer<{ build_uuid: string }[]>) => res.json.result.map((b) => b.build_uuid);
+    const devOnly = await t.call("GET", `/api/workers/${worker.id}/builds?branch=dev`, { token });
+    expect(ids(devOnly)).toEqual([dev.json.result.build_uuid]);
+    const mainQueued = await t.call("GET", `/api/workers/${worker.id}/builds?branch=main&status=queued`, {
+      token,
+    });
+    expect(ids(mainQueued)).toEqual([commit.json.result.build_uuid, prod.json.result.build_uuid]);
+    const noBranch = await t.call("GET", `/api/workers/${worker.id}/builds?branch=gone`, { token });
+    expect([noBranch.status, noBranch.json.result]).toEqual([200, []]);
+    const badBranch = await t.call("GET", `/api/workers/${worker.id}/builds?branch=a..b`, { token });
+    expect([badBranch.status, badBranch.json.errors[0]!.message]).toEqual([
+      400,
+      "branch: must be a valid git branch name",
+    ]);
+
+    // The Workers list carries each one's newest build.
+    const listed = await t.call("GET", "/api/workers", { token });
+    const entry = listed.json.result.find((w: { id: string }) => w.id === worker.id);
+    expect(entry.last_build).toEqual(
+      (await t.call("GET", `/api/builds/${commit.json.result.build_uuid}`, { token })).json.result,
+    );
   });
 
   it("cancels a queued build once, and a build that never started has finished logs", async () => {

@@ -1,7 +1,7 @@
 /**
  * The Client Worker's Hono app: the builds platform's REST API, push webhooks and deploy hooks. Every
  * response is an envelope; `/api/*` needs a bearer token (a JWT or an API token, whose scope every route
- * checks) except `/api/health`.
+ * checks) except `/api/health`. The builds dashboard's page and modules are served at `/` (routes/dashboard.ts).
  */
 import { Hono } from "hono";
 import { withLogTags } from "workers-tagged-logger";
@@ -10,6 +10,7 @@ import type { AppEnv } from "./env";
 import { ApiError, concurrencyConflict, ERROR_CODES, failure, internalErrorEnvelope, ok } from "./envelope";
 import { errorFields, logger, requestContext } from "./logger";
 import { buildRoutes } from "./routes/builds";
+import { dashboardRoutes } from "./routes/dashboard";
 import { deployHookRoutes } from "./routes/deploy-hooks";
 import { logRoutes } from "./routes/logs";
 import { tokenRoutes } from "./routes/tokens";
@@ -45,6 +46,7 @@ app.route("/", logRoutes);
 app.route("/", deployHookRoutes);
 app.route("/", tokenRoutes);
 app.route("/", webhookRoutes);
+app.route("/", dashboardRoutes);
 
 app.notFound((c) =>
   c.json(

@@ -101,6 +101,7 @@ function workerRef(ref: string, column: string, param: number): { sql: string; v
 
 export interface BuildListFilter {
   status: BuildStatus | null;
+  branch: string | null;
   /** Keyset cursor: rows strictly before this `(created_at, build_uuid)`. */
   before: { createdAt: string; id: string } | null;
   limit: number;
@@ -123,7 +124,7 @@ export async function listWorkerBuilds(
      LEFT JOIN LATERAL (
        SELECT ${BUILD_COLUMNS}, ${CURSOR_TIMESTAMP_SQL} AS cursor_ts FROM builds
         WHERE account_id = $1 AND worker_id = w.id AND ($3::text IS NULL OR status = $3)
-          AND ($4::timestamptz IS NULL OR (created_at, build_uuid) < ($4::timestamptz, $5::uuid))
+          AND ($7::text IS NULL OR branch = $7) AND ($4::timestamptz IS NULL OR (created_at, build_uuid) < ($4::timestamptz, $5::uuid))
         ORDER BY created_at DESC, build_uuid DESC LIMIT $6) b ON true`,
     [
       accountId,
@@ -132,6 +133,7 @@ export async function listWorkerBuilds(
       filter.before?.createdAt ?? null,
       filter.before?.id ?? null,
       filter.limit,
+      filter.branch,
     ],
   );
   if (rows.length === 0) throw new NotFoundError(`Worker ${ref}`);
@@ -172,6 +174,32 @@ const iso = (date: Date | null): string | null => (date === null ? null : date.t
 
 export function workerJson(row: WorkerRow) {
   return { id: row.id, name: row.name, created_at: iso(row.created_at) };
+}
+
+/** The newest build of each listed Worker, as `row_to_json` gives it (timestamps as text). */
+export const LAST_BUILD_SQL = `(SELECT row_to_json(b) FROM (SELECT ${BUILD_COLUMNS} FROM builds
+  WHERE account_id = w.account_id AND worker_id = w.id ORDER BY created_at DESC, build_uuid DESC LIMIT 1) b)`;
+
+type JsonBuildRow = Omit<BuildRow, "created_at" | "initializing_at" | "running_at" | "stopped_at"> &
+  Record<"created_at" | "initializing_at" | "running_at" | "stopped_at", string | null>;
+
+/** A Worker in a list: with its newest build, or null before its first. */
+export function listedWorkerJson(row: WorkerRow & { last_build: JsonBuildRow | null }) {
+  const b = row.last_build;
+  const date = (text: string | null) => (text === null ? null : new Date(text));
+  return {
+    ...workerJson(row),
+    last_build:
+      b === null
+        ? null
+        : buildJson({
+            ...b,
+            created_at: new Date(b.created_at as string),
+            initializing_at: date(b.initializing_at),
+            running_at: date(b.running_at),
+            stopped_at: date(b.stopped_at),
+          }),
+  };
 }
 
 export function webhookPath(provider: "github" | "gitlab"): string {

@@ -259,6 +259,8 @@ export const listBuildsQuerySchema = z.strictObject({
   per_page: perPageSchema,
   cursor: z.string().optional(),
   status: z.enum(BUILD_STATUSES).optional(),
+  /** Only the builds of this branch. */
+  branch: branchSchema.optional(),
 });
 
 /** A log cursor as `readLogs` returns it: the number of the last line read. */

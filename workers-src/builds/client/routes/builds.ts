@@ -53,7 +53,12 @@ buildRoutes.get("/api/workers/:worker/builds", async (c) => {
   const after = q.cursor === undefined ? null : decodeCursor(q.cursor);
   const accountId = accountOf(c);
   const rows = await db(c, (db) =>
-    listWorkerBuilds(db, accountId, worker, { status: q.status ?? null, before: after, limit: perPage + 1 }),
+    listWorkerBuilds(db, accountId, worker, {
+      status: q.status ?? null,
+      branch: q.branch ?? null,
+      before: after,
+      limit: perPage + 1,
+    }),
   );
   const page = pageOf(rows, perPage, (r) => ({ createdAt: r.cursor_ts, id: r.build_uuid }));
   return c.json(

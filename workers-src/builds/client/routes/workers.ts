@@ -5,7 +5,15 @@ import type { AppEnv } from "../env";
 import { type ApiMessage, ConflictError, ERROR_CODES, ok } from "../envelope";
 import { errorFields, logger } from "../logger";
 import { CURSOR_TIMESTAMP_SQL, DEFAULT_PER_PAGE, decodeCursor, pageOf } from "../pagination";
-import { ensureAccount, findWorker, WORKER_COLUMNS, type WorkerRow, workerJson } from "../records";
+import {
+  ensureAccount,
+  findWorker,
+  LAST_BUILD_SQL,
+  listedWorkerJson,
+  WORKER_COLUMNS,
+  type WorkerRow,
+  workerJson,
+} from "../records";
 import { accountOf, body, db, params, query } from "../request";
 import { createWorkerSchema, emptyQuerySchema, listQuerySchema, workerRefSchema } from "../schemas";
 
@@ -35,8 +43,8 @@ workerRoutes.get("/api/workers", async (c) => {
   const perPage = q.per_page ?? DEFAULT_PER_PAGE;
   const after = q.cursor === undefined ? null : decodeCursor(q.cursor);
   const rows = await db(c, (db) =>
-    db.query<WorkerRow & { cursor_ts: string }>(
-      `SELECT ${WORKER_COLUMNS}, ${CURSOR_TIMESTAMP_SQL} AS cursor_ts FROM workers
+    db.query<Parameters<typeof listedWorkerJson>[0] & { cursor_ts: string }>(
+      `SELECT ${WORKER_COLUMNS}, ${CURSOR_TIMESTAMP_SQL} AS cursor_ts, ${LAST_BUILD_SQL} AS last_build FROM workers w
        WHERE account_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) < ($2::timestamptz, $3::uuid))
        ORDER BY created_at DESC, id DESC LIMIT $4`,
       [accountOf(c), after?.createdAt ?? null, after?.id ?? null, perPage + 1],
@@ -44,7 +52,11 @@ workerRoutes.get("/api/workers", async (c) => {
   );
   const page = pageOf(rows, perPage, (r) => ({ createdAt: r.cursor_ts, id: r.id }));
   return c.json(
-    ok(page.items.map(workerJson), { count: page.items.length, per_page: perPage, cursor: page.cursor }),
+    ok(page.items.map(listedWorkerJson), {
+      count: page.items.length,
+      per_page: perPage,
+      cursor: page.cursor,
+    }),
   );
 });
 
