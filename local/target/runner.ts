@@ -40,6 +40,8 @@ export interface LocalTarget {
   runnersReady: Promise<void>;
   /** A development token of the builds platform's REST API (`npm run token`), when the graph has one. */
   devToken?: string;
+  /** The builds dashboard's URL, signed in with `devToken` (`#token=` in its fragment), when the graph has one. */
+  dashboard?: string;
   /** The Cloudflare API stand-in: its URL, its tokens, the Workers deployed through it. */
   cloudflareApi: Omit<LocalCloudflareApi, "dispatch">;
   /**
@@ -121,6 +123,7 @@ export async function startLocalTarget(options: LocalTargetOptions = {}): Promis
     runners: runners.runners,
     runnersReady: runners.ready,
     devToken: need(ctx, "devToken"),
+    dashboard: need(ctx, "dashboard"),
     cloudflareApi: need(ctx, "cloudflare"),
     fireCrons: need(ctx, "fireCrons"),
     expireR2Objects: need(ctx, "expireR2Objects"),

@@ -55,6 +55,8 @@ export interface Provided {
   workers: Record<string, string>;
   /** (development token.) */
   devToken: string | undefined;
+  /** The builds dashboard's URL, signed in with `devToken`, when the graph has a REST API that takes it. */
+  dashboard: string | undefined;
   /** The port of the Cloudflare API stand-in, chosen before the build runners are planned (ports). */
   cloudflareApiPort: number;
   /** (Cloudflare API.) */

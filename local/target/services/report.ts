@@ -1,6 +1,6 @@
 import { renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { DEFAULT_DEV_ACCOUNT, devTokenSecretOf, signDevToken } from "../../dev-token";
+import { DEFAULT_DEV_ACCOUNT, devTokenServiceOf, signDevToken } from "../../dev-token";
 import { need, type TargetService } from "./context";
 
 /**
@@ -65,13 +65,21 @@ export const readyReport: TargetService = {
 export const devToken: TargetService = {
   name: "development token",
   start: async (ctx) => {
-    const jwtSecret = devTokenSecretOf(need(ctx, "plan").services);
-    const token = jwtSecret ? signDevToken(jwtSecret) : undefined;
+    const service = devTokenServiceOf(need(ctx, "plan").services);
+    const token = service ? signDevToken(service.secret) : undefined;
     ctx.devToken = token;
-    if (token)
+    ctx.dashboard = undefined;
+    if (service && token) {
       ctx.log(
         `development token (account ${DEFAULT_DEV_ACCOUNT}, 24 h; npm run token for another): ${token}`,
       );
+      const api = need(ctx, "workers")[service.scriptName];
+      if (api) {
+        // The fragment never reaches a server; the page keeps the token for its tab and drops it from the URL.
+        ctx.dashboard = `${api}/#token=${token}`;
+        ctx.log(`builds dashboard (signed in as ${DEFAULT_DEV_ACCOUNT}): ${ctx.dashboard}`);
+      }
+    }
     return {};
   },
 };

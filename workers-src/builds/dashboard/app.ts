@@ -435,7 +435,12 @@ const TRIGGER_FIELDS = (t?: Trigger): Field[] => [
     label: "Non-production deploy command",
     value: t?.non_production_deploy_command ?? "npx wrangler versions upload",
   },
-  { name: "root_directory", label: "Root directory", value: t?.root_directory ?? "/" },
+  {
+    name: "root_directory",
+    label: "Root directory",
+    value: t?.root_directory ?? "",
+    hint: "Empty: the repository's root",
+  },
   {
     name: "path_includes",
     label: "Build when these paths change",

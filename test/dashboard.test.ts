@@ -1,0 +1,220 @@
+/**
+ * The builds dashboard in a real browser (Debian's Chromium through playwright-core) against the builds
+ * platform on the local target: pushes, live logs, cancel, retry, an expiring sign-in and another
+ * account's build. Screenshots of the main pages are written to test-results/screenshots for review.
+ */
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { launchChromium, SCREENSHOTS } from "./browser";
+import { buildsApi } from "./builds/builds";
+import { githubDelivery, githubPayload } from "./builds/deliveries";
+import { type BuildsPlatform, type GitRepo, startBuildsPlatform } from "./builds-harness";
+
+const ACCOUNT = "acct-dashboard";
+const SGR = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, "g");
+const stripAnsi = (line: string) => line.replace(SGR, "");
+const OTHER = "acct-dashboard-other";
+
+let platform: BuildsPlatform;
+let browser: Browser;
+let token: string;
+let api: ReturnType<typeof buildsApi>;
+const contexts: BrowserContext[] = [];
+
+beforeAll(async () => {
+  [platform, browser] = await Promise.all([startBuildsPlatform(), launchChromium()]);
+  token = await platform.token(ACCOUNT);
+  api = buildsApi(platform.api, token);
+}, 180_000);
+
+afterAll(async () => {
+  await Promise.all(contexts.map((c) => c.close().catch(() => undefined)));
+  await browser?.close();
+  await platform?.stop();
+}, 60_000);
+
+/** A page of a fresh browser profile, signed in with `as` through the URL fragment, as `npm start` prints it. */
+async function openSignedIn(pathname: string, as = token): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+  contexts.push(context);
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  (page as Page & { errors: string[] }).errors = errors;
+  await page.goto(`${platform.api}${pathname}#token=${as}`);
+  return page;
+}
+
+const shot = (page: Page, name: string) =>
+  page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: false });
+
+/** A Worker with a trigger on a fresh repository whose commit runs `build`. */
+async function project(build: string, trigger: Record<string, unknown> = {}) {
+  const repo: GitRepo = await platform.gitRepo();
+  const sha = await repo.commit({ "README.md": "# site\n" }, "first commit");
+  const { name, trigger: created } = await api.workerWithTrigger("dash", {
+    repo_url: repo.url,
+    build_command: build,
+    ...trigger,
+  });
+  return { repo, sha, name, trigger: created as { id: string; webhook_secret: string } };
+}
+
+/** Sends GitHub's push delivery for `sha` on main, signed with the trigger's secret. */
+async function push(repoUrl: string, secret: string, sha: string, message: string): Promise<void> {
+  const d = githubDelivery(
+    "push",
+    githubPayload("push-new-branch", { repoUrl, sha, message, ref: "refs/heads/main" }),
+    secret,
+  );
+  const res = await fetch(`${platform.api}/webhooks/github`, {
+    method: "POST",
+    headers: d.headers,
+    body: d.body,
+  });
+  expect(res.status, await res.text()).toBeLessThan(300);
+}
+
+describe("the builds dashboard in Chromium", { timeout: 180_000 }, () => {
+  it("shows a push made while it is open without a reload, and streams its log line by line to the end", async () => {
+    const script = [
+      "printf '\\033[1;32mready\\033[0m to build\\n'",
+      'echo "secret is $DEPLOY_KEY"',
+      'for i in $(seq 1 40); do echo "step $i"; sleep 0.1; done',
+    ].join("; ");
+    const p = await project(script, {
+      env_vars: [{ name: "DEPLOY_KEY", type: "secret", value: "hunter2-do-not-show" }],
+    });
+    const page = await openSignedIn(`/workers/${p.name}`);
+    await page.getByRole("heading", { level: 1, name: p.name }).waitFor();
+    expect(page.url()).toBe(`${platform.api}/workers/${p.name}`); // the token left the address bar
+    expect(await page.locator("tbody tr[data-build]").count()).toBe(0);
+
+    const sha = await p.repo.commit({ "index.js": "export default {};\n" }, "Add the Worker");
+    await push(p.repo.url, p.trigger.webhook_secret, sha, "Add the Worker");
+    const row = page.locator("tbody tr[data-build]");
+    await row.first().waitFor({ timeout: 20_000 });
+    await expect.poll(() => row.first().textContent()).toContain("Add the Worker");
+
+    // Line counts seen by the page as the log arrives: more than one before the end.
+    await row.first().getByRole("link").click();
+    await page.getByRole("log", { name: "Build log" }).waitFor();
+    await page.evaluate(`{
+      const box = document.getElementById("log");
+      window.lineCounts = [];
+      new MutationObserver(() => window.lineCounts.push(box.childElementCount)).observe(box, { childList: true });
+    }`);
+    await page.locator("#log[data-done]").waitFor({ timeout: 90_000 });
+    const counts = (await page.evaluate("window.lineCounts")) as number[];
+    expect(new Set(counts).size).toBeGreaterThan(3);
+
+    const uuid = page.url().split("/").pop()!;
+    const expected = await api.allLogLines(uuid);
+    const shown = await page.locator("#log .line").allTextContents();
+    expect(shown).toEqual(expected.map(stripAnsi));
+    expect(shown.filter((l) => /^step \d+$/.test(l))).toEqual(
+      Array.from({ length: 40 }, (_, i) => `step ${i + 1}`),
+    );
+    expect(shown).toContain("secret is ***");
+    expect(await page.content()).not.toContain("hunter2-do-not-show");
+    // ANSI colours as styles, not escape codes.
+    const ready = page.locator("#log .line span.b.f2", { hasText: "ready" });
+    expect(await ready.count()).toBe(1);
+    expect(shown.join("\n")).not.toContain("\x1b");
+    await expect.poll(() => page.locator(".build-head .badge").getAttribute("data-state")).toBe("success");
+    expect(await page.locator(".timeline li").allTextContents()).toEqual([
+      expect.stringMatching(/^queued /),
+      expect.stringMatching(/^initializing /),
+      expect.stringMatching(/^running /),
+      expect.stringMatching(/^success /),
+    ]);
+
+    // The log downloads as text.
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      page.getByRole("button", { name: "Download log" }).click(),
+    ]);
+    expect(download.suggestedFilename()).toBe(`build-${uuid}.log`);
+    const file = await download.path();
+    expect(readFileSync(file, "utf8")).toBe(`${expected.map(stripAnsi).join("\n")}\n`);
+    await shot(page, "build");
+
+    await page.getByRole("link", { name: p.name }).first().click();
+    await page.getByRole("heading", { level: 1, name: p.name }).waitFor();
+    await shot(page, "worker");
+    await page.getByRole("link", { name: "Workers" }).first().click();
+    await page.getByRole("heading", { level: 1, name: "Workers" }).waitFor();
+    await expect
+      .poll(() => page.locator(`tr[data-worker="${p.name}"] .badge`).getAttribute("data-state"))
+      .toBe("success");
+    await shot(page, "workers");
+    expect((page as Page & { errors: string[] }).errors).toEqual([]);
+  });
+
+  it("cancels a slow build from its page, and retries it as a new build", async () => {
+    const p = await project("echo sleeping; sleep 300");
+    const uuid = await api.startBuild(p.trigger.id);
+    const page = await openSignedIn(`/builds/${uuid}`);
+    await page.locator("#log .line", { hasText: /^sleeping$/ }).waitFor({ timeout: 60_000 });
+    const cancel = page.getByRole("button", { name: "Cancel build" });
+    // By keyboard: the control is a labelled button.
+    await cancel.focus();
+    await page.keyboard.press("Enter");
+    await expect
+      .poll(() => page.locator(".build-head .badge").getAttribute("data-state"), { timeout: 30_000 })
+      .toBe("cancelled");
+    expect((await api.stopped(uuid)).build_outcome).toBe("cancelled");
+    await page.locator("#log[data-done]").waitFor({ timeout: 30_000 });
+    expect(await cancel.isDisabled()).toBe(true);
+
+    await page.getByRole("button", { name: "Retry build" }).click();
+    await page.waitForURL((u) => /\/builds\/[0-9a-f-]{36}$/.test(u.pathname) && !u.pathname.endsWith(uuid));
+    const retried = page.url().split("/").pop()!;
+    const build = (await api.call("GET", `/api/builds/${retried}`, { token })).json.result as {
+      branch: string;
+      trigger_id: string;
+    };
+    expect(build).toMatchObject({ branch: "main", trigger_id: p.trigger.id });
+    await page.locator("#log .line", { hasText: /^sleeping$/ }).waitFor({ timeout: 60_000 });
+    await page.getByRole("button", { name: "Cancel build" }).click();
+    await expect
+      .poll(() => page.locator(".build-head .badge").getAttribute("data-state"), { timeout: 30_000 })
+      .toBe("cancelled");
+  });
+
+  it("sends a reader whose token expires to sign-in, and back to the page after signing in", async () => {
+    const short = await platform.token(ACCOUNT, { expiresInSeconds: 4 });
+    const page = await openSignedIn("/", short);
+    await page.getByRole("heading", { level: 1, name: "Workers" }).waitFor();
+    // The page refreshes every few seconds: the first refresh after the expiry sends the reader away.
+    await page.waitForURL(/\/sign-in\?/, { timeout: 30_000 });
+    const url = new URL(page.url());
+    expect([url.searchParams.get("reason"), url.searchParams.get("next")]).toEqual(["expired", "/"]);
+    await page.getByText("Your sign-in has expired").waitFor();
+    await shot(page, "sign-in");
+
+    await page.getByLabel("API token").fill("wpb_not-a-token");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await expect.poll(() => page.locator("#sign-in-token-error").textContent()).toMatch(/^token: /);
+    await page.getByLabel("API token").fill(token);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("heading", { level: 1, name: "Workers" }).waitFor();
+    expect(new URL(page.url()).pathname).toBe("/");
+  });
+
+  it("does not show another account's build by its URL", async () => {
+    const other = buildsApi(platform.api, await platform.token(OTHER));
+    const { trigger } = await other.workerWithTrigger("theirs", {
+      repo_url: "https://github.com/acme/private",
+      build_command: "echo private",
+    });
+    const theirs = await other.startBuild(trigger.id);
+    const page = await openSignedIn(`/builds/${theirs}`);
+    await page.getByRole("heading", { level: 1, name: "Not found" }).waitFor();
+    expect(await page.getByRole("alert").first().textContent()).toBe(`build ${theirs} not found`);
+    expect(await page.content()).not.toContain("acme/private");
+    await other.call("PUT", `/api/builds/${theirs}/cancel`, { token: await platform.token(OTHER) });
+  });
+});
