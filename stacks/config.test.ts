@@ -562,7 +562,7 @@ const invalid: [string, (c: Record<string, unknown>) => void, string, ReadonlySe
         audience: "4714c1358e65fe4b408ad6d432a5f878",
       };
     },
-    "access.teamDomain: must be an https:// URL (got string)",
+    "access.teamDomain: must be an https:// URL, or http:// on 127.0.0.1, localhost or [::1] (a local key server) (got string)",
   ],
   [
     "access without an audience",
@@ -804,6 +804,51 @@ describe("parseStackConfig applies the rules between keys", () => {
       ["custom", ["builds", "compute", "runnerUrl"]],
       ["custom", ["builds", "compute", "callbackUrl"]],
     ]);
+  });
+});
+
+const TEAM_DOMAIN_RULE =
+  "access.teamDomain: must be an https:// URL, or http:// on 127.0.0.1, localhost or [::1] (a local key server) (got string)";
+const TEAM_DOMAIN_LOCAL_ONLY =
+  "access.teamDomain: must be an https:// URL outside the local environment (a loopback key server is local only) (got string)";
+
+// Each case: a team domain, the environment, and the problems (none: accepted).
+const teamDomains: [string, string, string[]][] = [
+  ["https://team.cloudflareaccess.com", "dev", []],
+  ["https://team.cloudflareaccess.com", "local", []],
+  ["http://127.0.0.1:8787", "local", []],
+  ["http://localhost:8787", "local", []],
+  ["http://[::1]:8787", "local", []],
+  ["http://127.0.0.1", "local", []],
+  ["https://127.0.0.1:8787", "dev", []],
+  ["http://127.0.0.1:8787", "dev", [TEAM_DOMAIN_LOCAL_ONLY]],
+  ["http://localhost:8787", "prod", [TEAM_DOMAIN_LOCAL_ONLY]],
+  ["http://[::1]:8787", "dev", [TEAM_DOMAIN_LOCAL_ONLY]],
+  ["http://example.com", "local", [TEAM_DOMAIN_RULE]],
+  ["http://example.com", "dev", [TEAM_DOMAIN_RULE]],
+  ["http://team.cloudflareaccess.com", "local", [TEAM_DOMAIN_RULE]],
+  ["http://127.0.0.1.example.com:8787", "local", [TEAM_DOMAIN_RULE]],
+  ["http://localhost.example.com", "local", [TEAM_DOMAIN_RULE]],
+  ["http://10.0.0.5:8787", "local", [TEAM_DOMAIN_RULE]],
+  ["http://[::2]:8787", "local", [TEAM_DOMAIN_RULE]],
+  ["ftp://127.0.0.1:8787", "local", [TEAM_DOMAIN_RULE]],
+  ["ws://localhost:8787", "local", [TEAM_DOMAIN_RULE]],
+  ["127.0.0.1:8787", "local", [TEAM_DOMAIN_RULE]],
+  ["team.cloudflareaccess.com", "dev", [TEAM_DOMAIN_RULE]],
+  ["", "local", [TEAM_DOMAIN_RULE]],
+];
+
+describe("access.teamDomain: https, or plain http on a loopback host in the local environment only", () => {
+  it.each(teamDomains)("%s in %s", (teamDomain, environment, expected) => {
+    const raw = withChange((c) => {
+      c.environment = environment;
+      c.access = { teamDomain, audience: "4714c1358e65fe4b408ad6d432a5f878" };
+    });
+    if (expected.length === 0) {
+      expect(parseStackConfig(raw, SECRETS).settings.access?.teamDomain).toBe(teamDomain);
+    } else {
+      expect(problemsOf(raw)).toEqual(expected);
+    }
   });
 });
 

@@ -20,6 +20,28 @@ const int = (min: number, max: number) =>
 const placementMode = z.enum(["smart", "off"]);
 const httpsUrl = z.url({ protocol: /^https$/, error: "must be an https:// URL" });
 
+/** Hosts whose plain-http URL is this machine: a local key server may stand in for an Access team domain. */
+const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
+const TEAM_DOMAIN_RULE =
+  "must be an https:// URL, or http:// on 127.0.0.1, localhost or [::1] (a local key server)";
+
+/** Whether `value` is a plain-http URL of a loopback host (`URL.hostname` keeps IPv6's brackets). */
+function isLoopbackHttpUrl(value: string): boolean {
+  if (!URL.canParse(value)) return false;
+  const url = new URL(value);
+  return url.protocol === "http:" && LOOPBACK_HOSTS.has(url.hostname);
+}
+
+/** An Access team domain: https, or plain http on a loopback host for a local key server. */
+const teamDomainUrl = z
+  .string()
+  .refine(
+    (value) => (URL.canParse(value) && new URL(value).protocol === "https:") || isLoopbackHttpUrl(value),
+    {
+      error: TEAM_DOMAIN_RULE,
+    },
+  );
+
 function base64Bytes(value: string): number | undefined {
   const normalized = value.replace(/-/g, "+").replace(/_/g, "/");
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(normalized)) return undefined;
@@ -220,8 +242,11 @@ export const stackConfigSchema = z
      */
     access: z
       .strictObject({
-        /** `https://<team>.cloudflareaccess.com` */
-        teamDomain: httpsUrl,
+        /**
+         * `https://<team>.cloudflareaccess.com`; in the local environment also `http://127.0.0.1:<port>`
+         * (or `localhost`, `[::1]`): a key server on this machine that serves `/cdn-cgi/access/certs`.
+         */
+        teamDomain: teamDomainUrl,
         /** The Access application's AUD tag. */
         audience: z.string().regex(/^[A-Za-z0-9]{16,128}$/, "must be the application's AUD tag"),
         /** The claim that names the account: `custom.account`, `email`, or `groups`. @default "custom.account" */
@@ -265,6 +290,14 @@ function betweenKeys(config: unknown, ctx: z.RefinementCtx<unknown>): void {
       code: "custom",
       path: ["builds", "compute", "callbackUrl"],
       message: "is required outside the local environment",
+    });
+  }
+  const teamDomain = valueAt(config, ["access", "teamDomain"]);
+  if (typeof teamDomain === "string" && isLoopbackHttpUrl(teamDomain)) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["access", "teamDomain"],
+      message: "must be an https:// URL outside the local environment (a loopback key server is local only)",
     });
   }
 }

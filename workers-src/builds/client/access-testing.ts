@@ -1,11 +1,24 @@
 /**
  * Test helpers for Cloudflare Access tokens: RSA key pairs as a team domain publishes them, and tokens
- * signed with them. For tests only.
+ * signed with them. For tests only, in workerd and in Node (the end-to-end tests' key server): so the
+ * types name no global of one runtime's lib alone (Node's has no `CryptoKey` or `JsonWebKey`).
  */
+/** A Web Crypto key, as the runtime's `crypto.subtle` takes it. */
+type SubtleKey = Parameters<typeof crypto.subtle.sign>[1];
+
+/** The public half of an RSA key as a JWK (the fields a team domain publishes). */
+export interface TestJwk {
+  kty?: string;
+  n?: string;
+  e?: string;
+  alg?: string;
+  [field: string]: unknown;
+}
+
 export interface TestKey {
   kid: string;
-  privateKey: CryptoKey;
-  publicJwk: JsonWebKey;
+  privateKey: SubtleKey;
+  publicJwk: TestJwk;
   spki: ArrayBuffer;
 }
 
@@ -19,8 +32,8 @@ export async function newKey(kid: string): Promise<TestKey> {
     },
     true,
     ["sign", "verify"],
-  )) as CryptoKeyPair;
-  const publicJwk = (await crypto.subtle.exportKey("jwk", pair.publicKey)) as JsonWebKey;
+  )) as { privateKey: SubtleKey; publicKey: SubtleKey };
+  const publicJwk = (await crypto.subtle.exportKey("jwk", pair.publicKey)) as TestJwk;
   const spki = (await crypto.subtle.exportKey("spki", pair.publicKey)) as ArrayBuffer;
   return { kid, privateKey: pair.privateKey, publicJwk, spki };
 }

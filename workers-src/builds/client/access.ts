@@ -27,9 +27,14 @@ const BASE64URL = /^[A-Za-z0-9_-]+$/;
 /** Tokens with many groups are large, but not this large. */
 const MAX_TOKEN_LENGTH = 64 * 1024;
 const MIN_MODULUS_BITS = 2048;
+/** Hosts a team domain may name over plain http: a key server on this machine stands in for Access. */
+const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
 
 export interface AccessConfig {
-  /** `https://<team>.cloudflareaccess.com`: the issuer of the tokens and the host of their keys. */
+  /**
+   * `https://<team>.cloudflareaccess.com`: the issuer of the tokens and the host of their keys. Plain http
+   * only on a loopback host (`http://127.0.0.1:<port>`, `localhost`, `[::1]`): a local key server.
+   */
   teamDomain: string;
   /** The Access application's audience (AUD) tag; a token must list it in `aud`. */
   audience: string;
@@ -101,8 +106,10 @@ export function validateAccessConfig(config: AccessConfig): AccessConfig {
       problems.push(`teamDomain ${JSON.stringify(config.teamDomain)} is not a URL`);
     }
     if (url !== undefined) {
-      if (url.protocol !== "https:") {
-        problems.push(`teamDomain must be an https URL, not ${url.protocol.replace(/:$/, "")}`);
+      if (url.protocol !== "https:" && !(url.protocol === "http:" && LOOPBACK_HOSTS.has(url.hostname))) {
+        problems.push(
+          `teamDomain must be an https URL, not ${url.protocol.replace(/:$/, "")} (plain http only on 127.0.0.1, localhost or [::1], a local key server)`,
+        );
       } else if (url.origin !== teamDomain) {
         problems.push(
           `teamDomain must be an origin alone (https://<team>.cloudflareaccess.com), without path, query, port or credentials: got ${JSON.stringify(config.teamDomain)}`,
