@@ -36,13 +36,18 @@ afterAll(async () => {
 }, 60_000);
 
 /** A page of a fresh browser profile, signed in with `as` through the URL fragment, as `npm start` prints it. */
-async function openSignedIn(pathname: string, as = token): Promise<Page> {
+async function openSignedIn(
+  pathname: string,
+  as = token,
+  before: (page: Page) => Promise<void> = async () => {},
+): Promise<Page> {
   const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
   contexts.push(context);
   const page = await context.newPage();
   const errors: string[] = [];
   page.on("pageerror", (e) => errors.push(e.message));
   (page as Page & { errors: string[] }).errors = errors;
+  await before(page);
   await page.goto(`${platform.api}${pathname}#token=${as}`);
   return page;
 }
@@ -104,7 +109,7 @@ describe("the builds dashboard in Chromium", { timeout: 180_000 }, () => {
     await page.evaluate(`{
       const box = document.getElementById("log");
       window.lineCounts = [];
-      new MutationObserver(() => window.lineCounts.push(box.childElementCount)).observe(box, { childList: true });
+      new MutationObserver(() => window.lineCounts.push(box.dataset.lines)).observe(box, { attributeFilter: ["data-lines"] });
     }`);
     await page.locator("#log[data-done]").waitFor({ timeout: 90_000 });
     const counts = (await page.evaluate("window.lineCounts")) as number[];
@@ -143,6 +148,7 @@ describe("the builds dashboard in Chromium", { timeout: 180_000 }, () => {
 
     await page.getByRole("link", { name: p.name }).first().click();
     await page.getByRole("heading", { level: 1, name: p.name }).waitFor();
+    await page.locator("article.trigger").waitFor();
     await shot(page, "worker");
     await page.getByRole("link", { name: "Workers" }).first().click();
     await page.getByRole("heading", { level: 1, name: "Workers" }).waitFor();
@@ -151,6 +157,95 @@ describe("the builds dashboard in Chromium", { timeout: 180_000 }, () => {
       .toBe("success");
     await shot(page, "workers");
     expect((page as Page & { errors: string[] }).errors).toEqual([]);
+  });
+
+  it("resumes a log whose stream dropped with Last-Event-ID, every line once and in order", async () => {
+    const p = await project('for i in $(seq 1 60); do echo "tick $i"; sleep 0.1; done');
+    const uuid = await api.startBuild(p.trigger.id);
+    // The first stream is the server's own, cut off part way (in the middle of a page, after some ids).
+    let cut = "";
+    const resumedWith: (string | undefined)[] = [];
+    const page = await openSignedIn(`/builds/${uuid}`, token, async (page) => {
+      await page.route("**/logs/stream", async (route) => {
+        if (cut !== "") {
+          resumedWith.push(route.request().headers()["last-event-id"]);
+          return route.continue();
+        }
+        cut = "pending";
+        const response = await route.fetch();
+        const body = await response.text();
+        cut = body.slice(0, Math.floor(body.length * 0.6));
+        await route.fulfill({ response, body: cut });
+      });
+    });
+    await page.locator("#log[data-done]").waitFor({ timeout: 90_000 });
+    const ids = [...cut.matchAll(/^id: (\d+)$/gm)].map((m) => m[1]);
+    expect(ids.length).toBeGreaterThan(0);
+    // Lines after the last id were drawn from the cut stream, and sent again after the resume.
+    expect(cut.slice(cut.lastIndexOf("\nid: ")).match(/^event: log$/gm)?.length ?? 0).toBeGreaterThan(0);
+    expect(resumedWith).toEqual([ids[ids.length - 1]]);
+    const shown = await page.locator("#log .line").allTextContents();
+    expect(shown).toEqual((await api.allLogLines(uuid)).map(stripAnsi));
+    expect(shown.filter((l) => /^tick \d+$/.test(l))).toEqual(
+      Array.from({ length: 60 }, (_, i) => `tick ${i + 1}`),
+    );
+  });
+
+  it("keeps drawing frames while a 20,000-line log streams, shows every line once in order, and stops following when the reader scrolls up", async () => {
+    const LINES = 20_000;
+    const p = await project(
+      "for b in $(seq 0 19); do seq $((b*1000+1)) $((b*1000+1000)) | sed 's/^/line /'; sleep 0.2; done",
+    );
+    const uuid = await api.startBuild(p.trigger.id);
+    const page = await openSignedIn(`/builds/${uuid}`);
+    await page.getByRole("log", { name: "Build log" }).waitFor();
+    // Every frame's time and the lines drawn by then, from before the first line.
+    await page.evaluate(`{
+      window.frames_ = [];
+      const box = document.getElementById("log");
+      const tick = (t) => { window.frames_.push([t, Number(box.dataset.lines ?? 0)]); requestAnimationFrame(tick); };
+      requestAnimationFrame(tick);
+    }`);
+    await page.locator("#log .line", { hasText: /^line 3000$/ }).waitFor({ timeout: 60_000 });
+    // The reader scrolls up while lines arrive: the view stays where the reader put it.
+    await page.locator("#log").evaluate((box) => {
+      box.scrollTop = 0;
+    });
+    await page.getByRole("button", { name: "Follow the end" }).waitFor();
+    await page.locator("#log[data-done]").waitFor({ timeout: 120_000 });
+    await expect.poll(() => page.locator("#log .line").count()).toBeGreaterThanOrEqual(LINES);
+    expect(await page.locator("#log").evaluate((box) => box.scrollTop)).toBe(0);
+    const frames = (await page.evaluate("window.frames_")) as [number, number][];
+    const shown = await page.locator("#log .line").allTextContents();
+    const lines = shown.filter((l) => /^line \d+$/.test(l));
+    expect(lines).toEqual(Array.from({ length: LINES }, (_, i) => `line ${i + 1}`));
+    expect(shown).toEqual((await api.allLogLines(uuid)).map(stripAnsi));
+    const numbers = await page
+      .locator("#log .line")
+      .evaluateAll((rows) => rows.map((r) => Number(r.getAttribute("data-n"))));
+    expect(numbers).toEqual(Array.from({ length: shown.length }, (_, i) => i + 1));
+
+    // Frames rendered while lines arrived: from the frame that drew the first line to the one that drew
+    // the last, at most 400 lines a frame, so at least 50 frames.
+    const first = frames.findIndex(([, n]) => n > 0);
+    const last = frames.findIndex(([, n]) => n >= shown.length);
+    const during = frames.slice(first - 1, last + 1);
+    const steps = during.slice(1).map(([, n], i) => n - during[i]![1]);
+    const gaps = during.slice(1).map(([t], i) => t - during[i]![0]);
+    expect(Math.max(...steps)).toBeLessThanOrEqual(400);
+    expect(during.length).toBeGreaterThanOrEqual(LINES / 400);
+    const seconds = (during[during.length - 1]![0] - during[0]![0]) / 1000;
+    const sorted = [...gaps].sort((a, b) => a - b);
+    console.log(
+      `20,000-line log: ${during.length} frames in ${seconds.toFixed(1)} s while lines arrived ` +
+        `(${(during.length / seconds).toFixed(0)} fps), frame gap p50 ${sorted[Math.floor(sorted.length / 2)]!.toFixed(0)} ms, ` +
+        `p95 ${sorted[Math.floor(sorted.length * 0.95)]!.toFixed(0)} ms, longest ${sorted[sorted.length - 1]!.toFixed(0)} ms, ` +
+        `at most ${Math.max(...steps)} lines a frame`,
+    );
+    await page.getByRole("button", { name: "Follow the end" }).click();
+    await expect
+      .poll(() => page.locator("#log").evaluate((box) => box.scrollHeight - box.scrollTop - box.clientHeight))
+      .toBeLessThan(30);
   });
 
   it("cancels a slow build from its page, and retries it as a new build", async () => {

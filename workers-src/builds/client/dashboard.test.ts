@@ -6,6 +6,7 @@ import { DASHBOARD_CSP, DASHBOARD_FILES } from "./routes/dashboard";
 
 const env = {
   API_JWT_SECRET: "dashboard-test-secret",
+  RELEASE: "test-release",
   BUILD_VARIABLES_KEY: btoa(String.fromCharCode(...new Uint8Array(32).fill(7))),
   ALLOW_FILE_REPOS: "false",
   HYPERDRIVE: { connectionString: "postgresql://user:pw@127.0.0.1:1/platform" } as Hyperdrive,

@@ -7,8 +7,16 @@ import { type AnsiSpan, type AnsiStyle, PLAIN, parseAnsi, stripAnsi } from "./an
 import { failureOf, headers, SignInNeeded } from "./api.js";
 import { SseParser } from "./sse.js";
 
-/** Lines drawn per frame at most: enough to catch up with any stream, few enough to keep frames short. */
+/** Lines drawn per frame at most, and the time a frame may spend drawing once it drew the fewest. */
 const LINES_PER_FRAME = 400;
+const MIN_LINES_PER_FRAME = 25;
+const FRAME_BUDGET_MS = 6;
+/**
+ * Lines are drawn in blocks of this many, each skipped by layout and paint while out of view
+ * (`content-visibility`): a frame's work stays the same at line 20,000 as at line 1, where one flat list
+ * of rows made every frame lay out all of them.
+ */
+const LINES_PER_BLOCK = 200;
 /** A reader this close to the end (in pixels) is at the end. */
 const END_SLACK = 24;
 
@@ -19,6 +27,7 @@ export class LogView {
   private frame = 0;
   private style: AnsiStyle = PLAIN;
   private drawn = 0;
+  private block: HTMLElement | null = null;
   /** True while the view keeps the end in sight; false once the reader scrolls up. */
   following = true;
   onFollowChange: (following: boolean) => void = () => {};
@@ -48,21 +57,31 @@ export class LogView {
 
   private draw(): void {
     this.frame = 0;
-    const count = Math.min(this.pending, LINES_PER_FRAME);
-    const fragment = document.createDocumentFragment();
-    for (let i = 0; i < count; i++) {
-      const n = this.drawn + i;
+    const deadline = performance.now() + FRAME_BUDGET_MS;
+    let count = 0;
+    while (
+      count < this.pending &&
+      count < LINES_PER_FRAME &&
+      (count < MIN_LINES_PER_FRAME || performance.now() < deadline)
+    ) {
+      const n = this.drawn + count;
+      if (this.block === null || n % LINES_PER_BLOCK === 0) {
+        this.block = document.createElement("div");
+        this.block.className = "block";
+        this.box.append(this.block);
+      }
       const row = document.createElement("div");
       row.className = "line";
       row.dataset.n = String(n + 1);
       const { spans, style } = parseAnsi(this.lines[n] as string, this.style);
       this.style = style;
       for (const span of spans) row.append(spanElement(span));
-      fragment.append(row);
+      this.block.append(row);
+      count++;
     }
     this.drawn += count;
     this.pending -= count;
-    this.box.append(fragment);
+    this.box.dataset.lines = String(this.drawn);
     if (this.following) this.box.scrollTop = this.box.scrollHeight;
     if (this.pending > 0) this.frame = requestAnimationFrame(() => this.draw());
   }
