@@ -159,6 +159,123 @@ describe("the builds dashboard in Chromium", { timeout: 180_000 }, () => {
     expect((page as Page & { errors: string[] }).errors).toEqual([]);
   });
 
+  it("creates and edits a trigger with the API's messages beside the fields, and adds, uses and deletes a deploy hook", async () => {
+    const repo = await platform.gitRepo();
+    await repo.commit({ "README.md": "# hooks\n" }, "first commit");
+    const page = await openSignedIn("/");
+    await page.getByRole("heading", { level: 1, name: "Workers" }).waitFor();
+    await page.getByLabel("Worker name").fill("Not A Name!");
+    await page.getByRole("button", { name: "Add Worker" }).click();
+    await expect.poll(() => page.locator("#new-worker-name-error").textContent()).toMatch(/^name: /);
+    expect(await page.getByLabel("Worker name").getAttribute("aria-invalid")).toBe("true");
+    await page.getByLabel("Worker name").fill("hooked-site");
+    await page.getByRole("button", { name: "Add Worker" }).click();
+    await page.getByRole("heading", { level: 1, name: "hooked-site" }).waitFor();
+
+    await page.getByText("Add a trigger").click();
+    await page.getByLabel("Repository URL").fill("ftp://example.com/repo");
+    await page.getByLabel("Root directory").fill("/abs");
+    await page.getByRole("button", { name: "Add trigger" }).click();
+    // The same messages as the API gives for the same body.
+    const direct = await api.call("POST", "/api/workers/hooked-site/triggers", {
+      token,
+      body: { repo_url: "ftp://example.com/repo", production_branch: "main", root_directory: "/abs" },
+    });
+    expect(direct.status).toBe(400);
+    const messages = (direct.json.errors as { message: string }[]).map((e) => e.message);
+    await expect
+      .poll(() => page.locator("#new-trigger-repo_url-error").textContent())
+      .toBe(messages.find((m) => m.startsWith("repo_url:")));
+    expect(await page.locator("#new-trigger-root_directory-error").textContent()).toBe(
+      messages.find((m) => m.startsWith("root_directory:")),
+    );
+    expect(await page.locator("article.trigger").count()).toBe(0);
+
+    await page.getByLabel("Repository URL").fill(repo.url);
+    await page.getByLabel("Root directory").fill("");
+    await page.getByLabel("Build command").fill("echo hooked on $BRANCH_NAME");
+    await page.getByRole("button", { name: "Add trigger" }).click();
+    const secret = page.getByRole("textbox", { name: "Webhook secret" });
+    await secret.waitFor();
+    expect(await secret.inputValue()).toMatch(/^[0-9a-f]{64}$/);
+    const card = page.locator("article.trigger");
+    await card.waitFor();
+
+    await card.getByText("Edit trigger").click();
+    await card.getByLabel("Production branch").fill("release");
+    await card.getByLabel("Build other branches (preview versions)").check();
+    await card.getByRole("button", { name: "Save trigger" }).click();
+    await expect.poll(() => page.locator("article.trigger dd").first().textContent()).toBe("release");
+    const [trigger] = (await api.call("GET", "/api/workers/hooked-site/triggers", { token })).json.result as {
+      id: string;
+      production_branch: string;
+      build_non_production_branches: boolean;
+    }[];
+    expect(trigger).toMatchObject({ production_branch: "release", build_non_production_branches: true });
+
+    await page.getByText("Add a deploy hook").click();
+    await page.getByLabel("Hook name").fill("nightly");
+    await page.getByLabel("Branch to build").fill("main");
+    await page.getByRole("button", { name: "Add deploy hook" }).click();
+    const hookUrl = await page.getByRole("textbox", { name: "Deploy hook URL" }).inputValue();
+    expect(hookUrl).toMatch(new RegExp(`^${platform.api}/hooks/deploy/`));
+    await page.getByText("nightly → main").waitFor();
+    // The URL shown once starts a build, which appears in the history without a reload.
+    const fired = await fetch(hookUrl, { method: "POST" });
+    expect(fired.status, await fired.text()).toBe(202);
+    const row = page.locator("tbody tr[data-build]");
+    await row.first().waitFor({ timeout: 20_000 });
+    expect(await row.first().textContent()).toContain("deploy_hook");
+
+    page.once("dialog", (dialog) => void dialog.accept());
+    await page.getByRole("button", { name: "Delete deploy hook nightly" }).click();
+    await page.getByText("nightly → main").waitFor({ state: "detached" });
+    expect((await fetch(hookUrl, { method: "POST" })).status).toBe(404);
+  });
+
+  it("filters a Worker's builds by status and branch, and pages through older ones", async () => {
+    const p = await project("echo built");
+    const uuids: string[] = [];
+    for (const branch of ["main", "feature/a", "main", "feature/a", "main"]) {
+      uuids.push(await api.startBuild(p.trigger.id, { branch }));
+    }
+    // Stopped at once, so that none is running while the page filters.
+    for (const uuid of uuids) await api.call("PUT", `/api/builds/${uuid}/cancel`, { token });
+    const page = await openSignedIn(`/workers/${p.name}`);
+    const rows = page.locator("tbody tr[data-build]");
+    const filters = page.getByRole("search", { name: "filter builds" });
+    await expect.poll(() => rows.count()).toBe(5);
+    await filters.getByLabel("Branch").fill("feature/a");
+    await filters.getByRole("button", { name: "Filter" }).click();
+    await expect.poll(() => rows.count()).toBe(2);
+    expect(await rows.evaluateAll((r) => r.map((e) => e.getAttribute("data-build")))).toEqual([
+      uuids[3],
+      uuids[1],
+    ]);
+    expect(new URL(page.url()).search).toBe("?branch=feature%2Fa");
+    await filters.getByLabel("Status").selectOption("running");
+    await filters.getByRole("button", { name: "Filter" }).click();
+    await page.getByText("No builds match.").waitFor();
+    await filters.getByLabel("Status").selectOption("");
+    await filters.getByLabel("Branch").fill("bad..branch");
+    await filters.getByRole("button", { name: "Filter" }).click();
+    await expect
+      .poll(() => page.getByRole("alert").first().textContent())
+      .toBe("branch: must be a valid git branch name");
+
+    // Twenty builds a page: the older ones come with the button.
+    for (let i = 0; i < 20; i++) uuids.push(await api.startBuild(p.trigger.id, { branch: "main" }));
+    for (const uuid of uuids.slice(5)) await api.call("PUT", `/api/builds/${uuid}/cancel`, { token });
+    await page.goto(`${platform.api}/workers/${p.name}`);
+    await expect.poll(() => rows.count()).toBe(20);
+    await page.getByRole("button", { name: "Older builds" }).click();
+    await expect.poll(() => rows.count()).toBe(25);
+    expect(await rows.evaluateAll((r) => r.map((e) => e.getAttribute("data-build")))).toEqual(
+      [...uuids].reverse(),
+    );
+    expect(await page.getByRole("button", { name: "Older builds" }).isHidden()).toBe(true);
+  });
+
   it("resumes a log whose stream dropped with Last-Event-ID, every line once and in order", async () => {
     const p = await project('for i in $(seq 1 60); do echo "tick $i"; sleep 0.1; done');
     const uuid = await api.startBuild(p.trigger.id);

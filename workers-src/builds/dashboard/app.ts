@@ -522,7 +522,7 @@ async function triggerCard(t: Trigger, refresh: () => Promise<void>): Promise<HT
     `hook-${short(t.id)}`,
     [
       { name: "name", label: "Hook name", required: true },
-      { name: "branch", label: "Branch", hint: `Empty: ${t.production_branch}` },
+      { name: "branch", label: "Branch to build", hint: `Empty: ${t.production_branch}` },
     ],
     "Add deploy hook",
     async (v) => {
