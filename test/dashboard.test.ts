@@ -277,10 +277,16 @@ describe("the builds dashboard in Chromium", { timeout: 180_000 }, () => {
   });
 
   it("resumes a log whose stream dropped with Last-Event-ID, every line once and in order", async () => {
-    const p = await project('for i in $(seq 1 60); do echo "tick $i"; sleep 0.1; done');
+    // Three groups of ten lines, a pause between them: the stream sends at least three pages, each
+    // ending with an id.
+    const p = await project(
+      'for g in 1 2 3; do for i in $(seq 1 10); do echo "tick $g.$i"; done; sleep 1.5; done',
+    );
     const uuid = await api.startBuild(p.trigger.id);
-    // The first stream is the server's own, cut off part way (in the middle of a page, after some ids).
+    // The first stream is the server's own, cut off in the middle of a page after the first: its first
+    // line drawn, the rest of it missing, and the id before it the one to resume from.
     let cut = "";
+    let resumeId = "";
     const resumedWith: (string | undefined)[] = [];
     const page = await openSignedIn(`/builds/${uuid}`, token, async (page) => {
       await page.route("**/logs/stream", async (route) => {
@@ -291,21 +297,29 @@ describe("the builds dashboard in Chromium", { timeout: 180_000 }, () => {
         cut = "pending";
         const response = await route.fetch();
         const body = await response.text();
-        cut = body.slice(0, Math.floor(body.length * 0.6));
+        const events = body.split("\n\n");
+        const pages: string[][] = [[]];
+        for (const event of events) {
+          pages[pages.length - 1]!.push(event);
+          if (/^id: /m.test(event)) pages.push([]);
+        }
+        const at = pages.findIndex(
+          (page, i) => i > 0 && page.filter((e) => e.startsWith("event: log")).length >= 2,
+        );
+        if (at === -1) throw new Error(`no page after the first has two lines: ${body.slice(0, 2000)}`);
+        resumeId = /^id: (\d+)$/m.exec(pages[at - 1]!.at(-1)!)![1]!;
+        const before = pages.slice(0, at).flat().concat(pages[at]![0]!);
+        const second = pages[at]![1]!;
+        cut = `${before.join("\n\n")}\n\n${second.slice(0, Math.floor(second.length / 2))}`;
         await route.fulfill({ response, body: cut });
       });
     });
     await page.locator("#log[data-done]").waitFor({ timeout: 90_000 });
-    const ids = [...cut.matchAll(/^id: (\d+)$/gm)].map((m) => m[1]);
-    expect(ids.length).toBeGreaterThan(0);
-    // Lines after the last id were drawn from the cut stream, and sent again after the resume.
-    expect(cut.slice(cut.lastIndexOf("\nid: ")).match(/^event: log$/gm)?.length ?? 0).toBeGreaterThan(0);
-    expect(resumedWith).toEqual([ids[ids.length - 1]]);
+    expect(resumedWith).toEqual([resumeId]);
     const shown = await page.locator("#log .line").allTextContents();
     expect(shown).toEqual((await api.allLogLines(uuid)).map(stripAnsi));
-    expect(shown.filter((l) => /^tick \d+$/.test(l))).toEqual(
-      Array.from({ length: 60 }, (_, i) => `tick ${i + 1}`),
-    );
+    const ticks = [1, 2, 3].flatMap((g) => Array.from({ length: 10 }, (_, i) => `tick ${g}.${i + 1}`));
+    expect(shown.filter((l) => /^tick \d+\.\d+$/.test(l))).toEqual(ticks);
   });
 
   it("keeps drawing frames while a 20,000-line log streams, shows every line once in order, and stops following when the reader scrolls up", async () => {
