@@ -22,9 +22,13 @@ let browser: Browser;
 let token: string;
 let api: ReturnType<typeof buildsApi>;
 const contexts: BrowserContext[] = [];
+const targetLog: string[] = [];
 
 beforeAll(async () => {
-  [platform, browser] = await Promise.all([startBuildsPlatform(), launchChromium()]);
+  [platform, browser] = await Promise.all([
+    startBuildsPlatform({ log: (line) => targetLog.push(line) }),
+    launchChromium(),
+  ]);
   token = await platform.token(ACCOUNT);
   api = buildsApi(platform.api, token);
 }, 180_000);
@@ -155,6 +159,15 @@ describe("the builds dashboard in Chromium", { timeout: 180_000 }, () => {
     await expect
       .poll(() => page.locator(`tr[data-worker="${p.name}"] .badge`).getAttribute("data-state"))
       .toBe("success");
+    // A refresh leaves a row that did not change alone: the reader's focus stays on it.
+    const link = page.getByRole("link", { name: p.name, exact: true });
+    await link.focus();
+    for (let i = 0; i < 2; i++)
+      await page.waitForResponse(
+        (r) =>
+          r.url().startsWith(`${platform.api}/api/workers?`) || r.url() === `${platform.api}/api/workers`,
+      );
+    expect(await link.evaluate((el) => el === el.ownerDocument.activeElement)).toBe(true);
     await shot(page, "workers");
     expect((page as Page & { errors: string[] }).errors).toEqual([]);
   });
@@ -424,10 +437,31 @@ describe("the builds dashboard in Chromium", { timeout: 180_000 }, () => {
     await page.getByLabel("API token").fill("wpb_not-a-token");
     await page.getByRole("button", { name: "Sign in" }).click();
     await expect.poll(() => page.locator("#sign-in-token-error").textContent()).toMatch(/^token: /);
-    await page.getByLabel("API token").fill(token);
+    // An API token of scope read: the page reads, and a change says what the token lacks.
+    const created = await api.call("POST", "/api/tokens", { token, body: { name: "reader", scope: "read" } });
+    expect(created.status).toBe(201);
+    await page.getByLabel("API token").fill(created.json.result.token);
     await page.getByRole("button", { name: "Sign in" }).click();
     await page.getByRole("heading", { level: 1, name: "Workers" }).waitFor();
     expect(new URL(page.url()).pathname).toBe("/");
+    await page.getByLabel("Worker name").fill("read-only");
+    await page.getByRole("button", { name: "Add Worker" }).click();
+    await expect
+      .poll(() => page.locator("#new-worker-error").textContent())
+      .toBe("this token's scope is read; POST /api/workers needs write");
+  });
+
+  it("opens signed in from the URL npm start prints", async () => {
+    const line = targetLog.find((l) => l.startsWith("builds dashboard (signed in as local-dev-account): "));
+    expect(line).toBe(`builds dashboard (signed in as local-dev-account): ${platform.target.dashboard}`);
+    expect(platform.target.dashboard).toBe(`${platform.api}/#token=${platform.target.devToken}`);
+    const context = await browser.newContext();
+    contexts.push(context);
+    const page = await context.newPage();
+    await page.goto(platform.target.dashboard!);
+    await page.getByRole("heading", { level: 1, name: "Workers" }).waitFor();
+    await page.getByText("No Workers yet").waitFor();
+    expect(page.url()).toBe(`${platform.api}/`);
   });
 
   it("does not show another account's build by its URL", async () => {

@@ -79,6 +79,22 @@ function badge(build: Build): HTMLElement {
 
 const short = (id: string) => id.slice(0, 8);
 
+/**
+ * A refreshed first page merged into a table: a row whose record changed is replaced, one that did not is
+ * left alone (so that the reader's focus and selection stay where they were), new ones go on top.
+ */
+function mergeRows(body: HTMLTableSectionElement, rows: HTMLTableRowElement[], key: string): void {
+  const fresh: HTMLTableRowElement[] = [];
+  for (const row of rows) {
+    const old = body.querySelector<HTMLTableRowElement>(
+      `tr[${key}="${CSS.escape(row.getAttribute(key) ?? "")}"]`,
+    );
+    if (!old) fresh.push(row);
+    else if (old.dataset.sig !== row.dataset.sig) old.replaceWith(row);
+  }
+  body.prepend(...fresh);
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Navigation
 
@@ -319,7 +335,7 @@ async function workersPage(): Promise<void> {
     const b = w.last_build ?? null;
     return h(
       "tr",
-      { "data-worker": w.name },
+      { "data-worker": w.name, "data-sig": JSON.stringify(b) },
       h("th", { scope: "row" }, h("a", { href: `/workers/${encodeURIComponent(w.name)}` }, w.name)),
       h(
         "td",
@@ -345,13 +361,7 @@ async function workersPage(): Promise<void> {
       `/api/workers${query({ cursor: append ? cursor : null })}`,
     );
     if (append) body.append(...page.result.map(rowOf));
-    else {
-      const known = body.querySelectorAll("tr").length;
-      const rows = page.result.map(rowOf);
-      // A refresh replaces the first page's rows and keeps those loaded after it.
-      for (let i = 0; i < Math.min(known, rows.length); i++) body.rows[0]?.remove();
-      body.prepend(...rows);
-    }
+    else mergeRows(body, page.result.map(rowOf), "data-worker");
     if (append || cursor === null) cursor = page.cursor;
     more.hidden = cursor === null;
     empty.hidden = body.rows.length > 0;
@@ -631,7 +641,7 @@ function buildHistory(worker: Worker): { element: HTMLElement; load: (append: bo
   const rowOf = (b: Build) =>
     h(
       "tr",
-      { "data-build": b.build_uuid },
+      { "data-build": b.build_uuid, "data-sig": JSON.stringify(b) },
       h(
         "td",
         {},
@@ -672,14 +682,7 @@ function buildHistory(worker: Worker): { element: HTMLElement; load: (append: bo
       cursor = page.cursor;
       loadedPages++;
     } else {
-      // The first page again: rows of builds already shown are replaced in place, new ones go on top.
-      const fresh: HTMLElement[] = [];
-      for (const row of rows) {
-        const old = body.querySelector(`tr[data-build="${row.dataset.build}"]`);
-        if (old) old.replaceWith(row);
-        else fresh.push(row);
-      }
-      body.prepend(...fresh);
+      mergeRows(body, rows, "data-build");
       if (loadedPages === 0) {
         cursor = page.cursor;
         loadedPages = 1;
