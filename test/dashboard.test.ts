@@ -392,6 +392,38 @@ describe("the builds dashboard in Chromium", { timeout: 180_000 }, () => {
       .toBeLessThan(30);
   });
 
+  it("shows where a build deployed, and why a build failed", async () => {
+    const output = JSON.stringify({
+      version: 1,
+      type: "deploy",
+      worker_name: "site",
+      version_id: "5d1b8a5e-1c0a-4c8e-9b7a-2f3e4d5c6b7a",
+      targets: ["https://site.acct.workers.dev"],
+    });
+    const deployed = await project("echo built", {
+      deploy_command: `printf '%s\\n' '${output}' >> "$WRANGLER_OUTPUT_FILE_PATH"`,
+    });
+    const ok = await api.startBuild(deployed.trigger.id);
+    const page = await openSignedIn(`/builds/${ok}`);
+    await expect
+      .poll(() => page.locator(".build-head .badge").getAttribute("data-state"), { timeout: 60_000 })
+      .toBe("success");
+    const link = page.getByRole("link", { name: "https://site.acct.workers.dev" });
+    await link.waitFor();
+    expect(await link.getAttribute("rel")).toBe("noopener noreferrer");
+    expect(await page.locator("dt", { hasText: "Deployed to" }).count()).toBe(1);
+
+    const broken = await project("echo broken; exit 3");
+    const failed = await api.startBuild(broken.trigger.id);
+    await page.goto(`${platform.api}/builds/${failed}`);
+    await expect
+      .poll(() => page.locator(".build-head .badge").getAttribute("data-state"), { timeout: 60_000 })
+      .toBe("failed");
+    const build = await api.stopped(failed);
+    expect(build.failure_class).toEqual(expect.any(String));
+    await expect.poll(() => page.locator("dd.failure").textContent()).toBe(build.failure_class);
+  });
+
   it("cancels a slow build from its page, and retries it as a new build", async () => {
     const p = await project("echo sleeping; sleep 300");
     const uuid = await api.startBuild(p.trigger.id);
