@@ -226,6 +226,52 @@ describe("the builds dashboard in Chromium", { timeout: 180_000 }, () => {
     }[];
     expect(trigger).toMatchObject({ production_branch: "release", build_non_production_branches: true });
 
+    // Variables: added, a bad name refused with the API's message, a stored secret kept when left empty.
+    await card.getByText("Edit variables").click();
+    const vars = card.locator("form[id^=vars-]");
+    await vars.getByRole("button", { name: "Add variable" }).click();
+    await vars.getByRole("button", { name: "Add variable" }).click();
+    const varRow = (i: number) => vars.locator(".var").nth(i);
+    await varRow(0).getByLabel("Name").fill("NODE_ENV");
+    await varRow(0).getByLabel("Value").fill("production");
+    await varRow(1).getByLabel("Name").fill("1BAD");
+    await varRow(1).getByLabel("Type").selectOption("secret");
+    await varRow(1).getByLabel("Value").fill("s3cret-value");
+    await vars.getByRole("button", { name: "Save variables" }).click();
+    await expect.poll(() => vars.getByRole("alert").textContent()).toMatch(/^env_vars\[1\]\.name: /);
+    await varRow(1).getByLabel("Name").fill("API_KEY");
+    await vars.getByRole("button", { name: "Save variables" }).click();
+    await expect.poll(() => card.locator("dd").nth(3).textContent()).toBe("API_KEY (secret), NODE_ENV");
+    const sealed = async () =>
+      (
+        await platform.sql<{ sealed_value: string }>(
+          "SELECT sealed_value FROM build_variables WHERE trigger_id = $1 AND name = 'API_KEY'",
+          [trigger!.id],
+        )
+      )[0]?.sealed_value;
+    const before = await sealed();
+    expect(before).toEqual(expect.any(String));
+    const again = page.locator("article.trigger form[id^=vars-]");
+    await page.locator("article.trigger").getByText("Edit variables").click();
+    expect(await again.locator(".var").nth(0).getByLabel("Value").inputValue()).toBe("");
+    expect(await again.locator(".var").nth(0).getByLabel("Value").getAttribute("placeholder")).toBe(
+      "unchanged",
+    );
+    await again.locator(".var").nth(1).getByLabel("Value").fill("development");
+    await again.getByRole("button", { name: "Save variables" }).click();
+    await expect
+      .poll(async () => {
+        const [t] = (await api.call("GET", "/api/workers/hooked-site/triggers", { token })).json.result as {
+          env_vars: { name: string; value: string | null }[];
+        }[];
+        return t!.env_vars;
+      })
+      .toEqual([
+        { name: "API_KEY", type: "secret", value: null },
+        { name: "NODE_ENV", type: "text", value: "development" },
+      ]);
+    expect(await sealed()).toBe(before);
+
     await page.getByText("Add a deploy hook").click();
     await page.getByLabel("Hook name").fill("nightly");
     await page.getByLabel("Branch to build").fill("main");
@@ -481,6 +527,33 @@ describe("the builds dashboard in Chromium", { timeout: 180_000 }, () => {
     await expect
       .poll(() => page.locator("#new-worker-error").textContent())
       .toBe("this token's scope is read; POST /api/workers needs write");
+  });
+
+  it("creates an API token shown once, and revokes it", async () => {
+    const page = await openSignedIn("/");
+    await page.getByRole("link", { name: "API tokens" }).click();
+    await page.getByRole("heading", { level: 1, name: "API tokens" }).waitFor();
+    await page.getByLabel("Token name").fill("ci-deploys");
+    await page.getByLabel("Scope").selectOption("write");
+    await page.getByRole("button", { name: "Create token" }).click();
+    const shown = page.getByRole("textbox", { name: "API token ci-deploys" });
+    await shown.waitFor();
+    const secret = await shown.inputValue();
+    expect(secret).toMatch(/^wpb_[A-Za-z0-9_-]{43}$/);
+    await page.locator('tr[data-token="ci-deploys"]').waitFor();
+    expect(await page.locator('tr[data-token="ci-deploys"] td').first().textContent()).toBe("write");
+    const use = () =>
+      fetch(`${platform.api}/api/workers`, { headers: { authorization: `Bearer ${secret}` } });
+    expect((await use()).status).toBe(200);
+
+    page.once("dialog", (dialog) => void dialog.accept());
+    await page.getByRole("button", { name: "Revoke API token ci-deploys" }).click();
+    await page.locator('tr[data-token="ci-deploys"]').waitFor({ state: "detached" });
+    expect((await use()).status).toBe(401);
+    // The token is shown nowhere else.
+    await page.reload();
+    await page.getByRole("heading", { level: 1, name: "API tokens" }).waitFor();
+    expect(await page.content()).not.toContain(secret);
   });
 
   it("opens signed in from the URL npm start prints", async () => {

@@ -16,7 +16,7 @@ const env = {
 const get = (path: string, headers: Record<string, string> = {}) => app.request(path, { headers }, env);
 
 describe("dashboard routes", () => {
-  it.each(["/", "/sign-in", "/workers/site", "/builds/0b7c1d2e-0000-4000-8000-000000000000"])(
+  it.each(["/", "/sign-in", "/tokens", "/workers/site", "/builds/0b7c1d2e-0000-4000-8000-000000000000"])(
     "%s is the dashboard's page, with no token, under a strict CSP",
     async (path) => {
       const res = await get(path);

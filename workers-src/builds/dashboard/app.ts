@@ -8,6 +8,7 @@ import {
   type Build,
   call,
   type DeployHook,
+  type EnvVar,
   forgetToken,
   get,
   type Page,
@@ -141,6 +142,7 @@ const routes: [RegExp, (match: RegExpExecArray) => Promise<void>][] = [
   [/^\/workers\/([^/]+)$/, (m) => workerPage(decodeURIComponent(m[1] as string))],
   [/^\/builds\/([^/]+)$/, (m) => buildPage(decodeURIComponent(m[1] as string))],
   [/^\/sign-in$/, () => signInPage()],
+  [/^\/tokens$/, () => tokensPage()],
 ];
 
 async function render(): Promise<void> {
@@ -588,6 +590,7 @@ async function triggerCard(t: Trigger, refresh: () => Promise<void>): Promise<HT
     h("div", { class: "actions" }, build),
     shown,
     h("details", {}, h("summary", {}, "Edit trigger"), editForm),
+    h("details", {}, h("summary", {}, "Edit variables"), variablesForm(t, refresh)),
     h(
       "section",
       { "aria-label": "deploy hooks" },
@@ -623,6 +626,88 @@ async function triggerCard(t: Trigger, refresh: () => Promise<void>): Promise<HT
       h("details", {}, h("summary", {}, "Add a deploy hook"), hookForm),
     ),
   );
+}
+
+/**
+ * A trigger's build variables: one row each (name, text or secret, value), rows added and removed, saved
+ * as the whole list. A stored secret's value is never shown: left empty, it keeps the stored one.
+ */
+function variablesForm(t: Trigger, refresh: () => Promise<void>): HTMLFormElement {
+  const id = `vars-${short(t.id)}`;
+  const rows = h("div", { class: "vars" });
+  const error = h("p", { class: "form-error", role: "alert" });
+  let serial = 0;
+  const addRow = (v?: EnvVar) => {
+    const n = ++serial;
+    const name = h("input", {
+      type: "text",
+      id: `${id}-name-${n}`,
+      value: v?.name ?? "",
+      autocomplete: "off",
+      spellcheck: "false",
+    });
+    const type = h(
+      "select",
+      { id: `${id}-type-${n}` },
+      h("option", { value: "text", selected: v?.type !== "secret" }, "text"),
+      h("option", { value: "secret", selected: v?.type === "secret" }, "secret"),
+    );
+    const storedSecret = v?.type === "secret";
+    const value = h("input", {
+      type: storedSecret ? "password" : "text",
+      id: `${id}-value-${n}`,
+      value: v?.value ?? "",
+      placeholder: storedSecret ? "unchanged" : "",
+      autocomplete: "off",
+      spellcheck: "false",
+    });
+    const row = h(
+      "div",
+      { class: "var", "data-stored-secret": storedSecret ? "true" : null },
+      h("label", { for: name.id }, "Name"),
+      name,
+      h("label", { for: type.id }, "Type"),
+      type,
+      h("label", { for: value.id }, "Value"),
+      value,
+      h("button", { type: "button", class: "quiet", onclick: () => row.remove() }, "Remove"),
+    );
+    row.setAttribute("aria-label", v ? `variable ${v.name}` : "new variable");
+    rows.append(row);
+  };
+  for (const v of t.env_vars) addRow(v);
+  const form = h(
+    "form",
+    { id, novalidate: true },
+    rows,
+    h(
+      "div",
+      { class: "actions" },
+      h("button", { type: "button", onclick: () => addRow() }, "Add variable"),
+      h("button", { type: "submit" }, "Save variables"),
+    ),
+    error,
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    error.textContent = "";
+    const vars = [...rows.querySelectorAll<HTMLElement>(".var")].map((row) => {
+      const [name, type, value] = [
+        ...row.querySelectorAll<HTMLInputElement | HTMLSelectElement>("input, select"),
+      ];
+      const keep = row.dataset.storedSecret === "true" && type!.value === "secret" && value!.value === "";
+      return { name: name!.value.trim(), type: type!.value, value: keep ? null : value!.value };
+    });
+    try {
+      await call("PATCH", `/api/triggers/${t.id}`, { env_vars: vars });
+      announce("Variables saved");
+      await refresh();
+    } catch (e) {
+      if (e instanceof SignInNeeded) return signInFor(e);
+      error.textContent = e instanceof Error ? e.message : String(e);
+    }
+  });
+  return form;
 }
 
 /** A Worker's builds, newest first: filters, pages, and a refresh that adds new builds at the top. */
@@ -948,6 +1033,121 @@ async function buildPage(uuid: string): Promise<void> {
   every(2000, async () => {
     if (build.status !== "stopped") await refresh();
   });
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// API tokens
+
+interface ApiToken {
+  id: string;
+  name: string;
+  scope: "read" | "write";
+  created_at: string;
+  last_used_at: string | null;
+  token?: string;
+}
+
+async function tokensPage(): Promise<void> {
+  const body = h("tbody");
+  const shown = h("div");
+  const error = h("p", { class: "form-error", role: "alert" });
+  const draw = async () => {
+    const tokens = await get<ApiToken[]>("/api/tokens");
+    body.replaceChildren(
+      ...tokens.map((t) =>
+        h(
+          "tr",
+          { "data-token": t.name },
+          h("th", { scope: "row" }, t.name),
+          h("td", {}, t.scope),
+          h("td", {}, time(t.created_at)),
+          h("td", {}, t.last_used_at === null ? "never" : time(t.last_used_at)),
+          h(
+            "td",
+            {},
+            h(
+              "button",
+              {
+                type: "button",
+                class: "quiet",
+                "aria-label": `Revoke API token ${t.name}`,
+                onclick: async () => {
+                  if (!confirm(`Revoke API token ${t.name}? Whatever uses it is refused from now on.`))
+                    return;
+                  try {
+                    await call("DELETE", `/api/tokens/${t.id}`);
+                    announce(`API token ${t.name} revoked`);
+                    await draw();
+                  } catch (e) {
+                    if (e instanceof SignInNeeded) return signInFor(e);
+                    error.textContent = e instanceof Error ? e.message : String(e);
+                  }
+                },
+              },
+              "Revoke",
+            ),
+          ),
+        ),
+      ),
+    );
+    empty.hidden = tokens.length > 0;
+  };
+  const empty = h("p", { hidden: true }, "No API tokens.");
+  const scope = h(
+    "select",
+    { id: "new-token-scope", name: "scope" },
+    h("option", { value: "read" }, "read: GET requests only"),
+    h("option", { value: "write" }, "write: everything"),
+  );
+  const form = apiForm(
+    "new-token",
+    [{ name: "name", label: "Token name", required: true, hint: "What uses it, e.g. ci or grafana" }],
+    "Create token",
+    async (v) => {
+      const { result } = await call<ApiToken>("POST", "/api/tokens", { name: v.name, scope: scope.value });
+      shown.replaceChildren(shownOnce(`API token ${result.name}`, result.token ?? ""));
+      form.reset();
+      await draw();
+    },
+  );
+  form
+    .querySelector(".actions")
+    ?.before(h("div", { class: "field" }, h("label", { for: "new-token-scope" }, "Scope"), scope));
+  main.append(
+    h("h1", {}, "API tokens"),
+    h(
+      "p",
+      {},
+      "Long-lived tokens for scripts and CI: send one as ",
+      h("code", {}, "Authorization: Bearer wpb_…"),
+      ". A token is shown once, when it is created; revoking it refuses it at once.",
+    ),
+    error,
+    h(
+      "table",
+      {},
+      h("caption", {}, "The account's API tokens"),
+      h(
+        "thead",
+        {},
+        h(
+          "tr",
+          {},
+          ...["Name", "Scope", "Created", "Last used", ""].map((c) => h("th", { scope: "col" }, c)),
+        ),
+      ),
+      body,
+    ),
+    empty,
+    h(
+      "section",
+      { "aria-labelledby": "new-token-h" },
+      h("h2", { id: "new-token-h" }, "Create a token"),
+      form,
+    ),
+    shown,
+  );
+  await draw();
 }
 
 // ---------------------------------------------------------------------------------------------------------

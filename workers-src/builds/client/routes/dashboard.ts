@@ -38,7 +38,7 @@ const PAGE = `<!doctype html>
 </head>
 <body>
 <a class="skip" href="#main">Skip to content</a>
-<header class="top"><a href="/">Builds</a><span class="spacer"></span><button type="button" id="sign-out">Sign out</button></header>
+<header class="top"><a href="/">Builds</a><nav aria-label="account"><a href="/tokens">API tokens</a></nav><span class="spacer"></span><button type="button" id="sign-out">Sign out</button></header>
 <main id="main" tabindex="-1"><p>Loading…</p></main>
 <footer><span id="announce" role="status" aria-live="polite"></span></footer>
 <noscript>The builds dashboard needs JavaScript; the REST API under /api works without it.</noscript>
@@ -86,6 +86,7 @@ export const dashboardRoutes = new Hono<AppEnv>();
 const page = (c: Context<AppEnv>) => serve(c, PAGE, "text/html; charset=utf-8");
 dashboardRoutes.get("/", page);
 dashboardRoutes.get("/sign-in", page);
+dashboardRoutes.get("/tokens", page);
 dashboardRoutes.get("/workers/:worker", page);
 dashboardRoutes.get("/builds/:uuid", page);
 
