@@ -556,6 +556,20 @@ describe("the builds dashboard in Chromium", { timeout: 180_000 }, () => {
     expect(await page.content()).not.toContain(secret);
   });
 
+  it.each(["//evil.example/x", "/\\evil.example/x", "https://evil.example/x", "javascript:alert(1)"])(
+    "signs in and stays on this site when the sign-in link's next is %s",
+    async (next) => {
+      const context = await browser.newContext();
+      contexts.push(context);
+      const page = await context.newPage();
+      await page.goto(`${platform.api}/sign-in?next=${encodeURIComponent(next)}`);
+      await page.getByLabel("API token").fill(token);
+      await page.getByRole("button", { name: "Sign in" }).click();
+      await page.getByRole("heading", { level: 1, name: "Workers" }).waitFor();
+      expect(page.url()).toBe(`${platform.api}/`);
+    },
+  );
+
   it("opens signed in from the URL npm start prints", async () => {
     const line = targetLog.find((l) => l.startsWith("builds dashboard (signed in as local-dev-account): "));
     expect(line).toBe(`builds dashboard (signed in as local-dev-account): ${platform.target.dashboard}`);

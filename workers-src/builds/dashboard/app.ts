@@ -46,7 +46,8 @@ export function h<K extends keyof HTMLElementTagNameMap>(
   return el;
 }
 
-const main = document.getElementById("main") as HTMLElement;
+/** Where pages go; each page draws into a view of its own inside it (see `render`). */
+const root = document.getElementById("main") as HTMLElement;
 const announcer = document.getElementById("announce") as HTMLElement;
 
 /** Says something to screen readers (and shows it in the footer's status line). */
@@ -80,6 +81,30 @@ function badge(build: Build): HTMLElement {
 
 const short = (id: string) => id.slice(0, 8);
 
+/** A link to an http(s) URL a build reported; any other URL (`javascript:`, …) is shown as text only. */
+function webLink(url: string): Node {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return document.createTextNode(url);
+  }
+  if (parsed.protocol !== "https:" && parsed.protocol !== "http:") return document.createTextNode(url);
+  return h("a", { href: parsed.href, target: "_blank", rel: "noopener noreferrer" }, url);
+}
+
+/** A path of this site to go back to after signing in: never another origin (`//host`, `/\\host`). */
+export function sameSitePath(next: string | null): string {
+  if (!next) return "/";
+  try {
+    const url = new URL(next, location.origin);
+    if (url.origin !== location.origin || url.pathname === "/sign-in") return "/";
+    return url.pathname + url.search;
+  } catch {
+    return "/";
+  }
+}
+
 /**
  * A refreshed first page merged into a table: a row whose record changed is replaced, one that did not is
  * left alone (so that the reader's focus and selection stay where they were), new ones go on top.
@@ -101,8 +126,13 @@ function mergeRows(body: HTMLTableSectionElement, rows: HTMLTableRowElement[], k
 
 let cleanups: (() => void)[] = [];
 
-function onLeave(cleanup: () => void): void {
-  cleanups.push(cleanup);
+/**
+ * Runs `cleanup` when the reader leaves the page drawn in `view`, or at once if the reader already left
+ * (a page that was still loading when the reader moved on).
+ */
+function onLeave(view: HTMLElement, cleanup: () => void): void {
+  if (view.isConnected) cleanups.push(cleanup);
+  else cleanup();
 }
 
 export function navigate(path: string, replace = false): void {
@@ -111,8 +141,8 @@ export function navigate(path: string, replace = false): void {
   void render();
 }
 
-/** Runs `task` every `ms` while the page is shown and the tab visible; one run at a time. */
-function every(ms: number, task: () => Promise<void>): void {
+/** Runs `task` every `ms` while the page in `view` is shown and the tab visible; one run at a time. */
+function every(view: HTMLElement, ms: number, task: () => Promise<void>): void {
   let running = false;
   const timer = setInterval(async () => {
     if (running || document.hidden) return;
@@ -120,13 +150,14 @@ function every(ms: number, task: () => Promise<void>): void {
     try {
       await task();
     } catch (error) {
+      if (!view.isConnected) return;
       if (error instanceof SignInNeeded) return signInFor(error);
       announce(`Could not refresh: ${error instanceof Error ? error.message : String(error)}`);
     } finally {
       running = false;
     }
   }, ms);
-  onLeave(() => clearInterval(timer));
+  onLeave(view, () => clearInterval(timer));
 }
 
 function signInFor(error: SignInNeeded): void {
@@ -137,29 +168,34 @@ function signInFor(error: SignInNeeded): void {
   navigate(`/sign-in${query({ next, reason })}`, true);
 }
 
-const routes: [RegExp, (match: RegExpExecArray) => Promise<void>][] = [
-  [/^\/$/, () => workersPage()],
-  [/^\/workers\/([^/]+)$/, (m) => workerPage(decodeURIComponent(m[1] as string))],
-  [/^\/builds\/([^/]+)$/, (m) => buildPage(decodeURIComponent(m[1] as string))],
-  [/^\/sign-in$/, () => signInPage()],
-  [/^\/tokens$/, () => tokensPage()],
+/** Each page draws into its view, which is taken out of the document when the reader leaves. */
+const routes: [RegExp, (match: RegExpExecArray, view: HTMLElement) => Promise<void>][] = [
+  [/^\/$/, (_, view) => workersPage(view)],
+  [/^\/workers\/([^/]+)$/, (m, view) => workerPage(view, decodeURIComponent(m[1] as string))],
+  [/^\/builds\/([^/]+)$/, (m, view) => buildPage(view, decodeURIComponent(m[1] as string))],
+  [/^\/sign-in$/, (_, view) => signInPage(view)],
+  [/^\/tokens$/, (_, view) => tokensPage(view)],
 ];
 
 async function render(): Promise<void> {
   for (const cleanup of cleanups) cleanup();
   cleanups = [];
-  main.replaceChildren();
+  const view = h("div", { class: "view" });
+  root.replaceChildren(view);
   announce("");
   const path = location.pathname;
   const route = routes.map(([re, page]) => [re.exec(path), page] as const).find(([m]) => m !== null);
   try {
     if (!route) throw new ApiFailure(404, [`no page at ${path}`]);
-    await route[1](route[0] as RegExpExecArray);
+    await route[1](route[0] as RegExpExecArray, view);
   } catch (error) {
+    // A page the reader already left fails quietly: its view is out of the document.
+    if (!view.isConnected) return;
     if (error instanceof SignInNeeded) return signInFor(error);
-    main.replaceChildren(errorPage(error));
+    view.replaceChildren(errorPage(error));
   }
-  const heading = main.querySelector("h1");
+  if (!view.isConnected) return;
+  const heading = view.querySelector("h1");
   if (heading) {
     heading.tabIndex = -1;
     heading.focus({ preventScroll: true });
@@ -329,7 +365,7 @@ function shownOnce(label: string, value: string): HTMLElement {
 // ---------------------------------------------------------------------------------------------------------
 // Workers
 
-async function workersPage(): Promise<void> {
+async function workersPage(main: HTMLElement): Promise<void> {
   const body = h("tbody");
   const more = h("button", { type: "button", hidden: true }, "More Workers");
   let cursor: string | null = null;
@@ -409,7 +445,7 @@ async function workersPage(): Promise<void> {
     ),
   );
   await load(false);
-  every(3000, () => load(false));
+  every(main, 3000, () => load(false));
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -480,7 +516,7 @@ function triggerBody(v: Record<string, string | boolean | string[]>): Record<str
   return { ...v, build_command: v.build_command === "" ? null : v.build_command };
 }
 
-async function workerPage(ref: string): Promise<void> {
+async function workerPage(main: HTMLElement, ref: string): Promise<void> {
   const worker = await get<Worker>(`/api/workers/${encodeURIComponent(ref)}`);
   const triggers = h("div", { class: "triggers" });
   const builds = buildHistory(worker);
@@ -519,7 +555,7 @@ async function workerPage(ref: string): Promise<void> {
     ),
   );
   await Promise.all([showTriggers(), builds.load(false)]);
-  every(2000, () => builds.load(false));
+  every(main, 2000, () => builds.load(false));
 }
 
 async function triggerCard(t: Trigger, refresh: () => Promise<void>): Promise<HTMLElement> {
@@ -844,7 +880,7 @@ function buildHistory(worker: Worker): { element: HTMLElement; load: (append: bo
 // ---------------------------------------------------------------------------------------------------------
 // A build
 
-async function buildPage(uuid: string): Promise<void> {
+async function buildPage(main: HTMLElement, uuid: string): Promise<void> {
   let build = await get<Build>(`/api/builds/${encodeURIComponent(uuid)}`);
   const worker = await get<Worker>(`/api/workers/${build.worker_id}`);
   const header = h("div", { class: "build-head" });
@@ -879,10 +915,7 @@ async function buildPage(uuid: string): Promise<void> {
         ? [h("dt", {}, "Failure"), h("dd", { class: "failure" }, build.failure_class)]
         : []),
       ...(url
-        ? [
-            h("dt", {}, build.deployment_url ? "Deployed to" : "Preview"),
-            h("dd", {}, h("a", { href: url, target: "_blank", rel: "noopener noreferrer" }, url)),
-          ]
+        ? [h("dt", {}, build.deployment_url ? "Deployed to" : "Preview"), h("dd", {}, webLink(url))]
         : []),
     );
     const steps: [string, string | null][] = [
@@ -1004,7 +1037,7 @@ async function buildPage(uuid: string): Promise<void> {
   );
 
   const abort = new AbortController();
-  onLeave(() => {
+  onLeave(main, () => {
     abort.abort();
     view.dispose();
   });
@@ -1030,7 +1063,7 @@ async function buildPage(uuid: string): Promise<void> {
     },
     abort.signal,
   );
-  every(2000, async () => {
+  every(main, 2000, async () => {
     if (build.status !== "stopped") await refresh();
   });
 }
@@ -1047,7 +1080,7 @@ interface ApiToken {
   token?: string;
 }
 
-async function tokensPage(): Promise<void> {
+async function tokensPage(main: HTMLElement): Promise<void> {
   const body = h("tbody");
   const shown = h("div");
   const error = h("p", { class: "form-error", role: "alert" });
@@ -1153,11 +1186,9 @@ async function tokensPage(): Promise<void> {
 // ---------------------------------------------------------------------------------------------------------
 // Sign-in
 
-async function signInPage(): Promise<void> {
+async function signInPage(main: HTMLElement): Promise<void> {
   const params = new URLSearchParams(location.search);
-  const next = params.get("next") ?? "/";
-  // Only a path of this site: never another origin (`//host`), whatever the link said.
-  const back = next.startsWith("/") && !next.startsWith("//") ? next : "/";
+  const back = sameSitePath(params.get("next"));
   const reason = params.get("reason");
   const why =
     reason === "expired"
