@@ -475,6 +475,13 @@ describe("the builds dashboard in Chromium", { timeout: 180_000 }, () => {
     const uuid = await api.startBuild(p.trigger.id);
     const page = await openSignedIn(`/builds/${uuid}`);
     await page.locator("#log .line", { hasText: /^sleeping$/ }).waitFor({ timeout: 60_000 });
+    // The page polls a running build: a reader on a link of its facts stays there.
+    await page.locator("dl.facts code").waitFor(); // the commit the runner checked out
+    const workerLink = page.locator("dl.facts a");
+    await workerLink.focus();
+    for (let i = 0; i < 2; i++)
+      await page.waitForResponse((r) => r.url() === `${platform.api}/api/builds/${uuid}`);
+    expect(await workerLink.evaluate((el) => el === el.ownerDocument.activeElement)).toBe(true);
     const cancel = page.getByRole("button", { name: "Cancel build" });
     // By keyboard: the control is a labelled button.
     await cancel.focus();
@@ -569,6 +576,50 @@ describe("the builds dashboard in Chromium", { timeout: 180_000 }, () => {
       expect(page.url()).toBe(`${platform.api}/`);
     },
   );
+
+  it("jumps to the content by the skip link without reloading, and starts with a malformed token in the URL", async () => {
+    const page = await openSignedIn("/workers/nowhere?status=stopped");
+    await page.getByRole("heading", { level: 1, name: "Not found" }).waitFor();
+    const entries = await page.evaluate("history.length");
+    await page.getByRole("link", { name: "Skip to content" }).focus();
+    await page.keyboard.press("Enter");
+    expect(page.url()).toBe(`${platform.api}/workers/nowhere?status=stopped#main`);
+    expect(await page.evaluate("history.length")).toBe((entries as number) + 1);
+    expect(await page.getByRole("heading", { level: 1, name: "Not found" }).count()).toBe(1);
+
+    const bad = await browser.newContext();
+    contexts.push(bad);
+    const fresh = await bad.newPage();
+    await fresh.goto(`${platform.api}/#token=%E0%A4`);
+    await fresh.getByRole("heading", { level: 1, name: "Sign in" }).waitFor();
+    expect(fresh.url()).toBe(`${platform.api}/sign-in?next=%2F&reason=missing`);
+  });
+
+  it("keeps streaming a log through a passing server error", async () => {
+    const p = await project('for i in $(seq 1 20); do echo "beat $i"; sleep 0.1; done');
+    const uuid = await api.startBuild(p.trigger.id);
+    let refused = 0;
+    const page = await openSignedIn(`/builds/${uuid}`, token, async (page) => {
+      await page.route("**/logs/stream", async (route) => {
+        if (refused++ > 0) return route.continue();
+        await route.fulfill({
+          status: 503,
+          contentType: "application/json",
+          body: JSON.stringify({
+            success: false,
+            errors: [{ code: 1000, message: "restarting" }],
+            result: null,
+          }),
+        });
+      });
+    });
+    await page.locator("#log[data-done]").waitFor({ timeout: 60_000 });
+    expect(refused).toBeGreaterThan(1);
+    const shown = await page.locator("#log .line").allTextContents();
+    expect(shown.filter((l) => /^beat \d+$/.test(l))).toEqual(
+      Array.from({ length: 20 }, (_, i) => `beat ${i + 1}`),
+    );
+  });
 
   it("opens signed in from the URL npm start prints", async () => {
     const line = targetLog.find((l) => l.startsWith("builds dashboard (signed in as local-dev-account): "));

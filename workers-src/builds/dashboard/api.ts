@@ -23,10 +23,14 @@ export function forgetToken(): void {
  * the address bar and the history at once. The fragment never reaches a server.
  */
 export function takeTokenFromUrl(): void {
-  const match = /(?:^#|&)token=([^&]+)/.exec(location.hash);
-  if (!match?.[1]) return;
-  saveToken(decodeURIComponent(match[1]));
+  const match = /(?:^#|&)token=([^&]*)/.exec(location.hash);
+  if (!match) return;
   history.replaceState(history.state, "", location.pathname + location.search);
+  try {
+    if (match[1]) saveToken(decodeURIComponent(match[1]));
+  } catch {
+    // not a token (bad percent-encoding): the sign-in page asks for one
+  }
 }
 
 /** The API said the reader is not signed in (no token, a revoked or expired one). */

@@ -81,6 +81,20 @@ function badge(build: Build): HTMLElement {
 
 const short = (id: string) => id.slice(0, 8);
 
+/** The next page on a button's press: the button is disabled until it came (no page twice), errors said. */
+async function loadMore(button: HTMLButtonElement, load: () => Promise<void>): Promise<void> {
+  if (button.disabled) return;
+  button.disabled = true;
+  try {
+    await load();
+  } catch (error) {
+    if (error instanceof SignInNeeded) return signInFor(error);
+    announce(`Could not load more: ${error instanceof Error ? error.message : String(error)}`);
+  } finally {
+    button.disabled = false;
+  }
+}
+
 /** A link to an http(s) URL a build reported; any other URL (`javascript:`, …) is shown as text only. */
 function webLink(url: string): Node {
   let parsed: URL;
@@ -117,6 +131,13 @@ function mergeRows(body: HTMLTableSectionElement, rows: HTMLTableRowElement[], k
     );
     if (!old) fresh.push(row);
     else if (old.dataset.sig !== row.dataset.sig) old.replaceWith(row);
+    else {
+      // Cells that change with time alone (a running build's duration) are updated in place.
+      const live = row.querySelectorAll("[data-live]");
+      old.querySelectorAll("[data-live]").forEach((cell, i) => {
+        cell.textContent = live[i]?.textContent ?? "";
+      });
+    }
   }
   body.prepend(...fresh);
 }
@@ -222,10 +243,12 @@ function errorPage(error: unknown): HTMLElement {
 }
 
 document.addEventListener("click", (event) => {
-  if (event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey)
-    return;
+  if (event.defaultPrevented || event.button !== 0) return;
+  if (event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
   const link = (event.target as Element).closest("a");
   if (!link || link.origin !== location.origin || link.target || link.hasAttribute("download")) return;
+  // A link within this page (the skip link): the browser's own jump.
+  if (link.hash && link.pathname === location.pathname && link.search === location.search) return;
   if (/^\/(api|webhooks|hooks)\//.test(link.pathname)) return;
   event.preventDefault();
   navigate(link.pathname + link.search);
@@ -305,7 +328,7 @@ function apiForm(
       if (f.kind === "checkbox") values[f.name] = (input as HTMLInputElement).checked;
       else if (f.kind === "lines")
         values[f.name] = input.value
-          .split(/[\n,]/)
+          .split("\n")
           .map((s) => s.trim())
           .filter(Boolean);
       else values[f.name] = input.value.trim();
@@ -393,19 +416,28 @@ async function workersPage(main: HTMLElement): Promise<void> {
       h("td", {}, b ? time(b.created_at) : ""),
     );
   };
+  let loadedPages = 0;
   const load = async (append: boolean) => {
     const page: Page<Worker[]> = await call<Worker[]>(
       "GET",
       `/api/workers${query({ cursor: append ? cursor : null })}`,
     );
-    if (append) body.append(...page.result.map(rowOf));
-    else mergeRows(body, page.result.map(rowOf), "data-worker");
-    if (append || cursor === null) cursor = page.cursor;
+    if (append) {
+      body.append(...page.result.map(rowOf));
+      cursor = page.cursor;
+      loadedPages++;
+    } else {
+      mergeRows(body, page.result.map(rowOf), "data-worker");
+      if (loadedPages === 0) {
+        cursor = page.cursor;
+        loadedPages = 1;
+      }
+    }
     more.hidden = cursor === null;
     empty.hidden = body.rows.length > 0;
   };
   const empty = h("p", { hidden: true }, "No Workers yet: add one below, then a trigger for its repository.");
-  more.addEventListener("click", () => void load(true));
+  more.addEventListener("click", () => loadMore(more, () => load(true)));
   const create = apiForm(
     "new-worker",
     [{ name: "name", label: "Worker name", required: true }],
@@ -649,8 +681,14 @@ async function triggerCard(t: Trigger, refresh: () => Promise<void>): Promise<HT
                     "aria-label": `Delete deploy hook ${hook.name}`,
                     onclick: async () => {
                       if (!confirm(`Delete deploy hook ${hook.name}? Its URL stops working.`)) return;
-                      await call("DELETE", `/api/deploy_hooks/${hook.id}`);
-                      await refresh();
+                      try {
+                        await call("DELETE", `/api/deploy_hooks/${hook.id}`);
+                        announce(`Deploy hook ${hook.name} deleted`);
+                        await refresh();
+                      } catch (e) {
+                        if (e instanceof SignInNeeded) return signInFor(e);
+                        shown.textContent = e instanceof Error ? e.message : String(e);
+                      }
                     },
                   },
                   "Delete",
@@ -706,8 +744,18 @@ function variablesForm(t: Trigger, refresh: () => Promise<void>): HTMLFormElemen
       type,
       h("label", { for: value.id }, "Value"),
       value,
-      h("button", { type: "button", class: "quiet", onclick: () => row.remove() }, "Remove"),
+      h(
+        "button",
+        {
+          type: "button",
+          class: "quiet",
+          "aria-label": v ? `Remove variable ${v.name}` : "Remove this new variable",
+          onclick: () => row.remove(),
+        },
+        "Remove",
+      ),
     );
+    row.setAttribute("role", "group");
     row.setAttribute("aria-label", v ? `variable ${v.name}` : "new variable");
     rows.append(row);
   };
@@ -782,20 +830,25 @@ function buildHistory(worker: Worker): { element: HTMLElement; load: (append: bo
       ),
       h("td", {}, b.source),
       h("td", {}, time(b.created_at)),
-      h("td", {}, duration(b.running_at ?? b.initializing_at, b.stopped_at)),
+      h("td", { "data-live": true }, duration(b.running_at ?? b.initializing_at, b.stopped_at)),
     );
+  // A change of filters starts a new generation: an answer asked for under the old filters is dropped.
+  let generation = 0;
   const load = async (append: boolean) => {
+    const asked = generation;
     const q = query({ status: filters.status, branch: filters.branch, cursor: append ? cursor : null });
     let page: Page<Build[]>;
     try {
       page = await call<Build[]>("GET", `/api/workers/${worker.id}/builds${q}`);
     } catch (e) {
+      if (asked !== generation) return;
       if (e instanceof ApiFailure && e.status === 400) {
         error.textContent = e.message;
         return;
       }
       throw e;
     }
+    if (asked !== generation) return;
     error.textContent = "";
     const rows = page.result.map(rowOf);
     if (append) {
@@ -812,7 +865,7 @@ function buildHistory(worker: Worker): { element: HTMLElement; load: (append: bo
     more.hidden = cursor === null;
     empty.hidden = body.rows.length > 0;
   };
-  more.addEventListener("click", () => void load(true));
+  more.addEventListener("click", () => loadMore(more, () => load(true)));
   const status = h(
     "select",
     { id: "filter-status", name: "status" },
@@ -844,6 +897,7 @@ function buildHistory(worker: Worker): { element: HTMLElement; load: (append: bo
     body.replaceChildren();
     cursor = null;
     loadedPages = 0;
+    generation++;
     void load(false).catch((e) => {
       if (e instanceof SignInNeeded) signInFor(e);
       else error.textContent = e instanceof Error ? e.message : String(e);
@@ -889,35 +943,54 @@ async function buildPage(main: HTMLElement, uuid: string): Promise<void> {
   const cancel = h("button", { type: "button", id: "cancel" }, "Cancel build");
   const retry = h("button", { type: "button", id: "retry" }, "Retry build");
   const actionStatus = h("p", { class: "form-error", role: "alert" });
+  // The heading stays (the page focuses it) and only its badge changes; the facts, which hold links a
+  // keyboard reader may be on, are drawn again only when what they show changed.
+  const state = h("span");
+  header.append(h("h1", {}, `Build ${short(build.build_uuid)} `, state));
+  let drawn = "";
   const draw = () => {
-    header.replaceChildren(h("h1", {}, `Build ${short(build.build_uuid)} `, badge(build)));
+    state.replaceChildren(badge(build));
     const url = build.deployment_url ?? build.preview_url;
-    facts.replaceChildren(
-      h("dt", {}, "Worker"),
-      h("dd", {}, h("a", { href: `/workers/${encodeURIComponent(worker.name)}` }, worker.name)),
-      h("dt", {}, "Branch"),
-      h(
-        "dd",
-        {},
-        build.branch,
-        build.production ? h("span", { class: "tag" }, "production") : h("span", { class: "tag" }, "preview"),
-      ),
-      h("dt", {}, "Commit"),
-      h(
-        "dd",
-        {},
-        build.commit_hash ? h("code", {}, build.commit_hash) : "branch head",
-        build.commit_message ? ` ${build.commit_message.split("\n")[0]}` : "",
-      ),
-      h("dt", {}, "Started by"),
-      h("dd", {}, build.source),
-      ...(build.failure_class
-        ? [h("dt", {}, "Failure"), h("dd", { class: "failure" }, build.failure_class)]
-        : []),
-      ...(url
-        ? [h("dt", {}, build.deployment_url ? "Deployed to" : "Preview"), h("dd", {}, webLink(url))]
-        : []),
-    );
+    const sig = JSON.stringify([
+      build.branch,
+      build.production,
+      build.commit_hash,
+      build.commit_message,
+      build.source,
+      build.failure_class,
+      url,
+    ]);
+    const same = sig === drawn;
+    drawn = sig;
+    if (!same)
+      facts.replaceChildren(
+        h("dt", {}, "Worker"),
+        h("dd", {}, h("a", { href: `/workers/${encodeURIComponent(worker.name)}` }, worker.name)),
+        h("dt", {}, "Branch"),
+        h(
+          "dd",
+          {},
+          build.branch,
+          build.production
+            ? h("span", { class: "tag" }, "production")
+            : h("span", { class: "tag" }, "preview"),
+        ),
+        h("dt", {}, "Commit"),
+        h(
+          "dd",
+          {},
+          build.commit_hash ? h("code", {}, build.commit_hash) : "branch head",
+          build.commit_message ? ` ${build.commit_message.split("\n")[0]}` : "",
+        ),
+        h("dt", {}, "Started by"),
+        h("dd", {}, build.source),
+        ...(build.failure_class
+          ? [h("dt", {}, "Failure"), h("dd", { class: "failure" }, build.failure_class)]
+          : []),
+        ...(url
+          ? [h("dt", {}, build.deployment_url ? "Deployed to" : "Preview"), h("dd", {}, webLink(url))]
+          : []),
+      );
     const steps: [string, string | null][] = [
       ["queued", build.created_at],
       ["initializing", build.initializing_at],

@@ -4,7 +4,7 @@
  * and resumed with `Last-Event-ID` when it drops.
  */
 import { type AnsiSpan, type AnsiStyle, PLAIN, parseAnsi, stripAnsi } from "./ansi.js";
-import { failureOf, headers, SignInNeeded } from "./api.js";
+import { ApiFailure, failureOf, headers, SignInNeeded } from "./api.js";
 import { SseParser } from "./sse.js";
 
 /** Lines drawn per frame at most, and the time a frame may spend drawing once it drew the fewest. */
@@ -156,6 +156,8 @@ export async function streamLog(uuid: string, on: StreamHandlers, signal: AbortS
       });
       const failure = await failureOf(res);
       if (failure instanceof SignInNeeded) return on.signIn(failure);
+      // A passing failure (the API restarting, a 502 or 503 in a deploy, a 429) is tried again.
+      if (failure instanceof ApiFailure && (failure.status >= 500 || failure.status === 429)) throw failure;
       if (failure) return on.failed(failure.message);
       if (!res.body) throw new Error("no body");
       on.connected();
