@@ -117,7 +117,7 @@ describe("the builds dashboard in Chromium", { timeout: 180_000 }, () => {
     }`);
     await page.locator("#log[data-done]").waitFor({ timeout: 90_000 });
     const counts = (await page.evaluate("window.lineCounts")) as number[];
-    expect(new Set(counts).size).toBeGreaterThan(3);
+    expect(new Set(counts).size).toBeGreaterThan(2);
 
     const uuid = page.url().split("/").pop()!;
     const expected = await api.allLogLines(uuid);
@@ -585,6 +585,12 @@ describe("the builds dashboard in Chromium", { timeout: 180_000 }, () => {
     await page.keyboard.press("Enter");
     expect(page.url()).toBe(`${platform.api}/workers/nowhere?status=stopped#main`);
     expect(await page.evaluate("history.length")).toBe((entries as number) + 1);
+    // Not drawn again: the page's requests were all made before the jump.
+    const requests: string[] = [];
+    page.on("request", (r) => requests.push(r.url()));
+    await page.goBack();
+    await page.goForward();
+    expect(requests).toEqual([]);
     expect(await page.getByRole("heading", { level: 1, name: "Not found" }).count()).toBe(1);
 
     const bad = await browser.newContext();

@@ -198,7 +198,11 @@ const routes: [RegExp, (match: RegExpExecArray, view: HTMLElement) => Promise<vo
   [/^\/tokens$/, (_, view) => tokensPage(view)],
 ];
 
+/** The path and query of the page drawn last. */
+let shownPath = "";
+
 async function render(): Promise<void> {
+  shownPath = location.pathname + location.search;
   for (const cleanup of cleanups) cleanup();
   cleanups = [];
   const view = h("div", { class: "view" });
@@ -253,7 +257,10 @@ document.addEventListener("click", (event) => {
   event.preventDefault();
   navigate(link.pathname + link.search);
 });
-window.addEventListener("popstate", () => void render());
+// A jump to a fragment (the skip link) fires popstate too: only a change of page draws the page again.
+window.addEventListener("popstate", () => {
+  if (location.pathname + location.search !== shownPath) void render();
+});
 
 // ---------------------------------------------------------------------------------------------------------
 // Forms
