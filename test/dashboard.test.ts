@@ -638,6 +638,22 @@ describe("the builds dashboard in Chromium", { timeout: 180_000 }, () => {
     await page.getByRole("heading", { level: 1, name: "Workers" }).waitFor();
     await page.getByText("No Workers yet").waitFor();
     expect(page.url()).toBe(`${platform.api}/`);
+    // Workers added and deleted elsewhere come and go without a reload.
+    const dev = buildsApi(platform.api, platform.target.devToken!);
+    expect(
+      (
+        await dev.call("POST", "/api/workers", {
+          token: platform.target.devToken!,
+          body: { name: "short-lived" },
+        })
+      ).status,
+    ).toBe(201);
+    await page.locator('tr[data-worker="short-lived"]').waitFor({ timeout: 15_000 });
+    expect(
+      (await dev.call("DELETE", "/api/workers/short-lived", { token: platform.target.devToken! })).status,
+    ).toBe(200);
+    await page.locator('tr[data-worker="short-lived"]').waitFor({ state: "detached", timeout: 15_000 });
+    await page.getByText("No Workers yet").waitFor();
   });
 
   it("does not show another account's build by its URL", async () => {

@@ -121,9 +121,20 @@ export function sameSitePath(next: string | null): string {
 
 /**
  * A refreshed first page merged into a table: a row whose record changed is replaced, one that did not is
- * left alone (so that the reader's focus and selection stay where they were), new ones go on top.
+ * left alone (so that the reader's focus and selection stay where they were), new ones go on top. With
+ * `whole` (no later page loaded), rows the page no longer has are removed.
  */
-function mergeRows(body: HTMLTableSectionElement, rows: HTMLTableRowElement[], key: string): void {
+function mergeRows(
+  body: HTMLTableSectionElement,
+  rows: HTMLTableRowElement[],
+  key: string,
+  options: { whole?: boolean } = {},
+): void {
+  if (options.whole) {
+    // The table shows only this page: a row the page no longer has was deleted.
+    const keep = new Set(rows.map((r) => r.getAttribute(key)));
+    for (const row of [...body.rows]) if (!keep.has(row.getAttribute(key))) row.remove();
+  }
   const fresh: HTMLTableRowElement[] = [];
   for (const row of rows) {
     const old = body.querySelector<HTMLTableRowElement>(
@@ -434,7 +445,7 @@ async function workersPage(main: HTMLElement): Promise<void> {
       cursor = page.cursor;
       loadedPages++;
     } else {
-      mergeRows(body, page.result.map(rowOf), "data-worker");
+      mergeRows(body, page.result.map(rowOf), "data-worker", { whole: loadedPages <= 1 });
       if (loadedPages === 0) {
         cursor = page.cursor;
         loadedPages = 1;
