@@ -88,8 +88,7 @@ async function loadMore(button: HTMLButtonElement, load: () => Promise<void>): P
   try {
     await load();
   } catch (error) {
-    if (error instanceof SignInNeeded) return signInFor(error);
-    announce(`Could not load more: ${error instanceof Error ? error.message : String(error)}`);
+    failed(error, (message) => announce(`Could not load more: ${message}`));
   } finally {
     button.disabled = false;
   }
@@ -183,13 +182,21 @@ function every(view: HTMLElement, ms: number, task: () => Promise<void>): void {
       await task();
     } catch (error) {
       if (!view.isConnected) return;
-      if (error instanceof SignInNeeded) return signInFor(error);
-      announce(`Could not refresh: ${error instanceof Error ? error.message : String(error)}`);
+      failed(error, (message) => announce(`Could not refresh: ${message}`));
     } finally {
       running = false;
     }
   }, ms);
   onLeave(view, () => clearInterval(timer));
+}
+
+const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
+/** A failed action: a reader no longer signed in goes to sign-in; otherwise the message is shown `where`. */
+function failed(error: unknown, where: HTMLElement | ((message: string) => void)): void {
+  if (error instanceof SignInNeeded) signInFor(error);
+  else if (typeof where === "function") where(messageOf(error));
+  else where.textContent = messageOf(error);
 }
 
 function signInFor(error: SignInNeeded): void {
@@ -249,12 +256,7 @@ function errorPage(error: unknown): HTMLElement {
       h("p", {}, h("a", { href: "/" }, "Back to your Workers")),
     );
   }
-  return h(
-    "section",
-    {},
-    h("h1", {}, "Something went wrong"),
-    h("p", { role: "alert" }, error instanceof Error ? error.message : String(error)),
-  );
+  return h("section", {}, h("h1", {}, "Something went wrong"), h("p", { role: "alert" }, messageOf(error)));
 }
 
 document.addEventListener("click", (event) => {
@@ -357,7 +359,7 @@ function apiForm(
     } catch (error) {
       if (error instanceof SignInNeeded) return signInFor(error);
       if (!(error instanceof ApiFailure)) {
-        general.textContent = error instanceof Error ? error.message : String(error);
+        general.textContent = messageOf(error);
         return;
       }
       const rest: string[] = [];
@@ -644,8 +646,7 @@ async function triggerCard(t: Trigger, refresh: () => Promise<void>): Promise<HT
           const { result } = await call<Build>("POST", `/api/triggers/${t.id}/builds`, {});
           navigate(`/builds/${result.build_uuid}`);
         } catch (error) {
-          if (error instanceof SignInNeeded) return signInFor(error);
-          shown.textContent = error instanceof Error ? error.message : String(error);
+          failed(error, shown);
         }
       },
     },
@@ -704,8 +705,7 @@ async function triggerCard(t: Trigger, refresh: () => Promise<void>): Promise<HT
                         announce(`Deploy hook ${hook.name} deleted`);
                         await refresh();
                       } catch (e) {
-                        if (e instanceof SignInNeeded) return signInFor(e);
-                        shown.textContent = e instanceof Error ? e.message : String(e);
+                        failed(e, shown);
                       }
                     },
                   },
@@ -805,8 +805,7 @@ function variablesForm(t: Trigger, refresh: () => Promise<void>): HTMLFormElemen
       announce("Variables saved");
       await refresh();
     } catch (e) {
-      if (e instanceof SignInNeeded) return signInFor(e);
-      error.textContent = e instanceof Error ? e.message : String(e);
+      failed(e, error);
     }
   });
   return form;
@@ -917,8 +916,7 @@ function buildHistory(worker: Worker): { element: HTMLElement; load: (append: bo
     loadedPages = 0;
     generation++;
     void load(false).catch((e) => {
-      if (e instanceof SignInNeeded) signInFor(e);
-      else error.textContent = e instanceof Error ? e.message : String(e);
+      failed(e, error);
     });
   });
   const element = h(
@@ -1047,7 +1045,7 @@ async function buildPage(main: HTMLElement, uuid: string): Promise<void> {
       announce("Build cancelled");
     } catch (error) {
       if (error instanceof SignInNeeded) return signInFor(error);
-      actionStatus.textContent = error instanceof Error ? error.message : String(error);
+      actionStatus.textContent = messageOf(error);
       await refresh();
     }
   });
@@ -1059,7 +1057,7 @@ async function buildPage(main: HTMLElement, uuid: string): Promise<void> {
       navigate(`/builds/${result.build_uuid}`);
     } catch (error) {
       if (error instanceof SignInNeeded) return signInFor(error);
-      actionStatus.textContent = error instanceof Error ? error.message : String(error);
+      actionStatus.textContent = messageOf(error);
       retry.disabled = false;
     }
   });
@@ -1203,8 +1201,7 @@ async function tokensPage(main: HTMLElement): Promise<void> {
                     announce(`API token ${t.name} revoked`);
                     await draw();
                   } catch (e) {
-                    if (e instanceof SignInNeeded) return signInFor(e);
-                    error.textContent = e instanceof Error ? e.message : String(e);
+                    failed(e, error);
                   }
                 },
               },
